@@ -1,0 +1,89 @@
+//! Briefs and callback tokens.
+
+use crate::model::{BackendKind, BriefId, Category, TaskId, Version};
+use crate::value::SecretValue;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The JSON document assembled at dispatch. It never holds a value or a callback token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Brief {
+    pub brief_id: BriefId,
+    pub task_id: TaskId,
+    pub project: String,
+    pub created_at: String,
+    pub secrets: Vec<BriefSecret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Which secret (scope, version, backend) a brief handed out, never its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BriefSecret {
+    pub name: String,
+    pub scope: String,
+    pub version: Version,
+    pub backend: BackendKind,
+    pub category: Category,
+}
+
+/// The recognisable prefix of callback tokens.
+pub const CALLBACK_TOKEN_PREFIX: &str = "sscb_";
+
+/// A new callback token: the prefix and 32 bytes from the OS CSPRNG, url-safe base64.
+/// Returned as a `SecretValue` so that it is never printed by accident.
+pub fn new_callback_token() -> SecretValue {
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    crate::random::fill(raw.as_mut());
+    let token = format!(
+        "{CALLBACK_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref())
+    );
+    #[allow(
+        clippy::expect_used,
+        reason = "a 48-byte ASCII token always passes the value checks"
+    )]
+    SecretValue::new(token).expect("callback token is a valid value")
+}
+
+/// The SHA-256 of the whole token string, lower-case hex: all that is stored.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares a presented token with a stored hash in constant time.
+pub fn token_matches(presented: &str, stored_hash: &str) -> bool {
+    let h = token_hash(presented);
+    h.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_tokens_are_long_prefixed_and_hashed() {
+        let t = new_callback_token();
+        let s = t.expose_secret();
+        assert!(s.starts_with(CALLBACK_TOKEN_PREFIX));
+        assert!(s.len() >= CALLBACK_TOKEN_PREFIX.len() + 43);
+        let h = token_hash(s);
+        assert_eq!(h.len(), 64);
+        assert!(token_matches(s, &h));
+        assert!(!token_matches("sscb_wrong", &h));
+        assert_ne!(new_callback_token().expose_secret(), s);
+    }
+
+    #[test]
+    fn sha256_is_of_the_whole_string() {
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

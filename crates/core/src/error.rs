@@ -1,0 +1,117 @@
+//! The one error type of secretstore.
+//!
+//! Variants keep "not found" apart from "unavailable" and "refused": a resolver that
+//! confused them would let a backend outage fall through to a broader scope's value.
+//! No variant ever carries a secret value: messages name scopes, names and versions only.
+
+use std::fmt;
+
+/// Why one ref of a dispatch could not be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefFailure {
+    /// The secret name as written in the task's `secret_refs`.
+    pub name: String,
+    /// What went wrong, without any value.
+    pub reason: RefFailureReason,
+}
+
+/// The reason one ref failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RefFailureReason {
+    /// No secret of that name at any scope of the project's chain.
+    Missing,
+    /// The winning secret's backend failed (the scope is named; broader scopes were not tried).
+    Backend { scope: String, error: BackendError },
+}
+
+impl fmt::Display for RefFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.reason {
+            RefFailureReason::Missing => write!(f, "{} (missing)", self.name),
+            RefFailureReason::Backend { scope, error } => {
+                write!(f, "{} (at {scope}: {error})", self.name)
+            }
+        }
+    }
+}
+
+/// An error from a value backend. Three kinds that must never collapse into one another.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The backend answered that the value does not exist (deleted, destroyed, missing field).
+    #[error("not found in backend: {0}")]
+    NotFound(String),
+    /// The backend refused the credentials or the key (bad token, 403, wrong Fernet key).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The backend could not be reached or failed (connection refused, timeout, 5xx).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The error type of every secretstore operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input: nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing named does not exist (or the caller may not see it).
+    #[error("{0}")]
+    NotFound(String),
+    /// A create of something that already exists.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An optimistic-concurrency check failed: another write came first.
+    #[error("{0}")]
+    Conflict(String),
+    /// A setting is missing or wrong.
+    #[error("{message}")]
+    Config {
+        message: String,
+        hint: Option<String>,
+    },
+    /// The encryption key does not open what is stored.
+    #[error("{0}")]
+    Crypto(String),
+    /// A value backend failed.
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    /// A dispatch failed as a whole; every failing ref is named.
+    #[error("dispatch failed: {}", join_failures(.0))]
+    Dispatch(Vec<RefFailure>),
+    /// The database or the brief store failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+fn join_failures(failures: &[RefFailure]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// A hint for the person at the keyboard, where one helps.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Config { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Shorthand for a configuration error with a hint.
+    pub fn config(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// The result type of secretstore operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,59 @@
+//! The secretstore domain: scope paths, secret names and values, resolution, briefs,
+//! and the operations over the traits that adapters implement.
+//!
+//! This crate does no I/O of its own: the database, the value backends and the brief
+//! store are traits ([`MetadataStore`], [`ValueBackend`], [`BriefStore`]) that other
+//! crates implement.
+//!
+//! ```
+//! use secretstore_core::{ScopePath, SecretName, SecretValue};
+//!
+//! let project = ScopePath::parse("acme/platform/dev/agent-x").unwrap();
+//! let chain: Vec<String> = project.resolution_chain().iter().map(|s| s.to_string()).collect();
+//! assert_eq!(chain, ["acme/platform/dev", "acme/platform", "acme"]);
+//! assert!(SecretName::parse("SECRETSTORE_TOKEN").is_err());
+//! let v = SecretValue::new("hunter2".to_string()).unwrap();
+//! assert_eq!(format!("{v:?}"), "[REDACTED]");
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod brief;
+pub mod error;
+pub mod model;
+pub mod name;
+pub mod random;
+pub mod resolve;
+pub mod scope;
+pub mod service;
+pub mod value;
+
+pub use brief::{Brief, BriefSecret};
+pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+pub use model::{
+    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    TaskId, Version, VersionMeta,
+};
+pub use name::SecretName;
+pub use resolve::{Explained, Resolution};
+pub use scope::{Level, ScopePath};
+pub use service::{
+    Backends, BoxFuture, BriefStore, DispatchRecord, Dispatched, ImportEntry, MetadataStore,
+    NewVersion, Service, ServiceConfig, ValueBackend,
+};
+pub use value::SecretValue;
+
+const RFC3339_SECONDS: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// Now, in UTC, as `2026-11-29T14:00:00Z`: the one timestamp format of secretstore
+/// (it sorts as text).
+pub fn now_rfc3339() -> String {
+    rfc3339_in(0)
+}
+
+/// Now plus `secs` seconds, in the same format.
+pub fn rfc3339_in(secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);
+    t.format(RFC3339_SECONDS)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}

@@ -1,0 +1,283 @@
+//! The records of the domain: categories, backends, secrets, versions, tasks, ids.
+
+use crate::error::{Error, Result};
+use crate::name::SecretName;
+use crate::scope::ScopePath;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A version number: 1, 2, 3, … per secret.
+pub type Version = i64;
+
+/// What kind of credential a secret is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    Provider,
+    Infrastructure,
+    Integration,
+    Agent,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Provider,
+        Category::Infrastructure,
+        Category::Integration,
+        Category::Agent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Provider => "provider",
+            Category::Infrastructure => "infrastructure",
+            Category::Integration => "integration",
+            Category::Agent => "agent",
+        }
+    }
+}
+
+impl FromStr for Category {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown category {s:?}: one of provider, infrastructure, integration, agent"
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a secret's value lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Fernet-encrypted in the database.
+    Local,
+    /// AWS Secrets Manager.
+    AwsSm,
+    /// HashiCorp Vault (or OpenBao) KV v2.
+    Vault,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Local => "local",
+            BackendKind::AwsSm => "aws_sm",
+            BackendKind::Vault => "vault",
+        }
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "local" | "local_encrypted" => Ok(BackendKind::Local),
+            "aws_sm" => Ok(BackendKind::AwsSm),
+            "vault" => Ok(BackendKind::Vault),
+            _ => Err(Error::Invalid(format!(
+                "unknown backend {s:?}: one of local (local_encrypted), aws_sm, vault"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who did something: `cli:<os user>`, or an account name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The metadata of a secret: never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretMeta {
+    pub scope: String,
+    pub name: String,
+    pub category: Category,
+    pub backend: BackendKind,
+    pub version: Version,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// One version in a secret's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionMeta {
+    pub version: Version,
+    pub created_at: String,
+    pub created_by: String,
+    /// The backend's own version id (AWS version id, Vault KV version), if any.
+    pub backend_version: Option<String>,
+    /// Set when this version was written by a rollback to an earlier one.
+    pub rollback_of: Option<Version>,
+    /// Whether this version's value can still be read (its value was kept).
+    pub current: bool,
+}
+
+/// What the database keeps of one version's value: for `local`, the Fernet token; for an
+/// external backend, only the reference. Never plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredMaterial {
+    /// The Fernet token (local backend only).
+    pub ciphertext: Option<String>,
+    /// The external reference: an ARN, or `MOUNT/PATH#FIELD`.
+    pub backend_ref: Option<String>,
+    /// The backend's version id.
+    pub backend_version: Option<String>,
+}
+
+/// A secret of the resolution chain with its current version's material, read together
+/// so that a brief's version and the env's value always agree.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub meta: SecretMeta,
+    pub material: StoredMaterial,
+}
+
+/// A task: a project and the secrets it needs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub project: String,
+    pub secret_refs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+macro_rules! random_id {
+    ($(#[$m:meta])* $name:ident, $what:literal) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A new random id (a UUID v4 from the OS random source).
+            pub fn generate() -> Self {
+                $name(crate::random::uuid_v4())
+            }
+
+            /// Parses an id: a lower-case hyphenated UUID, nothing else (no path can be smuggled in).
+            pub fn parse(s: &str) -> Result<Self> {
+                if crate::random::is_uuid(s) {
+                    Ok($name(s.to_owned()))
+                } else {
+                    Err(Error::Invalid(format!(
+                        concat!("invalid ", $what, " id {:?}: expected a UUID like 0190e7a4-5b1c-4f3e-9a2b-1c2d3e4f5a6b"),
+                        s.chars().take(80).collect::<String>()
+                    )))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+random_id!(
+    /// The id of a task.
+    TaskId,
+    "task"
+);
+random_id!(
+    /// The id of a brief.
+    BriefId,
+    "brief"
+);
+
+/// One record of the audit log. Never a value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Filled by the store when read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub scope: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<Version>,
+    /// A task or brief id, when the action is about one.
+    pub target: Option<String>,
+    /// Where the action came from: `cli`, or a client address.
+    pub source: Option<String>,
+    /// Extra structured detail (never a value).
+    pub detail: Option<serde_json::Value>,
+}
+
+impl AuditEntry {
+    /// A record of `action` by `actor` now, from `source`.
+    pub fn new(actor: &Actor, action: &str, source: &str) -> Self {
+        AuditEntry {
+            id: None,
+            at: crate::now_rfc3339(),
+            actor: actor.0.clone(),
+            action: action.to_owned(),
+            scope: None,
+            name: None,
+            version: None,
+            target: None,
+            source: Some(source.to_owned()),
+            detail: None,
+        }
+    }
+
+    pub fn secret(mut self, scope: &ScopePath, name: &SecretName) -> Self {
+        self.scope = Some(scope.to_string());
+        self.name = Some(name.to_string());
+        self
+    }
+
+    pub fn scope(mut self, scope: &ScopePath) -> Self {
+        self.scope = Some(scope.to_string());
+        self
+    }
+
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = Some(v);
+        self
+    }
+
+    pub fn target(mut self, t: impl Into<String>) -> Self {
+        self.target = Some(t.into());
+        self
+    }
+
+    pub fn detail(mut self, d: serde_json::Value) -> Self {
+        self.detail = Some(d);
+        self
+    }
+}

@@ -1,0 +1,185 @@
+//! Resolution: for each ref, the secret at the narrowest scope of the project's chain wins.
+
+use crate::model::{Candidate, SecretMeta};
+use crate::name::SecretName;
+use crate::scope::ScopePath;
+use serde::Serialize;
+
+/// The outcome of resolving one ref.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The ref, as asked for.
+    pub name: SecretName,
+    /// The winning secret, if the chain holds one.
+    pub winner: Option<Candidate>,
+    /// Secrets of the same name at broader scopes of the chain, which the winner shadows
+    /// (narrowest first).
+    pub shadowed: Vec<SecretMeta>,
+}
+
+/// A resolution without material, as `resolve --explain` and `--json` print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Explained {
+    pub name: String,
+    pub found: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<crate::model::BackendKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::model::Category>,
+    pub shadows: Vec<ShadowedRef>,
+}
+
+/// A secret that a narrower one hides.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowedRef {
+    pub scope: String,
+    pub version: i64,
+    pub backend: crate::model::BackendKind,
+}
+
+impl Resolution {
+    pub fn explain(&self) -> Explained {
+        let w = self.winner.as_ref().map(|c| &c.meta);
+        Explained {
+            name: self.name.to_string(),
+            found: w.is_some(),
+            scope: w.map(|m| m.scope.clone()),
+            version: w.map(|m| m.version),
+            backend: w.map(|m| m.backend),
+            category: w.map(|m| m.category),
+            shadows: self
+                .shadowed
+                .iter()
+                .map(|m| ShadowedRef {
+                    scope: m.scope.clone(),
+                    version: m.version,
+                    backend: m.backend,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Resolves `refs` for a task in `project` among `candidates` (which may hold more than
+/// needed). Candidates outside the project's chain are ignored: another team's or
+/// workspace's secret is never a candidate. The result keeps the order of `refs`;
+/// a ref named twice is resolved once.
+pub fn resolve(
+    project: &ScopePath,
+    refs: &[SecretName],
+    candidates: Vec<Candidate>,
+) -> Vec<Resolution> {
+    let chain = project.resolution_chain();
+    // Position in the chain: 0 is the narrowest.
+    let rank = |scope: &str| chain.iter().position(|c| c.as_str() == scope);
+    let mut out: Vec<Resolution> = Vec::with_capacity(refs.len());
+    for name in refs {
+        if out.iter().any(|r| &r.name == name) {
+            continue;
+        }
+        let mut mine: Vec<(usize, &Candidate)> = candidates
+            .iter()
+            .filter(|c| c.meta.name == name.as_str())
+            .filter_map(|c| rank(&c.meta.scope).map(|r| (r, c)))
+            .collect();
+        mine.sort_by_key(|(r, _)| *r);
+        let mut it = mine.into_iter().map(|(_, c)| c);
+        let winner = it.next().cloned();
+        let shadowed = it.map(|c| c.meta.clone()).collect();
+        out.push(Resolution {
+            name: name.clone(),
+            winner,
+            shadowed,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BackendKind, Category, StoredMaterial};
+    use proptest::prelude::*;
+
+    fn cand(scope: &str, name: &str, version: i64) -> Candidate {
+        Candidate {
+            meta: SecretMeta {
+                scope: scope.into(),
+                name: name.into(),
+                category: Category::Provider,
+                backend: BackendKind::Local,
+                version,
+                created_at: String::new(),
+                updated_at: String::new(),
+                updated_by: String::new(),
+            },
+            material: StoredMaterial::default(),
+        }
+    }
+
+    fn n(s: &str) -> SecretName {
+        SecretName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn narrowest_wins_and_shadows_are_listed() {
+        let p = ScopePath::parse("o/t/w/p").unwrap();
+        let r = resolve(
+            &p,
+            &[n("DB"), n("KEY"), n("NONE")],
+            vec![
+                cand("o", "DB", 1),
+                cand("o/t/w", "DB", 2),
+                cand("o/t", "DB", 3),
+                cand("o", "KEY", 4),
+                cand("o/t/other", "NONE", 5),
+                cand("o/other", "KEY", 6),
+            ],
+        );
+        assert_eq!(r[0].winner.as_ref().unwrap().meta.scope, "o/t/w");
+        let sh: Vec<_> = r[0].shadowed.iter().map(|m| m.scope.as_str()).collect();
+        assert_eq!(sh, ["o/t", "o"]);
+        assert_eq!(r[1].winner.as_ref().unwrap().meta.version, 4);
+        assert!(
+            r[2].winner.is_none(),
+            "another workspace's secret must not win"
+        );
+    }
+
+    fn seg() -> impl Strategy<Value = String> {
+        prop_oneof![Just("a".to_string()), Just("b".to_string())]
+    }
+
+    proptest! {
+        #[test]
+        fn winner_is_narrowest_in_chain_and_never_foreign(
+            scopes in proptest::collection::vec(
+                (seg(), proptest::option::of(seg()), proptest::option::of(seg())), 0..12),
+        ) {
+            let project = ScopePath::parse("a/a/a/p").unwrap();
+            let chain = project.resolution_chain();
+            let cands: Vec<Candidate> = scopes.iter().enumerate().map(|(i, (o, t, w))| {
+                let mut s = o.clone();
+                if let Some(t) = t { s.push('/'); s.push_str(t);
+                    if let Some(w) = w { s.push('/'); s.push_str(w); } }
+                cand(&s, "X", i as i64)
+            }).collect();
+            let r = resolve(&project, &[n("X")], cands.clone());
+            let in_chain: Vec<&Candidate> = cands.iter()
+                .filter(|c| chain.iter().any(|s| s.as_str() == c.meta.scope)).collect();
+            match &r[0].winner {
+                None => prop_assert!(in_chain.is_empty()),
+                Some(w) => {
+                    prop_assert!(chain.iter().any(|s| s.as_str() == w.meta.scope));
+                    let depth = w.meta.scope.split('/').count();
+                    prop_assert!(in_chain.iter().all(|c| c.meta.scope.split('/').count() <= depth));
+                    prop_assert_eq!(r[0].shadowed.len() + 1, in_chain.len());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,714 @@
+//! The operations of secretstore, over the traits that adapters implement.
+//!
+//! The command line and the HTTP server both call these; neither talks to a backend or
+//! the database on its own. Every write, reveal, rollback, delete and dispatch is audited
+//! in the same transaction as the change it records (reveals: before the value is returned).
+
+use crate::brief::{self, Brief, BriefSecret};
+use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+use crate::model::{
+    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    TaskId, Version, VersionMeta,
+};
+use crate::name::SecretName;
+use crate::resolve::{self, Resolution};
+use crate::scope::{Level, ScopePath};
+use crate::value::SecretValue;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed future, for the object-safe backend traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where values live. Implemented by the local Fernet backend, AWS Secrets Manager and Vault.
+pub trait ValueBackend: Send + Sync {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+
+    /// Stores a new value of (scope, name) and returns what the database keeps of it.
+    fn write<'a>(
+        &'a self,
+        scope: &'a ScopePath,
+        name: &'a SecretName,
+        value: &'a SecretValue,
+    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>>;
+
+    /// Fetches several values at once: one result per item, in order.
+    fn fetch<'a>(
+        &'a self,
+        items: &'a [&'a StoredMaterial],
+    ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>>;
+
+    /// Makes an earlier version current again and returns the material of the new version.
+    /// The local backend simply keeps the old token.
+    fn restore<'a>(
+        &'a self,
+        _scope: &'a ScopePath,
+        _name: &'a SecretName,
+        target: &'a StoredMaterial,
+    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+        Box::pin(async move { Ok(target.clone()) })
+    }
+}
+
+/// Where briefs are kept: a folder, later S3.
+pub trait BriefStore: Send + Sync {
+    /// Stores a brief. It must be durable before the env is handed out.
+    fn put<'a>(&'a self, brief: &'a Brief) -> BoxFuture<'a, Result<()>>;
+    /// Reads a stored brief.
+    fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>>;
+}
+
+/// One write of a new version, as handed to the store.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub scope: ScopePath,
+    pub name: SecretName,
+    /// The category to set; `None` keeps the existing one (an error for a new secret).
+    pub category: Option<Category>,
+    pub backend: BackendKind,
+    pub material: StoredMaterial,
+    /// The version this write replaces (`0`: the secret must not exist yet).
+    pub expected: Option<Version>,
+    pub rollback_of: Option<Version>,
+    pub actor: Actor,
+    /// The audit record; the store fills in the new version.
+    pub audit: AuditEntry,
+}
+
+/// What the database keeps of a dispatch: never the token, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchRecord {
+    pub brief_id: BriefId,
+    pub task_id: TaskId,
+    pub project: String,
+    pub created_at: String,
+    pub token_hash: String,
+    pub expires_at: String,
+    pub status: String,
+    pub completed_at: Option<String>,
+    pub revoked: bool,
+}
+
+/// The database, as the domain sees it. All SQL lives behind this trait.
+pub trait MetadataStore: Send + Sync {
+    /// Creates a scope; its parent must exist.
+    fn create_scope(
+        &self,
+        path: &ScopePath,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn scope_exists(&self, path: &ScopePath) -> impl Future<Output = Result<bool>> + Send;
+    fn secret(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Option<SecretMeta>>> + Send;
+    fn list_secrets(
+        &self,
+        scope: &ScopePath,
+    ) -> impl Future<Output = Result<Vec<SecretMeta>>> + Send;
+    /// The history, newest first; `NotFound` for an unknown secret.
+    fn versions(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Vec<VersionMeta>>> + Send;
+    /// A version's material (the current one when `version` is `None`).
+    fn material(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        version: Option<Version>,
+    ) -> impl Future<Output = Result<(SecretMeta, Version, StoredMaterial)>> + Send;
+    /// Writes new versions in one transaction, all or nothing; returns the new version numbers.
+    fn write_versions(
+        &self,
+        writes: Vec<NewVersion>,
+    ) -> impl Future<Output = Result<Vec<Version>>> + Send;
+    fn delete_secret(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn create_task(
+        &self,
+        task: &Task,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn task(&self, id: &TaskId) -> impl Future<Output = Result<Task>> + Send;
+    /// Every secret named in `names` at any scope of `chain`, each with its current
+    /// version's material, read in one query.
+    fn candidates(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+    ) -> impl Future<Output = Result<Vec<Candidate>>> + Send;
+    fn record_dispatch(
+        &self,
+        record: &DispatchRecord,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
+    fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The value backends that are configured, by kind.
+#[derive(Clone, Default)]
+pub struct Backends {
+    map: BTreeMap<BackendKind, Arc<dyn ValueBackend>>,
+    /// Why a backend is missing, with a hint, for the error a user sees.
+    missing: BTreeMap<BackendKind, (String, String)>,
+}
+
+impl Backends {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, backend: Arc<dyn ValueBackend>) -> Self {
+        self.map.insert(backend.kind(), backend);
+        self
+    }
+
+    /// Records why `kind` is not available and what to do about it.
+    pub fn without(
+        mut self,
+        kind: BackendKind,
+        why: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        self.missing.insert(kind, (why.into(), hint.into()));
+        self
+    }
+
+    pub fn get(&self, kind: BackendKind) -> Result<&Arc<dyn ValueBackend>> {
+        self.map
+            .get(&kind)
+            .ok_or_else(|| match self.missing.get(&kind) {
+                Some((why, hint)) => Error::config(why.clone(), hint.clone()),
+                None => Error::config(
+                    format!("the {kind} backend is not configured"),
+                    "see the README's section on backends",
+                ),
+            })
+    }
+}
+
+/// The result of a successful dispatch.
+pub struct Dispatched {
+    pub brief: Brief,
+    /// The secrets, in the order of the task's refs, then `SECRETSTORE_BRIEF_ID` and
+    /// `SECRETSTORE_CALLBACK_TOKEN`.
+    pub env: Vec<(String, SecretValue)>,
+}
+
+/// The settings the service needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Backend of new secrets.
+    pub default_backend: BackendKind,
+    /// How long a callback token is valid, in seconds.
+    pub callback_ttl_secs: i64,
+    /// `cli`, or the client's address: where actions come from, for the audit log.
+    pub source: String,
+}
+
+/// secretstore's operations.
+pub struct Service<S> {
+    pub store: S,
+    pub backends: Backends,
+    pub briefs: Arc<dyn BriefStore>,
+    pub config: ServiceConfig,
+}
+
+/// One entry of a dotenv import.
+pub struct ImportEntry {
+    pub name: String,
+    pub value: SecretValue,
+}
+
+impl<S: MetadataStore> Service<S> {
+    fn audit(&self, actor: &Actor, action: &str) -> AuditEntry {
+        AuditEntry::new(actor, action, &self.config.source)
+    }
+
+    /// Creates an organization, team, workspace or project.
+    pub async fn create_scope(&self, path: &str, level: Level, actor: &Actor) -> Result<ScopePath> {
+        let path = ScopePath::parse_level(path, level)?;
+        let audit = self
+            .audit(actor, &format!("{}.create", level.as_str()))
+            .scope(&path);
+        self.store.create_scope(&path, audit).await?;
+        Ok(path)
+    }
+
+    async fn secret_scope(&self, scope: &str) -> Result<ScopePath> {
+        let scope = ScopePath::parse_secret_scope(scope)?;
+        if !self.store.scope_exists(&scope).await? {
+            return Err(Error::NotFound(format!(
+                "unknown {} {scope}",
+                scope.level().as_str()
+            )));
+        }
+        Ok(scope)
+    }
+
+    /// Writes a new version of a secret (creating it at version 1).
+    pub async fn set_secret(
+        &self,
+        scope: &str,
+        name: &str,
+        value: &SecretValue,
+        category: Option<Category>,
+        expected: Option<Version>,
+        actor: &Actor,
+    ) -> Result<Version> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        let existing = self.store.secret(&scope, &name).await?;
+        let backend_kind = match &existing {
+            Some(m) => m.backend,
+            None => self.config.default_backend,
+        };
+        if existing.is_none() && category.is_none() {
+            return Err(Error::Invalid(format!(
+                "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
+            )));
+        }
+        check_expected(&scope, &name, existing.as_ref(), expected)?;
+        let backend = self.backends.get(backend_kind)?;
+        let material = backend.write(&scope, &name, value).await?;
+        let audit = self.audit(actor, "secret.set").secret(&scope, &name);
+        let versions = self
+            .store
+            .write_versions(vec![NewVersion {
+                scope,
+                name,
+                category,
+                backend: backend_kind,
+                material,
+                expected,
+                rollback_of: None,
+                actor: actor.clone(),
+                audit,
+            }])
+            .await?;
+        versions
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    /// Reveals a value (audited before it is returned).
+    pub async fn reveal(
+        &self,
+        scope: &str,
+        name: &str,
+        version: Option<Version>,
+        actor: &Actor,
+    ) -> Result<(SecretValue, Version)> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        let (meta, v, material) = self.store.material(&scope, &name, version).await?;
+        let backend = self.backends.get(meta.backend)?;
+        let value = backend
+            .fetch(&[&material])
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?;
+        self.store
+            .append_audit(
+                self.audit(actor, "secret.reveal")
+                    .secret(&scope, &name)
+                    .version(v),
+            )
+            .await?;
+        Ok((value, v))
+    }
+
+    pub async fn list(&self, scope: &str) -> Result<Vec<SecretMeta>> {
+        let scope = self.secret_scope(scope).await?;
+        self.store.list_secrets(&scope).await
+    }
+
+    pub async fn history(&self, scope: &str, name: &str) -> Result<Vec<VersionMeta>> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        self.store.versions(&scope, &name).await
+    }
+
+    pub async fn metadata(&self, scope: &str, name: &str) -> Result<SecretMeta> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        self.store
+            .secret(&scope, &name)
+            .await?
+            .ok_or_else(|| not_found(&scope, &name))
+    }
+
+    /// Writes a new version holding version `to`'s value.
+    pub async fn rollback(
+        &self,
+        scope: &str,
+        name: &str,
+        to: Version,
+        actor: &Actor,
+    ) -> Result<Version> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        let (meta, v, material) = self.store.material(&scope, &name, Some(to)).await?;
+        let backend = self.backends.get(meta.backend)?;
+        let material = backend.restore(&scope, &name, &material).await?;
+        let audit = self
+            .audit(actor, "secret.rollback")
+            .secret(&scope, &name)
+            .detail(serde_json::json!({ "to": v }));
+        let versions = self
+            .store
+            .write_versions(vec![NewVersion {
+                scope,
+                name,
+                category: None,
+                backend: meta.backend,
+                material,
+                expected: Some(meta.version),
+                rollback_of: Some(v),
+                actor: actor.clone(),
+                audit,
+            }])
+            .await?;
+        versions
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    pub async fn delete(&self, scope: &str, name: &str, actor: &Actor) -> Result<()> {
+        let name = SecretName::parse(name)?;
+        let scope = self.secret_scope(scope).await?;
+        let audit = self.audit(actor, "secret.delete").secret(&scope, &name);
+        self.store.delete_secret(&scope, &name, audit).await
+    }
+
+    /// Imports many secrets at one scope, all or nothing: every name and value is checked
+    /// before anything is written, and the writes share one transaction.
+    pub async fn import(
+        &self,
+        scope: &str,
+        category: Category,
+        entries: Vec<ImportEntry>,
+        actor: &Actor,
+    ) -> Result<Vec<(SecretName, Version)>> {
+        let scope = self.secret_scope(scope).await?;
+        let mut names = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let n = SecretName::parse(&e.name)?;
+            if names.contains(&n) {
+                return Err(Error::Invalid(format!("{n} appears twice in the import")));
+            }
+            names.push(n);
+        }
+        if entries.is_empty() {
+            return Err(Error::Invalid(
+                "nothing to import: the file holds no variables".into(),
+            ));
+        }
+        let mut writes = Vec::with_capacity(entries.len());
+        for (name, e) in names.iter().zip(&entries) {
+            let kind = match self.store.secret(&scope, name).await? {
+                Some(m) => m.backend,
+                None => self.config.default_backend,
+            };
+            let material = self
+                .backends
+                .get(kind)?
+                .write(&scope, name, &e.value)
+                .await?;
+            let audit = self.audit(actor, "secret.import").secret(&scope, name);
+            writes.push(NewVersion {
+                scope: scope.clone(),
+                name: name.clone(),
+                category: Some(category),
+                backend: kind,
+                material,
+                expected: None,
+                rollback_of: None,
+                actor: actor.clone(),
+                audit,
+            });
+        }
+        let versions = self.store.write_versions(writes).await?;
+        Ok(names.into_iter().zip(versions).collect())
+    }
+
+    /// Creates a task. Its refs are checked for shape only: they are resolved at dispatch.
+    pub async fn create_task(
+        &self,
+        project: &str,
+        refs: &[String],
+        payload: Option<serde_json::Value>,
+        actor: &Actor,
+    ) -> Result<Task> {
+        let project = ScopePath::parse_level(project, Level::Project)?;
+        let mut names: Vec<String> = Vec::with_capacity(refs.len());
+        for r in refs {
+            let n = SecretName::parse(r)?;
+            if !names.iter().any(|x| x == n.as_str()) {
+                names.push(n.to_string());
+            }
+        }
+        if names.is_empty() {
+            return Err(Error::Invalid(
+                "a task needs at least one secret ref".into(),
+            ));
+        }
+        if !self.store.scope_exists(&project).await? {
+            return Err(Error::NotFound(format!("unknown project {project}")));
+        }
+        let task = Task {
+            id: TaskId::generate(),
+            project: project.to_string(),
+            secret_refs: names,
+            payload,
+            created_at: crate::now_rfc3339(),
+            created_by: actor.0.clone(),
+        };
+        let audit = self
+            .audit(actor, "task.create")
+            .scope(&project)
+            .target(task.id.to_string());
+        self.store.create_task(&task, audit).await?;
+        Ok(task)
+    }
+
+    pub async fn task(&self, id: &str) -> Result<Task> {
+        self.store.task(&TaskId::parse(id)?).await
+    }
+
+    /// Resolves refs for a project without fetching any value.
+    pub async fn resolve(&self, project: &str, refs: &[String]) -> Result<Vec<Resolution>> {
+        let project = ScopePath::parse_level(project, Level::Project)?;
+        let names = refs
+            .iter()
+            .map(|r| SecretName::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        if !self.store.scope_exists(&project).await? {
+            return Err(Error::NotFound(format!("unknown project {project}")));
+        }
+        let chain = project.resolution_chain();
+        let candidates = self.store.candidates(&chain, &names).await?;
+        Ok(resolve::resolve(&project, &names, candidates))
+    }
+
+    /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
+    /// callback token and returns the env. All or nothing: any missing or failing ref
+    /// fails the whole dispatch, naming every one, and nothing is stored or issued.
+    pub async fn dispatch(&self, task_id: &str, actor: &Actor) -> Result<Dispatched> {
+        let task = self.task(task_id).await?;
+        let project = ScopePath::parse_level(&task.project, Level::Project)?;
+        let names = task
+            .secret_refs
+            .iter()
+            .map(|r| SecretName::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let chain = project.resolution_chain();
+        let candidates = self.store.candidates(&chain, &names).await?;
+        let resolutions = resolve::resolve(&project, &names, candidates);
+
+        let mut failures: Vec<RefFailure> = Vec::new();
+        let mut values: Vec<Option<SecretValue>> = vec![None; resolutions.len()];
+        // Group the winners by backend so each backend is asked once.
+        let mut by_backend: BTreeMap<BackendKind, Vec<usize>> = BTreeMap::new();
+        for (i, r) in resolutions.iter().enumerate() {
+            match &r.winner {
+                None => failures.push(RefFailure {
+                    name: r.name.to_string(),
+                    reason: RefFailureReason::Missing,
+                }),
+                Some(c) => by_backend.entry(c.meta.backend).or_default().push(i),
+            }
+        }
+        for (kind, idx) in &by_backend {
+            let winner = |i: usize| resolutions[i].winner.as_ref();
+            let fail = |i: usize, error: BackendError| RefFailure {
+                name: resolutions[i].name.to_string(),
+                reason: RefFailureReason::Backend {
+                    scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                    error,
+                },
+            };
+            let backend = match self.backends.get(*kind) {
+                Ok(b) => b,
+                Err(e) => {
+                    for &i in idx {
+                        failures.push(fail(i, BackendError::Unavailable(e.to_string())));
+                    }
+                    continue;
+                }
+            };
+            let items: Vec<&StoredMaterial> = idx
+                .iter()
+                .filter_map(|&i| winner(i).map(|c| &c.material))
+                .collect();
+            let results = backend.fetch(&items).await;
+            for (n, &i) in idx.iter().enumerate() {
+                match results.get(n) {
+                    Some(Ok(v)) => values[i] = Some(v.clone()),
+                    Some(Err(e)) => failures.push(fail(i, e.clone())),
+                    None => failures.push(fail(
+                        i,
+                        BackendError::Unavailable("backend returned no result".into()),
+                    )),
+                }
+            }
+        }
+        if !failures.is_empty() {
+            let order = |f: &RefFailure| names.iter().position(|n| n.as_str() == f.name);
+            failures.sort_by_key(order);
+            return Err(Error::Dispatch(failures));
+        }
+
+        // A brief must never carry a value, even by a caller's mistake.
+        if let Some(payload) = &task.payload {
+            let leaked: Vec<String> = resolutions
+                .iter()
+                .zip(&values)
+                .filter(|(_, v)| {
+                    v.as_ref()
+                        .is_some_and(|v| json_contains(payload, v.expose_secret()))
+                })
+                .map(|(r, _)| r.name.to_string())
+                .collect();
+            if !leaked.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the task's payload contains the value of {}: a brief must never carry a secret value",
+                    leaked.join(", ")
+                )));
+            }
+        }
+
+        let brief = Brief {
+            brief_id: BriefId::generate(),
+            task_id: task.id.clone(),
+            project: task.project.clone(),
+            created_at: crate::now_rfc3339(),
+            secrets: resolutions
+                .iter()
+                .filter_map(|r| r.winner.as_ref())
+                .map(|c| BriefSecret {
+                    name: c.meta.name.clone(),
+                    scope: c.meta.scope.clone(),
+                    version: c.meta.version,
+                    backend: c.meta.backend,
+                    category: c.meta.category,
+                })
+                .collect(),
+            payload: task.payload.clone(),
+        };
+        let token = brief::new_callback_token();
+        let record = DispatchRecord {
+            brief_id: brief.brief_id.clone(),
+            task_id: task.id.clone(),
+            project: task.project.clone(),
+            created_at: brief.created_at.clone(),
+            token_hash: brief::token_hash(token.expose_secret()),
+            expires_at: crate::rfc3339_in(self.config.callback_ttl_secs),
+            status: "running".into(),
+            completed_at: None,
+            revoked: false,
+        };
+        // The brief is durable before the token becomes valid and the env is handed out.
+        self.briefs.put(&brief).await?;
+        let audit = self
+            .audit(actor, "task.dispatch")
+            .scope(&project)
+            .target(brief.brief_id.to_string())
+            .detail(serde_json::json!({
+                "task_id": task.id,
+                "secrets": brief.secrets.iter().map(|s| serde_json::json!({
+                    "name": s.name, "scope": s.scope, "version": s.version
+                })).collect::<Vec<_>>(),
+            }));
+        self.store.record_dispatch(&record, audit).await?;
+
+        let mut env: Vec<(String, SecretValue)> = resolutions
+            .iter()
+            .zip(values)
+            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v)))
+            .collect();
+        #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
+        let id_value =
+            SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
+        env.push(("SECRETSTORE_BRIEF_ID".into(), id_value));
+        env.push(("SECRETSTORE_CALLBACK_TOKEN".into(), token));
+        Ok(Dispatched { brief, env })
+    }
+
+    pub async fn brief(&self, id: &str) -> Result<Brief> {
+        let id = BriefId::parse(id)?;
+        self.briefs.get(&id).await
+    }
+
+    /// Checks a callback token against a brief: valid, unexpired, not revoked.
+    pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
+        let id = BriefId::parse(brief_id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        let fresh = crate::now_rfc3339() < rec.expires_at;
+        // Compare first, always: the time taken does not depend on expiry or revocation.
+        let matches = brief::token_matches(token, &rec.token_hash);
+        Ok(matches && fresh && !rec.revoked)
+    }
+}
+
+fn check_expected(
+    scope: &ScopePath,
+    name: &SecretName,
+    existing: Option<&SecretMeta>,
+    expected: Option<Version>,
+) -> Result<()> {
+    let current = existing.map(|m| m.version).unwrap_or(0);
+    match expected {
+        Some(e) if e != current => Err(conflict(scope, name, e, current)),
+        _ => Ok(()),
+    }
+}
+
+/// The conflict error of a stale write.
+pub fn conflict(
+    scope: &ScopePath,
+    name: &SecretName,
+    expected: Version,
+    current: Version,
+) -> Error {
+    if current == 0 {
+        Error::Conflict(format!(
+            "conflict: {name} does not exist at {scope} (expected version {expected})"
+        ))
+    } else {
+        Error::Conflict(format!(
+            "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
+        ))
+    }
+}
+
+/// The not-found error of a secret.
+pub fn not_found(scope: &ScopePath, name: &SecretName) -> Error {
+    Error::NotFound(format!("no secret {name} at {scope}"))
+}
+
+/// True if any string (key or value) in `v` contains `needle`.
+fn json_contains(v: &serde_json::Value, needle: &str) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains(needle),
+        serde_json::Value::Array(a) => a.iter().any(|x| json_contains(x, needle)),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| k.contains(needle) || json_contains(x, needle)),
+        other => other.to_string().contains(needle),
+    }
+}
