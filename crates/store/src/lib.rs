@@ -1,1 +1,22 @@
+//! secretstore's persistence: the SQLite metadata store, the local Fernet backend and
+//! the folder brief store. The domain (`secretstore-core`) defines the traits; this crate
+//! implements them.
+//!
+//! ```
+//! use secretstore_store::crypto::Keyring;
+//!
+//! let ring = Keyring::parse(&Keyring::generate_key()).unwrap();
+//! let token = ring.encrypt(b"s3cr3t");
+//! assert_eq!(ring.decrypt(&token).unwrap().as_slice(), b"s3cr3t");
+//! ```
+#![forbid(unsafe_code)]
 
+pub mod briefs;
+pub mod crypto;
+pub mod local;
+pub mod sqlite;
+
+pub use briefs::FolderBriefStore;
+pub use crypto::Keyring;
+pub use local::LocalBackend;
+pub use sqlite::SqliteStore;

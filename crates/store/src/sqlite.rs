@@ -1,0 +1,649 @@
+//! The SQLite metadata store. Every SQL statement of the SQLite store lives in this module.
+//!
+//! Statements use `$N` placeholders, which both SQLite and PostgreSQL accept, so that a
+//! PostgreSQL store can share them. Write transactions start with `BEGIN IMMEDIATE`: the
+//! write lock is taken up front, so two writers queue on the busy timeout instead of
+//! failing when a read lock cannot be upgraded.
+
+use crate::crypto::Keyring;
+use secretstore_core::service::{conflict, not_found};
+use secretstore_core::{
+    AuditEntry, BackendKind, BriefId, Candidate, Category, DispatchRecord, Error, MetadataStore,
+    NewVersion, Result, ScopePath, SecretMeta, SecretName, StoredMaterial, Task, TaskId, Version,
+    VersionMeta,
+};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The value encrypted into the key check, so that a wrong key is caught before any write.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"secretstore key check v1";
+const KEY_CHECK: &str = "fernet_key_check";
+
+/// The embedded migrations of the SQLite schema.
+fn migrator() -> sqlx::migrate::Migrator {
+    let m = |version: i64, desc: &'static str, sql: &'static str| {
+        sqlx::migrate::Migration::new(
+            version,
+            Cow::Borrowed(desc),
+            sqlx::migrate::MigrationType::Simple,
+            sqlx::SqlStr::from_static(sql),
+            false,
+        )
+    };
+    sqlx::migrate::Migrator::with_migrations(vec![m(
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    )])
+}
+
+fn db(e: sqlx::Error) -> Error {
+    Error::Storage(format!("database error: {e}"))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file if needed) and migrates the database at `url`
+    /// (`sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`).
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| {
+                Error::config(
+                    format!("invalid DATABASE_URL: {e}"),
+                    "expected sqlite://PATH",
+                )
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::Storage(format!("cannot open the database {url}: {e}")))?;
+        migrator()
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Storage(format!("cannot migrate the database: {e}")))?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+
+    /// Checks that `keys` opens what this database holds; on first use, records a check
+    /// value encrypted under the first key. A wrong key is an error before anything changes.
+    pub async fn check_key(&self, keys: &Keyring) -> Result<()> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(KEY_CHECK)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match stored {
+            Some(token) => {
+                if keys
+                    .decrypt(&token)
+                    .is_ok_and(|p| p.as_slice() == KEY_CHECK_PLAINTEXT)
+                {
+                    Ok(())
+                } else {
+                    Err(Error::config(
+                        "the Fernet key does not match this database: its values were encrypted with another key; nothing was changed",
+                        "set FERNET_SECRET_KEY (or FERNET_SECRET_KEYS) to the key this database was created with",
+                    ))
+                }
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(KEY_CHECK)
+                .bind(keys.encrypt(KEY_CHECK_PLAINTEXT))
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The audit log, oldest first, optionally only records at or under `scope`.
+    pub async fn audit_log(
+        &self,
+        scope: Option<&ScopePath>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let rows = match scope {
+            Some(s) => {
+                sqlx::query(
+                    "SELECT id, at, actor, action, scope, name, version, target, source, detail FROM audit \
+                     WHERE scope = $1 OR scope LIKE $2 ESCAPE '\\' ORDER BY id DESC LIMIT $3",
+                )
+                .bind(s.as_str())
+                .bind(format!("{}/%", s.as_str().replace('_', "\\_")))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(
+                    "SELECT id, at, actor, action, scope, name, version, target, source, detail FROM audit \
+                     ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db)?;
+        let mut out = rows.iter().map(audit_row).collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The pool, for the store's own tests.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn audit_row(r: &SqliteRow) -> Result<AuditEntry> {
+    let detail: Option<String> = r.try_get("detail").map_err(db)?;
+    Ok(AuditEntry {
+        id: Some(r.try_get("id").map_err(db)?),
+        at: r.try_get("at").map_err(db)?,
+        actor: r.try_get("actor").map_err(db)?,
+        action: r.try_get("action").map_err(db)?,
+        scope: r.try_get("scope").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        version: r.try_get("version").map_err(db)?,
+        target: r.try_get("target").map_err(db)?,
+        source: r.try_get("source").map_err(db)?,
+        detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+    })
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, actor, action, scope, name, version, target, source, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&a.at)
+    .bind(&a.actor)
+    .bind(&a.action)
+    .bind(&a.scope)
+    .bind(&a.name)
+    .bind(a.version)
+    .bind(&a.target)
+    .bind(&a.source)
+    .bind(a.detail.as_ref().map(|d| d.to_string()))
+    .execute(conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn scope_id(conn: &mut SqliteConnection, path: &ScopePath) -> Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM scopes WHERE path = $1")
+        .bind(path.as_str())
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, s.current_version, \
+     s.created_at, s.updated_at, s.updated_by";
+
+fn meta_row(r: &SqliteRow) -> Result<SecretMeta> {
+    let category: String = r.try_get("category").map_err(db)?;
+    let backend: String = r.try_get("backend").map_err(db)?;
+    Ok(SecretMeta {
+        scope: r.try_get("scope").map_err(db)?,
+        name: r.try_get("name").map_err(db)?,
+        category: Category::from_str(&category).map_err(|_| {
+            Error::Storage(format!("unknown category {category:?} in the database"))
+        })?,
+        backend: BackendKind::from_str(&backend)
+            .map_err(|_| Error::Storage(format!("unknown backend {backend:?} in the database")))?,
+        version: r.try_get("current_version").map_err(db)?,
+        created_at: r.try_get("created_at").map_err(db)?,
+        updated_at: r.try_get("updated_at").map_err(db)?,
+        updated_by: r.try_get("updated_by").map_err(db)?,
+    })
+}
+
+fn material_row(r: &SqliteRow) -> Result<StoredMaterial> {
+    Ok(StoredMaterial {
+        ciphertext: r.try_get("ciphertext").map_err(db)?,
+        backend_ref: r.try_get("backend_ref").map_err(db)?,
+        backend_version: r.try_get("backend_version").map_err(db)?,
+    })
+}
+
+fn parent_word(path: &ScopePath) -> String {
+    let parent = path.parent().map(|p| p.to_string()).unwrap_or_default();
+    let level = ScopePath::parse(&parent)
+        .map(|p| p.level().as_str())
+        .unwrap_or("scope");
+    format!(
+        "unknown {level} {parent}: create it first with `secretstore {} create {parent}`",
+        match level {
+            "organization" => "org",
+            other => other,
+        }
+    )
+}
+
+impl MetadataStore for SqliteStore {
+    async fn create_scope(&self, path: &ScopePath, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let parent_id = match path.parent() {
+            None => None,
+            Some(parent) => match scope_id(&mut tx, &parent).await? {
+                Some(id) => Some(id),
+                None => return Err(Error::NotFound(parent_word(path))),
+            },
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO scopes (path, level, parent_id, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(path.as_str())
+        .bind(path.level().as_str())
+        .bind(parent_id)
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists(format!(
+                    "{} {path} already exists",
+                    path.level().as_str()
+                )));
+            }
+            Err(e) => return Err(db(e)),
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn scope_exists(&self, path: &ScopePath) -> Result<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        Ok(scope_id(&mut conn, path).await?.is_some())
+    }
+
+    async fn secret(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<SecretMeta>> {
+        let sql = format!(
+            "SELECT {META_COLUMNS} FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             WHERE sc.path = $1 AND s.name = $2"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.as_str())
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(meta_row)
+            .transpose()
+    }
+
+    async fn list_secrets(&self, scope: &ScopePath) -> Result<Vec<SecretMeta>> {
+        let sql = format!(
+            "SELECT {META_COLUMNS} FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             WHERE sc.path = $1 ORDER BY s.name"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(meta_row)
+            .collect()
+    }
+
+    async fn versions(&self, scope: &ScopePath, name: &SecretName) -> Result<Vec<VersionMeta>> {
+        let rows = sqlx::query(
+            "SELECT v.version, v.created_at, v.created_by, v.backend_version, v.rollback_of, \
+                    s.current_version \
+             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             JOIN secret_versions v ON v.secret_id = s.id \
+             WHERE sc.path = $1 AND s.name = $2 ORDER BY v.version DESC",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        if rows.is_empty() {
+            return Err(not_found(scope, name));
+        }
+        rows.iter()
+            .map(|r| {
+                let version: Version = r.try_get("version").map_err(db)?;
+                let current: Version = r.try_get("current_version").map_err(db)?;
+                Ok(VersionMeta {
+                    version,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    created_by: r.try_get("created_by").map_err(db)?,
+                    backend_version: r.try_get("backend_version").map_err(db)?,
+                    rollback_of: r.try_get("rollback_of").map_err(db)?,
+                    current: version == current,
+                })
+            })
+            .collect()
+    }
+
+    async fn material(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        version: Option<Version>,
+    ) -> Result<(SecretMeta, Version, StoredMaterial)> {
+        let sql = format!(
+            "SELECT {META_COLUMNS}, v.version, v.ciphertext, v.backend_ref, v.backend_version \
+             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($3, s.current_version) \
+             WHERE sc.path = $1 AND s.name = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(scope.as_str())
+            .bind(name.as_str())
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(r) => Ok((
+                meta_row(&r)?,
+                r.try_get("version").map_err(db)?,
+                material_row(&r)?,
+            )),
+            None => match (self.secret(scope, name).await?, version) {
+                (Some(m), Some(v)) => Err(Error::NotFound(format!(
+                    "{name} at {scope} has no version {v} (versions 1 to {})",
+                    m.version
+                ))),
+                _ => Err(not_found(scope, name)),
+            },
+        }
+    }
+
+    async fn write_versions(&self, writes: Vec<NewVersion>) -> Result<Vec<Version>> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            let sid = scope_id(&mut tx, &w.scope).await?.ok_or_else(|| {
+                Error::NotFound(format!("unknown {} {}", w.scope.level().as_str(), w.scope))
+            })?;
+            let now = &w.audit.at;
+            let updated: Option<(i64, i64)> = sqlx::query_as(
+                "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
+                    updated_by = $4, category = COALESCE($5, category) \
+                 WHERE scope_id = $1 AND name = $2 AND ($6 IS NULL OR current_version = $6) \
+                 RETURNING id, current_version",
+            )
+            .bind(sid)
+            .bind(w.name.as_str())
+            .bind(now)
+            .bind(&w.actor.0)
+            .bind(w.category.map(|c| c.as_str()))
+            .bind(w.expected)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let (secret_id, version) = match updated {
+                Some(x) => x,
+                None => {
+                    let current: Option<i64> = sqlx::query_scalar(
+                        "SELECT current_version FROM secrets WHERE scope_id = $1 AND name = $2",
+                    )
+                    .bind(sid)
+                    .bind(w.name.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    if let Some(cur) = current {
+                        return Err(conflict(&w.scope, &w.name, w.expected.unwrap_or(cur), cur));
+                    }
+                    if let Some(e) = w.expected.filter(|e| *e != 0) {
+                        return Err(conflict(&w.scope, &w.name, e, 0));
+                    }
+                    let category = w.category.ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{} is a new secret: a category is required",
+                            w.name
+                        ))
+                    })?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
+                            created_at, updated_at, updated_by) \
+                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING id",
+                    )
+                    .bind(sid)
+                    .bind(w.name.as_str())
+                    .bind(category.as_str())
+                    .bind(w.backend.as_str())
+                    .bind(now)
+                    .bind(&w.actor.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    (id, 1)
+                }
+            };
+            sqlx::query(
+                "INSERT INTO secret_versions (secret_id, version, ciphertext, backend_ref, \
+                    backend_version, rollback_of, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(secret_id)
+            .bind(version)
+            .bind(&w.material.ciphertext)
+            .bind(&w.material.backend_ref)
+            .bind(&w.material.backend_version)
+            .bind(w.rollback_of)
+            .bind(now)
+            .bind(&w.actor.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let audit = w.audit.clone().version(version);
+            insert_audit(&mut tx, &audit).await?;
+            out.push(version);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn delete_secret(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let deleted: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM secrets WHERE scope_id = (SELECT id FROM scopes WHERE path = $1) AND name = $2 \
+             RETURNING current_version",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(version) = deleted else {
+            return Err(not_found(scope, name));
+        };
+        insert_audit(&mut tx, &audit.version(version)).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn create_task(&self, task: &Task, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let project = ScopePath::parse(&task.project)?;
+        let pid = scope_id(&mut tx, &project)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("unknown project {project}")))?;
+        let refs = serde_json::to_string(&task.secret_refs)
+            .map_err(|e| Error::Storage(format!("cannot encode refs: {e}")))?;
+        sqlx::query(
+            "INSERT INTO tasks (id, project_id, secret_refs, payload, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(task.id.as_str())
+        .bind(pid)
+        .bind(refs)
+        .bind(task.payload.as_ref().map(|p| p.to_string()))
+        .bind(&task.created_at)
+        .bind(&task.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn task(&self, id: &TaskId) -> Result<Task> {
+        let row = sqlx::query(
+            "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
+             FROM tasks t JOIN scopes sc ON sc.id = t.project_id WHERE t.id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::NotFound(format!("no task {id}")))?;
+        let refs: String = row.try_get("secret_refs").map_err(db)?;
+        let payload: Option<String> = row.try_get("payload").map_err(db)?;
+        let corrupt = |e: serde_json::Error| Error::Storage(format!("task {id} is corrupt: {e}"));
+        Ok(Task {
+            id: id.clone(),
+            project: row.try_get("path").map_err(db)?,
+            secret_refs: serde_json::from_str(&refs).map_err(corrupt)?,
+            payload: payload
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(corrupt)?,
+            created_at: row.try_get("created_at").map_err(db)?,
+            created_by: row.try_get("created_by").map_err(db)?,
+        })
+    }
+
+    async fn candidates(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+    ) -> Result<Vec<Candidate>> {
+        if chain.is_empty() || names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scope_ph = (1..=chain.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let name_ph = (chain.len() + 1..=chain.len() + names.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Metadata and the current version's material in one statement: a brief's version
+        // and the env's value always come from the same row.
+        let sql = format!(
+            "SELECT {META_COLUMNS}, v.ciphertext, v.backend_ref, v.backend_version \
+             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+             WHERE sc.path IN ({scope_ph}) AND s.name IN ({name_ph})"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for s in chain {
+            q = q.bind(s.as_str());
+        }
+        for n in names {
+            q = q.bind(n.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(Candidate {
+                    meta: meta_row(r)?,
+                    material: material_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_dispatch(&self, rec: &DispatchRecord, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(rec.brief_id.as_str())
+        .bind(rec.task_id.as_str())
+        .bind(&rec.project)
+        .bind(&rec.created_at)
+        .bind(&rec.token_hash)
+        .bind(&rec.expires_at)
+        .bind(&rec.status)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn dispatch_record(&self, id: &BriefId) -> Result<DispatchRecord> {
+        let r = sqlx::query(
+            "SELECT id, task_id, project, created_at, token_hash, expires_at, status, completed_at, \
+                    revoked_at FROM briefs WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::NotFound(format!("no brief {id}")))?;
+        let task: String = r.try_get("task_id").map_err(db)?;
+        let revoked: Option<String> = r.try_get("revoked_at").map_err(db)?;
+        Ok(DispatchRecord {
+            brief_id: id.clone(),
+            task_id: TaskId::parse(&task)?,
+            project: r.try_get("project").map_err(db)?,
+            created_at: r.try_get("created_at").map_err(db)?,
+            token_hash: r.try_get("token_hash").map_err(db)?,
+            expires_at: r.try_get("expires_at").map_err(db)?,
+            status: r.try_get("status").map_err(db)?,
+            completed_at: r.try_get("completed_at").map_err(db)?,
+            revoked: revoked.is_some(),
+        })
+    }
+
+    async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        insert_audit(&mut conn, &audit).await
+    }
+}
