@@ -1,0 +1,193 @@
+//! The command line's shape (clap). Values are never arguments: they come from stdin,
+//! a file or an environment variable.
+
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "secretstore",
+    version,
+    about = "Scoped secrets for agent dispatch: stored encrypted, resolved narrowest-scope-first, handed out as environment variables.",
+    after_help = "Values are read from stdin, --from-file or --from-env; never from the command line."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Print a new Fernet key.
+    Keygen,
+    /// Write .env (mode 0600) with a new key if none is set, and create the database.
+    Init,
+    /// Organizations.
+    Org {
+        #[command(subcommand)]
+        cmd: ScopeCmd,
+    },
+    /// Teams (ORG/TEAM).
+    Team {
+        #[command(subcommand)]
+        cmd: ScopeCmd,
+    },
+    /// Workspaces (ORG/TEAM/WS).
+    Workspace {
+        #[command(subcommand)]
+        cmd: ScopeCmd,
+    },
+    /// Projects (ORG/TEAM/WS/PROJECT).
+    Project {
+        #[command(subcommand)]
+        cmd: ScopeCmd,
+    },
+    /// Secrets: set, get, list, history, rollback, delete, import.
+    Secret {
+        #[command(subcommand)]
+        cmd: SecretCmd,
+    },
+    /// Tasks.
+    Task {
+        #[command(subcommand)]
+        cmd: TaskCmd,
+    },
+    /// Show which secret each ref resolves to for a project (no values).
+    Resolve {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "ref", value_name = "NAME", required = true)]
+        refs: Vec<String>,
+        /// Also show what each winner shadows.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dispatch a task: assemble and store its brief, print the brief id.
+    Dispatch {
+        task_id: String,
+        /// Write the env to this file (mode 0600).
+        #[arg(long, value_name = "PATH")]
+        env_file: Option<PathBuf>,
+        /// Print {"brief_id", "task_id", "env"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dispatch a task, then run COMMAND with its env; exits with COMMAND's code.
+    Run {
+        #[arg(long = "task", value_name = "TASK_ID")]
+        task: String,
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
+    },
+    /// Briefs.
+    Brief {
+        #[command(subcommand)]
+        cmd: BriefCmd,
+    },
+    /// Callback tokens.
+    Callback {
+        #[command(subcommand)]
+        cmd: CallbackCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScopeCmd {
+    /// Create it; its parent must exist.
+    Create { path: String },
+}
+
+#[derive(Args)]
+pub struct At {
+    pub name: String,
+    /// The organization, team or workspace path.
+    #[arg(long)]
+    pub scope: String,
+}
+
+#[derive(Subcommand)]
+pub enum SecretCmd {
+    /// Write a new version; the value comes from stdin (one trailing newline dropped),
+    /// --from-file (bytes kept exactly) or --from-env.
+    Set {
+        #[command(flatten)]
+        at: At,
+        /// provider, infrastructure, integration or agent; required for a new secret.
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, value_name = "F", conflicts_with = "from_env")]
+        from_file: Option<PathBuf>,
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+        /// Refuse the write unless the current version is N (0: must not exist).
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+    },
+    /// Print the value exactly, nothing added.
+    Get {
+        #[command(flatten)]
+        at: At,
+        #[arg(long, value_name = "N")]
+        version: Option<i64>,
+    },
+    /// List the secrets of a scope (metadata only).
+    List {
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every version of a secret.
+    History {
+        #[command(flatten)]
+        at: At,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a new version holding version N's value.
+    Rollback {
+        #[command(flatten)]
+        at: At,
+        #[arg(long, value_name = "N")]
+        to: i64,
+    },
+    /// Delete a secret and its history.
+    Delete {
+        #[command(flatten)]
+        at: At,
+    },
+    /// Import every variable of a dotenv file, all or nothing.
+    Import {
+        dotenv_file: PathBuf,
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        category: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCmd {
+    /// Create a task; prints its id.
+    Create {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "ref", value_name = "NAME", required = true)]
+        refs: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BriefCmd {
+    /// Print the stored brief JSON.
+    Show { brief_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum CallbackCmd {
+    /// Check a callback token (read from stdin): exit 0 if valid, 1 if not.
+    Verify { brief_id: String },
+}

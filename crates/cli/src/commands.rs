@@ -1,0 +1,522 @@
+//! What each command does: wiring the configuration, the store and the service, and
+//! printing for people (plain) or scripts (`--json`).
+
+use crate::args::{BriefCmd, CallbackCmd, Cli, Cmd, ScopeCmd, SecretCmd, TaskCmd};
+use crate::config::{BriefStoreUrl, Config, RawSettings};
+use crate::{envfile, input};
+use secretstore_core::{
+    Actor, BackendKind, Backends, Category, Error, ImportEntry, Level, Result, SecretValue,
+    Service, ServiceConfig,
+};
+use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqliteStore};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+type Svc = Service<SqliteStore>;
+
+const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
+
+/// Settings of secretstore's own that a child process of `run` must not inherit.
+const PRIVATE_SETTINGS: &[&str] = &[
+    "FERNET_SECRET_KEY",
+    "FERNET_SECRET_KEYS",
+    "FERNET_SECRET_KEY_FILE",
+    "FERNET_SECRET_KEYS_FILE",
+    "VAULT_TOKEN",
+    "VAULT_TOKEN_FILE",
+    "DATABASE_URL",
+    "DATABASE_URL_FILE",
+];
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Cmd::Keygen = cli.cmd {
+        println!("{}", Keyring::generate_key());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let raw = RawSettings::load()?;
+    if let Cmd::Init = cli.cmd {
+        return init(raw).await;
+    }
+    let cfg = raw.validate()?;
+    let svc = open(&cfg).await?;
+    let actor = Actor(format!("cli:{}", cfg.os_user));
+    match cli.cmd {
+        Cmd::Keygen | Cmd::Init => unreachable_ok(),
+        Cmd::Org { cmd } => create_scope(&svc, cmd, Level::Organization, &actor).await,
+        Cmd::Team { cmd } => create_scope(&svc, cmd, Level::Team, &actor).await,
+        Cmd::Workspace { cmd } => create_scope(&svc, cmd, Level::Workspace, &actor).await,
+        Cmd::Project { cmd } => create_scope(&svc, cmd, Level::Project, &actor).await,
+        Cmd::Secret { cmd } => secret(&svc, cmd, &actor).await,
+        Cmd::Task {
+            cmd: TaskCmd::Create { project, refs },
+        } => {
+            let task = svc.create_task(&project, &refs, None, &actor).await?;
+            println!("{}", task.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Resolve {
+            project,
+            refs,
+            explain,
+            json,
+        } => resolve(&svc, &project, &refs, explain, json).await,
+        Cmd::Dispatch {
+            task_id,
+            env_file,
+            json,
+        } => dispatch(&svc, &task_id, env_file.as_deref(), json, &actor).await,
+        Cmd::Run { task, command } => run_command(&svc, &task, &command, &actor).await,
+        Cmd::Brief {
+            cmd: BriefCmd::Show { brief_id },
+        } => {
+            let brief = svc.brief(&brief_id).await?;
+            println!("{}", to_json(&brief)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Callback {
+            cmd: CallbackCmd::Verify { brief_id },
+        } => {
+            let token = input::token_from_stdin()?;
+            if svc.verify_callback(&brief_id, &token).await? {
+                println!("valid");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!(
+                    "error: the callback token is not valid for brief {brief_id} (wrong, expired or revoked)"
+                );
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+fn unreachable_ok() -> Result<ExitCode> {
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open(cfg: &Config) -> Result<Svc> {
+    let store = SqliteStore::open(&cfg.database_url, 4).await?;
+    let mut backends = Backends::new();
+    match &cfg.keys {
+        Some(keys) => {
+            store.check_key(keys).await?;
+            backends = backends.with(Arc::new(LocalBackend::new(keys.clone())));
+        }
+        None => {
+            backends = backends.without(
+                BackendKind::Local,
+                "no Fernet key: FERNET_SECRET_KEY is not set",
+                KEY_HINT,
+            );
+        }
+    }
+    for kind in [BackendKind::AwsSm, BackendKind::Vault] {
+        backends = backends.without(
+            kind,
+            format!("the {kind} backend is not available in this version of secretstore"),
+            "use the local backend (unset SECRET_BACKEND)",
+        );
+    }
+    let briefs = match &cfg.brief_store {
+        BriefStoreUrl::Folder(p) => Arc::new(FolderBriefStore::new(p.clone())),
+    };
+    Ok(Service {
+        store,
+        backends,
+        briefs,
+        config: ServiceConfig {
+            default_backend: cfg.secret_backend,
+            callback_ttl_secs: cfg.callback_ttl_secs,
+            source: "cli".into(),
+        },
+    })
+}
+
+async fn init(raw: RawSettings) -> Result<ExitCode> {
+    if raw.has_key() {
+        eprintln!("a Fernet key is already configured; .env left as it is");
+    } else {
+        write_new_key(Path::new(".env"))?;
+        eprintln!("wrote .env (mode 0600) with a new FERNET_SECRET_KEY");
+        eprintln!(
+            "keep that key safe and out of version control: without it the stored values cannot be decrypted"
+        );
+    }
+    let raw = RawSettings::load()?;
+    let cfg = raw.validate()?;
+    open(&cfg).await?;
+    eprintln!("database ready: {}", cfg.database_url);
+    if cfg.secret_backend == BackendKind::Local {
+        eprintln!(
+            "warning: the local backend keeps values in the database, encrypted with the key in .env; it is meant for development and tests"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends `FERNET_SECRET_KEY=…` to `.env` (creating it with mode 0600).
+fn write_new_key(path: &Path) -> Result<()> {
+    let key = Zeroizing::new(Keyring::generate_key());
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let io = |e: std::io::Error| Error::Storage(format!("cannot write {}: {e}", path.display()));
+    let mut f = opts.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    let needs_newline = std::fs::read(path)
+        .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+        .unwrap_or(false);
+    let line = Zeroizing::new(format!(
+        "{}FERNET_SECRET_KEY={}\n",
+        if needs_newline { "\n" } else { "" },
+        key.as_str()
+    ));
+    f.write_all(line.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+async fn create_scope(svc: &Svc, cmd: ScopeCmd, level: Level, actor: &Actor) -> Result<ExitCode> {
+    let ScopeCmd::Create { path } = cmd;
+    let path = svc.create_scope(&path, level, actor).await?;
+    println!("created {level} {path}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn category(s: Option<&str>) -> Result<Option<Category>> {
+    s.map(Category::from_str).transpose()
+}
+
+async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
+    match cmd {
+        SecretCmd::Set {
+            at,
+            category: cat,
+            from_file,
+            from_env,
+            expect_version,
+        } => {
+            let cat = category(cat.as_deref())?;
+            // Check the cheap things before waiting on stdin.
+            secretstore_core::SecretName::parse(&at.name)?;
+            secretstore_core::ScopePath::parse_secret_scope(&at.scope)?;
+            let value = match (&from_file, &from_env) {
+                (Some(f), _) => input::from_file(f)?,
+                (None, Some(v)) => input::from_env(v)?,
+                (None, None) => input::from_stdin(&at.name)?,
+            };
+            let v = svc
+                .set_secret(&at.scope, &at.name, &value, cat, expect_version, actor)
+                .await?;
+            println!("{} at {}: version {v}", at.name, at.scope);
+        }
+        SecretCmd::Get { at, version } => {
+            let (value, _) = svc.reveal(&at.scope, &at.name, version, actor).await?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(value.expose_secret().as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Storage(format!("cannot write to stdout: {e}")))?;
+        }
+        SecretCmd::List { scope, json } => {
+            let list = svc.list(&scope).await?;
+            if json {
+                println!("{}", to_json(&list)?);
+            } else if list.is_empty() {
+                eprintln!("no secrets at {scope}");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.name.clone(),
+                            m.category.to_string(),
+                            m.backend.to_string(),
+                            m.version.to_string(),
+                            m.updated_at.clone(),
+                            m.updated_by.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["NAME", "CATEGORY", "BACKEND", "VERSION", "UPDATED", "BY"],
+                    &rows,
+                );
+            }
+        }
+        SecretCmd::History { at, json } => {
+            let versions = svc.history(&at.scope, &at.name).await?;
+            if json {
+                println!("{}", to_json(&versions)?);
+            } else {
+                let rows: Vec<Vec<String>> = versions
+                    .iter()
+                    .map(|v| {
+                        let mut note = Vec::new();
+                        if v.current {
+                            note.push("current".to_string());
+                        }
+                        if let Some(r) = v.rollback_of {
+                            note.push(format!("rollback to {r}"));
+                        }
+                        vec![
+                            v.version.to_string(),
+                            v.created_at.clone(),
+                            v.created_by.clone(),
+                            note.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["VERSION", "CREATED", "BY", "NOTE"], &rows);
+            }
+        }
+        SecretCmd::Rollback { at, to } => {
+            let v = svc.rollback(&at.scope, &at.name, to, actor).await?;
+            println!(
+                "{} at {}: version {v} (the value of version {to})",
+                at.name, at.scope
+            );
+        }
+        SecretCmd::Delete { at } => {
+            svc.delete(&at.scope, &at.name, actor).await?;
+            println!("deleted {} at {}", at.name, at.scope);
+        }
+        SecretCmd::Import {
+            dotenv_file,
+            scope,
+            category: cat,
+        } => {
+            let cat = Category::from_str(&cat)?;
+            let entries = read_dotenv(&dotenv_file)?;
+            let done = svc.import(&scope, cat, entries, actor).await?;
+            for (name, v) in &done {
+                println!("{name} at {scope}: version {v}");
+            }
+            eprintln!("imported {} secrets", done.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses a dotenv file into import entries. Parse errors never quote the file's content.
+fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
+    let iter = dotenvy::from_path_iter(path).map_err(|e| match e {
+        dotenvy::Error::Io(io) => Error::Invalid(format!("cannot read {}: {io}", path.display())),
+        _ => Error::Invalid(format!("cannot read {}", path.display())),
+    })?;
+    let mut out = Vec::new();
+    let mut last: Option<String> = None;
+    for item in iter {
+        let (name, value) = item.map_err(|_| {
+            Error::Invalid(format!(
+                "cannot parse {}: the entry {} is malformed; nothing was imported",
+                path.display(),
+                match &last {
+                    Some(n) => format!("after {n}"),
+                    None => "at the start".to_string(),
+                }
+            ))
+        })?;
+        let value = SecretValue::new(value).map_err(|e| {
+            Error::Invalid(format!(
+                "{name} in {}: {e}; nothing was imported",
+                path.display()
+            ))
+        })?;
+        last = Some(name.clone());
+        out.push(ImportEntry { name, value });
+    }
+    Ok(out)
+}
+
+async fn resolve(
+    svc: &Svc,
+    project: &str,
+    refs: &[String],
+    explain: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let res = svc.resolve(project, refs).await?;
+    let explained: Vec<_> = res.iter().map(|r| r.explain()).collect();
+    if json {
+        println!("{}", to_json(&explained)?);
+    } else {
+        let mut out = String::new();
+        for e in &explained {
+            match (&e.scope, e.version, e.backend) {
+                (Some(scope), Some(v), Some(b)) => {
+                    out.push_str(&format!("{}\t{scope}\tversion {v}\t{b}\n", e.name));
+                    if explain {
+                        if e.shadows.is_empty() {
+                            out.push_str("\t(shadows nothing)\n");
+                        }
+                        for s in &e.shadows {
+                            out.push_str(&format!(
+                                "\tshadows {} (version {}, {})\n",
+                                s.scope, s.version, s.backend
+                            ));
+                        }
+                    }
+                }
+                _ => out.push_str(&format!("{}\t(missing)\n", e.name)),
+            }
+        }
+        print!("{out}");
+    }
+    let missing: Vec<&str> = explained
+        .iter()
+        .filter(|e| !e.found)
+        .map(|e| e.name.as_str())
+        .collect();
+    if missing.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Error::NotFound(format!(
+            "missing for {project}: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+async fn dispatch(
+    svc: &Svc,
+    task_id: &str,
+    env_file: Option<&Path>,
+    json: bool,
+    actor: &Actor,
+) -> Result<ExitCode> {
+    let d = svc.dispatch(task_id, actor).await?;
+    if let Some(path) = env_file {
+        envfile::write(path, &d.env).map_err(|e| {
+            Error::Storage(format!(
+                "brief {} was stored, but writing {} failed: {e}",
+                d.brief.brief_id,
+                path.display()
+            ))
+        })?;
+    }
+    if json {
+        let mut env = serde_json::Map::new();
+        for (k, v) in &d.env {
+            env.insert(
+                k.clone(),
+                serde_json::Value::String(v.expose_secret().into()),
+            );
+        }
+        let doc = serde_json::json!({
+            "brief_id": d.brief.brief_id,
+            "task_id": d.brief.task_id,
+            "env": env,
+        });
+        let text = Zeroizing::new(doc.to_string());
+        println!("{}", text.as_str());
+        zeroize_json(doc);
+    } else {
+        println!("{}", d.brief.brief_id);
+        if env_file.is_none() {
+            eprintln!(
+                "note: the env (and the callback token) was not written anywhere; use --env-file, --json or `secretstore run`"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Overwrites the strings of a JSON document before it is dropped.
+fn zeroize_json(v: serde_json::Value) {
+    use zeroize::Zeroize;
+    if let serde_json::Value::Object(map) = v {
+        for (_, x) in map {
+            match x {
+                serde_json::Value::String(mut s) => s.zeroize(),
+                other => zeroize_json(other),
+            }
+        }
+    }
+}
+
+async fn run_command(
+    svc: &Svc,
+    task: &str,
+    command: &[std::ffi::OsString],
+    actor: &Actor,
+) -> Result<ExitCode> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(Error::Invalid("no command to run".into()));
+    };
+    let d = svc.dispatch(task, actor).await?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
+    for k in PRIVATE_SETTINGS {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &d.env {
+        cmd.env(k, v.expose_secret());
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", program.to_string_lossy())))?;
+    drop(d);
+    // Ctrl-C reaches the child through the terminal; wait for it to finish and pass its code on.
+    let status = loop {
+        tokio::select! {
+            s = child.wait() => break s,
+            _ = tokio::signal::ctrl_c() => continue,
+        }
+    }
+    .map_err(|e| Error::Storage(format!("waiting for the command failed: {e}")))?;
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(c) = status.code() {
+        return ExitCode::from(u8::try_from(c & 0xff).unwrap_or(1));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return ExitCode::from(u8::try_from(128 + sig).unwrap_or(1));
+        }
+    }
+    ExitCode::from(1)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(|e| Error::Storage(format!("cannot encode JSON: {e}")))
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,205 @@
+//! Settings: read once, here, from the environment and a `.env` file in the working
+//! directory (the real environment wins), validated, and handed down.
+
+use secretstore_core::{BackendKind, Error, Result};
+use secretstore_store::Keyring;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Where briefs are kept.
+pub enum BriefStoreUrl {
+    Folder(PathBuf),
+}
+
+/// The checked configuration. No `Debug`: it holds the Fernet keys.
+pub struct Config {
+    pub secret_backend: BackendKind,
+    /// `None` when no key is configured.
+    pub keys: Option<Keyring>,
+    pub database_url: String,
+    pub brief_store: BriefStoreUrl,
+    pub callback_ttl_secs: i64,
+    /// The operating-system user, for `cli:<user>` in the audit log.
+    pub os_user: String,
+}
+
+/// The raw settings: the environment over `.env`.
+pub struct RawSettings {
+    dotenv: HashMap<String, String>,
+}
+
+impl RawSettings {
+    /// Reads `.env` from the working directory, if there is one.
+    pub fn load() -> Result<Self> {
+        let mut dotenv = HashMap::new();
+        match dotenvy::from_path_iter(".env") {
+            Ok(iter) => {
+                for (i, item) in iter.enumerate() {
+                    // dotenvy's own error quotes the line, which may hold a secret: never show it.
+                    let (k, v) = item.map_err(|_| {
+                        Error::config(
+                            format!("cannot parse .env: entry {} is malformed", i + 1),
+                            "each line is NAME=value; quote values with spaces or newlines",
+                        )
+                    })?;
+                    dotenv.insert(k, v);
+                }
+            }
+            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => {
+                return Err(Error::config(
+                    "cannot read .env in the working directory",
+                    "check its permissions and format",
+                ));
+            }
+        }
+        Ok(RawSettings { dotenv })
+    }
+
+    /// A setting: the environment first, then `.env`; empty counts as unset.
+    pub fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .or_else(|| self.dotenv.get(key).cloned())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether a Fernet key is set anywhere.
+    pub fn has_key(&self) -> bool {
+        self.get("FERNET_SECRET_KEY").is_some() || self.get("FERNET_SECRET_KEYS").is_some()
+    }
+
+    /// Checks every setting.
+    pub fn validate(&self) -> Result<Config> {
+        let secret_backend = match self.get("SECRET_BACKEND") {
+            None => BackendKind::Local,
+            Some(s) => BackendKind::from_str(&s)
+                .map_err(|e| Error::config(format!("SECRET_BACKEND: {e}"), "unset it for local"))?,
+        };
+        let keys = match (self.get("FERNET_SECRET_KEY"), self.get("FERNET_SECRET_KEYS")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "both FERNET_SECRET_KEY and FERNET_SECRET_KEYS are set",
+                    "set only one: FERNET_SECRET_KEYS is a comma-separated list, newest first",
+                ));
+            }
+            (Some(k), None) => Some(Keyring::parse(&k).map_err(|e| {
+                Error::config(
+                    format!("FERNET_SECRET_KEY: {e}"),
+                    "run `secretstore keygen` to make a valid key",
+                )
+            })?),
+            (None, Some(k)) => Some(Keyring::parse(&k).map_err(|e| {
+                Error::config(
+                    format!("FERNET_SECRET_KEYS: {e}"),
+                    "a comma-separated list of keys as `secretstore keygen` prints them, newest first",
+                )
+            })?),
+            (None, None) => None,
+        };
+        let database_url = self
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "sqlite://secretstore.db".into());
+        if !database_url.starts_with("sqlite:") {
+            let scheme = database_url.split(':').next().unwrap_or("");
+            return Err(Error::config(
+                format!("DATABASE_URL: the {scheme:?} scheme is not supported by this version"),
+                "use sqlite://PATH (PostgreSQL support is planned)",
+            ));
+        }
+        let brief_store = match self.get("BRIEF_STORE_URL") {
+            None => BriefStoreUrl::Folder(PathBuf::from("./briefs")),
+            Some(u) if u.starts_with("s3://") => {
+                return Err(Error::config(
+                    "BRIEF_STORE_URL: s3:// brief stores are not supported by this version",
+                    "use a folder path or file://PATH",
+                ));
+            }
+            Some(u) => match u.strip_prefix("file://") {
+                Some(p) => BriefStoreUrl::Folder(PathBuf::from(p)),
+                None if u.contains("://") => {
+                    return Err(Error::config(
+                        format!("BRIEF_STORE_URL: unsupported URL {u:?}"),
+                        "use a folder path or file://PATH",
+                    ));
+                }
+                None => BriefStoreUrl::Folder(PathBuf::from(u)),
+            },
+        };
+        let callback_ttl_secs = match self.get("SECRETSTORE_CALLBACK_TTL") {
+            None => 24 * 3600,
+            Some(s) => parse_duration(&s).ok_or_else(|| {
+                Error::config(
+                    format!("SECRETSTORE_CALLBACK_TTL: cannot read {s:?} as a duration"),
+                    "seconds, or a number with s, m, h or d, like 24h",
+                )
+            })?,
+        };
+        let os_user = os_user();
+        Ok(Config {
+            secret_backend,
+            keys,
+            database_url,
+            brief_store,
+            callback_ttl_secs,
+            os_user,
+        })
+    }
+}
+
+/// The name of the operating-system user: `$USER`, `$LOGNAME`, else the passwd entry of
+/// the process's uid, else `uid:<n>`.
+fn os_user() -> String {
+    if let Some(u) = ["USER", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|u| !u.is_empty())
+    {
+        return u;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+            let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+                })
+            });
+            return name.unwrap_or_else(|| format!("uid:{uid}"));
+        }
+    }
+    "unknown".into()
+}
+
+/// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive).
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last()? {
+        (i, 's') => (&s[..i], 1),
+        (i, 'm') => (&s[..i], 60),
+        (i, 'h') => (&s[..i], 3600),
+        (i, 'd') => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    let n: i64 = num.parse().ok()?;
+    (n > 0).then(|| n.checked_mul(mult)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("24h"), Some(86_400));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("0"), None);
+        assert_eq!(parse_duration("-5"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}
