@@ -1,25 +1,24 @@
-//! Writing an env as a dotenv file that `dotenvy` (and Docker's `--env-file` for
-//! single-line values) reads back exactly.
+//! Writing an env as a dotenv file that `dotenvy` and a POSIX shell read back exactly.
 
 use secretstore_core::SecretValue;
 use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// Quotes a value for a dotenv file: double quotes, with `\`, `"`, `$` and newlines escaped.
+/// Quotes a value for a dotenv file the way a POSIX shell reads it too: single quotes,
+/// each `'` written as `'\''`. Inside single quotes nothing is special (no `$` expansion,
+/// no command substitution, newlines kept), so the file is safe to `source` as well.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
+    out.push('\'');
     for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '$' => out.push_str("\\$"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
         }
     }
-    out.push('"');
+    out.push('\'');
     out
 }
 
@@ -69,6 +68,9 @@ mod tests {
             "dollar $HOME ${PATH} \\ backslash \\n literal",
             "tab\tü€😀",
             "=leading equals#hash",
+            "it's `date` $(id) 'quoted'",
+            "crlf\r\nline",
+            "'",
         ];
         let env: Vec<(String, SecretValue)> = values
             .iter()
