@@ -9,6 +9,7 @@ mod envfile;
 mod input;
 
 use clap::Parser;
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,7 +21,10 @@ fn main() -> ExitCode {
             .unwrap_or_default();
         eprintln!("error: internal error{at}; this is a bug, please report it");
     }));
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -41,4 +45,33 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Clap quotes an unexpected argument. On `secret set` that is likely a secret value typed
+/// on the command line, which must not be echoed: say so without quoting it. Flag names
+/// (`--catgory`) are still reported by clap, with its suggestions.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let is_set = std::env::args_os()
+        .skip(1)
+        .take(2)
+        .eq(["secret", "set"].map(OsString::from));
+    let flag_name = |s: &str| {
+        let f = s.trim_start_matches('-');
+        s.starts_with('-')
+            && !f.is_empty()
+            && f.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+    };
+    let may_be_value = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(s)) => !flag_name(s),
+        _ => true,
+    };
+    if is_set && e.kind() == ErrorKind::UnknownArgument && may_be_value {
+        eprintln!(
+            "error: unexpected argument (not shown): secret values are never taken from the command line, which every user of the machine can see"
+        );
+        eprintln!("hint: pipe the value on stdin, or use --from-file F or --from-env VAR");
+        return ExitCode::from(2);
+    }
+    e.exit()
 }

@@ -78,8 +78,10 @@ impl ScopePath {
         let p = Self::parse(s)?;
         if p.level() != level {
             return Err(Error::Invalid(format!(
-                "{s:?} is a {} path; expected a {level} path ({})",
+                "{s:?} is {} {} path; expected {} {level} path ({})",
+                article(p.level()),
                 p.level(),
+                article(level),
                 example(level)
             )));
         }
@@ -149,6 +151,13 @@ impl ScopePath {
     #[doc(hidden)]
     pub fn depth(&self) -> usize {
         self.level().depth()
+    }
+}
+
+fn article(level: Level) -> &'static str {
+    match level {
+        Level::Organization => "an",
+        _ => "a",
     }
 }
 

@@ -268,19 +268,23 @@ impl<S: MetadataStore> Service<S> {
         actor: &Actor,
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
+        let scope = ScopePath::parse_secret_scope(scope)?;
+        // An existing secret proves its scope exists: one query on the common path.
         let existing = self.store.secret(&scope, &name).await?;
         let backend_kind = match &existing {
             Some(m) => m.backend,
             None => self.config.default_backend,
         };
-        if existing.is_none() && category.is_none() {
-            return Err(Error::Invalid(format!(
-                "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
-            )));
+        let backend = self.backends.get(backend_kind)?;
+        if existing.is_none() {
+            self.secret_scope(scope.as_str()).await?;
+            if category.is_none() {
+                return Err(Error::Invalid(format!(
+                    "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
+                )));
+            }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
-        let backend = self.backends.get(backend_kind)?;
         let material = backend.write(&scope, &name, value).await?;
         let audit = self.audit(actor, "secret.set").secret(&scope, &name);
         let versions = self
@@ -312,8 +316,16 @@ impl<S: MetadataStore> Service<S> {
         actor: &Actor,
     ) -> Result<(SecretValue, Version)> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
-        let (meta, v, material) = self.store.material(&scope, &name, version).await?;
+        let scope = ScopePath::parse_secret_scope(scope)?;
+        let (meta, v, material) = match self.store.material(&scope, &name, version).await {
+            Ok(m) => m,
+            Err(Error::NotFound(msg)) => {
+                // Name the unknown scope rather than the secret, if that is what is missing.
+                self.secret_scope(scope.as_str()).await?;
+                return Err(Error::NotFound(msg));
+            }
+            Err(e) => return Err(e),
+        };
         let backend = self.backends.get(meta.backend)?;
         let value = backend
             .fetch(&[&material])

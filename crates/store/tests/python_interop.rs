@@ -35,9 +35,18 @@ fn py(script: &str, input: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -60,7 +69,10 @@ fn b64(b: &[u8]) -> String {
 fn python_decrypts_what_we_encrypt() {
     let key = Keyring::generate_key();
     let ring = Keyring::parse(&key).unwrap();
-    let lines: Vec<String> = samples().iter().map(|s| ring.encrypt(s.as_bytes())).collect();
+    let lines: Vec<String> = samples()
+        .iter()
+        .map(|s| ring.encrypt(s.as_bytes()))
+        .collect();
     let out = py(
         r#"
 import sys, base64
@@ -108,7 +120,9 @@ for i, v in enumerate(l for l in lines[1:] if l):
 fn multifernet_lists_agree_in_both_directions() {
     let (old, new) = (Keyring::generate_key(), Keyring::generate_key());
     let ring = Keyring::parse(&format!("{new},{old}")).unwrap();
-    let ours_old = Keyring::parse(&old).unwrap().encrypt(b"made with the old key");
+    let ours_old = Keyring::parse(&old)
+        .unwrap()
+        .encrypt(b"made with the old key");
     let ours_new = ring.encrypt(b"made with the new key");
     let out = py(
         r#"
@@ -124,7 +138,14 @@ print(Fernet(old.encode()).encrypt(b"python old").decode())
         &format!("{new}\n{old}\n{ours_old}\n{ours_new}\n"),
     );
     let l: Vec<&str> = out.lines().collect();
-    assert_eq!(&l[..3], ["made with the old key", "made with the new key", "made with the new key"]);
+    assert_eq!(
+        &l[..3],
+        [
+            "made with the old key",
+            "made with the new key",
+            "made with the new key"
+        ]
+    );
     let (plain, idx) = ring.decrypt_with_index(l[3]).unwrap();
     assert_eq!(plain.as_slice(), b"python old");
     assert_eq!(idx, 1);
@@ -172,5 +193,8 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
     let (_, _, material) = store.material(&org, &name, None).await.unwrap();
     let local = LocalBackend::new(Keyring::parse(&key).unwrap());
     let values = local.fetch(&[&material]).await;
-    assert_eq!(values[0].as_ref().unwrap().expose_secret(), "postgres://from-python\n");
+    assert_eq!(
+        values[0].as_ref().unwrap().expose_secret(),
+        "postgres://from-python\n"
+    );
 }
