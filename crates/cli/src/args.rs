@@ -92,6 +92,68 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: CallbackCmd,
     },
+    /// Accounts: people and services (the controller).
+    Account {
+        #[command(subcommand)]
+        cmd: AccountCmd,
+    },
+    /// Grant a role: root | admin ORG | member ORG/TEAM | dispatcher ORG.
+    Grant {
+        name: String,
+        role: String,
+        scope: Option<String>,
+        /// Take the role away instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// Read the audit log (oldest first).
+    Audit {
+        /// Only records at or under this scope.
+        #[arg(long)]
+        scope: Option<String>,
+        /// At most this many of the newest records.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the HTTP API (SECRETSTORE_LISTEN, default 127.0.0.1:8080).
+    Serve,
+}
+
+#[derive(Subcommand)]
+pub enum AccountCmd {
+    /// Create an account (a person unless --service).
+    Create {
+        name: String,
+        /// A service account (for the controller), not a person.
+        #[arg(long)]
+        service: bool,
+    },
+    /// List accounts and their roles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCmd {
+    /// Issue a new API token for an account; printed once.
+    Create { name: String },
+    /// List an account's tokens (ids, never the tokens).
+    List {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]

@@ -1,12 +1,14 @@
 //! What each command does: wiring the configuration, the store and the service, and
 //! printing for people (plain) or scripts (`--json`).
 
-use crate::args::{BriefCmd, CallbackCmd, Cli, Cmd, ScopeCmd, SecretCmd, TaskCmd};
+use crate::args::{
+    AccountCmd, BriefCmd, CallbackCmd, Cli, Cmd, ScopeCmd, SecretCmd, TaskCmd, TokenCmd,
+};
 use crate::config::{BriefStoreUrl, Config, RawSettings};
 use crate::{envfile, input};
 use secretstore_core::{
-    Actor, BackendKind, Backends, Category, Error, ImportEntry, Level, Result, SecretValue,
-    Service, ServiceConfig,
+    AccountKind, BackendKind, Backends, Category, Error, ImportEntry, Level, Principal, Result,
+    Role, SecretValue, Service, ServiceConfig,
 };
 use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqliteStore};
 use std::io::Write;
@@ -16,7 +18,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-type Svc = Service<SqliteStore>;
+pub type Svc = Service<SqliteStore>;
 
 const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
 
@@ -41,11 +43,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     if let Cmd::Init = cli.cmd {
         return init(raw).await;
     }
+    if let Cmd::Serve = cli.cmd {
+        return crate::serve::serve(raw).await;
+    }
     let cfg = raw.validate()?;
     let svc = open(&cfg).await?;
-    let actor = Actor(format!("cli:{}", cfg.os_user));
+    let actor = Principal::operator(&cfg.os_user);
     match cli.cmd {
-        Cmd::Keygen | Cmd::Init => unreachable_ok(),
+        Cmd::Keygen | Cmd::Init | Cmd::Serve => unreachable_ok(),
         Cmd::Org { cmd } => create_scope(&svc, cmd, Level::Organization, &actor).await,
         Cmd::Team { cmd } => create_scope(&svc, cmd, Level::Team, &actor).await,
         Cmd::Workspace { cmd } => create_scope(&svc, cmd, Level::Workspace, &actor).await,
@@ -54,7 +59,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Task {
             cmd: TaskCmd::Create { project, refs },
         } => {
-            let task = svc.create_task(&project, &refs, None, &actor).await?;
+            let task = svc.create_task(&actor, &project, &refs, None).await?;
             println!("{}", task.id);
             Ok(ExitCode::SUCCESS)
         }
@@ -63,7 +68,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             refs,
             explain,
             json,
-        } => resolve(&svc, &project, &refs, explain, json).await,
+        } => resolve(&svc, &actor, &project, &refs, explain, json).await,
         Cmd::Dispatch {
             task_id,
             env_file,
@@ -73,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Brief {
             cmd: BriefCmd::Show { brief_id },
         } => {
-            let brief = svc.brief(&brief_id).await?;
+            let brief = svc.brief(&actor, &brief_id).await?;
             println!("{}", to_json(&brief)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -91,15 +96,148 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+        Cmd::Account { cmd } => account(&svc, cmd, &actor).await,
+        Cmd::Grant {
+            name,
+            role,
+            scope,
+            revoke,
+        } => {
+            let role = Role::parse(&role, scope.as_deref())?;
+            let acct = if revoke {
+                svc.revoke_grant(&actor, &name, &role).await?
+            } else {
+                svc.grant(&actor, &name, &role).await?
+            };
+            println!("{}: {}", acct.name, roles_text(&acct.roles));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Token { cmd } => token(&svc, cmd, &actor).await,
+        Cmd::Audit { scope, limit, json } => {
+            let log = svc.audit_log(&actor, scope.as_deref(), limit).await?;
+            if json {
+                println!("{}", to_json(&log)?);
+            } else {
+                let rows: Vec<Vec<String>> = log
+                    .iter()
+                    .map(|a| {
+                        let what = match (&a.scope, &a.name, a.version) {
+                            (Some(s), Some(n), Some(v)) => format!("{s} {n} v{v}"),
+                            (Some(s), Some(n), None) => format!("{s} {n}"),
+                            (Some(s), None, _) => s.clone(),
+                            _ => String::new(),
+                        };
+                        vec![
+                            a.at.clone(),
+                            a.actor.clone(),
+                            a.action.clone(),
+                            what,
+                            a.target.clone().unwrap_or_default(),
+                            a.source.clone().unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+pub fn roles_text(roles: &[Role]) -> String {
+    if roles.is_empty() {
+        "(no roles)".into()
+    } else {
+        roles
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+async fn account(svc: &Svc, cmd: AccountCmd, actor: &Principal) -> Result<ExitCode> {
+    match cmd {
+        AccountCmd::Create { name, service } => {
+            let kind = if service {
+                AccountKind::Service
+            } else {
+                AccountKind::Person
+            };
+            let a = svc.create_account(actor, &name, kind).await?;
+            println!("created {} account {}", a.kind.as_str(), a.name);
+        }
+        AccountCmd::List { json } => {
+            let list = svc.accounts(actor).await?;
+            if json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "name": a.name, "kind": a.kind, "created_at": a.created_at,
+                            "roles": a.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                println!("{}", to_json(&v)?);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|a| vec![a.name.clone(), a.kind.as_str().into(), roles_text(&a.roles)])
+                    .collect();
+                print_table(&["NAME", "KIND", "ROLES"], &rows);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result<ExitCode> {
+    match cmd {
+        TokenCmd::Create { name } => {
+            let (info, token) = svc.create_token(actor, &name).await?;
+            println!("{}", token.expose_secret());
+            eprintln!(
+                "token {} for {name}: shown once; only its SHA-256 is kept (revoke: secretstore token revoke {})",
+                info.id, info.id
+            );
+        }
+        TokenCmd::List { name, json } => {
+            let list = svc.tokens(actor, &name).await?;
+            if json {
+                println!("{}", to_json(&list)?);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            t.created_at.clone(),
+                            t.revoked_at.clone().unwrap_or_else(|| "active".into()),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "CREATED", "REVOKED"], &rows);
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            svc.revoke_token(actor, &id).await?;
+            println!("revoked token {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn unreachable_ok() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open(cfg: &Config) -> Result<Svc> {
-    let store = SqliteStore::open(&cfg.database_url, 4).await?;
+pub async fn open(cfg: &Config) -> Result<Svc> {
+    open_with(cfg, 4).await
+}
+
+pub async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
+    let store = SqliteStore::open(&cfg.database_url, connections).await?;
     let mut backends = Backends::new();
     match &cfg.keys {
         Some(keys) => {
@@ -131,7 +269,6 @@ async fn open(cfg: &Config) -> Result<Svc> {
         config: ServiceConfig {
             default_backend: cfg.secret_backend,
             callback_ttl_secs: cfg.callback_ttl_secs,
-            source: "cli".into(),
         },
     })
 }
@@ -159,7 +296,7 @@ async fn init(raw: RawSettings) -> Result<ExitCode> {
 }
 
 /// Appends `FERNET_SECRET_KEY=…` to `.env` (creating it with mode 0600).
-fn write_new_key(path: &Path) -> Result<()> {
+pub fn write_new_key(path: &Path) -> Result<()> {
     let key = Zeroizing::new(Keyring::generate_key());
     let mut opts = std::fs::OpenOptions::new();
     opts.append(true).create(true);
@@ -188,9 +325,14 @@ fn write_new_key(path: &Path) -> Result<()> {
     f.sync_all().map_err(io)
 }
 
-async fn create_scope(svc: &Svc, cmd: ScopeCmd, level: Level, actor: &Actor) -> Result<ExitCode> {
+async fn create_scope(
+    svc: &Svc,
+    cmd: ScopeCmd,
+    level: Level,
+    actor: &Principal,
+) -> Result<ExitCode> {
     let ScopeCmd::Create { path } = cmd;
-    let path = svc.create_scope(&path, level, actor).await?;
+    let path = svc.create_scope(actor, &path, level).await?;
     println!("created {level} {path}");
     Ok(ExitCode::SUCCESS)
 }
@@ -199,7 +341,7 @@ fn category(s: Option<&str>) -> Result<Option<Category>> {
     s.map(Category::from_str).transpose()
 }
 
-async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
+async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode> {
     match cmd {
         SecretCmd::Set {
             at,
@@ -218,19 +360,19 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
                 (None, None) => input::from_stdin(&at.name)?,
             };
             let v = svc
-                .set_secret(&at.scope, &at.name, &value, cat, expect_version, actor)
+                .set_secret(actor, &at.scope, &at.name, &value, cat, expect_version)
                 .await?;
             println!("{} at {}: version {v}", at.name, at.scope);
         }
         SecretCmd::Get { at, version } => {
-            let (value, _) = svc.reveal(&at.scope, &at.name, version, actor).await?;
+            let (value, _) = svc.reveal(actor, &at.scope, &at.name, version).await?;
             let mut out = std::io::stdout().lock();
             out.write_all(value.expose_secret().as_bytes())
                 .and_then(|_| out.flush())
                 .map_err(|e| Error::Storage(format!("cannot write to stdout: {e}")))?;
         }
         SecretCmd::List { scope, json } => {
-            let list = svc.list(&scope).await?;
+            let list = svc.list(actor, &scope).await?;
             if json {
                 println!("{}", to_json(&list)?);
             } else if list.is_empty() {
@@ -256,7 +398,7 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
             }
         }
         SecretCmd::History { at, json } => {
-            let versions = svc.history(&at.scope, &at.name).await?;
+            let versions = svc.history(actor, &at.scope, &at.name).await?;
             if json {
                 println!("{}", to_json(&versions)?);
             } else {
@@ -282,14 +424,14 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
             }
         }
         SecretCmd::Rollback { at, to } => {
-            let v = svc.rollback(&at.scope, &at.name, to, actor).await?;
+            let v = svc.rollback(actor, &at.scope, &at.name, to).await?;
             println!(
                 "{} at {}: version {v} (the value of version {to})",
                 at.name, at.scope
             );
         }
         SecretCmd::Delete { at } => {
-            svc.delete(&at.scope, &at.name, actor).await?;
+            svc.delete(actor, &at.scope, &at.name).await?;
             println!("deleted {} at {}", at.name, at.scope);
         }
         SecretCmd::Import {
@@ -299,7 +441,7 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Actor) -> Result<ExitCode> {
         } => {
             let cat = Category::from_str(&cat)?;
             let entries = read_dotenv(&dotenv_file)?;
-            let done = svc.import(&scope, cat, entries, actor).await?;
+            let done = svc.import(actor, &scope, cat, entries).await?;
             for (name, v) in &done {
                 println!("{name} at {scope}: version {v}");
             }
@@ -342,12 +484,13 @@ fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
 
 async fn resolve(
     svc: &Svc,
+    actor: &Principal,
     project: &str,
     refs: &[String],
     explain: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let res = svc.resolve(project, refs).await?;
+    let res = svc.resolve(actor, project, refs).await?;
     let explained: Vec<_> = res.iter().map(|r| r.explain()).collect();
     if json {
         println!("{}", to_json(&explained)?);
@@ -394,9 +537,9 @@ async fn dispatch(
     task_id: &str,
     env_file: Option<&Path>,
     json: bool,
-    actor: &Actor,
+    actor: &Principal,
 ) -> Result<ExitCode> {
-    let d = svc.dispatch(task_id, actor).await?;
+    let d = svc.dispatch(actor, task_id).await?;
     if let Some(path) = env_file {
         envfile::write(path, &d.env).map_err(|e| {
             Error::Storage(format!(
@@ -450,12 +593,12 @@ async fn run_command(
     svc: &Svc,
     task: &str,
     command: &[std::ffi::OsString],
-    actor: &Actor,
+    actor: &Principal,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
         return Err(Error::Invalid("no command to run".into()));
     };
-    let d = svc.dispatch(task, actor).await?;
+    let d = svc.dispatch(actor, task).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
     for k in PRIVATE_SETTINGS {

@@ -22,6 +22,8 @@ pub struct Config {
     pub callback_ttl_secs: i64,
     /// The operating-system user, for `cli:<user>` in the audit log.
     pub os_user: String,
+    /// The address `serve` listens on.
+    pub listen: std::net::SocketAddr,
 }
 
 /// The raw settings: the environment over `.env`.
@@ -137,6 +139,15 @@ impl RawSettings {
             })?,
         };
         let os_user = os_user();
+        let listen_text = self
+            .get("SECRETSTORE_LISTEN")
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text.parse().map_err(|_| {
+            Error::config(
+                format!("SECRETSTORE_LISTEN: {listen_text:?} is not an address"),
+                "an IP address and port, like 127.0.0.1:8080",
+            )
+        })?;
         Ok(Config {
             secret_backend,
             keys,
@@ -144,6 +155,7 @@ impl RawSettings {
             brief_store,
             callback_ttl_secs,
             os_user,
+            listen,
         })
     }
 }

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod envfile;
 mod input;
+mod serve;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -61,6 +61,12 @@ pub enum Error {
     /// The thing named does not exist (or the caller may not see it).
     #[error("{0}")]
     NotFound(String),
+    /// The caller sees the thing but may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No valid credentials (401). The message is the same for unknown and revoked tokens.
+    #[error("{0}")]
+    Unauthorized(String),
     /// A create of something that already exists.
     #[error("{0}")]
     AlreadyExists(String),

@@ -17,6 +17,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+pub mod authz;
 pub mod brief;
 pub mod error;
 pub mod model;
@@ -27,6 +29,8 @@ pub mod scope;
 pub mod service;
 pub mod value;
 
+pub use accounts::{Account, AccountKind, AccountStore, TokenInfo};
+pub use authz::{Access, Action, Principal, Role};
 pub use brief::{Brief, BriefSecret};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use model::{

@@ -4,6 +4,8 @@
 //! the database on its own. Every write, reveal, rollback, delete and dispatch is audited
 //! in the same transaction as the change it records (reveals: before the value is returned).
 
+use crate::accounts::{self, Account, AccountKind, AccountStore, TokenInfo};
+use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefSecret};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::model::{
@@ -154,6 +156,22 @@ pub trait MetadataStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
+    /// Every scope, ordered by path.
+    fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
+    /// Marks a brief completed (or another final status) by its agent's callback.
+    fn complete_brief(
+        &self,
+        id: &BriefId,
+        status: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
+    /// under one of them (records without a scope, such as account changes, only without).
+    fn audit_log(
+        &self,
+        roots: Option<&[ScopePath]>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
 }
 
 /// The value backends that are configured, by kind.
@@ -213,8 +231,6 @@ pub struct ServiceConfig {
     pub default_backend: BackendKind,
     /// How long a callback token is valid, in seconds.
     pub callback_ttl_secs: i64,
-    /// `cli`, or the client's address: where actions come from, for the audit log.
-    pub source: String,
 }
 
 /// secretstore's operations.
@@ -232,22 +248,40 @@ pub struct ImportEntry {
 }
 
 impl<S: MetadataStore> Service<S> {
-    fn audit(&self, actor: &Actor, action: &str) -> AuditEntry {
-        AuditEntry::new(actor, action, &self.config.source)
+    fn audit(&self, who: &Principal, action: &str) -> AuditEntry {
+        AuditEntry::new(&Actor(who.account.clone()), action, &who.source)
     }
 
     /// Creates an organization, team, workspace or project.
-    pub async fn create_scope(&self, path: &str, level: Level, actor: &Actor) -> Result<ScopePath> {
+    pub async fn create_scope(
+        &self,
+        who: &Principal,
+        path: &str,
+        level: Level,
+    ) -> Result<ScopePath> {
         let path = ScopePath::parse_level(path, level)?;
+        who.require(Action::CreateScope, &path)?;
         let audit = self
-            .audit(actor, &format!("{}.create", level.as_str()))
+            .audit(who, &format!("{}.create", level.as_str()))
             .scope(&path);
         self.store.create_scope(&path, audit).await?;
         Ok(path)
     }
 
-    async fn secret_scope(&self, scope: &str) -> Result<ScopePath> {
+    /// Parses a secret scope, checks the caller may do `action` there (a hidden scope is
+    /// reported exactly as a missing one), and that it exists.
+    async fn secret_scope(
+        &self,
+        who: &Principal,
+        scope: &str,
+        action: Action,
+    ) -> Result<ScopePath> {
         let scope = ScopePath::parse_secret_scope(scope)?;
+        who.require(action, &scope)?;
+        self.existing_scope(scope).await
+    }
+
+    async fn existing_scope(&self, scope: ScopePath) -> Result<ScopePath> {
         if !self.store.scope_exists(&scope).await? {
             return Err(Error::NotFound(format!(
                 "unknown {} {scope}",
@@ -260,15 +294,16 @@ impl<S: MetadataStore> Service<S> {
     /// Writes a new version of a secret (creating it at version 1).
     pub async fn set_secret(
         &self,
+        who: &Principal,
         scope: &str,
         name: &str,
         value: &SecretValue,
         category: Option<Category>,
         expected: Option<Version>,
-        actor: &Actor,
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
+        who.require(Action::Write, &scope)?;
         // An existing secret proves its scope exists: one query on the common path.
         let existing = self.store.secret(&scope, &name).await?;
         let backend_kind = match &existing {
@@ -277,7 +312,7 @@ impl<S: MetadataStore> Service<S> {
         };
         let backend = self.backends.get(backend_kind)?;
         if existing.is_none() {
-            self.secret_scope(scope.as_str()).await?;
+            self.existing_scope(scope.clone()).await?;
             if category.is_none() {
                 return Err(Error::Invalid(format!(
                     "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
@@ -286,7 +321,7 @@ impl<S: MetadataStore> Service<S> {
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
         let material = backend.write(&scope, &name, value).await?;
-        let audit = self.audit(actor, "secret.set").secret(&scope, &name);
+        let audit = self.audit(who, "secret.set").secret(&scope, &name);
         let versions = self
             .store
             .write_versions(vec![NewVersion {
@@ -297,7 +332,7 @@ impl<S: MetadataStore> Service<S> {
                 material,
                 expected,
                 rollback_of: None,
-                actor: actor.clone(),
+                actor: Actor(who.account.clone()),
                 audit,
             }])
             .await?;
@@ -310,18 +345,19 @@ impl<S: MetadataStore> Service<S> {
     /// Reveals a value (audited before it is returned).
     pub async fn reveal(
         &self,
+        who: &Principal,
         scope: &str,
         name: &str,
         version: Option<Version>,
-        actor: &Actor,
     ) -> Result<(SecretValue, Version)> {
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
+        who.require(Action::ReadValue, &scope)?;
         let (meta, v, material) = match self.store.material(&scope, &name, version).await {
             Ok(m) => m,
             Err(Error::NotFound(msg)) => {
                 // Name the unknown scope rather than the secret, if that is what is missing.
-                self.secret_scope(scope.as_str()).await?;
+                self.existing_scope(scope).await?;
                 return Err(Error::NotFound(msg));
             }
             Err(e) => return Err(e),
@@ -335,7 +371,7 @@ impl<S: MetadataStore> Service<S> {
             .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?;
         self.store
             .append_audit(
-                self.audit(actor, "secret.reveal")
+                self.audit(who, "secret.reveal")
                     .secret(&scope, &name)
                     .version(v),
             )
@@ -343,20 +379,25 @@ impl<S: MetadataStore> Service<S> {
         Ok((value, v))
     }
 
-    pub async fn list(&self, scope: &str) -> Result<Vec<SecretMeta>> {
-        let scope = self.secret_scope(scope).await?;
+    pub async fn list(&self, who: &Principal, scope: &str) -> Result<Vec<SecretMeta>> {
+        let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store.list_secrets(&scope).await
     }
 
-    pub async fn history(&self, scope: &str, name: &str) -> Result<Vec<VersionMeta>> {
+    pub async fn history(
+        &self,
+        who: &Principal,
+        scope: &str,
+        name: &str,
+    ) -> Result<Vec<VersionMeta>> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
+        let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store.versions(&scope, &name).await
     }
 
-    pub async fn metadata(&self, scope: &str, name: &str) -> Result<SecretMeta> {
+    pub async fn metadata(&self, who: &Principal, scope: &str, name: &str) -> Result<SecretMeta> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
+        let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store
             .secret(&scope, &name)
             .await?
@@ -366,18 +407,18 @@ impl<S: MetadataStore> Service<S> {
     /// Writes a new version holding version `to`'s value.
     pub async fn rollback(
         &self,
+        who: &Principal,
         scope: &str,
         name: &str,
         to: Version,
-        actor: &Actor,
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
+        let scope = self.secret_scope(who, scope, Action::Write).await?;
         let (meta, v, material) = self.store.material(&scope, &name, Some(to)).await?;
         let backend = self.backends.get(meta.backend)?;
         let material = backend.restore(&scope, &name, &material).await?;
         let audit = self
-            .audit(actor, "secret.rollback")
+            .audit(who, "secret.rollback")
             .secret(&scope, &name)
             .detail(serde_json::json!({ "to": v }));
         let versions = self
@@ -390,7 +431,7 @@ impl<S: MetadataStore> Service<S> {
                 material,
                 expected: Some(meta.version),
                 rollback_of: Some(v),
-                actor: actor.clone(),
+                actor: Actor(who.account.clone()),
                 audit,
             }])
             .await?;
@@ -400,10 +441,10 @@ impl<S: MetadataStore> Service<S> {
             .ok_or_else(|| Error::Storage("write returned no version".into()))
     }
 
-    pub async fn delete(&self, scope: &str, name: &str, actor: &Actor) -> Result<()> {
+    pub async fn delete(&self, who: &Principal, scope: &str, name: &str) -> Result<()> {
         let name = SecretName::parse(name)?;
-        let scope = self.secret_scope(scope).await?;
-        let audit = self.audit(actor, "secret.delete").secret(&scope, &name);
+        let scope = self.secret_scope(who, scope, Action::Write).await?;
+        let audit = self.audit(who, "secret.delete").secret(&scope, &name);
         self.store.delete_secret(&scope, &name, audit).await
     }
 
@@ -411,12 +452,12 @@ impl<S: MetadataStore> Service<S> {
     /// before anything is written, and the writes share one transaction.
     pub async fn import(
         &self,
+        who: &Principal,
         scope: &str,
         category: Category,
         entries: Vec<ImportEntry>,
-        actor: &Actor,
     ) -> Result<Vec<(SecretName, Version)>> {
-        let scope = self.secret_scope(scope).await?;
+        let scope = self.secret_scope(who, scope, Action::Write).await?;
         let mut names = Vec::with_capacity(entries.len());
         for e in &entries {
             let n = SecretName::parse(&e.name)?;
@@ -441,7 +482,7 @@ impl<S: MetadataStore> Service<S> {
                 .get(kind)?
                 .write(&scope, name, &e.value)
                 .await?;
-            let audit = self.audit(actor, "secret.import").secret(&scope, name);
+            let audit = self.audit(who, "secret.import").secret(&scope, name);
             writes.push(NewVersion {
                 scope: scope.clone(),
                 name: name.clone(),
@@ -450,7 +491,7 @@ impl<S: MetadataStore> Service<S> {
                 material,
                 expected: None,
                 rollback_of: None,
-                actor: actor.clone(),
+                actor: Actor(who.account.clone()),
                 audit,
             });
         }
@@ -461,12 +502,13 @@ impl<S: MetadataStore> Service<S> {
     /// Creates a task. Its refs are checked for shape only: they are resolved at dispatch.
     pub async fn create_task(
         &self,
+        who: &Principal,
         project: &str,
         refs: &[String],
         payload: Option<serde_json::Value>,
-        actor: &Actor,
     ) -> Result<Task> {
         let project = ScopePath::parse_level(project, Level::Project)?;
+        who.require(Action::Dispatch, &project)?;
         let mut names: Vec<String> = Vec::with_capacity(refs.len());
         for r in refs {
             let n = SecretName::parse(r)?;
@@ -488,23 +530,38 @@ impl<S: MetadataStore> Service<S> {
             secret_refs: names,
             payload,
             created_at: crate::now_rfc3339(),
-            created_by: actor.0.clone(),
+            created_by: who.account.clone(),
         };
         let audit = self
-            .audit(actor, "task.create")
+            .audit(who, "task.create")
             .scope(&project)
             .target(task.id.to_string());
         self.store.create_task(&task, audit).await?;
         Ok(task)
     }
 
-    pub async fn task(&self, id: &str) -> Result<Task> {
-        self.store.task(&TaskId::parse(id)?).await
+    /// A task, if the caller may dispatch in its project (else "no task", as if missing).
+    pub async fn task(&self, who: &Principal, id: &str) -> Result<Task> {
+        let task = self.store.task(&TaskId::parse(id)?).await?;
+        let project = ScopePath::parse(&task.project)?;
+        if who.require(Action::Dispatch, &project).is_err() {
+            if who.sees(&project) {
+                who.require(Action::Dispatch, &project)?;
+            }
+            return Err(Error::NotFound(format!("no task {id}")));
+        }
+        Ok(task)
     }
 
     /// Resolves refs for a project without fetching any value.
-    pub async fn resolve(&self, project: &str, refs: &[String]) -> Result<Vec<Resolution>> {
+    pub async fn resolve(
+        &self,
+        who: &Principal,
+        project: &str,
+        refs: &[String],
+    ) -> Result<Vec<Resolution>> {
         let project = ScopePath::parse_level(project, Level::Project)?;
+        who.require(Action::Dispatch, &project)?;
         let names = refs
             .iter()
             .map(|r| SecretName::parse(r))
@@ -520,8 +577,8 @@ impl<S: MetadataStore> Service<S> {
     /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
     /// callback token and returns the env. All or nothing: any missing or failing ref
     /// fails the whole dispatch, naming every one, and nothing is stored or issued.
-    pub async fn dispatch(&self, task_id: &str, actor: &Actor) -> Result<Dispatched> {
-        let task = self.task(task_id).await?;
+    pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
+        let task = self.task(who, task_id).await?;
         let project = ScopePath::parse_level(&task.project, Level::Project)?;
         let names = task
             .secret_refs
@@ -637,7 +694,7 @@ impl<S: MetadataStore> Service<S> {
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;
         let audit = self
-            .audit(actor, "task.dispatch")
+            .audit(who, "task.dispatch")
             .scope(&project)
             .target(brief.brief_id.to_string())
             .detail(serde_json::json!({
@@ -661,9 +718,28 @@ impl<S: MetadataStore> Service<S> {
         Ok(Dispatched { brief, env })
     }
 
-    pub async fn brief(&self, id: &str) -> Result<Brief> {
+    /// A stored brief, if the caller may dispatch in its project (else "no brief").
+    pub async fn brief(&self, who: &Principal, id: &str) -> Result<Brief> {
         let id = BriefId::parse(id)?;
-        self.briefs.get(&id).await
+        let brief = self.briefs.get(&id).await?;
+        let project = ScopePath::parse(&brief.project)?;
+        match who.require(Action::Dispatch, &project) {
+            Ok(()) => Ok(brief),
+            Err(Error::Forbidden(m)) => Err(Error::Forbidden(m)),
+            Err(_) => Err(Error::NotFound(format!("no brief {id}"))),
+        }
+    }
+
+    /// The dispatch record of a brief (status, expiry), for callers who may see it.
+    pub async fn brief_status(&self, who: &Principal, id: &str) -> Result<DispatchRecord> {
+        let id = BriefId::parse(id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        let project = ScopePath::parse(&rec.project)?;
+        match who.require(Action::Dispatch, &project) {
+            Ok(()) => Ok(rec),
+            Err(Error::Forbidden(m)) => Err(Error::Forbidden(m)),
+            Err(_) => Err(Error::NotFound(format!("no brief {id}"))),
+        }
     }
 
     /// Checks a callback token against a brief: valid, unexpired, not revoked.
@@ -674,6 +750,220 @@ impl<S: MetadataStore> Service<S> {
         // Compare first, always: the time taken does not depend on expiry or revocation.
         let matches = brief::token_matches(token, &rec.token_hash);
         Ok(matches && fresh && !rec.revoked)
+    }
+
+    /// The agent's callback: with a valid token for this brief, marks it completed.
+    /// Anything else (unknown brief, wrong, expired or revoked token) is `Unauthorized`,
+    /// with one message for all.
+    pub async fn callback(&self, brief_id: &str, token: &str, source: &str) -> Result<()> {
+        let unauthorized =
+            || Error::Unauthorized("invalid callback token for this brief".to_string());
+        let Ok(id) = BriefId::parse(brief_id) else {
+            return Err(unauthorized());
+        };
+        let valid = match self.verify_callback(id.as_str(), token).await {
+            Ok(v) => v,
+            Err(Error::NotFound(_)) => false,
+            Err(e) => return Err(e),
+        };
+        if !valid {
+            return Err(unauthorized());
+        }
+        let who = Principal {
+            account: format!("agent:{id}"),
+            roles: Vec::new(),
+            source: source.to_owned(),
+        };
+        let audit = self.audit(&who, "brief.callback").target(id.to_string());
+        self.store.complete_brief(&id, "completed", audit).await
+    }
+
+    /// The metadata of every secret the caller may see.
+    pub async fn list_visible(&self, who: &Principal) -> Result<Vec<SecretMeta>> {
+        let mut out = Vec::new();
+        for scope in self.scopes(who).await? {
+            if scope.level() != Level::Project
+                && who.check(Action::ReadMeta, &scope) == crate::authz::Access::Allowed
+            {
+                out.extend(self.store.list_secrets(&scope).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The scopes the caller may see.
+    pub async fn scopes(&self, who: &Principal) -> Result<Vec<ScopePath>> {
+        let all = self.store.list_scopes().await?;
+        Ok(all.into_iter().filter(|s| who.sees(s)).collect())
+    }
+
+    /// The audit log the caller may read: root everything; an admin its organizations; a
+    /// member its team; a dispatcher nothing (403). With `scope`, only that subtree.
+    pub async fn audit_log(
+        &self,
+        who: &Principal,
+        scope: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let limit = limit.clamp(1, 10_000);
+        if let Some(s) = scope {
+            let s = ScopePath::parse(s)?;
+            who.require(Action::ReadAudit, &s)?;
+            return self
+                .store
+                .audit_log(Some(std::slice::from_ref(&s)), limit)
+                .await;
+        }
+        if who.is_root() {
+            return self.store.audit_log(None, limit).await;
+        }
+        let roots: Vec<ScopePath> = who
+            .roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Admin(o) | Role::Member(o) => Some(o.clone()),
+                _ => None,
+            })
+            .collect();
+        if roots.is_empty() {
+            return Err(Error::Forbidden(format!(
+                "{} may not read the audit log",
+                who.account
+            )));
+        }
+        self.store.audit_log(Some(&roots), limit).await
+    }
+}
+
+/// Account management: root only.
+impl<S: MetadataStore + AccountStore> Service<S> {
+    fn require_root(who: &Principal) -> Result<()> {
+        if who.is_root() {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "{} may not manage accounts (root only)",
+                who.account
+            )))
+        }
+    }
+
+    /// On a fresh installation (no account at all), creates `root` and returns its token.
+    pub async fn bootstrap_root(&self, who: &Principal) -> Result<Option<SecretValue>> {
+        let token = accounts::new_api_token();
+        let id = crate::random::uuid_v4();
+        let audit = self.audit(who, "account.bootstrap").target("root");
+        let created = self
+            .store
+            .bootstrap_root(&id, &brief::token_hash(token.expose_secret()), audit)
+            .await?;
+        Ok(created.then_some(token))
+    }
+
+    pub async fn create_account(
+        &self,
+        who: &Principal,
+        name: &str,
+        kind: AccountKind,
+    ) -> Result<Account> {
+        Self::require_root(who)?;
+        accounts::check_account_name(name)?;
+        let audit = self
+            .audit(who, "account.create")
+            .target(name.to_owned())
+            .detail(serde_json::json!({ "kind": kind.as_str() }));
+        self.store.create_account(name, kind, audit).await?;
+        self.store.account(name).await
+    }
+
+    pub async fn account(&self, who: &Principal, name: &str) -> Result<Account> {
+        Self::require_root(who)?;
+        self.store.account(name).await
+    }
+
+    pub async fn accounts(&self, who: &Principal) -> Result<Vec<Account>> {
+        Self::require_root(who)?;
+        self.store.list_accounts().await
+    }
+
+    /// Grants a role; its scope must exist.
+    pub async fn grant(&self, who: &Principal, name: &str, role: &Role) -> Result<Account> {
+        Self::require_root(who)?;
+        if let Some(scope) = role.scope() {
+            self.existing_scope(scope.clone()).await?;
+        }
+        let audit = self
+            .audit(who, "account.grant")
+            .target(name.to_owned())
+            .detail(serde_json::json!({ "role": role.to_string() }));
+        self.store.grant(name, role, audit).await?;
+        self.store.account(name).await
+    }
+
+    pub async fn revoke_grant(&self, who: &Principal, name: &str, role: &Role) -> Result<Account> {
+        Self::require_root(who)?;
+        let audit = self
+            .audit(who, "account.revoke_grant")
+            .target(name.to_owned())
+            .detail(serde_json::json!({ "role": role.to_string() }));
+        self.store.revoke_grant(name, role, audit).await?;
+        self.store.account(name).await
+    }
+
+    /// Issues an API token; the token is returned once and only its hash is kept.
+    pub async fn create_token(
+        &self,
+        who: &Principal,
+        name: &str,
+    ) -> Result<(TokenInfo, SecretValue)> {
+        Self::require_root(who)?;
+        let token = accounts::new_api_token();
+        let id = crate::random::uuid_v4();
+        let audit = self
+            .audit(who, "token.create")
+            .target(name.to_owned())
+            .detail(serde_json::json!({ "token_id": id }));
+        self.store
+            .create_token(name, &id, &brief::token_hash(token.expose_secret()), audit)
+            .await?;
+        let info = self
+            .store
+            .list_tokens(name)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| Error::Storage("the new token was not stored".into()))?;
+        Ok((info, token))
+    }
+
+    pub async fn tokens(&self, who: &Principal, name: &str) -> Result<Vec<TokenInfo>> {
+        Self::require_root(who)?;
+        self.store.account(name).await?;
+        self.store.list_tokens(name).await
+    }
+
+    pub async fn revoke_token(&self, who: &Principal, id: &str) -> Result<()> {
+        Self::require_root(who)?;
+        if !crate::random::is_uuid(id) {
+            return Err(Error::NotFound(format!(
+                "no token {}",
+                id.chars().take(40).collect::<String>()
+            )));
+        }
+        let audit = self.audit(who, "token.revoke").target(id.to_owned());
+        self.store.revoke_token(id, audit).await
+    }
+
+    /// The caller behind an API token. Unknown and revoked tokens get the same answer.
+    pub async fn authenticate(&self, token: &str, source: &str) -> Result<Principal> {
+        let unauthorized = || Error::Unauthorized("invalid or revoked API token".to_string());
+        if !token.starts_with(accounts::API_TOKEN_PREFIX) || token.len() > 200 {
+            return Err(unauthorized());
+        }
+        self.store
+            .principal_by_token_hash(&brief::token_hash(token), source)
+            .await?
+            .ok_or_else(unauthorized)
     }
 }
 

@@ -8,9 +8,9 @@
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
-    AuditEntry, BackendKind, BriefId, Candidate, Category, DispatchRecord, Error, MetadataStore,
-    NewVersion, Result, ScopePath, SecretMeta, SecretName, StoredMaterial, Task, TaskId, Version,
-    VersionMeta,
+    Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, Candidate, Category,
+    DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
+    SecretMeta, SecretName, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
@@ -36,11 +36,18 @@ fn migrator() -> sqlx::migrate::Migrator {
             false,
         )
     };
-    sqlx::migrate::Migrator::with_migrations(vec![m(
-        1,
-        "init",
-        include_str!("../migrations/sqlite/0001_init.sql"),
-    )])
+    sqlx::migrate::Migrator::with_migrations(vec![
+        m(
+            1,
+            "init",
+            include_str!("../migrations/sqlite/0001_init.sql"),
+        ),
+        m(
+            2,
+            "accounts",
+            include_str!("../migrations/sqlite/0002_accounts.sql"),
+        ),
+    ])
 }
 
 fn db(e: sqlx::Error) -> Error {
@@ -125,40 +132,6 @@ impl SqliteStore {
                 Ok(())
             }
         }
-    }
-
-    /// The audit log, oldest first, optionally only records at or under `scope`.
-    pub async fn audit_log(
-        &self,
-        scope: Option<&ScopePath>,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>> {
-        let rows = match scope {
-            Some(s) => {
-                sqlx::query(
-                    "SELECT id, at, actor, action, scope, name, version, target, source, detail FROM audit \
-                     WHERE scope = $1 OR scope LIKE $2 ESCAPE '\\' ORDER BY id DESC LIMIT $3",
-                )
-                .bind(s.as_str())
-                .bind(format!("{}/%", s.as_str().replace('_', "\\_")))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-            }
-            None => {
-                sqlx::query(
-                    "SELECT id, at, actor, action, scope, name, version, target, source, detail FROM audit \
-                     ORDER BY id DESC LIMIT $1",
-                )
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-            }
-        }
-        .map_err(db)?;
-        let mut out = rows.iter().map(audit_row).collect::<Result<Vec<_>>>()?;
-        out.reverse();
-        Ok(out)
     }
 
     /// The pool, for the store's own tests.
@@ -645,5 +618,322 @@ impl MetadataStore for SqliteStore {
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         insert_audit(&mut conn, &audit).await
+    }
+
+    async fn list_scopes(&self) -> Result<Vec<ScopePath>> {
+        let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM scopes ORDER BY path")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        paths.iter().map(|p| ScopePath::parse(p)).collect()
+    }
+
+    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE briefs SET status = $2, completed_at = $3 WHERE id = $1")
+            .bind(id.as_str())
+            .bind(status)
+            .bind(&audit.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no brief {id}")));
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let mut sql = String::from(
+            "SELECT id, at, actor, action, scope, name, version, target, source, detail FROM audit",
+        );
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(roots) = roots {
+            if roots.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut conds = Vec::new();
+            for r in roots {
+                binds.push(r.to_string());
+                binds.push(format!("{}/%", r.as_str().replace('_', "\\_")));
+                conds.push(format!(
+                    "scope = ${} OR scope LIKE ${} ESCAPE '\\'",
+                    binds.len() - 1,
+                    binds.len()
+                ));
+            }
+            sql.push_str(&format!(" WHERE {}", conds.join(" OR ")));
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", binds.len() + 1));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(b.as_str());
+        }
+        let rows = q.bind(limit).fetch_all(&self.pool).await.map_err(db)?;
+        let mut out = rows.iter().map(audit_row).collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+fn role_columns(role: &Role) -> (&'static str, String) {
+    (
+        role.name(),
+        role.scope().map(|s| s.to_string()).unwrap_or_default(),
+    )
+}
+
+fn role_from_columns(role: &str, scope: &str) -> Result<Role> {
+    Role::parse(role, (!scope.is_empty()).then_some(scope))
+        .map_err(|e| Error::Storage(format!("bad grant in the database: {e}")))
+}
+
+async fn account_id(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Error::NotFound(format!("no account {name}")))
+}
+
+impl AccountStore for SqliteStore {
+    async fn bootstrap_root(
+        &self,
+        token_id: &str,
+        token_hash: &str,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let any: Option<i64> = sqlx::query_scalar("SELECT id FROM accounts LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if any.is_some() {
+            return Ok(false);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (name, kind, created_at, created_by) VALUES ('root', 'person', $1, $2) RETURNING id",
+        )
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO grants (account_id, role, scope, created_at, created_by) VALUES ($1, 'root', '', $2, $3)",
+        )
+        .bind(id)
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_id)
+        .bind(id)
+        .bind(token_hash)
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn create_account(&self, name: &str, kind: AccountKind, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let r = sqlx::query(
+            "INSERT INTO accounts (name, kind, created_at, created_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(kind.as_str())
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::AlreadyExists(format!(
+                    "account {name} already exists"
+                )));
+            }
+            Err(e) => return Err(db(e)),
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn account(&self, name: &str) -> Result<Account> {
+        let row = sqlx::query("SELECT id, name, kind, created_at FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::NotFound(format!("no account {name}")))?;
+        let id: i64 = row.try_get("id").map_err(db)?;
+        let kind: String = row.try_get("kind").map_err(db)?;
+        let grants: Vec<(String, String)> = sqlx::query_as(
+            "SELECT role, scope FROM grants WHERE account_id = $1 ORDER BY role, scope",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(Account {
+            name: row.try_get("name").map_err(db)?,
+            kind: AccountKind::parse(&kind)?,
+            created_at: row.try_get("created_at").map_err(db)?,
+            roles: grants
+                .iter()
+                .map(|(r, s)| role_from_columns(r, s))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>> {
+        let names: Vec<String> = sqlx::query_scalar("SELECT name FROM accounts ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(names.len());
+        for n in names {
+            out.push(self.account(&n).await?);
+        }
+        Ok(out)
+    }
+
+    async fn grant(&self, name: &str, role: &Role, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = account_id(&mut tx, name).await?;
+        let (r, s) = role_columns(role);
+        sqlx::query(
+            "INSERT INTO grants (account_id, role, scope, created_at, created_by) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (account_id, role, scope) DO NOTHING",
+        )
+        .bind(id)
+        .bind(r)
+        .bind(s)
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn revoke_grant(&self, name: &str, role: &Role, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = account_id(&mut tx, name).await?;
+        let (r, s) = role_columns(role);
+        let done =
+            sqlx::query("DELETE FROM grants WHERE account_id = $1 AND role = $2 AND scope = $3")
+                .bind(id)
+                .bind(r)
+                .bind(s)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("{name} has no grant {role}")));
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        token_id: &str,
+        token_hash: &str,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = account_id(&mut tx, name).await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_id)
+        .bind(id)
+        .bind(token_hash)
+        .bind(&audit.at)
+        .bind(&audit.actor)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn revoke_token(&self, id: &str, audit: AuditEntry) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(&audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no active token {id}")));
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_tokens(&self, name: &str) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT t.id, a.name, t.created_at, t.revoked_at FROM api_tokens t \
+             JOIN accounts a ON a.id = t.account_id WHERE a.name = $1 ORDER BY t.created_at, t.id",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id").map_err(db)?,
+                    account: r.try_get("name").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    revoked_at: r.try_get("revoked_at").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn principal_by_token_hash(&self, hash: &str, source: &str) -> Result<Option<Principal>> {
+        let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.name, g.role, g.scope FROM api_tokens t \
+             JOIN accounts a ON a.id = t.account_id \
+             LEFT JOIN grants g ON g.account_id = a.id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(hash)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some((account, _, _)) = rows.first() else {
+            return Ok(None);
+        };
+        let mut roles = Vec::new();
+        for (_, r, s) in &rows {
+            if let Some(r) = r {
+                roles.push(role_from_columns(r, s.as_deref().unwrap_or(""))?);
+            }
+        }
+        Ok(Some(Principal {
+            account: account.clone(),
+            roles,
+            source: source.to_owned(),
+        }))
     }
 }

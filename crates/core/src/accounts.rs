@@ -1,0 +1,141 @@
+//! Accounts (people and services), their grants and API tokens.
+
+use crate::authz::{Principal, Role};
+use crate::error::{Error, Result};
+use crate::model::AuditEntry;
+use crate::value::SecretValue;
+use base64::Engine;
+use serde::Serialize;
+use std::future::Future;
+
+/// The recognisable prefix of API tokens.
+pub const API_TOKEN_PREFIX: &str = "sst_";
+
+/// A person or a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    Person,
+    Service,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Person => "person",
+            AccountKind::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "person" => Ok(AccountKind::Person),
+            "service" => Ok(AccountKind::Service),
+            _ => Err(Error::Invalid(format!(
+                "unknown account kind {s:?}: person or service"
+            ))),
+        }
+    }
+}
+
+/// An account and its roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub name: String,
+    pub kind: AccountKind,
+    pub created_at: String,
+    pub roles: Vec<Role>,
+}
+
+/// An API token's public facts (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub account: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// Checks an account name: `[a-z0-9][a-z0-9_.-]{0,62}`, and not `cli:…`.
+pub fn check_account_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b[1..].iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid account name {:?}: must match [a-z0-9][a-z0-9_.-]{{0,62}}",
+            name.chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+/// A new API token: the prefix and 32 bytes from the OS CSPRNG, url-safe base64.
+pub fn new_api_token() -> SecretValue {
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    crate::random::fill(raw.as_mut());
+    let token = format!(
+        "{API_TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref())
+    );
+    #[allow(
+        clippy::expect_used,
+        reason = "a 47-byte ASCII token always passes the value checks"
+    )]
+    SecretValue::new(token).expect("API token is a valid value")
+}
+
+/// Where accounts, grants and tokens are kept.
+pub trait AccountStore: Send + Sync {
+    /// Creates the `root` account with the root role and a first token, only if no account
+    /// exists yet (atomically: of several servers starting at once, one wins). Returns
+    /// whether it did.
+    fn bootstrap_root(
+        &self,
+        token_id: &str,
+        token_hash: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    fn create_account(
+        &self,
+        name: &str,
+        kind: AccountKind,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn account(&self, name: &str) -> impl Future<Output = Result<Account>> + Send;
+    fn list_accounts(&self) -> impl Future<Output = Result<Vec<Account>>> + Send;
+    /// Grants a role (idempotent).
+    fn grant(
+        &self,
+        name: &str,
+        role: &Role,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn revoke_grant(
+        &self,
+        name: &str,
+        role: &Role,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn create_token(
+        &self,
+        name: &str,
+        token_id: &str,
+        token_hash: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn revoke_token(&self, id: &str, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
+    fn list_tokens(&self, name: &str) -> impl Future<Output = Result<Vec<TokenInfo>>> + Send;
+    /// The account and roles of an unrevoked token, by the SHA-256 of the whole token
+    /// string, in one query; `None` for an unknown or revoked token.
+    fn principal_by_token_hash(
+        &self,
+        hash: &str,
+        source: &str,
+    ) -> impl Future<Output = Result<Option<Principal>>> + Send;
+}

@@ -1,0 +1,137 @@
+//! The secretstore HTTP API: `fn app(state) -> Router`, so tests call it without a socket.
+//!
+//! Every route but `/healthz`, the OpenAPI document and the callback authenticates with
+//! `Authorization: Bearer <api token>`; what the caller may do is decided by the service
+//! (`secretstore_core::authz`) inside every operation.
+//!
+//! ```no_run
+//! # async fn demo(state: secretstore_server::AppState) {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, secretstore_server::app(state)).await.unwrap();
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use error::ApiError;
+use routes::{accounts, audit, briefs, health, scopes, secrets, tasks};
+use secretstore_core::Service;
+use secretstore_store::SqliteStore;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The database the server runs on.
+pub type Db = SqliteStore;
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub svc: Arc<Service<Db>>,
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/orgs/{org}", put(scopes::put_org))
+        .route("/teams/{org}/{team}", put(scopes::put_team))
+        .route(
+            "/workspaces/{org}/{team}/{workspace}",
+            put(scopes::put_workspace),
+        )
+        .route(
+            "/projects/{org}/{team}/{workspace}/{project}",
+            put(scopes::put_project),
+        )
+        .route("/scopes", get(scopes::list))
+        .route("/secrets", get(secrets::list))
+        .route(
+            "/secrets/{name}",
+            put(secrets::put).get(secrets::get).delete(secrets::delete),
+        )
+        .route("/secrets/{name}/value", get(secrets::value))
+        .route("/secrets/{name}/versions", get(secrets::versions))
+        .route("/secrets/{name}/rollback", post(secrets::rollback))
+        .route("/tasks", post(tasks::create))
+        .route("/tasks/{id}", get(tasks::get))
+        .route("/tasks/{id}/dispatch", post(tasks::dispatch))
+        .route("/briefs/{id}", get(briefs::get))
+        .route("/briefs/{id}/callback", post(briefs::callback))
+        .route("/audit", get(audit::list))
+        .route("/whoami", get(accounts::whoami))
+        .route("/accounts", post(accounts::create).get(accounts::list))
+        .route("/accounts/{name}", get(accounts::get))
+        .route(
+            "/accounts/{name}/grants",
+            post(accounts::grant).delete(accounts::revoke_grant),
+        )
+        .route(
+            "/accounts/{name}/tokens",
+            post(accounts::create_token).get(accounts::list_tokens),
+        )
+        .route(
+            "/tokens/{id}",
+            axum::routing::delete(accounts::revoke_token),
+        )
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_requests))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// One log line per request: request id, method, path (without the query), status and
+/// latency. Never headers (the Authorization header), never bodies.
+async fn log_requests(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = secretstore_core::random::uuid_v4();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "secretstore::http",
+        request_id = %id,
+        %method,
+        path = %path,
+        status = status.as_u16(),
+        latency_ms = format_args!("{latency_ms:.2}"),
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    res.into_response()
+}

@@ -1,0 +1,9 @@
+//! One module per resource.
+
+pub mod accounts;
+pub mod audit;
+pub mod briefs;
+pub mod health;
+pub mod scopes;
+pub mod secrets;
+pub mod tasks;

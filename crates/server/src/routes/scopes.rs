@@ -1,0 +1,123 @@
+//! Organizations, teams, workspaces and projects.
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::dto::{ScopeDto, ScopeList};
+use crate::error::{ApiError, AppPath, ErrorBody};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secretstore_core::{Error, Level};
+
+async fn create(
+    st: &AppState,
+    caller: &Caller,
+    path: String,
+    level: Level,
+) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
+    // PUT is idempotent: an existing scope answers 200, a new one 201.
+    let status = match st.svc.create_scope(&caller.0, &path, level).await {
+        Ok(_) => StatusCode::CREATED,
+        Err(Error::AlreadyExists(_)) => StatusCode::OK,
+        Err(e) => return Err(e.into()),
+    };
+    Ok((
+        status,
+        Json(ScopeDto {
+            path,
+            level: level.as_str().into(),
+        }),
+    ))
+}
+
+/// Creates an organization (root only).
+#[utoipa::path(put, path = "/api/v1/orgs/{org}", tag = "scopes",
+    params(("org" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = ScopeDto),
+        (status = 200, description = "Already existed", body = ScopeDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_org(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(org): AppPath<String>,
+) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
+    create(&st, &caller, org, Level::Organization).await
+}
+
+/// Creates a team (root, or an admin of the organization).
+#[utoipa::path(put, path = "/api/v1/teams/{org}/{team}", tag = "scopes",
+    params(("org" = String, Path), ("team" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = ScopeDto),
+        (status = 200, description = "Already existed", body = ScopeDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_team(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath((org, team)): AppPath<(String, String)>,
+) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
+    create(&st, &caller, format!("{org}/{team}"), Level::Team).await
+}
+
+/// Creates a workspace (root, the organization's admin, or a member of the team).
+#[utoipa::path(put, path = "/api/v1/workspaces/{org}/{team}/{workspace}", tag = "scopes",
+    params(("org" = String, Path), ("team" = String, Path), ("workspace" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = ScopeDto),
+        (status = 200, description = "Already existed", body = ScopeDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_workspace(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath((org, team, ws)): AppPath<(String, String, String)>,
+) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
+    create(&st, &caller, format!("{org}/{team}/{ws}"), Level::Workspace).await
+}
+
+/// Creates a project (root, the organization's admin, or a member of the team).
+#[utoipa::path(put, path = "/api/v1/projects/{org}/{team}/{workspace}/{project}", tag = "scopes",
+    params(("org" = String, Path), ("team" = String, Path), ("workspace" = String, Path),
+        ("project" = String, Path)),
+    responses(
+        (status = 201, description = "Created", body = ScopeDto),
+        (status = 200, description = "Already existed", body = ScopeDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_project(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath((org, team, ws, project)): AppPath<(String, String, String, String)>,
+) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
+    create(
+        &st,
+        &caller,
+        format!("{org}/{team}/{ws}/{project}"),
+        Level::Project,
+    )
+    .await
+}
+
+/// The scopes the caller may see.
+#[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes",
+    responses((status = 200, body = ScopeList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<ScopeList>, ApiError> {
+    let scopes = st.svc.scopes(&caller.0).await?;
+    Ok(Json(ScopeList {
+        scopes: scopes
+            .into_iter()
+            .map(|s| ScopeDto {
+                level: s.level().as_str().into(),
+                path: s.to_string(),
+            })
+            .collect(),
+    }))
+}

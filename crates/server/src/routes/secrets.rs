@@ -1,0 +1,189 @@
+//! Secrets: write, read metadata, reveal, history, roll back, delete.
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::dto::{PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList};
+use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use secretstore_core::{Category, SecretValue};
+use serde::Deserialize;
+use std::str::FromStr;
+use utoipa::IntoParams;
+use zeroize::Zeroizing;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScopeParam {
+    /// The organization, team or workspace path.
+    pub scope: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OptionalScope {
+    /// Only this scope; without it, every scope the caller may see.
+    pub scope: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ValueParams {
+    pub scope: String,
+    /// An earlier version (default: the current one).
+    pub version: Option<i64>,
+}
+
+/// Writes a new version of a secret (creating it at version 1).
+#[utoipa::path(put, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path, description = "The environment variable name"), ScopeParam),
+    request_body = PutSecret,
+    responses(
+        (status = 200, description = "The new version's metadata", body = SecretDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "expected_version is stale", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+    AppJson(body): AppJson<PutSecret>,
+) -> Result<Json<SecretDto>, ApiError> {
+    let category = body
+        .category
+        .as_deref()
+        .map(Category::from_str)
+        .transpose()?;
+    let value = SecretValue::new(body.value.as_str().to_owned())?;
+    st.svc
+        .set_secret(
+            &caller.0,
+            &q.scope,
+            &name,
+            &value,
+            category,
+            body.expected_version,
+        )
+        .await?;
+    Ok(Json(
+        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
+    ))
+}
+
+/// The metadata of the secrets the caller may see (at one scope, or everywhere).
+#[utoipa::path(get, path = "/api/v1/secrets", tag = "secrets",
+    params(OptionalScope),
+    responses((status = 200, body = SecretList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppQuery(q): AppQuery<OptionalScope>,
+) -> Result<Json<SecretList>, ApiError> {
+    let metas = match q.scope {
+        Some(scope) => st.svc.list(&caller.0, &scope).await?,
+        None => st.svc.list_visible(&caller.0).await?,
+    };
+    Ok(Json(SecretList {
+        secrets: metas.into_iter().map(SecretDto::from).collect(),
+    }))
+}
+
+/// The metadata of one secret.
+#[utoipa::path(get, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path), ScopeParam),
+    responses((status = 200, body = SecretDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+) -> Result<Json<SecretDto>, ApiError> {
+    Ok(Json(
+        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
+    ))
+}
+
+/// Reveals a value (audited). Dispatchers get 403: they see values only through a dispatch.
+#[utoipa::path(get, path = "/api/v1/secrets/{name}/value", tag = "secrets",
+    params(("name" = String, Path), ValueParams),
+    responses((status = 200, body = ValueDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn value(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ValueParams>,
+) -> Result<Json<ValueDto>, ApiError> {
+    let (value, version) = st.svc.reveal(&caller.0, &q.scope, &name, q.version).await?;
+    Ok(Json(ValueDto {
+        value: Zeroizing::new(value.expose_secret().to_owned()),
+        version,
+    }))
+}
+
+/// Every version of a secret, newest first.
+#[utoipa::path(get, path = "/api/v1/secrets/{name}/versions", tag = "secrets",
+    params(("name" = String, Path), ScopeParam),
+    responses((status = 200, body = VersionList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn versions(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+) -> Result<Json<VersionList>, ApiError> {
+    let v = st.svc.history(&caller.0, &q.scope, &name).await?;
+    Ok(Json(VersionList {
+        versions: v.into_iter().map(VersionDto::from).collect(),
+    }))
+}
+
+/// Writes a new version holding an earlier version's value.
+#[utoipa::path(post, path = "/api/v1/secrets/{name}/rollback", tag = "secrets",
+    params(("name" = String, Path), ScopeParam),
+    request_body = Rollback,
+    responses((status = 200, body = SecretDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rollback(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+    AppJson(body): AppJson<Rollback>,
+) -> Result<Json<SecretDto>, ApiError> {
+    st.svc.rollback(&caller.0, &q.scope, &name, body.to).await?;
+    Ok(Json(
+        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
+    ))
+}
+
+/// Deletes a secret and its history.
+#[utoipa::path(delete, path = "/api/v1/secrets/{name}", tag = "secrets",
+    params(("name" = String, Path), ScopeParam),
+    responses((status = 204, description = "Deleted"), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+) -> Result<StatusCode, ApiError> {
+    st.svc.delete(&caller.0, &q.scope, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
