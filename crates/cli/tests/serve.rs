@@ -1,0 +1,458 @@
+//! `secretstore serve` as a user runs it: the real binary on a loopback port.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: String,
+    out: std::path::PathBuf,
+    err: std::path::PathBuf,
+}
+
+impl Server {
+    fn start(env: &Env, extra: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let n = std::fs::read_dir(env.dir.path()).unwrap().count();
+        let out = env.path(&format!("serve-{n}.out"));
+        let err = env.path(&format!("serve-{n}.err"));
+        let mut c: Command = env.command(&["serve"]);
+        c.env("SECRETSTORE_LISTEN", &addr)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(std::fs::File::create(&err).unwrap());
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let child = c.spawn().unwrap();
+        let s = Server {
+            child,
+            addr,
+            out,
+            err,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(&s.addr).is_ok() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "server did not start: {}",
+            std::fs::read_to_string(&s.err).unwrap_or_default()
+        );
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap()
+    }
+
+    /// The root token printed at first start.
+    fn root_token(&self) -> String {
+        self.stdout()
+            .split_whitespace()
+            .find(|w| w.starts_with("sst_"))
+            .expect("a root token on stdout")
+            .to_string()
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value, String) {
+        http(&self.addr, method, path, token, body)
+    }
+
+    fn terminate(mut self) -> (i32, String) {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        let code = wait_with_timeout(&mut self.child, Duration::from_secs(20));
+        (code, self.stderr())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn request_bytes(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Vec<u8> {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() || matches!(method, "POST" | "PUT") {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    req.into_bytes()
+}
+
+/// A minimal HTTP/1.1 client (Connection: close), enough for these tests.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(&request_bytes(addr, method, path, token, body))
+        .unwrap();
+    read_response(&mut s)
+}
+
+fn read_response(s: &mut TcpStream) -> (u16, Value, String) {
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+        body,
+    )
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
+}
+
+#[test]
+fn first_start_needs_no_setup_and_the_readme_walkthrough_works() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[]);
+    let root = server.root_token();
+    assert!(server.stdout().contains(&format!("http://{}", server.addr)));
+    let dotenv = std::fs::read_to_string(env.path(".env")).unwrap();
+    assert!(dotenv.starts_with("FERNET_SECRET_KEY="));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(env.path(".env"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    assert!(
+        server.stderr().contains("development"),
+        "the local backend warns: {}",
+        server.stderr()
+    );
+
+    let (code, _, _) = server.call("GET", "/healthz", None, None);
+    assert_eq!(code, 200);
+    for p in [
+        "orgs/acme",
+        "teams/acme/platform",
+        "workspaces/acme/platform/dev",
+        "projects/acme/platform/dev/agent-x",
+    ] {
+        let (code, _, text) = server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
+        assert_eq!(code, 201, "{p}: {text}");
+    }
+    // The platform admin sets up people and the controller from the command line…
+    env.run(&["account", "create", "alice"]).ok();
+    env.run(&["grant", "alice", "member", "acme/platform"]).ok();
+    let alice = env
+        .run(&["token", "create", "alice"])
+        .ok()
+        .trim()
+        .to_string();
+    env.run(&["account", "create", "controller", "--service"])
+        .ok();
+    env.run(&["grant", "controller", "dispatcher", "acme"]).ok();
+    let ctl = env
+        .run(&["token", "create", "controller"])
+        .ok()
+        .trim()
+        .to_string();
+    let accounts = env.run(&["account", "list"]).ok().to_string();
+    assert!(
+        accounts.contains("dispatcher acme") && accounts.contains("member acme/platform"),
+        "{accounts}"
+    );
+
+    // …a team member manages the team's secrets over HTTP…
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/DB_URL?scope=acme/platform/dev",
+        Some(&alice),
+        Some(&json!({"value": "postgres://walkthrough", "category": "infrastructure"}).to_string()),
+    );
+    assert_eq!(code, 200, "{text}");
+    let (code, _, _) = server.call(
+        "PUT",
+        "/api/v1/secrets/ORG_KEY?scope=acme",
+        Some(&alice),
+        Some(&json!({"value": "nope", "category": "provider"}).to_string()),
+    );
+    assert_eq!(code, 403, "a member cannot write organization-wide");
+
+    // …the controller creates and dispatches a task, and cannot read a value directly…
+    let (code, task, text) = server.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&ctl),
+        Some(
+            &json!({"project": "acme/platform/dev/agent-x", "secret_refs": ["DB_URL"]}).to_string(),
+        ),
+    );
+    assert_eq!(code, 201, "{text}");
+    let (code, _, _) = server.call(
+        "GET",
+        "/api/v1/secrets/DB_URL/value?scope=acme/platform/dev",
+        Some(&ctl),
+        None,
+    );
+    assert_eq!(code, 403);
+    let (code, d, text) = server.call(
+        "POST",
+        &format!("/api/v1/tasks/{}/dispatch", task["id"].as_str().unwrap()),
+        Some(&ctl),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(d["env"]["DB_URL"], "postgres://walkthrough");
+    let brief = d["brief_id"].as_str().unwrap();
+    let cb_token = d["env"]["SECRETSTORE_CALLBACK_TOKEN"].as_str().unwrap();
+
+    // …the agent calls back…
+    let (code, _, _) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{brief}/callback"),
+        Some(cb_token),
+        None,
+    );
+    assert_eq!(code, 200);
+    let (_, b, _) = server.call("GET", &format!("/api/v1/briefs/{brief}"), Some(&ctl), None);
+    assert_eq!(b["status"], "completed");
+
+    // …and admins read the audit log, over HTTP and on the command line.
+    let (code, log, _) = server.call("GET", "/api/v1/audit", Some(&root), None);
+    assert_eq!(code, 200);
+    let actions: Vec<&str> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "account.create",
+        "account.grant",
+        "token.create",
+        "secret.set",
+        "task.dispatch",
+        "brief.callback",
+    ] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    let cli_log = env
+        .run(&["audit", "--scope", "acme/platform", "--json"])
+        .ok()
+        .to_string();
+    let cli_log: Value = serde_json::from_str(&cli_log).unwrap();
+    assert!(
+        cli_log
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["actor"] == "alice" && r["action"] == "secret.set")
+    );
+
+    // A revoked token answers 401 at once.
+    let tokens: Value =
+        serde_json::from_str(env.run(&["token", "list", "alice", "--json"]).ok()).unwrap();
+    env.run(&["token", "revoke", tokens[0]["id"].as_str().unwrap()])
+        .ok();
+    assert_eq!(
+        server.call("GET", "/api/v1/whoami", Some(&alice), None).0,
+        401
+    );
+
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+
+    // A second start creates nothing and prints no token.
+    let again = Server::start(&env, &[]);
+    assert!(!again.stdout().contains("sst_"), "{}", again.stdout());
+    assert_eq!(
+        again.call("GET", "/api/v1/whoami", Some(&root), None).0,
+        200
+    );
+}
+
+#[test]
+fn trace_logs_hold_no_value_token_or_body() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[("RUST_LOG", "trace")]);
+    let root = server.root_token();
+    for p in [
+        "orgs/acme",
+        "teams/acme/t",
+        "workspaces/acme/t/w",
+        "projects/acme/t/w/p",
+    ] {
+        server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
+    }
+    let canary = "canary-trace-5521";
+    let (code, _, _) = server.call(
+        "PUT",
+        "/api/v1/secrets/C?scope=acme",
+        Some(&root),
+        Some(&json!({"value": canary, "category": "agent"}).to_string()),
+    );
+    assert_eq!(code, 200);
+    let malformed = format!("{{\"value\": \"{canary}-malformed\", \"category\": ");
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/D?scope=acme",
+        Some(&root),
+        Some(&malformed),
+    );
+    assert_eq!(code, 400);
+    assert!(!text.contains(canary));
+    let (_, task, _) = server.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(&json!({"project": "acme/t/w/p", "secret_refs": ["C"]}).to_string()),
+    );
+    let (_, d, _) = server.call(
+        "POST",
+        &format!("/api/v1/tasks/{}/dispatch", task["id"].as_str().unwrap()),
+        Some(&root),
+        None,
+    );
+    let cb = d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.call(
+        "GET",
+        "/api/v1/secrets/C/value?scope=acme",
+        Some(&root),
+        None,
+    );
+    let (code, logs) = server.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        logs.contains("request_id") && logs.contains("status=200"),
+        "one line per request: {logs}"
+    );
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "trace level is on: {logs}"
+    );
+    for secret in [
+        canary,
+        root.as_str(),
+        cb.as_str(),
+        "Bearer",
+        "authorization",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[]);
+    let root = server.root_token();
+    server.call("PUT", "/api/v1/orgs/acme", Some(&root), None);
+    // Send the headers and half the body, then SIGTERM, then the rest: the request is in
+    // flight and must still be answered.
+    let body = json!({"value": "x".repeat(60_000), "category": "agent"}).to_string();
+    let bytes = request_bytes(
+        &server.addr,
+        "PUT",
+        "/api/v1/secrets/SLOW?scope=acme",
+        Some(&root),
+        Some(&body),
+    );
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    let half = bytes.len() / 2;
+    s.write_all(&bytes[..half]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&bytes[half..]).unwrap();
+    let (code, v, text) = read_response(&mut s);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(v["version"], 1);
+    let (code, logs) = server.terminate();
+    assert_eq!(code, 0, "{logs}");
+    assert!(logs.contains("shutting down"), "{logs}");
+}
