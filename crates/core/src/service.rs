@@ -746,9 +746,9 @@ impl<S: MetadataStore> Service<S> {
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        let fresh = crate::now_rfc3339() < rec.expires_at;
         // Compare first, always: the time taken does not depend on expiry or revocation.
         let matches = brief::token_matches(token, &rec.token_hash);
+        let fresh = crate::now_rfc3339() < rec.expires_at;
         Ok(matches && fresh && !rec.revoked)
     }
 
@@ -761,12 +761,15 @@ impl<S: MetadataStore> Service<S> {
         let Ok(id) = BriefId::parse(brief_id) else {
             return Err(unauthorized());
         };
-        let valid = match self.verify_callback(id.as_str(), token).await {
-            Ok(v) => v,
-            Err(Error::NotFound(_)) => false,
+        let rec = match self.store.dispatch_record(&id).await {
+            Ok(r) => r,
+            Err(Error::NotFound(_)) => return Err(unauthorized()),
             Err(e) => return Err(e),
         };
-        if !valid {
+        // Compare first, always: the time taken does not depend on expiry or revocation.
+        let matches = brief::token_matches(token, &rec.token_hash);
+        let fresh = crate::now_rfc3339() < rec.expires_at;
+        if !(matches && fresh && !rec.revoked) {
             return Err(unauthorized());
         }
         let who = Principal {
@@ -774,7 +777,8 @@ impl<S: MetadataStore> Service<S> {
             roles: Vec::new(),
             source: source.to_owned(),
         };
-        let audit = self.audit(&who, "brief.callback").target(id.to_string());
+        let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
+        audit.scope = Some(rec.project.clone());
         self.store.complete_brief(&id, "completed", audit).await
     }
 
@@ -892,10 +896,11 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         if let Some(scope) = role.scope() {
             self.existing_scope(scope.clone()).await?;
         }
-        let audit = self
+        let mut audit = self
             .audit(who, "account.grant")
             .target(name.to_owned())
             .detail(serde_json::json!({ "role": role.to_string() }));
+        audit.scope = role.scope().map(|s| s.to_string());
         self.store.grant(name, role, audit).await?;
         self.store.account(name).await
     }
