@@ -813,6 +813,8 @@ impl<S: MetadataStore> Service<S> {
         if let Some(s) = scope {
             let s = ScopePath::parse(s)?;
             who.require(Action::ReadAudit, &s)?;
+            // A scope that was never created answers 404, exactly as a hidden one does.
+            let s = self.existing_scope(s).await?;
             return self
                 .store
                 .audit_log(Some(std::slice::from_ref(&s)), limit)

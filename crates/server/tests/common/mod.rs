@@ -1,13 +1,14 @@
 //! A router over a fresh SQLite database in a temporary folder, called without a socket.
-#![allow(dead_code, reason = "each test file uses a different part of the harness")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use secretstore_core::{
-    BackendKind, Backends, Principal, Service, ServiceConfig,
-};
+use secretstore_core::{BackendKind, Backends, Principal, Service, ServiceConfig};
 use secretstore_server::{AppState, app};
 use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqliteStore};
 use serde_json::Value;
@@ -62,7 +63,13 @@ impl Harness {
     }
 
     /// Calls the API. `body` is sent as JSON when given.
-    pub async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -89,14 +96,26 @@ impl Harness {
     /// As root: `PUT` a scope of any level (by depth).
     pub async fn scope(&self, path: &str) {
         let kind = ["orgs", "teams", "workspaces", "projects"][path.split('/').count() - 1];
-        let a = self.call("PUT", &format!("/api/v1/{kind}/{path}"), Some(&self.root), None).await;
+        let a = self
+            .call(
+                "PUT",
+                &format!("/api/v1/{kind}/{path}"),
+                Some(&self.root),
+                None,
+            )
+            .await;
         assert!(a.status.is_success(), "{path}: {} {}", a.status, a.text);
     }
 
     /// As root: an account with one role (`None`: no role) and a token for it.
     pub async fn account(&self, name: &str, role: Option<(&str, Option<&str>)>) -> String {
         let a = self
-            .call("POST", "/api/v1/accounts", Some(&self.root), Some(serde_json::json!({"name": name})))
+            .call(
+                "POST",
+                "/api/v1/accounts",
+                Some(&self.root),
+                Some(serde_json::json!({"name": name})),
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
         if let Some((role, scope)) = role {
@@ -111,7 +130,12 @@ impl Harness {
             assert_eq!(a.status, StatusCode::OK, "{}", a.text);
         }
         let a = self
-            .call("POST", &format!("/api/v1/accounts/{name}/tokens"), Some(&self.root), None)
+            .call(
+                "POST",
+                &format!("/api/v1/accounts/{name}/tokens"),
+                Some(&self.root),
+                None,
+            )
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
         a.json["token"].as_str().unwrap().to_string()
