@@ -20,6 +20,8 @@
 pub mod accounts;
 pub mod authz;
 pub mod brief;
+#[cfg(feature = "testing")]
+pub mod conformance;
 pub mod error;
 pub mod model;
 pub mod name;
@@ -41,7 +43,7 @@ pub use name::SecretName;
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use service::{
-    Backends, BoxFuture, BriefStore, DispatchRecord, Dispatched, ImportEntry, MetadataStore,
+    Backends, BoxFuture, BriefStore, DispatchRecord, Dispatched, Fetch, ImportEntry, MetadataStore,
     NewVersion, Service, ServiceConfig, ValueBackend,
 };
 pub use value::SecretValue;

@@ -24,24 +24,54 @@ use std::sync::Arc;
 /// A boxed future, for the object-safe backend traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Which value of a secret to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// The backend's current value: a rotation done in the backend itself (the AWS console,
+    /// `vault kv put`) counts. Used by dispatch and by a reveal of the current version.
+    Current,
+    /// Exactly the backend version recorded in the material (a reveal of an old version).
+    Recorded,
+}
+
 /// Where values live. Implemented by the local Fernet backend, AWS Secrets Manager and Vault.
+///
+/// Errors keep `NotFound`, `Refused` and `Unavailable` apart: none of them may ever be
+/// turned into "no such secret here" by a caller (a resolver would then serve a broader
+/// scope's value during an outage).
 pub trait ValueBackend: Send + Sync {
     /// Which backend this is.
     fn kind(&self) -> BackendKind;
 
     /// Stores a new value of (scope, name) and returns what the database keeps of it.
+    /// `previous` is the current version's material when the secret already exists (the
+    /// ARN or Vault path to write to, which a linked secret chose).
     fn write<'a>(
         &'a self,
         scope: &'a ScopePath,
         name: &'a SecretName,
         value: &'a SecretValue,
+        previous: Option<&'a StoredMaterial>,
     ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>>;
 
     /// Fetches several values at once: one result per item, in order.
     fn fetch<'a>(
         &'a self,
         items: &'a [&'a StoredMaterial],
+        which: Fetch,
     ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>>;
+
+    /// Registers a value that already lives in the backend, by reference (an ARN;
+    /// `MOUNT/PATH#FIELD`), checking that it exists without reading the value.
+    fn link<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<StoredMaterial>> {
+        let _ = reference;
+        let kind = self.kind();
+        Box::pin(async move {
+            Err(Error::Invalid(format!(
+                "the {kind} backend cannot link an existing value"
+            )))
+        })
+    }
 
     /// Makes an earlier version current again and returns the material of the new version.
     /// The local backend simply keeps the old token.
@@ -53,6 +83,10 @@ pub trait ValueBackend: Send + Sync {
     ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
         Box::pin(async move { Ok(target.clone()) })
     }
+
+    /// Checks that the backend is reachable and usable (`secretstore doctor`): a line
+    /// describing what was checked, or why it fails.
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, BackendError>>;
 }
 
 /// Where briefs are kept: a folder, later S3.
@@ -61,6 +95,8 @@ pub trait BriefStore: Send + Sync {
     fn put<'a>(&'a self, brief: &'a Brief) -> BoxFuture<'a, Result<()>>;
     /// Reads a stored brief.
     fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>>;
+    /// Checks that briefs can be written and read (`secretstore doctor`).
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
 }
 
 /// One write of a new version, as handed to the store.
@@ -320,7 +356,12 @@ impl<S: MetadataStore> Service<S> {
             }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
-        let material = backend.write(&scope, &name, value).await?;
+        let previous = self
+            .previous_material(&scope, &name, existing.as_ref())
+            .await?;
+        let material = backend
+            .write(&scope, &name, value, previous.as_ref())
+            .await?;
         let audit = self.audit(who, "secret.set").secret(&scope, &name);
         let versions = self
             .store
@@ -340,6 +381,94 @@ impl<S: MetadataStore> Service<S> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    /// The current material of an existing external secret (where a write must go).
+    async fn previous_material(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        existing: Option<&SecretMeta>,
+    ) -> Result<Option<StoredMaterial>> {
+        match existing {
+            Some(m) if m.backend != BackendKind::Local => {
+                Ok(Some(self.store.material(scope, name, None).await?.2))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Registers a secret that already lives in AWS Secrets Manager or Vault: only the
+    /// reference is stored, and no value passes through secretstore.
+    pub async fn link_secret(
+        &self,
+        who: &Principal,
+        scope: &str,
+        name: &str,
+        kind: BackendKind,
+        reference: &str,
+        category: Option<Category>,
+    ) -> Result<Version> {
+        let name = SecretName::parse(name)?;
+        let scope = ScopePath::parse_secret_scope(scope)?;
+        who.require(Action::Write, &scope)?;
+        let existing = self.store.secret(&scope, &name).await?;
+        match &existing {
+            Some(m) if m.backend != kind => {
+                return Err(Error::Conflict(format!(
+                    "{name} at {scope} is a {} secret; delete it before linking it to {kind}",
+                    m.backend
+                )));
+            }
+            Some(_) => {}
+            None => {
+                self.existing_scope(scope.clone()).await?;
+                if category.is_none() {
+                    return Err(Error::Invalid(format!(
+                        "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
+                    )));
+                }
+            }
+        }
+        let material = self.backends.get(kind)?.link(reference).await?;
+        let audit = self
+            .audit(who, "secret.link")
+            .secret(&scope, &name)
+            .detail(serde_json::json!({ "backend": kind.as_str(), "reference": reference }));
+        let versions = self
+            .store
+            .write_versions(vec![NewVersion {
+                expected: existing.as_ref().map(|m| m.version).or(Some(0)),
+                scope,
+                name,
+                category,
+                backend: kind,
+                material,
+                rollback_of: None,
+                actor: Actor(who.account.clone()),
+                audit,
+            }])
+            .await?;
+        versions
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    /// Checks every configured backend and the brief store: one line each.
+    pub async fn doctor(&self) -> Vec<(String, Result<String>)> {
+        let mut out = Vec::new();
+        for kind in [BackendKind::Local, BackendKind::AwsSm, BackendKind::Vault] {
+            match self.backends.get(kind) {
+                Ok(b) => out.push((kind.to_string(), b.check().await.map_err(Error::from))),
+                Err(e) if kind == self.config.default_backend => {
+                    out.push((kind.to_string(), Err(e)))
+                }
+                Err(_) => {}
+            }
+        }
+        out.push(("briefs".to_string(), self.briefs.check().await));
+        out
     }
 
     /// Reveals a value (audited before it is returned).
@@ -363,8 +492,13 @@ impl<S: MetadataStore> Service<S> {
             Err(e) => return Err(e),
         };
         let backend = self.backends.get(meta.backend)?;
+        let which = if version.is_some() {
+            Fetch::Recorded
+        } else {
+            Fetch::Current
+        };
         let value = backend
-            .fetch(&[&material])
+            .fetch(&[&material], which)
             .await
             .into_iter()
             .next()
@@ -473,14 +607,18 @@ impl<S: MetadataStore> Service<S> {
         }
         let mut writes = Vec::with_capacity(entries.len());
         for (name, e) in names.iter().zip(&entries) {
-            let kind = match self.store.secret(&scope, name).await? {
+            let existing = self.store.secret(&scope, name).await?;
+            let kind = match &existing {
                 Some(m) => m.backend,
                 None => self.config.default_backend,
             };
+            let previous = self
+                .previous_material(&scope, name, existing.as_ref())
+                .await?;
             let material = self
                 .backends
                 .get(kind)?
-                .write(&scope, name, &e.value)
+                .write(&scope, name, &e.value, previous.as_ref())
                 .await?;
             let audit = self.audit(who, "secret.import").secret(&scope, name);
             writes.push(NewVersion {
@@ -624,7 +762,7 @@ impl<S: MetadataStore> Service<S> {
                 .iter()
                 .filter_map(|&i| winner(i).map(|c| &c.material))
                 .collect();
-            let results = backend.fetch(&items).await;
+            let results = backend.fetch(&items, Fetch::Current).await;
             for (n, &i) in idx.iter().enumerate() {
                 match results.get(n) {
                     Some(Ok(v)) => values[i] = Some(v.clone()),

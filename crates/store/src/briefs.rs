@@ -51,6 +51,22 @@ impl BriefStore for FolderBriefStore {
         })
     }
 
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            tokio::fs::create_dir_all(&self.dir)
+                .await
+                .map_err(|e| storage("create the folder", &self.dir, e))?;
+            let probe = self.dir.join(".doctor-probe");
+            tokio::fs::write(&probe, b"probe")
+                .await
+                .map_err(|e| storage("write", &self.dir, e))?;
+            tokio::fs::remove_file(&probe)
+                .await
+                .map_err(|e| storage("remove a file", &self.dir, e))?;
+            Ok(format!("folder {} is writable", self.dir.display()))
+        })
+    }
+
     fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>> {
         Box::pin(async move {
             let path = self.path(id)?;

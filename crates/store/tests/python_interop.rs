@@ -192,7 +192,9 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
         .unwrap();
     let (_, _, material) = store.material(&org, &name, None).await.unwrap();
     let local = LocalBackend::new(Keyring::parse(&key).unwrap());
-    let values = local.fetch(&[&material]).await;
+    let values = local
+        .fetch(&[&material], secretstore_core::Fetch::Current)
+        .await;
     assert_eq!(
         values[0].as_ref().unwrap().expose_secret(),
         "postgres://from-python\n"
