@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README: "Run the tests").
 #
-# Sets up what the tests need and nothing else: a Python venv with the pinned
-# `cryptography` package (Fernet interoperability tests) and the sqlite3 shell
-# (audit-log checks). Then formatting, lints, and every test of the workspace.
+# Sets up what the tests need and nothing else: the sqlite3 shell (audit-log checks)
+# and, through scripts/services.sh, a Python venv with pinned packages: `cryptography`
+# (Fernet interoperability), moto (AWS Secrets Manager and S3) and OpenBao (the Vault
+# API), whose servers run on free loopback ports for the tests and are stopped at the
+# end. Then formatting, lints, and every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CRYPTOGRAPHY_VERSION=50.0.2
-VENV=target/test-venv
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -21,13 +21,9 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
   fi
 fi
 
-if ! "$VENV/bin/python" -c "import cryptography, sys; sys.exit(cryptography.__version__ != '$CRYPTOGRAPHY_VERSION')" 2>/dev/null; then
-  log "making $VENV with cryptography==$CRYPTOGRAPHY_VERSION"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "cryptography==$CRYPTOGRAPHY_VERSION"
-fi
-export SECRETSTORE_TEST_PYTHON="$PWD/$VENV/bin/python"
+trap 'scripts/services.sh stop' EXIT
+services_env=$(scripts/services.sh start)
+eval "$services_env"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

