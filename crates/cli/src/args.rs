@@ -124,6 +124,8 @@ pub enum Cmd {
     },
     /// Serve the HTTP API (SECRETSTORE_LISTEN, default 127.0.0.1:8080).
     Serve,
+    /// Check every configured backend and the brief store: one line each.
+    Doctor,
 }
 
 #[derive(Subcommand)]
@@ -220,6 +222,26 @@ pub enum SecretCmd {
     Delete {
         #[command(flatten)]
         at: At,
+    },
+    /// Register a secret that already lives in AWS Secrets Manager or Vault; no value
+    /// passes through secretstore.
+    Link {
+        #[command(flatten)]
+        at: At,
+        /// The secret's ARN (or name) in AWS Secrets Manager.
+        #[arg(
+            long,
+            value_name = "ARN",
+            required_unless_present = "vault_path",
+            conflicts_with = "vault_path"
+        )]
+        aws_arn: Option<String>,
+        /// MOUNT/PATH#FIELD in Vault KV v2.
+        #[arg(long, value_name = "MOUNT/PATH#FIELD")]
+        vault_path: Option<String>,
+        /// Required when the secret is new.
+        #[arg(long)]
+        category: Option<String>,
     },
     /// Import every variable of a dotenv file, all or nothing.
     Import {

@@ -4,7 +4,7 @@
 use crate::args::{
     AccountCmd, BriefCmd, CallbackCmd, Cli, Cmd, ScopeCmd, SecretCmd, TaskCmd, TokenCmd,
 };
-use crate::config::{BriefStoreUrl, Config, RawSettings};
+use crate::config::{BriefStoreUrl, Config, RawSettings, SseSetting};
 use crate::{envfile, input};
 use secretstore_core::{
     AccountKind, BackendKind, Backends, Category, Error, ImportEntry, Level, Principal, Result,
@@ -51,6 +51,24 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let actor = Principal::operator(&cfg.os_user);
     match cli.cmd {
         Cmd::Keygen | Cmd::Init | Cmd::Serve => unreachable_ok(),
+        Cmd::Doctor => {
+            let mut failed = false;
+            println!("database: ok ({})", cfg.database_url);
+            for (what, r) in svc.doctor().await {
+                match r {
+                    Ok(line) => println!("{what}: ok ({line})"),
+                    Err(e) => {
+                        failed = true;
+                        println!("{what}: FAILED: {e}");
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Cmd::Org { cmd } => create_scope(&svc, cmd, Level::Organization, &actor).await,
         Cmd::Team { cmd } => create_scope(&svc, cmd, Level::Team, &actor).await,
         Cmd::Workspace { cmd } => create_scope(&svc, cmd, Level::Workspace, &actor).await,
@@ -252,15 +270,81 @@ pub async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
             );
         }
     }
-    for kind in [BackendKind::AwsSm, BackendKind::Vault] {
-        backends = backends.without(
-            kind,
-            format!("the {kind} backend is not available in this version of secretstore"),
-            "use the local backend (unset SECRET_BACKEND)",
-        );
+    let mut brief_store: Option<Arc<dyn secretstore_core::BriefStore>> = None;
+    match &cfg.aws {
+        None => {
+            backends = backends.without(
+                BackendKind::AwsSm,
+                "AWS is not configured",
+                "set AWS_REGION (and AWS credentials, as the AWS SDK reads them)",
+            );
+        }
+        Some(aws) => {
+            let settings = secretstore_aws::AwsSettings {
+                region: aws.region.clone(),
+                endpoint_url: aws.endpoint_url.clone(),
+                sm_prefix: aws.sm_prefix.clone(),
+                timeout: secretstore_aws::DEFAULT_TIMEOUT,
+            };
+            settings.validate()?;
+            // One SDK configuration for Secrets Manager and S3.
+            let sdk = secretstore_aws::load_sdk_config(&settings, None).await;
+            let sm = sdk
+                .as_ref()
+                .map_err(|e| Error::config(e.to_string(), "set AWS_REGION"))
+                .and_then(|c| secretstore_aws::AwsSmBackend::from_sdk_config(c, &settings));
+            match sm {
+                Ok(b) => backends = backends.with(Arc::new(b)),
+                // Needed for new secrets: refuse to start without it.
+                Err(e) if cfg.secret_backend == BackendKind::AwsSm => return Err(e),
+                Err(e) => {
+                    backends = backends.without(BackendKind::AwsSm, e.to_string(), "set AWS_REGION")
+                }
+            }
+            if let BriefStoreUrl::S3 {
+                bucket,
+                prefix,
+                sse,
+            } = &cfg.brief_store
+            {
+                let sse = match sse {
+                    SseSetting::Aes256 => secretstore_aws::Sse::Aes256,
+                    SseSetting::Kms { key_id } => secretstore_aws::Sse::Kms {
+                        key_id: key_id.clone(),
+                    },
+                };
+                let sdk = sdk.map_err(|e| Error::config(e.to_string(), "set AWS_REGION"))?;
+                brief_store = Some(Arc::new(secretstore_aws::S3BriefStore::from_sdk_config(
+                    &sdk, &settings, bucket, prefix, sse,
+                )?));
+            }
+        }
     }
-    let briefs = match &cfg.brief_store {
-        BriefStoreUrl::Folder(p) => Arc::new(FolderBriefStore::new(p.clone())),
+    match &cfg.vault {
+        None => {
+            backends = backends.without(
+                BackendKind::Vault,
+                "Vault is not configured",
+                "set VAULT_ADDR and VAULT_TOKEN",
+            );
+        }
+        Some(v) => {
+            let mut settings =
+                secretstore_vault::VaultSettings::new(v.addr.clone(), v.token.clone());
+            settings.namespace = v.namespace.clone();
+            settings.kv_mount = v.kv_mount.clone();
+            backends = backends.with(Arc::new(secretstore_vault::VaultBackend::new(settings)?));
+        }
+    }
+    let briefs: Arc<dyn secretstore_core::BriefStore> = match (&cfg.brief_store, brief_store) {
+        (_, Some(s3)) => s3,
+        (BriefStoreUrl::Folder(p), None) => Arc::new(FolderBriefStore::new(p.clone())),
+        (BriefStoreUrl::S3 { .. }, None) => {
+            return Err(Error::config(
+                "BRIEF_STORE_URL is s3:// but AWS is not configured",
+                "set AWS_REGION",
+            ));
+        }
     };
     Ok(Service {
         store,
@@ -433,6 +517,30 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode
         SecretCmd::Delete { at } => {
             svc.delete(actor, &at.scope, &at.name).await?;
             println!("deleted {} at {}", at.name, at.scope);
+        }
+        SecretCmd::Link {
+            at,
+            aws_arn,
+            vault_path,
+            category: cat,
+        } => {
+            let cat = category(cat.as_deref())?;
+            let (kind, reference) = match (aws_arn, vault_path) {
+                (Some(arn), None) => (BackendKind::AwsSm, arn),
+                (None, Some(path)) => (BackendKind::Vault, path),
+                _ => {
+                    return Err(Error::Invalid(
+                        "give exactly one of --aws-arn or --vault-path".into(),
+                    ));
+                }
+            };
+            let v = svc
+                .link_secret(actor, &at.scope, &at.name, kind, &reference, cat)
+                .await?;
+            println!(
+                "{} at {}: version {v} (linked to {kind})",
+                at.name, at.scope
+            );
         }
         SecretCmd::Import {
             dotenv_file,

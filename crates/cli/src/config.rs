@@ -1,7 +1,7 @@
 //! Settings: read once, here, from the environment and a `.env` file in the working
 //! directory (the real environment wins), validated, and handed down.
 
-use secretstore_core::{BackendKind, Error, Result};
+use secretstore_core::{BackendKind, Error, Result, SecretValue};
 use secretstore_store::Keyring;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,6 +10,32 @@ use std::str::FromStr;
 /// Where briefs are kept.
 pub enum BriefStoreUrl {
     Folder(PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+        sse: SseSetting,
+    },
+}
+
+/// Server-side encryption of S3 briefs.
+pub enum SseSetting {
+    Aes256,
+    Kms { key_id: Option<String> },
+}
+
+/// AWS settings (the credentials come from the AWS SDK's standard chain).
+pub struct AwsConfig {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub sm_prefix: String,
+}
+
+/// Vault KV v2 settings. No `Debug`: it holds the token.
+pub struct VaultConfig {
+    pub addr: String,
+    pub token: SecretValue,
+    pub namespace: Option<String>,
+    pub kv_mount: String,
 }
 
 /// The checked configuration. No `Debug`: it holds the Fernet keys.
@@ -19,6 +45,11 @@ pub struct Config {
     pub keys: Option<Keyring>,
     pub database_url: String,
     pub brief_store: BriefStoreUrl,
+    /// Set when AWS is configured (a region, endpoint or profile, `SECRET_BACKEND=aws_sm`,
+    /// or an s3:// brief store).
+    pub aws: Option<AwsConfig>,
+    /// Set when `VAULT_ADDR` is.
+    pub vault: Option<VaultConfig>,
     pub callback_ttl_secs: i64,
     /// The operating-system user, for `cli:<user>` in the audit log.
     pub os_user: String,
@@ -112,22 +143,74 @@ impl RawSettings {
         }
         let brief_store = match self.get("BRIEF_STORE_URL") {
             None => BriefStoreUrl::Folder(PathBuf::from("./briefs")),
-            Some(u) if u.starts_with("s3://") => {
-                return Err(Error::config(
-                    "BRIEF_STORE_URL: s3:// brief stores are not supported by this version",
-                    "use a folder path or file://PATH",
-                ));
-            }
+            Some(u) if u.starts_with("s3://") => self.s3_brief_store(&u)?,
             Some(u) => match u.strip_prefix("file://") {
                 Some(p) => BriefStoreUrl::Folder(PathBuf::from(p)),
                 None if u.contains("://") => {
                     return Err(Error::config(
                         format!("BRIEF_STORE_URL: unsupported URL {u:?}"),
-                        "use a folder path or file://PATH",
+                        "use a folder path, file://PATH or s3://BUCKET/PREFIX",
                     ));
                 }
                 None => BriefStoreUrl::Folder(PathBuf::from(u)),
             },
+        };
+        let aws_wanted = secret_backend == BackendKind::AwsSm
+            || matches!(brief_store, BriefStoreUrl::S3 { .. })
+            || [
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "AWS_ENDPOINT_URL",
+                "AWS_PROFILE",
+            ]
+            .iter()
+            .any(|k| self.get(k).is_some());
+        let aws = aws_wanted.then(|| AwsConfig {
+            region: self
+                .get("AWS_REGION")
+                .or_else(|| self.get("AWS_DEFAULT_REGION")),
+            endpoint_url: self.get("AWS_ENDPOINT_URL"),
+            sm_prefix: self
+                .get("AWS_SM_PREFIX")
+                .unwrap_or_else(|| "secretstore/".into()),
+        });
+        let vault = match self.get("VAULT_ADDR") {
+            None if secret_backend == BackendKind::Vault => {
+                return Err(Error::config(
+                    "SECRET_BACKEND=vault but VAULT_ADDR is not set",
+                    "set VAULT_ADDR and VAULT_TOKEN",
+                ));
+            }
+            None => None,
+            Some(addr) => {
+                if !(addr.starts_with("http://") || addr.starts_with("https://")) {
+                    return Err(Error::config(
+                        format!("VAULT_ADDR: {addr:?} is not an http:// or https:// address"),
+                        "like https://vault.example.com:8200",
+                    ));
+                }
+                // No fallback to ~/.vault-token: a credential nobody configured here is
+                // never picked up.
+                let token = self.get("VAULT_TOKEN").ok_or_else(|| {
+                    Error::config(
+                        "VAULT_ADDR is set but VAULT_TOKEN is not",
+                        "set VAULT_TOKEN",
+                    )
+                })?;
+                let token = SecretValue::new(token).map_err(|_| {
+                    Error::config("VAULT_TOKEN is not a valid token", "set VAULT_TOKEN")
+                })?;
+                Some(VaultConfig {
+                    addr,
+                    token,
+                    namespace: self.get("VAULT_NAMESPACE"),
+                    kv_mount: self
+                        .get("VAULT_KV_MOUNT")
+                        .unwrap_or_else(|| "secret".into())
+                        .trim_matches('/')
+                        .to_string(),
+                })
+            }
         };
         let callback_ttl_secs = match self.get("SECRETSTORE_CALLBACK_TTL") {
             None => 24 * 3600,
@@ -153,9 +236,41 @@ impl RawSettings {
             keys,
             database_url,
             brief_store,
+            aws,
+            vault,
             callback_ttl_secs,
             os_user,
             listen,
+        })
+    }
+}
+
+impl RawSettings {
+    fn s3_brief_store(&self, url: &str) -> Result<BriefStoreUrl> {
+        let rest = &url["s3://".len()..];
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::config(
+                format!("BRIEF_STORE_URL: no bucket in {url:?}"),
+                "s3://BUCKET/PREFIX",
+            ));
+        }
+        let sse = match self.get("BRIEF_SSE").as_deref() {
+            None | Some("AES256") => SseSetting::Aes256,
+            Some("aws:kms") => SseSetting::Kms {
+                key_id: self.get("BRIEF_SSE_KMS_KEY_ID"),
+            },
+            Some(other) => {
+                return Err(Error::config(
+                    format!("BRIEF_SSE: unknown value {other:?}"),
+                    "AES256 or aws:kms (with BRIEF_SSE_KMS_KEY_ID)",
+                ));
+            }
+        };
+        Ok(BriefStoreUrl::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            sse,
         })
     }
 }

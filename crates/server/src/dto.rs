@@ -41,6 +41,18 @@ pub struct PutSecret {
     pub expected_version: Option<i64>,
 }
 
+/// `POST /api/v1/secrets/{name}/link`: exactly one of `aws_arn` and `vault_path`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSecret {
+    /// The secret's ARN (or name) in AWS Secrets Manager.
+    pub aws_arn: Option<String>,
+    /// `MOUNT/PATH#FIELD` in Vault KV v2.
+    pub vault_path: Option<String>,
+    /// Required when the secret is new.
+    pub category: Option<String>,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {

@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/secrets/{name}/value", get(secrets::value))
         .route("/secrets/{name}/versions", get(secrets::versions))
         .route("/secrets/{name}/rollback", post(secrets::rollback))
+        .route("/secrets/{name}/link", post(secrets::link))
         .route("/tasks", post(tasks::create))
         .route("/tasks/{id}", get(tasks::get))
         .route("/tasks/{id}/dispatch", post(tasks::dispatch))

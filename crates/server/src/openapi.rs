@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         routes::secrets::value,
         routes::secrets::versions,
         routes::secrets::rollback,
+        routes::secrets::link,
         routes::secrets::delete,
         routes::tasks::create,
         routes::tasks::get,

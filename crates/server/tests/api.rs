@@ -72,6 +72,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/secrets/{name}/value"),
     ("get", "/api/v1/secrets/{name}/versions"),
     ("post", "/api/v1/secrets/{name}/rollback"),
+    ("post", "/api/v1/secrets/{name}/link"),
     ("post", "/api/v1/tasks"),
     ("get", "/api/v1/tasks/{id}"),
     ("post", "/api/v1/tasks/{id}/dispatch"),

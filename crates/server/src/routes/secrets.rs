@@ -2,12 +2,14 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::dto::{PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList};
+use crate::dto::{
+    LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
+};
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use secretstore_core::{Category, SecretValue};
+use secretstore_core::{BackendKind, Category, Error, SecretValue};
 use serde::Deserialize;
 use std::str::FromStr;
 use utoipa::IntoParams;
@@ -166,6 +168,43 @@ pub async fn rollback(
     AppJson(body): AppJson<Rollback>,
 ) -> Result<Json<SecretDto>, ApiError> {
     st.svc.rollback(&caller.0, &q.scope, &name, body.to).await?;
+    Ok(Json(
+        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
+    ))
+}
+
+/// Registers a secret that already lives in AWS Secrets Manager or Vault: only the
+/// reference is stored; no value passes through secretstore.
+#[utoipa::path(post, path = "/api/v1/secrets/{name}/link", tag = "secrets",
+    params(("name" = String, Path), ScopeParam),
+    request_body = LinkSecret,
+    responses((status = 200, body = SecretDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn link(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+    AppJson(body): AppJson<LinkSecret>,
+) -> Result<Json<SecretDto>, ApiError> {
+    let (kind, reference) = match (body.aws_arn, body.vault_path) {
+        (Some(arn), None) => (BackendKind::AwsSm, arn),
+        (None, Some(path)) => (BackendKind::Vault, path),
+        _ => {
+            return Err(Error::Invalid("give exactly one of aws_arn and vault_path".into()).into());
+        }
+    };
+    let category = body
+        .category
+        .as_deref()
+        .map(Category::from_str)
+        .transpose()?;
+    st.svc
+        .link_secret(&caller.0, &q.scope, &name, kind, &reference, category)
+        .await?;
     Ok(Json(
         st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
     ))
