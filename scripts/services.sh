@@ -2,8 +2,11 @@
 # Real services for the tests, on free loopback ports: moto (AWS Secrets Manager and S3)
 # and an OpenBao dev server (the Vault API). Pinned versions, installed into a venv.
 #
-#   eval "$(scripts/services.sh start)"   # starts them; prints the env the tests read
-#   scripts/services.sh stop              # stops them
+#   eval "$(scripts/services.sh start)"   # starts a fresh pair; prints the env the tests read
+#   scripts/services.sh stop              # stops the pair named by $SECRETSTORE_TEST_SERVICES
+#
+# Each start has a state folder of its own, so several checkouts or shells can run
+# their own servers side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +14,7 @@ MOTO_VERSION=5.2.5
 OPENBAO_VERSION=2.7.2
 CRYPTOGRAPHY_VERSION=50.0.2
 VENV=target/test-venv
-STATE=target/test-services
+STATE_ROOT=target/test-services
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -44,8 +47,8 @@ wait_for() { # URL NAME LOGFILE
 
 start() {
   venv
-  stop_quietly
-  mkdir -p "$STATE"
+  mkdir -p "$STATE_ROOT"
+  STATE=$(mktemp -d "$PWD/$STATE_ROOT/run.XXXXXX")
   local moto_port bao_port
   moto_port=$(free_port)
   "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$STATE/moto.log" 2>&1 &
@@ -54,10 +57,14 @@ start() {
   "$VENV/bin/bao" server -dev -dev-listen-address="127.0.0.1:$bao_port" \
     -dev-root-token-id=root -dev-no-store-token >"$STATE/bao.log" 2>&1 &
   echo $! >"$STATE/bao.pid"
-  wait_for "http://127.0.0.1:$moto_port/moto-api/" moto "$STATE/moto.log"
-  wait_for "http://127.0.0.1:$bao_port/v1/sys/health" OpenBao "$STATE/bao.log"
+  if ! wait_for "http://127.0.0.1:$moto_port/moto-api/" moto "$STATE/moto.log" ||
+     ! wait_for "http://127.0.0.1:$bao_port/v1/sys/health" OpenBao "$STATE/bao.log"; then
+    SECRETSTORE_TEST_SERVICES="$STATE" stop_quietly
+    exit 1
+  fi
   log "moto on 127.0.0.1:$moto_port, OpenBao on 127.0.0.1:$bao_port"
   cat <<ENV
+export SECRETSTORE_TEST_SERVICES="$STATE"
 export SECRETSTORE_TEST_PYTHON="$PWD/$VENV/bin/python"
 export SECRETSTORE_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
 export SECRETSTORE_TEST_VAULT_ADDR="http://127.0.0.1:$bao_port"
@@ -68,12 +75,14 @@ ENV
 }
 
 stop_quietly() {
+  local state=${SECRETSTORE_TEST_SERVICES:-}
+  [ -n "$state" ] && [ -d "$state" ] || return 0
   for svc in moto bao; do
-    if [ -f "$STATE/$svc.pid" ]; then
-      kill "$(cat "$STATE/$svc.pid")" 2>/dev/null || true
-      rm -f "$STATE/$svc.pid"
+    if [ -f "$state/$svc.pid" ]; then
+      kill "$(cat "$state/$svc.pid")" 2>/dev/null || true
     fi
   done
+  rm -rf "$state"
 }
 
 case "${1:-}" in
