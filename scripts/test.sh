@@ -2,10 +2,11 @@
 # The whole test suite, as CI runs it (README: "Run the tests").
 #
 # Sets up what the tests need and nothing else: the sqlite3 shell (audit-log checks)
-# and, through scripts/services.sh, a Python venv with pinned packages: `cryptography`
-# (Fernet interoperability), moto (AWS Secrets Manager and S3) and OpenBao (the Vault
-# API), whose servers run on free loopback ports for the tests and are stopped at the
-# end. Then formatting, lints, and every test of the workspace.
+# and, through scripts/services.sh, PostgreSQL 15 and a Python venv with pinned
+# packages: `cryptography` (Fernet interoperability), moto (AWS Secrets Manager and S3)
+# and OpenBao (the Vault API). Their servers run on free loopback ports for the tests
+# and are stopped at the end. Then formatting, lints, every test of the workspace on
+# SQLite, and the integration suites (command line, HTTP API) again on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +32,8 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "cargo test"
+log "cargo test (SQLite)"
 cargo test --workspace --locked
+
+log "cargo test (the integration suites again, on PostgreSQL)"
+SECRETSTORE_TEST_DB=postgres cargo test --locked -p secretstore -p secretstore-server

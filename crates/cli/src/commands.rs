@@ -10,7 +10,7 @@ use secretstore_core::{
     AccountKind, BackendKind, Backends, Category, Error, ImportEntry, Level, Principal, Result,
     Role, SecretValue, Service, ServiceConfig,
 };
-use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqliteStore};
+use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqlStore};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-pub type Svc = Service<SqliteStore>;
+pub type Svc = Service<SqlStore>;
 
 const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
 
@@ -53,7 +53,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Keygen | Cmd::Init | Cmd::Serve => unreachable_ok(),
         Cmd::Doctor => {
             let mut failed = false;
-            println!("database: ok ({})", cfg.database_url);
+            println!(
+                "database: ok ({})",
+                secretstore_store::redact_url(&cfg.database_url)
+            );
             for (what, r) in svc.doctor().await {
                 match r {
                     Ok(line) => println!("{what}: ok ({line})"),
@@ -254,8 +257,14 @@ pub async fn open(cfg: &Config) -> Result<Svc> {
     open_with(cfg, 4).await
 }
 
+/// Opens the store and the backends; `connections` is the pool size unless
+/// `DATABASE_MAX_CONNECTIONS` says otherwise.
 pub async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
-    let store = SqliteStore::open(&cfg.database_url, connections).await?;
+    let mut pool = secretstore_store::PoolSettings::with_connections(
+        cfg.db_max_connections.unwrap_or(connections),
+    );
+    pool.acquire_timeout = std::time::Duration::from_secs(cfg.db_acquire_timeout_secs as u64);
+    let store = SqlStore::open_with(&cfg.database_url, &pool).await?;
     let mut backends = Backends::new();
     match &cfg.keys {
         Some(keys) => {
@@ -370,7 +379,10 @@ async fn init(raw: RawSettings) -> Result<ExitCode> {
     let raw = RawSettings::load()?;
     let cfg = raw.validate()?;
     open(&cfg).await?;
-    eprintln!("database ready: {}", cfg.database_url);
+    eprintln!(
+        "database ready: {}",
+        secretstore_store::redact_url(&cfg.database_url)
+    );
     if cfg.secret_backend == BackendKind::Local {
         eprintln!(
             "warning: the local backend keeps values in the database, encrypted with the key in .env; it is meant for development and tests"

@@ -44,6 +44,10 @@ pub struct Config {
     /// `None` when no key is configured.
     pub keys: Option<Keyring>,
     pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`; each command picks its own default when unset.
+    pub db_max_connections: Option<u32>,
+    /// `DATABASE_ACQUIRE_TIMEOUT`: how long a request waits for a connection, in seconds.
+    pub db_acquire_timeout_secs: i64,
     pub brief_store: BriefStoreUrl,
     /// Set when AWS is configured (a region, endpoint or profile, `SECRET_BACKEND=aws_sm`,
     /// or an s3:// brief store).
@@ -98,6 +102,36 @@ impl RawSettings {
             .filter(|v| !v.is_empty())
     }
 
+    /// A secret setting that may come from a file instead: `NAME` or `NAME_FILE` (the
+    /// file's content, trailing newline removed). Setting both is an error.
+    pub fn secret_setting(&self, name: &str) -> Result<Option<String>> {
+        let file_var = format!("{name}_FILE");
+        match (self.get(name), self.get(&file_var)) {
+            (Some(_), Some(_)) => Err(Error::config(
+                format!("both {name} and {file_var} are set"),
+                "set only one of them",
+            )),
+            (Some(v), None) => Ok(Some(v)),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::config(
+                        format!("{file_var}: cannot read {path}: {e}"),
+                        "point it at a readable file",
+                    )
+                })?;
+                let v = text.trim_end_matches(['\n', '\r']).to_string();
+                if v.is_empty() {
+                    return Err(Error::config(
+                        format!("{file_var}: {path} is empty"),
+                        "put the value in the file",
+                    ));
+                }
+                Ok(Some(v))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     /// Whether a Fernet key is set anywhere.
     pub fn has_key(&self) -> bool {
         self.get("FERNET_SECRET_KEY").is_some() || self.get("FERNET_SECRET_KEYS").is_some()
@@ -132,15 +166,34 @@ impl RawSettings {
             (None, None) => None,
         };
         let database_url = self
-            .get("DATABASE_URL")
+            .secret_setting("DATABASE_URL")?
             .unwrap_or_else(|| "sqlite://secretstore.db".into());
-        if !database_url.starts_with("sqlite:") {
+        let supported = ["sqlite:", "postgres://", "postgresql://"];
+        if !supported.iter().any(|p| database_url.starts_with(p)) {
             let scheme = database_url.split(':').next().unwrap_or("");
             return Err(Error::config(
-                format!("DATABASE_URL: the {scheme:?} scheme is not supported by this version"),
-                "use sqlite://PATH (PostgreSQL support is planned)",
+                format!("DATABASE_URL: the {scheme:?} scheme is not supported"),
+                "use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             ));
         }
+        let db_max_connections = match self.get("DATABASE_MAX_CONNECTIONS") {
+            None => None,
+            Some(n) => Some(n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                Error::config(
+                    format!("DATABASE_MAX_CONNECTIONS: {n:?} is not a positive number"),
+                    "like 16",
+                )
+            })?),
+        };
+        let db_acquire_timeout_secs = match self.get("DATABASE_ACQUIRE_TIMEOUT") {
+            None => 30,
+            Some(s) => parse_duration(&s).ok_or_else(|| {
+                Error::config(
+                    format!("DATABASE_ACQUIRE_TIMEOUT: cannot read {s:?} as a duration"),
+                    "seconds, or a number with s or m, like 30s",
+                )
+            })?,
+        };
         let brief_store = match self.get("BRIEF_STORE_URL") {
             None => BriefStoreUrl::Folder(PathBuf::from("./briefs")),
             Some(u) if u.starts_with("s3://") => self.s3_brief_store(&u)?,
@@ -235,6 +288,8 @@ impl RawSettings {
             secret_backend,
             keys,
             database_url,
+            db_max_connections,
+            db_acquire_timeout_secs,
             brief_store,
             aws,
             vault,

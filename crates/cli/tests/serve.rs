@@ -43,7 +43,8 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if TcpStream::connect(&s.addr).is_ok() {
+            // Ready when it says so (after the root token, if any, was printed).
+            if s.stdout().contains("listening on") && TcpStream::connect(&s.addr).is_ok() {
                 return s;
             }
             std::thread::sleep(Duration::from_millis(50));

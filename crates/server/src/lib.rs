@@ -27,12 +27,12 @@ use axum::routing::{get, post, put};
 use error::ApiError;
 use routes::{accounts, audit, briefs, health, scopes, secrets, tasks};
 use secretstore_core::Service;
-use secretstore_store::SqliteStore;
+use secretstore_store::SqlStore;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The database the server runs on.
-pub type Db = SqliteStore;
+pub type Db = SqlStore;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;

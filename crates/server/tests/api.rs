@@ -517,8 +517,9 @@ async fn a_backend_that_refuses_is_502_and_never_falls_through() {
     let t = task(&h, &["DB_URL"], None).await;
     // A second server on the same database with another key: the narrowest secret cannot
     // be decrypted, and the broader one must not be served instead.
-    let url = format!("sqlite://{}", h.dir.path().join("t.db").display());
-    let store = secretstore_store::SqliteStore::open(&url, 2).await.unwrap();
+    let store = secretstore_store::SqlStore::open(&h.db_url, 2)
+        .await
+        .unwrap();
     let other_key =
         secretstore_store::Keyring::parse(&secretstore_store::Keyring::generate_key()).unwrap();
     let svc = secretstore_core::Service {

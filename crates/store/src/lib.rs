@@ -1,4 +1,4 @@
-//! secretstore's persistence: the SQLite metadata store, the local Fernet backend and
+//! secretstore's persistence: the metadata store on SQLite or PostgreSQL, the local Fernet backend and
 //! the folder brief store. The domain (`secretstore-core`) defines the traits; this crate
 //! implements them.
 //!
@@ -14,9 +14,9 @@
 pub mod briefs;
 pub mod crypto;
 pub mod local;
-pub mod sqlite;
+pub mod sql;
 
 pub use briefs::FolderBriefStore;
 pub use crypto::Keyring;
 pub use local::LocalBackend;
-pub use sqlite::SqliteStore;
+pub use sql::{Dialect, PoolSettings, SqlStore, redact_url};

@@ -9,7 +9,7 @@ use secretstore_core::{
     Actor, AuditEntry, BackendKind, Category, MetadataStore, NewVersion, ScopePath, SecretName,
     StoredMaterial, ValueBackend,
 };
-use secretstore_store::{Keyring, LocalBackend, SqliteStore};
+use secretstore_store::{Keyring, LocalBackend, SqlStore};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -165,7 +165,7 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
     );
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = SqliteStore::open(&url, 1).await.unwrap();
+    let store = SqlStore::open(&url, 1).await.unwrap();
     let actor = Actor("test".into());
     let org = ScopePath::parse("acme").unwrap();
     store

@@ -8,11 +8,54 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// A temporary working directory with its own `.env`, database and brief folder.
+/// A temporary working directory with its own `.env`, database and brief folder. With
+/// `SECRETSTORE_TEST_DB=postgres`, its database is a fresh one on the test PostgreSQL server
+/// (`SECRETSTORE_TEST_PG_URL`) instead of `secretstore.db`.
 pub struct Env {
     pub dir: tempfile::TempDir,
     /// Extra environment for every command.
     pub vars: Vec<(String, String)>,
+    /// The PostgreSQL database of this folder, in postgres mode.
+    pub pg_url: Option<String>,
+}
+
+/// True when the suite runs against PostgreSQL.
+pub fn postgres_mode() -> bool {
+    std::env::var("SECRETSTORE_TEST_DB").is_ok_and(|v| v == "postgres")
+}
+
+/// A new, empty database on the test PostgreSQL server; its URL.
+pub fn new_pg_database() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = std::env::var("SECRETSTORE_TEST_PG_URL")
+        .expect("SECRETSTORE_TEST_PG_URL is not set: run the tests with scripts/test.sh");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let out = Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "CREATE DATABASE: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
 }
 
 /// What one run of the binary did.
@@ -69,9 +112,15 @@ impl Env {
 
     /// A fresh, empty folder.
     pub fn bare() -> Env {
+        let mut vars = vec![("USER".to_string(), "tester".to_string())];
+        let pg_url = postgres_mode().then(new_pg_database);
+        if let Some(u) = &pg_url {
+            vars.push(("DATABASE_URL".into(), u.clone()));
+        }
         Env {
             dir: tempfile::tempdir().unwrap(),
-            vars: vec![("USER".into(), "tester".into())],
+            vars,
+            pg_url,
         }
     }
 
@@ -143,11 +192,41 @@ impl Env {
         )
     }
 
-    /// Every byte under the folder (database, WAL, briefs, env files…), for leak checks.
+    /// Every byte under the folder (database, WAL, briefs, env files…), for leak checks;
+    /// in postgres mode also a full dump of the database, as `secretstore.db`.
     pub fn all_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();
         walk(self.dir.path(), &mut out);
+        if let Some(u) = &self.pg_url {
+            let dump = Command::new("pg_dump").arg(u).output().expect("pg_dump");
+            assert!(
+                dump.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            out.push((self.path("secretstore.db"), dump.stdout));
+        }
         out
+    }
+
+    /// Runs SQL on this folder's database; rows as `a|b|c` lines.
+    pub fn sql(&self, query: &str) -> String {
+        let out = match &self.pg_url {
+            Some(u) => Command::new("psql")
+                .args([u.as_str(), "-At", "-F", "|", "-c", query])
+                .output(),
+            None => Command::new("sqlite3")
+                .arg(self.path("secretstore.db"))
+                .arg(query)
+                .output(),
+        }
+        .expect("sqlite3 or psql (scripts/test.sh installs them)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 

@@ -10,13 +10,16 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use secretstore_core::{BackendKind, Backends, Principal, Service, ServiceConfig};
 use secretstore_server::{AppState, app};
-use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqliteStore};
+use secretstore_store::{FolderBriefStore, Keyring, LocalBackend, SqlStore};
 use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
+    /// The database: a SQLite file in `dir`, or with `SECRETSTORE_TEST_DB=postgres` a fresh
+    /// database on the test PostgreSQL server.
+    pub db_url: String,
     pub state: AppState,
     pub app: Router,
     /// The bootstrap root token.
@@ -30,11 +33,47 @@ pub struct Answer {
     pub text: String,
 }
 
+/// A database for one test: a SQLite file in `dir`, or a new PostgreSQL database.
+pub fn test_database_url(dir: &std::path::Path) -> String {
+    if !std::env::var("SECRETSTORE_TEST_DB").is_ok_and(|v| v == "postgres") {
+        return format!("sqlite://{}", dir.join("t.db").display());
+    }
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let admin = std::env::var("SECRETSTORE_TEST_PG_URL")
+        .expect("SECRETSTORE_TEST_PG_URL is not set: run the tests with scripts/test.sh");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!(
+        "s{}_{}_{}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let out = std::process::Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
 impl Harness {
     pub async fn new() -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::open(&url, 8).await.unwrap();
+        let url = test_database_url(dir.path());
+        let store = SqlStore::open(&url, 8).await.unwrap();
         let keys = Keyring::parse(&Keyring::generate_key()).unwrap();
         store.check_key(&keys).await.unwrap();
         let svc = Service {
@@ -55,6 +94,7 @@ impl Harness {
             .to_string();
         let state = AppState { svc: Arc::new(svc) };
         Harness {
+            db_url: url,
             app: app(state.clone()),
             state,
             dir,

@@ -1,9 +1,14 @@
-//! The SQLite metadata store. Every SQL statement of the SQLite store lives in this module.
+//! The metadata store on SQLite or PostgreSQL, chosen by the scheme of `DATABASE_URL`.
+//! Every SQL statement of secretstore lives in this module.
 //!
-//! Statements use `$N` placeholders, which both SQLite and PostgreSQL accept, so that a
-//! PostgreSQL store can share them. Write transactions start with `BEGIN IMMEDIATE`: the
+//! Both databases run the same statements through sqlx's `Any` driver: `$N` placeholders,
+//! `RETURNING`, `ON CONFLICT`, and types both understand (BIGINT, TEXT). The schemas differ
+//! only where the databases do (identity columns), in `migrations/sqlite` and
+//! `migrations/postgres`. On SQLite, write transactions start with `BEGIN IMMEDIATE`: the
 //! write lock is taken up front, so two writers queue on the busy timeout instead of
-//! failing when a read lock cannot be upgraded.
+//! failing when a read lock cannot be upgraded. On PostgreSQL, row locks of the
+//! `UPDATE … RETURNING` that bumps a version serialize writers of one secret, so
+//! `expected_version` has exactly one winner even across servers.
 
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
@@ -12,11 +17,8 @@ use secretstore_core::{
     DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
     SecretMeta, SecretName, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
 };
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
@@ -25,8 +27,15 @@ use std::time::Duration;
 const KEY_CHECK_PLAINTEXT: &[u8] = b"secretstore key check v1";
 const KEY_CHECK: &str = "fernet_key_check";
 
-/// The embedded migrations of the SQLite schema.
-fn migrator() -> sqlx::migrate::Migrator {
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The embedded migrations of each database's schema.
+fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
     let m = |version: i64, desc: &'static str, sql: &'static str| {
         sqlx::migrate::Migration::new(
             version,
@@ -36,18 +45,114 @@ fn migrator() -> sqlx::migrate::Migrator {
             false,
         )
     };
-    sqlx::migrate::Migrator::with_migrations(vec![
-        m(
-            1,
-            "init",
-            include_str!("../migrations/sqlite/0001_init.sql"),
-        ),
-        m(
-            2,
-            "accounts",
-            include_str!("../migrations/sqlite/0002_accounts.sql"),
-        ),
-    ])
+    sqlx::migrate::Migrator::with_migrations(match dialect {
+        Dialect::Sqlite => vec![
+            m(
+                1,
+                "init",
+                include_str!("../migrations/sqlite/0001_init.sql"),
+            ),
+            m(
+                2,
+                "accounts",
+                include_str!("../migrations/sqlite/0002_accounts.sql"),
+            ),
+        ],
+        Dialect::Postgres => vec![
+            m(
+                1,
+                "init",
+                include_str!("../migrations/postgres/0001_init.sql"),
+            ),
+            m(
+                2,
+                "accounts",
+                include_str!("../migrations/postgres/0002_accounts.sql"),
+            ),
+        ],
+    })
+}
+
+/// Pool sizes and timeouts of the database connection.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection.
+    pub acquire_timeout: Duration,
+    /// SQLite: how long a writer waits for the write lock.
+    pub busy_timeout: Duration,
+}
+
+impl PoolSettings {
+    pub fn with_connections(max_connections: u32) -> Self {
+        PoolSettings {
+            max_connections: max_connections.max(1),
+            acquire_timeout: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `DATABASE_URL` without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Host and database of a PostgreSQL URL, for a clear message that names no password.
+fn pg_target(url: &str) -> String {
+    let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
+    let rest = rest.rsplit_once('@').map(|x| x.1).unwrap_or(rest);
+    let (hostport, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let db = db.split('?').next().unwrap_or("");
+    format!(
+        "host {hostport}, database {}",
+        if db.is_empty() { "(default)" } else { db }
+    )
+}
+
+/// A connection error's text without the password of `url`.
+fn redact_error(text: &str, url: &str) -> String {
+    match url
+        .split_once("://")
+        .and_then(|(_, r)| r.rsplit_once('@'))
+        .and_then(|(ui, _)| ui.split_once(':'))
+    {
+        Some((_, password)) if !password.is_empty() => text.replace(password, "***"),
+        _ => text.to_string(),
+    }
+}
+
+/// The outcome of a failed write transaction: try again, or give up with an error.
+enum TxError {
+    Retry,
+    Fail(Error),
+}
+
+impl From<Error> for TxError {
+    fn from(e: Error) -> Self {
+        TxError::Fail(e)
+    }
+}
+
+impl From<sqlx::Error> for TxError {
+    fn from(e: sqlx::Error) -> Self {
+        let retry = e.as_database_error().is_some_and(|d| {
+            // 40001 serialization failure, 40P01 deadlock (PostgreSQL); SQLITE_BUSY (5).
+            matches!(d.code().as_deref(), Some("40001" | "40P01" | "5"))
+        });
+        if retry {
+            TxError::Retry
+        } else {
+            TxError::Fail(db(e))
+        }
+    }
 }
 
 fn db(e: sqlx::Error) -> Error {
@@ -59,43 +164,91 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-/// The SQLite store.
+/// The metadata store.
 #[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
 }
 
-impl SqliteStore {
-    /// Opens (creating the file if needed) and migrates the database at `url`
-    /// (`sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`).
+impl SqlStore {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`
+    /// (`sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:` or `postgres://…`).
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
-        let opts = SqliteConnectOptions::from_str(url)
-            .map_err(|e| {
-                Error::config(
-                    format!("invalid DATABASE_URL: {e}"),
-                    "expected sqlite://PATH",
-                )
-            })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts)
+        Self::open_with(url, &PoolSettings::with_connections(max_connections)).await
+    }
+
+    /// [`open`](Self::open) with explicit pool settings.
+    pub async fn open_with(url: &str, settings: &PoolSettings) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (dialect, connect_url) = if url.starts_with("sqlite:") {
+            // Create the file on first use.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let u = if url.contains("mode=") || url.contains(":memory:") {
+                url.to_string()
+            } else {
+                format!("{url}{sep}mode=rwc")
+            };
+            (Dialect::Sqlite, u)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Dialect::Postgres, url.to_string())
+        } else {
+            return Err(Error::config(
+                format!("DATABASE_URL: unsupported database {}", redact_url(url)),
+                "use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
+            ));
+        };
+        let busy_ms = settings.busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        // WAL lets readers run beside the writer; FULL makes every
+                        // acknowledged write survive a crash; the busy timeout makes
+                        // writers queue instead of failing with "database is locked".
+                        for pragma in [
+                            format!("PRAGMA busy_timeout = {busy_ms}"),
+                            "PRAGMA journal_mode = WAL".to_string(),
+                            "PRAGMA synchronous = FULL".to_string(),
+                            "PRAGMA foreign_keys = ON".to_string(),
+                        ] {
+                            sqlx::query(AssertSqlSafe(pragma))
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
             .await
-            .map_err(|e| Error::Storage(format!("cannot open the database {url}: {e}")))?;
-        migrator()
+            .map_err(|e| match dialect {
+                Dialect::Sqlite => Error::Storage(format!("cannot open the database {url}: {e}")),
+                Dialect::Postgres => Error::Storage(format!(
+                    "cannot connect to PostgreSQL ({}): {}",
+                    pg_target(url),
+                    redact_error(&e.to_string(), url)
+                )),
+            })?;
+        migrator(dialect)
             .run(&pool)
             .await
             .map_err(|e| Error::Storage(format!("cannot migrate the database: {e}")))?;
-        Ok(SqliteStore { pool })
+        Ok(SqlStore { pool, dialect })
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db),
+            Dialect::Postgres => self.pool.begin().await.map_err(db),
+        }
     }
 
     /// Checks that `keys` opens what this database holds; on first use, records a check
@@ -134,14 +287,113 @@ impl SqliteStore {
         }
     }
 
+    /// One attempt of [`MetadataStore::write_versions`].
+    async fn write_versions_once(&self, writes: &[NewVersion]) -> Result<Vec<Version>, TxError> {
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            let sid = scope_id(&mut tx, &w.scope).await?.ok_or_else(|| {
+                TxError::Fail(Error::NotFound(format!(
+                    "unknown {} {}",
+                    w.scope.level().as_str(),
+                    w.scope
+                )))
+            })?;
+            let now = &w.audit.at;
+            let updated: Option<(i64, i64)> = sqlx::query_as(
+                "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
+                    updated_by = $4, category = COALESCE($5, category) \
+                 WHERE scope_id = $1 AND name = $2 \
+                   AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
+                 RETURNING id, current_version",
+            )
+            .bind(sid)
+            .bind(w.name.as_str())
+            .bind(now)
+            .bind(&w.actor.0)
+            .bind(w.category.map(|c| c.as_str()))
+            .bind(w.expected)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (secret_id, version) = match updated {
+                Some(x) => x,
+                None => {
+                    let current: Option<i64> = sqlx::query_scalar(
+                        "SELECT current_version FROM secrets WHERE scope_id = $1 AND name = $2",
+                    )
+                    .bind(sid)
+                    .bind(w.name.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(cur) = current {
+                        return Err(
+                            conflict(&w.scope, &w.name, w.expected.unwrap_or(cur), cur).into()
+                        );
+                    }
+                    if let Some(e) = w.expected.filter(|e| *e != 0) {
+                        return Err(conflict(&w.scope, &w.name, e, 0).into());
+                    }
+                    let category = w.category.ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{} is a new secret: a category is required",
+                            w.name
+                        ))
+                    })?;
+                    let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                        "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
+                            created_at, updated_at, updated_by) \
+                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING id",
+                    )
+                    .bind(sid)
+                    .bind(w.name.as_str())
+                    .bind(category.as_str())
+                    .bind(w.backend.as_str())
+                    .bind(now)
+                    .bind(&w.actor.0)
+                    .fetch_one(&mut *tx)
+                    .await;
+                    match inserted {
+                        Ok(id) => (id, 1),
+                        // Another server created it a moment ago: start over as an update.
+                        Err(e) if is_unique_violation(&e) => return Err(TxError::Retry),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            };
+            sqlx::query(
+                "INSERT INTO secret_versions (secret_id, version, ciphertext, backend_ref, \
+                    backend_version, rollback_of, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(secret_id)
+            .bind(version)
+            .bind(&w.material.ciphertext)
+            .bind(&w.material.backend_ref)
+            .bind(&w.material.backend_version)
+            .bind(w.rollback_of)
+            .bind(now)
+            .bind(&w.actor.0)
+            .execute(&mut *tx)
+            .await?;
+            let audit = w.audit.clone().version(version);
+            insert_audit(&mut tx, &audit).await.map_err(TxError::Fail)?;
+            out.push(version);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// The pool, for the store's own tests.
     #[doc(hidden)]
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }
 
-fn audit_row(r: &SqliteRow) -> Result<AuditEntry> {
+fn audit_row(r: &AnyRow) -> Result<AuditEntry> {
     let detail: Option<String> = r.try_get("detail").map_err(db)?;
     Ok(AuditEntry {
         id: Some(r.try_get("id").map_err(db)?),
@@ -157,7 +409,7 @@ fn audit_row(r: &SqliteRow) -> Result<AuditEntry> {
     })
 }
 
-async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> Result<()> {
+async fn insert_audit(conn: &mut AnyConnection, a: &AuditEntry) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit (at, actor, action, scope, name, version, target, source, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -177,7 +429,7 @@ async fn insert_audit(conn: &mut SqliteConnection, a: &AuditEntry) -> Result<()>
     Ok(())
 }
 
-async fn scope_id(conn: &mut SqliteConnection, path: &ScopePath) -> Result<Option<i64>> {
+async fn scope_id(conn: &mut AnyConnection, path: &ScopePath) -> Result<Option<i64>> {
     sqlx::query_scalar("SELECT id FROM scopes WHERE path = $1")
         .bind(path.as_str())
         .fetch_optional(conn)
@@ -188,7 +440,7 @@ async fn scope_id(conn: &mut SqliteConnection, path: &ScopePath) -> Result<Optio
 const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, s.current_version, \
      s.created_at, s.updated_at, s.updated_by";
 
-fn meta_row(r: &SqliteRow) -> Result<SecretMeta> {
+fn meta_row(r: &AnyRow) -> Result<SecretMeta> {
     let category: String = r.try_get("category").map_err(db)?;
     let backend: String = r.try_get("backend").map_err(db)?;
     Ok(SecretMeta {
@@ -206,7 +458,7 @@ fn meta_row(r: &SqliteRow) -> Result<SecretMeta> {
     })
 }
 
-fn material_row(r: &SqliteRow) -> Result<StoredMaterial> {
+fn material_row(r: &AnyRow) -> Result<StoredMaterial> {
     Ok(StoredMaterial {
         ciphertext: r.try_get("ciphertext").map_err(db)?,
         backend_ref: r.try_get("backend_ref").map_err(db)?,
@@ -228,7 +480,7 @@ fn parent_word(path: &ScopePath) -> String {
     )
 }
 
-impl MetadataStore for SqliteStore {
+impl MetadataStore for SqlStore {
     async fn create_scope(&self, path: &ScopePath, audit: AuditEntry) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let parent_id = match path.parent() {
@@ -339,7 +591,7 @@ impl MetadataStore for SqliteStore {
         let sql = format!(
             "SELECT {META_COLUMNS}, v.version, v.ciphertext, v.backend_ref, v.backend_version \
              FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
-             JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE($3, s.current_version) \
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = COALESCE(CAST($3 AS BIGINT), s.current_version) \
              WHERE sc.path = $1 AND s.name = $2"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
@@ -366,90 +618,24 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn write_versions(&self, writes: Vec<NewVersion>) -> Result<Vec<Version>> {
-        let mut tx = self.begin_write().await?;
-        let mut out = Vec::with_capacity(writes.len());
-        for w in writes {
-            let sid = scope_id(&mut tx, &w.scope).await?.ok_or_else(|| {
-                Error::NotFound(format!("unknown {} {}", w.scope.level().as_str(), w.scope))
-            })?;
-            let now = &w.audit.at;
-            let updated: Option<(i64, i64)> = sqlx::query_as(
-                "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
-                    updated_by = $4, category = COALESCE($5, category) \
-                 WHERE scope_id = $1 AND name = $2 AND ($6 IS NULL OR current_version = $6) \
-                 RETURNING id, current_version",
-            )
-            .bind(sid)
-            .bind(w.name.as_str())
-            .bind(now)
-            .bind(&w.actor.0)
-            .bind(w.category.map(|c| c.as_str()))
-            .bind(w.expected)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-            let (secret_id, version) = match updated {
-                Some(x) => x,
-                None => {
-                    let current: Option<i64> = sqlx::query_scalar(
-                        "SELECT current_version FROM secrets WHERE scope_id = $1 AND name = $2",
-                    )
-                    .bind(sid)
-                    .bind(w.name.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    if let Some(cur) = current {
-                        return Err(conflict(&w.scope, &w.name, w.expected.unwrap_or(cur), cur));
-                    }
-                    if let Some(e) = w.expected.filter(|e| *e != 0) {
-                        return Err(conflict(&w.scope, &w.name, e, 0));
-                    }
-                    let category = w.category.ok_or_else(|| {
-                        Error::Invalid(format!(
-                            "{} is a new secret: a category is required",
-                            w.name
-                        ))
-                    })?;
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
-                            created_at, updated_at, updated_by) \
-                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING id",
-                    )
-                    .bind(sid)
-                    .bind(w.name.as_str())
-                    .bind(category.as_str())
-                    .bind(w.backend.as_str())
-                    .bind(now)
-                    .bind(&w.actor.0)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                    (id, 1)
+        // A transaction that lost a race (a concurrent create of the same secret, a
+        // serialization failure or deadlock on PostgreSQL, a busy SQLite) starts over.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.write_versions_once(&writes).await {
+                Ok(v) => return Ok(v),
+                Err(TxError::Fail(e)) => return Err(e),
+                Err(TxError::Retry) if attempt < 5 => {
+                    tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
                 }
-            };
-            sqlx::query(
-                "INSERT INTO secret_versions (secret_id, version, ciphertext, backend_ref, \
-                    backend_version, rollback_of, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(secret_id)
-            .bind(version)
-            .bind(&w.material.ciphertext)
-            .bind(&w.material.backend_ref)
-            .bind(&w.material.backend_version)
-            .bind(w.rollback_of)
-            .bind(now)
-            .bind(&w.actor.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            let audit = w.audit.clone().version(version);
-            insert_audit(&mut tx, &audit).await?;
-            out.push(version);
+                Err(TxError::Retry) => {
+                    return Err(Error::Storage(
+                        "the write kept conflicting with concurrent writes; try again".into(),
+                    ));
+                }
+            }
         }
-        tx.commit().await.map_err(db)?;
-        Ok(out)
     }
 
     async fn delete_secret(
@@ -689,7 +875,7 @@ fn role_from_columns(role: &str, scope: &str) -> Result<Role> {
         .map_err(|e| Error::Storage(format!("bad grant in the database: {e}")))
 }
 
-async fn account_id(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
+async fn account_id(conn: &mut AnyConnection, name: &str) -> Result<i64> {
     sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
         .bind(name)
         .fetch_optional(conn)
@@ -698,7 +884,7 @@ async fn account_id(conn: &mut SqliteConnection, name: &str) -> Result<i64> {
         .ok_or_else(|| Error::NotFound(format!("no account {name}")))
 }
 
-impl AccountStore for SqliteStore {
+impl AccountStore for SqlStore {
     async fn bootstrap_root(
         &self,
         token_id: &str,
