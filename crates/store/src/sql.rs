@@ -198,6 +198,30 @@ impl SqlStore {
                 "use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB",
             ));
         };
+        if dialect == Dialect::Postgres {
+            // One direct attempt first: an unreachable server fails at once, with a clear
+            // message, instead of after the pool's acquire timeout of retries.
+            use sqlx::Connection;
+            let conn = tokio::time::timeout(
+                settings.acquire_timeout,
+                AnyConnection::connect(&connect_url),
+            )
+            .await
+            .map_err(|_| {
+                Error::Storage(format!(
+                    "cannot connect to PostgreSQL ({}): timed out",
+                    pg_target(url)
+                ))
+            })?
+            .map_err(|e| {
+                Error::Storage(format!(
+                    "cannot connect to PostgreSQL ({}): {}",
+                    pg_target(url),
+                    redact_error(&e.to_string(), url)
+                ))
+            })?;
+            let _ = conn.close().await;
+        }
         let busy_ms = settings.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections.max(1))

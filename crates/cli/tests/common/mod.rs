@@ -4,6 +4,8 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

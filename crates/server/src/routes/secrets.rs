@@ -37,6 +37,20 @@ pub struct ValueParams {
     pub version: Option<i64>,
 }
 
+/// The answer to a write: the secret's metadata with the version this write made (a
+/// concurrent writer may already have made a newer one).
+async fn written(
+    st: &AppState,
+    caller: &Caller,
+    scope: &str,
+    name: &str,
+    version: i64,
+) -> Result<Json<SecretDto>, ApiError> {
+    let mut dto: SecretDto = st.svc.metadata(&caller.0, scope, name).await?.into();
+    dto.version = version;
+    Ok(Json(dto))
+}
+
 /// Writes a new version of a secret (creating it at version 1).
 #[utoipa::path(put, path = "/api/v1/secrets/{name}", tag = "secrets",
     params(("name" = String, Path, description = "The environment variable name"), ScopeParam),
@@ -61,7 +75,8 @@ pub async fn put(
         .map(Category::from_str)
         .transpose()?;
     let value = SecretValue::new(body.value.as_str().to_owned())?;
-    st.svc
+    let version = st
+        .svc
         .set_secret(
             &caller.0,
             &q.scope,
@@ -71,9 +86,7 @@ pub async fn put(
             body.expected_version,
         )
         .await?;
-    Ok(Json(
-        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
-    ))
+    written(&st, &caller, &q.scope, &name, version).await
 }
 
 /// The metadata of the secrets the caller may see (at one scope, or everywhere).
@@ -167,10 +180,8 @@ pub async fn rollback(
     AppQuery(q): AppQuery<ScopeParam>,
     AppJson(body): AppJson<Rollback>,
 ) -> Result<Json<SecretDto>, ApiError> {
-    st.svc.rollback(&caller.0, &q.scope, &name, body.to).await?;
-    Ok(Json(
-        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
-    ))
+    let version = st.svc.rollback(&caller.0, &q.scope, &name, body.to).await?;
+    written(&st, &caller, &q.scope, &name, version).await
 }
 
 /// Registers a secret that already lives in AWS Secrets Manager or Vault: only the
@@ -202,12 +213,11 @@ pub async fn link(
         .as_deref()
         .map(Category::from_str)
         .transpose()?;
-    st.svc
+    let version = st
+        .svc
         .link_secret(&caller.0, &q.scope, &name, kind, &reference, category)
         .await?;
-    Ok(Json(
-        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
-    ))
+    written(&st, &caller, &q.scope, &name, version).await
 }
 
 /// Deletes a secret and its history.
