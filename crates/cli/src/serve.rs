@@ -45,7 +45,7 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
         raw
     };
     let cfg = raw.validate()?;
-    let svc = open_with(&cfg, 8).await?;
+    let svc = open_with(&cfg, 16).await?;
     if cfg.secret_backend == BackendKind::Local {
         tracing::warn!(
             "the local backend keeps values in the database, encrypted with FERNET_SECRET_KEY: it is meant for development and tests"
