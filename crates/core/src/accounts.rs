@@ -11,6 +11,9 @@ use std::future::Future;
 /// The recognisable prefix of API tokens.
 pub const API_TOKEN_PREFIX: &str = "sst_";
 
+/// The recognisable prefix of web UI session ids.
+pub const SESSION_PREFIX: &str = "sss_";
+
 /// A person or a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,6 +93,21 @@ pub fn new_api_token() -> SecretValue {
     SecretValue::new(token).expect("API token is a valid value")
 }
 
+/// A new web UI session id: the prefix and 32 bytes from the OS CSPRNG.
+pub fn new_session_id() -> SecretValue {
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    crate::random::fill(raw.as_mut());
+    let id = format!(
+        "{SESSION_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw.as_ref())
+    );
+    #[allow(
+        clippy::expect_used,
+        reason = "a 47-byte ASCII id always passes the value checks"
+    )]
+    SecretValue::new(id).expect("session id is a valid value")
+}
+
 /// Where accounts, grants and tokens are kept.
 pub trait AccountStore: Send + Sync {
     /// Creates the `root` account with the root role and a first token, only if no account
@@ -138,4 +156,20 @@ pub trait AccountStore: Send + Sync {
         hash: &str,
         source: &str,
     ) -> impl Future<Output = Result<Option<Principal>>> + Send;
+    /// Stores a web UI session by the SHA-256 of its id.
+    fn create_session(
+        &self,
+        id_hash: &str,
+        account: &str,
+        csrf: &str,
+        expires_at: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The caller, CSRF token and expiry of a session, in one query.
+    fn session_by_hash(
+        &self,
+        id_hash: &str,
+        source: &str,
+    ) -> impl Future<Output = Result<Option<(Principal, String, String)>>> + Send;
+    fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<()>> + Send;
 }

@@ -43,8 +43,8 @@ pub use name::SecretName;
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use service::{
-    Backends, BoxFuture, BriefStore, DispatchRecord, Dispatched, Fetch, ImportEntry, MetadataStore,
-    NewVersion, Service, ServiceConfig, ValueBackend,
+    Backends, BoxFuture, BriefStore, BriefSummary, DispatchRecord, Dispatched, Fetch, ImportEntry,
+    MetadataStore, NewVersion, Service, ServiceConfig, ValueBackend,
 };
 pub use value::SecretValue;
 

@@ -128,6 +128,22 @@ pub struct DispatchRecord {
     pub status: String,
     pub completed_at: Option<String>,
     pub revoked: bool,
+    /// Which secrets (scope, name, version) the brief handed out.
+    pub secrets: Vec<(String, String, Version)>,
+}
+
+/// A dispatch as the web UI lists it, with the secrets rotated since.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BriefSummary {
+    pub brief_id: String,
+    pub task_id: String,
+    pub project: String,
+    pub created_at: String,
+    pub status: String,
+    pub completed_at: Option<String>,
+    /// Names of secrets the brief used that have a newer version (or were deleted) since:
+    /// a running agent still holds the old value.
+    pub stale: Vec<String>,
 }
 
 /// The database, as the domain sees it. All SQL lives behind this trait.
@@ -191,6 +207,8 @@ pub trait MetadataStore: Send + Sync {
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
     fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
+    /// The newest dispatches, newest first, with their stale secrets.
+    fn recent_briefs(&self, limit: i64) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// Every scope, ordered by path.
     fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
@@ -828,6 +846,11 @@ impl<S: MetadataStore> Service<S> {
             status: "running".into(),
             completed_at: None,
             revoked: false,
+            secrets: brief
+                .secrets
+                .iter()
+                .map(|s| (s.scope.clone(), s.name.clone(), s.version))
+                .collect(),
         };
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;
@@ -918,6 +941,19 @@ impl<S: MetadataStore> Service<S> {
         let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
         audit.scope = Some(rec.project.clone());
         self.store.complete_brief(&id, "completed", audit).await
+    }
+
+    /// The newest dispatches in projects where the caller may dispatch, newest first.
+    pub async fn recent_briefs(&self, who: &Principal, limit: i64) -> Result<Vec<BriefSummary>> {
+        let all = self.store.recent_briefs(limit.clamp(1, 1000) * 4).await?;
+        Ok(all
+            .into_iter()
+            .filter(|b| {
+                ScopePath::parse(&b.project)
+                    .is_ok_and(|p| who.check(Action::Dispatch, &p) == crate::authz::Access::Allowed)
+            })
+            .take(limit.clamp(1, 1000) as usize)
+            .collect())
     }
 
     /// The metadata of every secret the caller may see.
@@ -1097,6 +1133,57 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         }
         let audit = self.audit(who, "token.revoke").target(id.to_owned());
         self.store.revoke_token(id, audit).await
+    }
+
+    /// Signs in to the web UI with an API token: a new session id (shown once, kept only
+    /// as its SHA-256) and the session's CSRF token.
+    pub async fn login(
+        &self,
+        token: &str,
+        source: &str,
+        ttl_secs: i64,
+    ) -> Result<(SecretValue, String)> {
+        let who = self.authenticate(token, source).await?;
+        let session = accounts::new_session_id();
+        let mut raw = [0u8; 32];
+        crate::random::fill(&mut raw);
+        let csrf: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let audit = self.audit(&who, "session.login");
+        self.store
+            .create_session(
+                &brief::token_hash(session.expose_secret()),
+                &who.account,
+                &csrf,
+                &crate::rfc3339_in(ttl_secs),
+                audit,
+            )
+            .await?;
+        Ok((session, csrf))
+    }
+
+    /// The caller behind a web UI session, and its CSRF token. Unknown and expired
+    /// sessions get the same answer.
+    pub async fn session(&self, session_id: &str, source: &str) -> Result<(Principal, String)> {
+        let unauthorized = || Error::Unauthorized("no valid session".to_string());
+        if !session_id.starts_with(accounts::SESSION_PREFIX) || session_id.len() > 200 {
+            return Err(unauthorized());
+        }
+        let (who, csrf, expires_at) = self
+            .store
+            .session_by_hash(&brief::token_hash(session_id), source)
+            .await?
+            .ok_or_else(unauthorized)?;
+        if crate::now_rfc3339() >= expires_at {
+            return Err(unauthorized());
+        }
+        Ok((who, csrf))
+    }
+
+    /// Ends a web UI session.
+    pub async fn logout(&self, session_id: &str) -> Result<()> {
+        self.store
+            .delete_session(&brief::token_hash(session_id))
+            .await
     }
 
     /// The caller behind an API token. Unknown and revoked tokens get the same answer.

@@ -13,8 +13,8 @@
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
-    Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, Candidate, Category,
-    DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
+    Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
+    Category, DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
     SecretMeta, SecretName, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -57,6 +57,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 "accounts",
                 include_str!("../migrations/sqlite/0002_accounts.sql"),
             ),
+            m(
+                3,
+                "sessions and brief secrets",
+                include_str!("../migrations/sqlite/0003_sessions_and_brief_secrets.sql"),
+            ),
         ],
         Dialect::Postgres => vec![
             m(
@@ -68,6 +73,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 2,
                 "accounts",
                 include_str!("../migrations/postgres/0002_accounts.sql"),
+            ),
+            m(
+                3,
+                "sessions and brief secrets",
+                include_str!("../migrations/postgres/0003_sessions_and_brief_secrets.sql"),
             ),
         ],
     })
@@ -796,6 +806,18 @@ impl MetadataStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        for (scope, name, version) in &rec.secrets {
+            sqlx::query(
+                "INSERT INTO brief_secrets (brief_id, scope, name, version) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(rec.brief_id.as_str())
+            .bind(scope)
+            .bind(name)
+            .bind(*version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -822,7 +844,51 @@ impl MetadataStore for SqlStore {
             status: r.try_get("status").map_err(db)?,
             completed_at: r.try_get("completed_at").map_err(db)?,
             revoked: revoked.is_some(),
+            secrets: sqlx::query_as(
+                "SELECT scope, name, version FROM brief_secrets WHERE brief_id = $1 ORDER BY name",
+            )
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?,
         })
+    }
+
+    async fn recent_briefs(&self, limit: i64) -> Result<Vec<BriefSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, task_id, project, created_at, status, completed_at FROM briefs \
+             ORDER BY created_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get("id").map_err(db)?;
+            // A secret is stale for this brief when it has a newer version or is gone.
+            let stale: Vec<String> = sqlx::query_scalar(
+                "SELECT bs.name FROM brief_secrets bs \
+                 LEFT JOIN scopes sc ON sc.path = bs.scope \
+                 LEFT JOIN secrets s ON s.scope_id = sc.id AND s.name = bs.name \
+                 WHERE bs.brief_id = $1 AND (s.id IS NULL OR s.current_version > bs.version) \
+                 ORDER BY bs.name",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+            out.push(BriefSummary {
+                brief_id: id,
+                task_id: r.try_get("task_id").map_err(db)?,
+                project: r.try_get("project").map_err(db)?,
+                created_at: r.try_get("created_at").map_err(db)?,
+                status: r.try_get("status").map_err(db)?,
+                completed_at: r.try_get("completed_at").map_err(db)?,
+                stale,
+            });
+        }
+        Ok(out)
     }
 
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
@@ -1145,5 +1211,81 @@ impl AccountStore for SqlStore {
             roles,
             source: source.to_owned(),
         }))
+    }
+
+    async fn create_session(
+        &self,
+        id_hash: &str,
+        account: &str,
+        csrf: &str,
+        expires_at: &str,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = account_id(&mut tx, account).await?;
+        // Expired sessions are swept on the way.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(&audit.at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_hash)
+        .bind(id)
+        .bind(csrf)
+        .bind(&audit.at)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn session_by_hash(
+        &self,
+        id_hash: &str,
+        source: &str,
+    ) -> Result<Option<(Principal, String, String)>> {
+        let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.name, se.csrf, se.expires_at, g.role, g.scope FROM sessions se \
+             JOIN accounts a ON a.id = se.account_id \
+             LEFT JOIN grants g ON g.account_id = a.id \
+             WHERE se.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some((account, csrf, expires_at, _, _)) = rows.first().cloned() else {
+            return Ok(None);
+        };
+        let mut roles = Vec::new();
+        for (_, _, _, r, s) in &rows {
+            if let Some(r) = r {
+                roles.push(role_from_columns(r, s.as_deref().unwrap_or(""))?);
+            }
+        }
+        Ok(Some((
+            Principal {
+                account,
+                roles,
+                source: source.to_owned(),
+            },
+            csrf,
+            expires_at,
+        )))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 }
