@@ -953,6 +953,9 @@ impl MetadataStore for SqlStore {
     }
 }
 
+/// account, csrf, expires_at, role, role scope.
+type SessionRow = (String, String, String, Option<String>, Option<String>);
+
 fn role_columns(role: &Role) -> (&'static str, String) {
     (
         role.name(),
@@ -1250,7 +1253,7 @@ impl AccountStore for SqlStore {
         id_hash: &str,
         source: &str,
     ) -> Result<Option<(Principal, String, String)>> {
-        let rows: Vec<(String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<SessionRow> = sqlx::query_as(
             "SELECT a.name, se.csrf, se.expires_at, g.role, g.scope FROM sessions se \
              JOIN accounts a ON a.id = se.account_id \
              LEFT JOIN grants g ON g.account_id = a.id \
