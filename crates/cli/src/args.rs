@@ -79,6 +79,9 @@ pub enum Cmd {
     Run {
         #[arg(long = "task", value_name = "TASK_ID")]
         task: String,
+        /// Do not replace the injected values with *** in the command's output.
+        #[arg(long)]
+        no_mask: bool,
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
@@ -126,6 +129,16 @@ pub enum Cmd {
     Serve,
     /// Check every configured backend and the brief store: one line each.
     Doctor,
+    /// Re-encrypt every stored local value (every version) under the first key of
+    /// FERNET_SECRET_KEYS, so older keys can be dropped. Safe to interrupt and re-run.
+    Rekey {
+        /// Only count the values each key opens.
+        #[arg(long)]
+        dry_run: bool,
+        /// Values per transaction.
+        #[arg(long, default_value_t = 500, value_name = "N")]
+        batch_size: i64,
+    },
 }
 
 #[derive(Subcommand)]

@@ -95,7 +95,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             env_file,
             json,
         } => dispatch(&svc, &task_id, env_file.as_deref(), json, &actor).await,
-        Cmd::Run { task, command } => run_command(&svc, &task, &command, &actor).await,
+        Cmd::Run {
+            task,
+            no_mask,
+            command,
+        } => run_command(&svc, &task, &command, !no_mask, &actor).await,
+        Cmd::Rekey {
+            dry_run,
+            batch_size,
+        } => rekey(&svc, &cfg, dry_run, batch_size).await,
         Cmd::Brief {
             cmd: BriefCmd::Show { brief_id },
         } => {
@@ -709,10 +717,65 @@ fn zeroize_json(v: serde_json::Value) {
     }
 }
 
+async fn rekey(svc: &Svc, cfg: &Config, dry_run: bool, batch_size: i64) -> Result<ExitCode> {
+    let Some(keys) = &cfg.keys else {
+        return Err(Error::config(
+            "no Fernet key: FERNET_SECRET_KEY(S) is not set",
+            "set FERNET_SECRET_KEYS=NEW_KEY,OLD_KEY (newest first) and run rekey again",
+        ));
+    };
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} values ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message(if dry_run { "counting" } else { "re-encrypting" });
+        b
+    });
+    let report =
+        secretstore_store::rekey::rekey(&svc.store, keys, dry_run, batch_size, |done, total| {
+            if let Some(b) = &bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        })
+        .await?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    println!("{} local values (every version)", report.total);
+    for (i, n) in report.per_key.iter().enumerate() {
+        let which = if i == 0 { " (the first: encrypts)" } else { "" };
+        println!("  key #{}{which}: {n}", i + 1);
+    }
+    if report.unreadable > 0 {
+        println!("  no key: {}", report.unreadable);
+    }
+    if dry_run {
+        println!("dry run: nothing was changed");
+    } else {
+        println!("re-encrypted {} values under key #1", report.rewritten);
+    }
+    if report.unreadable > 0 {
+        return Err(Error::Crypto(format!(
+            "{} values cannot be decrypted with any configured key (left untouched); add the key they were written with",
+            report.unreadable
+        )));
+    }
+    if !dry_run && report.per_key.len() > 1 {
+        println!(
+            "every value is now under key #1: the other keys can be dropped from FERNET_SECRET_KEYS"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run_command(
     svc: &Svc,
     task: &str,
     command: &[std::ffi::OsString],
+    mask: bool,
     actor: &Principal,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
@@ -727,18 +790,55 @@ async fn run_command(
     for (k, v) in &d.env {
         cmd.env(k, v.expose_secret());
     }
+    // The callback token is a secret too; the brief id is not.
+    let secrets: Vec<&str> = d
+        .env
+        .iter()
+        .filter(|(k, _)| k != "SECRETSTORE_BRIEF_ID")
+        .map(|(_, v)| v.expose_secret())
+        .collect();
+    let masker = crate::mask::Masker::new(&secrets);
+    drop(secrets);
+    if mask {
+        for (name, v) in &d.env {
+            if v.len() < crate::mask::MIN_MASKED_LEN {
+                eprintln!(
+                    "secretstore: {name} is shorter than {} bytes and is not masked in the output",
+                    crate::mask::MIN_MASKED_LEN
+                );
+            }
+        }
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", program.to_string_lossy())))?;
     drop(d);
-    // Ctrl-C reaches the child through the terminal; wait for it to finish and pass its code on.
-    let status = loop {
-        tokio::select! {
-            s = child.wait() => break s,
-            _ = tokio::signal::ctrl_c() => continue,
+    let mut copies = Vec::new();
+    if mask {
+        if let Some(o) = child.stdout.take() {
+            copies.push(tokio::spawn(crate::mask::copy_masked(
+                o,
+                tokio::io::stdout(),
+                masker.clone(),
+            )));
+        }
+        if let Some(e) = child.stderr.take() {
+            copies.push(tokio::spawn(crate::mask::copy_masked(
+                e,
+                tokio::io::stderr(),
+                masker.clone(),
+            )));
         }
     }
-    .map_err(|e| Error::Storage(format!("waiting for the command failed: {e}")))?;
+    drop(masker);
+    let status = crate::mask::wait_forwarding_signals(&mut child)
+        .await
+        .map_err(|e| Error::Storage(format!("waiting for the command failed: {e}")))?;
+    for c in copies {
+        let _ = c.await;
+    }
     Ok(exit_code(status))
 }
 

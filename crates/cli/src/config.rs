@@ -134,7 +134,14 @@ impl RawSettings {
 
     /// Whether a Fernet key is set anywhere.
     pub fn has_key(&self) -> bool {
-        self.get("FERNET_SECRET_KEY").is_some() || self.get("FERNET_SECRET_KEYS").is_some()
+        [
+            "FERNET_SECRET_KEY",
+            "FERNET_SECRET_KEYS",
+            "FERNET_SECRET_KEY_FILE",
+            "FERNET_SECRET_KEYS_FILE",
+        ]
+        .iter()
+        .any(|k| self.get(k).is_some())
     }
 
     /// Checks every setting.
@@ -144,7 +151,10 @@ impl RawSettings {
             Some(s) => BackendKind::from_str(&s)
                 .map_err(|e| Error::config(format!("SECRET_BACKEND: {e}"), "unset it for local"))?,
         };
-        let keys = match (self.get("FERNET_SECRET_KEY"), self.get("FERNET_SECRET_KEYS")) {
+        let keys = match (
+            self.secret_setting("FERNET_SECRET_KEY")?.map(zeroize::Zeroizing::new),
+            self.secret_setting("FERNET_SECRET_KEYS")?.map(zeroize::Zeroizing::new),
+        ) {
             (Some(_), Some(_)) => {
                 return Err(Error::config(
                     "both FERNET_SECRET_KEY and FERNET_SECRET_KEYS are set",
@@ -244,7 +254,7 @@ impl RawSettings {
                 }
                 // No fallback to ~/.vault-token: a credential nobody configured here is
                 // never picked up.
-                let token = self.get("VAULT_TOKEN").ok_or_else(|| {
+                let token = self.secret_setting("VAULT_TOKEN")?.ok_or_else(|| {
                     Error::config(
                         "VAULT_ADDR is set but VAULT_TOKEN is not",
                         "set VAULT_TOKEN",

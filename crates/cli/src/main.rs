@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod envfile;
 mod input;
+mod mask;
 mod serve;
 
 use clap::Parser;

@@ -447,7 +447,7 @@ fn run_passes_the_env_and_the_exit_code_but_not_the_master_key() {
         .ok()
         .trim()
         .to_string();
-    let mut c = e.command(&["run", "--task", &task, "--", "sh", "-c",
+    let mut c = e.command(&["run", "--task", &task, "--no-mask", "--", "sh", "-c",
         "printf '%s|%s|%s' \"$GREETING\" \"${FERNET_SECRET_KEY:-none}\" \"${SECRETSTORE_BRIEF_ID:+set}\"; exit 7"]);
     let key = std::fs::read_to_string(e.path(".env")).unwrap();
     let key = key

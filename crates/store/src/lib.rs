@@ -14,6 +14,7 @@
 pub mod briefs;
 pub mod crypto;
 pub mod local;
+pub mod rekey;
 pub mod sql;
 
 pub use briefs::FolderBriefStore;

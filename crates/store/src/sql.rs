@@ -420,6 +420,69 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// How many local values (every version) the database holds.
+    pub async fn count_ciphertexts(&self) -> Result<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM secret_versions WHERE ciphertext IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    /// One page of stored Fernet tokens after `(secret_id, version)`, in key order.
+    pub async fn ciphertext_page(
+        &self,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64, String)>> {
+        let (sid, ver) = after.unwrap_or((i64::MIN, i64::MIN));
+        sqlx::query_as(
+            "SELECT secret_id, version, ciphertext FROM secret_versions \
+             WHERE ciphertext IS NOT NULL \
+               AND (secret_id > $1 OR (secret_id = $1 AND version > $2)) \
+             ORDER BY secret_id, version LIMIT $3",
+        )
+        .bind(sid)
+        .bind(ver)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    /// Replaces tokens in one short transaction, each only if it is still the token that
+    /// was read (a concurrent write is never overwritten); returns how many were replaced.
+    pub async fn replace_ciphertexts(&self, rows: &[(i64, i64, String, String)]) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut n = 0;
+        for (sid, ver, old, new) in rows {
+            n += sqlx::query(
+                "UPDATE secret_versions SET ciphertext = $4 \
+                 WHERE secret_id = $1 AND version = $2 AND ciphertext = $3",
+            )
+            .bind(*sid)
+            .bind(*ver)
+            .bind(old)
+            .bind(new)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    /// Re-encrypts the database's key check under the first key of `keys`.
+    pub async fn rekey_key_check(&self, keys: &Keyring) -> Result<()> {
+        sqlx::query("UPDATE meta SET value = $2 WHERE key = $1")
+            .bind(KEY_CHECK)
+            .bind(keys.encrypt(KEY_CHECK_PLAINTEXT))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     /// The pool, for the store's own tests.
     #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
