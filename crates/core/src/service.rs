@@ -680,6 +680,37 @@ impl<S: MetadataStore> Service<S> {
         if !self.store.scope_exists(&project).await? {
             return Err(Error::NotFound(format!("unknown project {project}")));
         }
+        if let Some(p) = &payload {
+            // The payload is stored with the task: refuse it now, before it reaches the
+            // database, if it holds the current value of one of the refs (dispatch checks
+            // again, against the values it hands out).
+            let refs: Vec<SecretName> = names
+                .iter()
+                .map(|n| SecretName::parse(n))
+                .collect::<Result<_>>()?;
+            let candidates = self
+                .store
+                .candidates(&project.resolution_chain(), &refs)
+                .await?;
+            let mut leaked = Vec::new();
+            for r in resolve::resolve(&project, &refs, candidates) {
+                let Some(w) = &r.winner else { continue };
+                let Ok(backend) = self.backends.get(w.meta.backend) else {
+                    continue;
+                };
+                if let Some(Ok(v)) = backend.fetch(&[&w.material], Fetch::Current).await.first() {
+                    if json_contains(p, v.expose_secret()) {
+                        leaked.push(r.name.to_string());
+                    }
+                }
+            }
+            if !leaked.is_empty() {
+                return Err(Error::Invalid(format!(
+                    "the task's payload contains the value of {}: a brief must never carry a secret value",
+                    leaked.join(", ")
+                )));
+            }
+        }
         let task = Task {
             id: TaskId::generate(),
             project: project.to_string(),

@@ -408,13 +408,28 @@ async fn dispatch_returns_the_env_and_refuses_values_in_payloads() {
     assert_eq!(b.json["payload"]["instructions"], "migrate the db");
     assert_eq!(b.json["status"], "running");
     assert!(!b.text.contains("postgres://dev-canary"));
-    // A payload holding a value is refused, naming the secret, never the value.
+    // A payload holding a value is refused, naming the secret, never the value: at task
+    // creation (so it is never stored)…
+    let early = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&h.root),
+            Some(json!({"project": PROJECT, "secret_refs": ["DB_URL"],
+                        "payload": {"note": "use postgres://dev-canary please"}})),
+        )
+        .await;
+    early.error(400, "invalid_request");
+    assert!(early.text.contains("DB_URL") && !early.text.contains("postgres://dev-canary"));
+    // …and at dispatch, when the value became the payload's text after the task was made.
     let t2 = task(
         &h,
         &["DB_URL"],
-        Some(json!({"note": "use postgres://dev-canary please"})),
+        Some(json!({"note": "use postgres://rotated-later please"})),
     )
     .await;
+    h.secret("acme/platform/dev", "DB_URL", "postgres://rotated-later")
+        .await;
     let refused = h
         .call(
             "POST",
@@ -425,7 +440,7 @@ async fn dispatch_returns_the_env_and_refuses_values_in_payloads() {
         .await;
     refused.error(400, "invalid_request");
     assert!(
-        refused.text.contains("DB_URL") && !refused.text.contains("postgres://dev-canary"),
+        refused.text.contains("DB_URL") && !refused.text.contains("postgres://rotated-later"),
         "{}",
         refused.text
     );

@@ -1,0 +1,305 @@
+//! The leak suite: one canary value written through every path, then searched for in
+//! every sink. It must appear nowhere.
+//!
+//! Paths: the command line (stdin, --from-file, --from-env), the HTTP API, dotenv import,
+//! AWS Secrets Manager and Vault write-through, a malformed request body, a dispatch
+//! refused for a payload holding the value, a failed dispatch. Sinks: the database (files
+//! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
+//! at trace level, every output and error message of every command and answer, and panic
+//! output (there must be none).
+
+mod common;
+use common::server::*;
+use common::*;
+use serde_json::json;
+
+const PROJECT: &str = "acme/platform/dev/agent-x";
+
+fn need(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with scripts/test.sh"))
+}
+
+#[test]
+fn a_canary_written_through_every_path_appears_in_no_sink() {
+    let canary = |path: &str| format!("CANARY-{path}-7f3a9c");
+    let mut env = Env::bare();
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL", need("SECRETSTORE_TEST_MOTO_URL")),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_SM_PREFIX", format!("leak{}/", std::process::id())),
+        ("VAULT_ADDR", need("SECRETSTORE_TEST_VAULT_ADDR")),
+        ("VAULT_TOKEN", need("SECRETSTORE_TEST_VAULT_TOKEN")),
+        ("RUST_LOG", "trace".into()),
+    ] {
+        env.vars.push((k.into(), v));
+    }
+    let server = Server::start(&env, &[]);
+    let root = server.root_token();
+    let outputs = std::cell::RefCell::new(vec![server.stdout()]);
+    let record = |r: &Run| {
+        assert!(
+            !r.stderr.contains("panicked") && !r.stderr.contains("internal error"),
+            "{}",
+            r.stderr
+        );
+        outputs
+            .borrow_mut()
+            .push(format!("{}\n{}", r.stdout, r.stderr));
+    };
+    for (kind, path) in [
+        ("org", "acme"),
+        ("team", "acme/platform"),
+        ("workspace", "acme/platform/dev"),
+        ("project", PROJECT),
+    ] {
+        record(&env.run(&[kind, "create", path]));
+    }
+
+    // The command line: stdin, a file, an environment variable.
+    let r = env.run_stdin(
+        &[
+            "secret",
+            "set",
+            "CLI_STDIN",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ],
+        canary("stdin").as_bytes(),
+    );
+    record(r.ok_run());
+    std::fs::write(env.path("value.txt"), canary("file")).unwrap();
+    let r = env.run(&[
+        "secret",
+        "set",
+        "CLI_FILE",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+        "--from-file",
+        "value.txt",
+    ]);
+    record(r.ok_run());
+    std::fs::remove_file(env.path("value.txt")).unwrap();
+    let mut c = env.command(&[
+        "secret",
+        "set",
+        "CLI_ENV",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+        "--from-env",
+        "LEAK_VALUE",
+    ]);
+    c.env("LEAK_VALUE", canary("env"));
+    record(run_with(&mut c, b"").ok_run());
+    // A value typed on the command line is refused without being echoed.
+    record(&env.run(&["secret", "set", "ARGV", "--scope", "acme", &canary("argv")]));
+
+    // The HTTP API, a malformed body, an oversized one.
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/API_PUT?scope=acme/platform",
+        Some(&root),
+        Some(&json!({"value": canary("api"), "category": "provider"}).to_string()),
+    );
+    assert_eq!(code, 200);
+    outputs.borrow_mut().push(text);
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/API_BAD?scope=acme",
+        Some(&root),
+        Some(&format!(
+            "{{\"value\": \"{}\", \"category\": ",
+            canary("malformed")
+        )),
+    );
+    assert_eq!(code, 400);
+    outputs.borrow_mut().push(text);
+
+    // Dotenv import, and a failed one.
+    std::fs::write(
+        env.path("import.env"),
+        format!("IMPORTED={}\n", canary("import")),
+    )
+    .unwrap();
+    record(
+        env.run(&[
+            "secret",
+            "import",
+            "import.env",
+            "--scope",
+            "acme/platform/dev",
+            "--category",
+            "integration",
+        ])
+        .ok_run(),
+    );
+    std::fs::write(
+        env.path("import.env"),
+        format!(
+            "GOOD={}\nbad name={}\n",
+            canary("import-bad"),
+            canary("import-bad")
+        ),
+    )
+    .unwrap();
+    record(&env.run(&[
+        "secret",
+        "import",
+        "import.env",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+    ]));
+    std::fs::remove_file(env.path("import.env")).unwrap();
+
+    // Write-through to AWS Secrets Manager and Vault.
+    let mut c = env.command(&[
+        "secret",
+        "set",
+        "VIA_AWS",
+        "--scope",
+        "acme/platform",
+        "--category",
+        "infrastructure",
+    ]);
+    c.env("SECRET_BACKEND", "aws_sm");
+    record(run_with(&mut c, canary("aws").as_bytes()).ok_run());
+    let mut c = env.command(&[
+        "secret",
+        "set",
+        "VIA_VAULT",
+        "--scope",
+        "acme/platform/dev",
+        "--category",
+        "infrastructure",
+    ]);
+    c.env("SECRET_BACKEND", "vault");
+    record(run_with(&mut c, canary("vault").as_bytes()).ok_run());
+
+    // A dispatch that works (the env goes to a file we delete), one refused for a payload
+    // holding a value, one failing on a missing ref.
+    let refs = [
+        "CLI_STDIN",
+        "CLI_FILE",
+        "CLI_ENV",
+        "API_PUT",
+        "IMPORTED",
+        "VIA_AWS",
+        "VIA_VAULT",
+    ];
+    let mut args = vec!["task", "create", "--project", PROJECT];
+    for r in refs {
+        args.extend(["--ref", r]);
+    }
+    let t = env.run(&args).ok().trim().to_string();
+    record(
+        env.run(&["dispatch", &t, "--env-file", "agent.env"])
+            .ok_run(),
+    );
+    let handed = std::fs::read_to_string(env.path("agent.env")).unwrap();
+    assert!(
+        handed.contains(&canary("vault")) && handed.contains(&canary("aws")),
+        "the env holds them all"
+    );
+    std::fs::remove_file(env.path("agent.env")).unwrap();
+    // A payload holding a value is refused before the task (and its payload) is stored.
+    let (code, _, text) = server.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(&json!({"project": PROJECT, "secret_refs": ["API_PUT"], "payload": {"note": canary("api")}}).to_string()),
+    );
+    assert_eq!(code, 400, "{text}");
+    outputs.borrow_mut().push(text);
+    let t2 = env
+        .run(&[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "CLI_STDIN",
+            "--ref",
+            "MISSING",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    record(&env.run(&["dispatch", &t2]));
+    record(&env.run(&[
+        "resolve",
+        "--project",
+        PROJECT,
+        "--ref",
+        "CLI_STDIN",
+        "--ref",
+        "API_PUT",
+        "--explain",
+    ]));
+    record(&env.run(&["secret", "list", "--scope", "acme", "--json"]));
+    record(&env.run(&["secret", "history", "VIA_AWS", "--scope", "acme/platform"]));
+    record(&env.run(&["audit", "--json"]));
+
+    let (code, server_log) = server.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        server_log.contains("TRACE") || server_log.contains("DEBUG"),
+        "the server logged at trace level"
+    );
+    assert!(!server_log.contains("panicked"));
+
+    let mut sinks: Vec<(String, Vec<u8>)> = env
+        .all_bytes()
+        .into_iter()
+        .map(|(p, b)| (p.display().to_string(), b))
+        .collect();
+    assert!(
+        sinks.iter().any(|(p, _)| p.contains("briefs")),
+        "briefs were scanned"
+    );
+    sinks.push(("server log".into(), server_log.into_bytes()));
+    for (i, o) in outputs.into_inner().into_iter().enumerate() {
+        sinks.push((format!("output #{i}"), o.into_bytes()));
+    }
+    for path in [
+        "stdin",
+        "file",
+        "env",
+        "argv",
+        "api",
+        "malformed",
+        "import",
+        "import-bad",
+        "aws",
+        "vault",
+    ] {
+        let c = canary(path);
+        for (sink, bytes) in &sinks {
+            assert!(
+                !contains(bytes, c.as_bytes()),
+                "the canary of {path} leaked into {sink}"
+            );
+        }
+    }
+}
+
+trait OkRun {
+    fn ok_run(&self) -> &Self;
+}
+
+impl OkRun for Run {
+    #[track_caller]
+    fn ok_run(&self) -> &Self {
+        self.ok();
+        self
+    }
+}
