@@ -123,6 +123,16 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
     assert_eq!(code, 400);
     outputs.borrow_mut().push(text);
 
+    // The web UI's new-secret form, signed in with the root token.
+    let ui_text = ui_create_secret(
+        &server.addr,
+        &root,
+        "acme/platform",
+        "UI_FORM",
+        &canary("ui"),
+    );
+    outputs.borrow_mut().push(ui_text);
+
     // Dotenv import, and a failed one.
     std::fs::write(
         env.path("import.env"),
@@ -290,6 +300,103 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
             );
         }
     }
+}
+
+/// One raw HTTP/1.1 exchange: (status, head, body).
+fn raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&str>,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !cookie.is_empty() {
+        req.push_str(&format!("Cookie: {cookie}\r\n"));
+    }
+    if let Some(f) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
+            f.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+/// The value of cookie `name` set by `head`.
+fn set_cookie(head: &str, name: &str) -> String {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, v)| {
+            v.trim()
+                .strip_prefix(&format!("{name}="))
+                .map(|r| r.split(';').next().unwrap().to_string())
+        })
+        .unwrap_or_else(|| panic!("no {name} cookie in {head}"))
+}
+
+/// The hidden CSRF field of a page.
+fn csrf(page: &str) -> String {
+    let at =
+        page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Signs in to the web UI and creates a secret through its form; all pages' text.
+fn ui_create_secret(addr: &str, token: &str, scope: &str, name: &str, value: &str) -> String {
+    let (_, head, page) = raw(addr, "GET", "/ui/login", "", None);
+    let login = set_cookie(&head, "ss_login");
+    let form = format!("token={}&csrf={}", urlencode(token), csrf(&page));
+    let (code, head, _) = raw(
+        addr,
+        "POST",
+        "/ui/login",
+        &format!("ss_login={login}"),
+        Some(&form),
+    );
+    assert_eq!(code, 303, "{head}");
+    let session = format!("ss_session={}", set_cookie(&head, "ss_session"));
+    let (code, _, page) = raw(addr, "GET", &format!("/ui/scopes/{scope}"), &session, None);
+    assert_eq!(code, 200);
+    let form = format!(
+        "name={name}&category=agent&value={}&csrf={}",
+        urlencode(value),
+        csrf(&page)
+    );
+    let (code, head, body) = raw(
+        addr,
+        "POST",
+        &format!("/ui/scopes/{scope}/secrets"),
+        &session,
+        Some(&form),
+    );
+    assert_eq!(code, 303, "{head}\n{body}");
+    let (_, _, after) = raw(addr, "GET", &format!("/ui/scopes/{scope}"), &session, None);
+    assert!(
+        after.contains(&format!("data-secret=\"{name}\"")),
+        "the secret was created"
+    );
+    format!("{head}\n{body}\n{page}\n{after}")
 }
 
 trait OkRun {
