@@ -579,32 +579,31 @@ async fn secret(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parses a dotenv file into import entries. Parse errors never quote the file's content.
+/// Parses a dotenv file into import entries, literally (no `$VAR` expansion). Parse
+/// errors never quote the file's content.
 fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
-    let iter = dotenvy::from_path_iter(path).map_err(|e| match e {
-        dotenvy::Error::Io(io) => Error::Invalid(format!("cannot read {}: {io}", path.display())),
-        _ => Error::Invalid(format!("cannot read {}", path.display())),
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?,
+    );
+    let entries = crate::dotenv::parse(&text).map_err(|e| {
+        Error::Invalid(format!(
+            "cannot parse {}: the entry {} is malformed; nothing was imported",
+            path.display(),
+            match &e.after {
+                Some(n) => format!("after {n}"),
+                None => "at the start".to_string(),
+            }
+        ))
     })?;
-    let mut out = Vec::new();
-    let mut last: Option<String> = None;
-    for item in iter {
-        let (name, value) = item.map_err(|_| {
-            Error::Invalid(format!(
-                "cannot parse {}: the entry {} is malformed; nothing was imported",
-                path.display(),
-                match &last {
-                    Some(n) => format!("after {n}"),
-                    None => "at the start".to_string(),
-                }
-            ))
-        })?;
-        let value = SecretValue::new(value).map_err(|e| {
+    let mut out = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        let value = SecretValue::new(value.to_string()).map_err(|e| {
             Error::Invalid(format!(
                 "{name} in {}: {e}; nothing was imported",
                 path.display()
             ))
         })?;
-        last = Some(name.clone());
         out.push(ImportEntry { name, value });
     }
     Ok(out)

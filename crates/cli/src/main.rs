@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod config;
+mod dotenv;
 mod envfile;
 mod input;
 mod mask;

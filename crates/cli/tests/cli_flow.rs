@@ -469,7 +469,7 @@ fn import_reads_a_dotenv_file() {
     let e = Env::new().with_tree();
     std::fs::write(
         e.path("prod.env"),
-        "# comment\nSTRIPE_KEY=sk_live_1\nexport SLACK_TOKEN='xoxb 2'\nMULTI=\"a\\nb\"\n",
+        "# comment\nSTRIPE_KEY=sk_live_1\nexport SLACK_TOKEN='xoxb 2'\nMULTI=\"a\\nb\"\nNOT_EXPANDED=$HOME/x\n",
     )
     .unwrap();
     let out = e.run(&[
@@ -500,7 +500,13 @@ fn import_reads_a_dotenv_file() {
         e.run(&["secret", "list", "--scope", "acme/platform", "--json"])
             .ok(),
     );
-    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    // Imports are literal: the operator's environment never leaks into a value.
+    assert_eq!(
+        e.run(&["secret", "get", "NOT_EXPANDED", "--scope", "acme/platform"])
+            .ok(),
+        "$HOME/x"
+    );
     assert!(
         list.as_array()
             .unwrap()

@@ -1,0 +1,218 @@
+//! Reading a dotenv file for `secret import`, literally.
+//!
+//! Unlike a shell (or dotenvy), nothing is expanded: `$HOME` in a value is the five
+//! characters `$HOME`, never the operator's environment — an import must store what the
+//! file says. Supported: `NAME=value`, `export NAME=value`, `# comments`, blank lines,
+//! single quotes (literal, may span lines), double quotes (may span lines; escapes `\n`,
+//! `\r`, `\t`, `\"`, `\\`, `\$`), and unquoted values (up to a ` #` comment, trimmed).
+//! Errors never quote the file: they name the entry after which parsing failed.
+
+use zeroize::Zeroizing;
+
+/// Where parsing failed: after this entry (or at the start).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub after: Option<String>,
+}
+
+/// The entries of a dotenv text, in order.
+pub fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, ParseError> {
+    let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let fail = |out: &Vec<(String, Zeroizing<String>)>| ParseError {
+        after: out.last().map(|(k, _)| k.clone()),
+    };
+    let skip_line = |i: &mut usize| {
+        while *i < chars.len() && chars[*i] != '\n' {
+            *i += 1;
+        }
+    };
+    loop {
+        while i < chars.len() && chars[i].is_whitespace() {
+            i += 1;
+        }
+        if i >= chars.len() {
+            return Ok(out);
+        }
+        if chars[i] == '#' {
+            skip_line(&mut i);
+            continue;
+        }
+        let rest: String = chars[i..chars.len().min(i + 7)].iter().collect();
+        if rest.starts_with("export ") || rest.starts_with("export\t") {
+            i += 7;
+            while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+                i += 1;
+            }
+        }
+        let start = i;
+        while i < chars.len()
+            && (chars[i].is_ascii_alphanumeric() || matches!(chars[i], '_' | '.' | '-'))
+        {
+            i += 1;
+        }
+        if i == start {
+            return Err(fail(&out));
+        }
+        let key: String = chars[start..i].iter().collect();
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+            i += 1;
+        }
+        if i >= chars.len() || chars[i] != '=' {
+            return Err(fail(&out));
+        }
+        i += 1;
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t') {
+            i += 1;
+        }
+        let mut value = Zeroizing::new(String::new());
+        match chars.get(i) {
+            Some('\'') => {
+                // Shell-style: 'it'\''s' is one value (as `dispatch --env-file` writes it).
+                loop {
+                    i += 1;
+                    while i < chars.len() && chars[i] != '\'' {
+                        value.push(chars[i]);
+                        i += 1;
+                    }
+                    if i >= chars.len() {
+                        return Err(fail(&out));
+                    }
+                    i += 1;
+                    if chars.get(i) == Some(&'\\') && chars.get(i + 1) == Some(&'\'') {
+                        value.push('\'');
+                        i += 2;
+                        if chars.get(i) == Some(&'\'') {
+                            continue;
+                        }
+                    }
+                    break;
+                }
+            }
+            Some('"') => {
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(fail(&out)),
+                        Some('"') => {
+                            i += 1;
+                            break;
+                        }
+                        Some('\\') => {
+                            let esc = chars.get(i + 1).copied();
+                            match esc {
+                                Some('n') => value.push('\n'),
+                                Some('r') => value.push('\r'),
+                                Some('t') => value.push('\t'),
+                                Some(c @ ('"' | '\\' | '$')) => value.push(c),
+                                Some(c) => {
+                                    value.push('\\');
+                                    value.push(c);
+                                }
+                                None => return Err(fail(&out)),
+                            }
+                            i += 2;
+                        }
+                        Some(c) => {
+                            value.push(*c);
+                            i += 1;
+                        }
+                    }
+                }
+            }
+            _ => {
+                while i < chars.len() && chars[i] != '\n' {
+                    if chars[i] == '#' && value.ends_with([' ', '\t']) {
+                        break;
+                    }
+                    value.push(chars[i]);
+                    i += 1;
+                }
+                let trimmed = Zeroizing::new(value.trim_end().to_string());
+                value = trimmed;
+                skip_line(&mut i);
+                out.push((key, value));
+                continue;
+            }
+        }
+        // After a quoted value: only blanks or a comment until the end of the line.
+        while i < chars.len() && (chars[i] == ' ' || chars[i] == '\t' || chars[i] == '\r') {
+            i += 1;
+        }
+        match chars.get(i) {
+            None | Some('\n') => {}
+            Some('#') => skip_line(&mut i),
+            Some(_) => return Err(fail(&out)),
+        }
+        out.push((key, value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(text: &str) -> Vec<(String, String)> {
+        parse(text)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_usual_forms_literally() {
+        let got = kv(
+            "# c\n\nA=plain value  # comment\nexport B='single $HOME'\nC=\"d\\nq \\\"x\\\" $HOME \\$ \\\\\"\nD=with#hash\nE=\"multi\nline\"\n  F = spaced\r\n",
+        );
+        assert_eq!(
+            got,
+            [
+                ("A".into(), "plain value".into()),
+                ("B".into(), "single $HOME".into()),
+                ("C".into(), "d\nq \"x\" $HOME $ \\".into()),
+                ("D".into(), "with#hash".into()),
+                ("E".into(), "multi\nline".into()),
+                ("F".into(), "spaced".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_what_dispatch_env_file_writes() {
+        assert_eq!(kv(r"A='it'\''s'")[0].1, "it's");
+        assert_eq!(kv(r"A=''\'''")[0].1, "'");
+        assert_eq!(kv(r"A='a'\''b'\''c'")[0].1, "a'b'c");
+        for v in ["plain", "it's", "'", "a\nb 'q' $X", "''"] {
+            let env = vec![(
+                "K".to_string(),
+                secretstore_core::SecretValue::new(v.to_string()).unwrap(),
+            )];
+            let text = crate::envfile::render(&env);
+            assert_eq!(kv(&text)[0].1, v, "round trip of {v:?}");
+        }
+    }
+
+    #[test]
+    fn never_expands_the_environment() {
+        assert_eq!(kv("A=$HOME\nB=${PATH}\n")[0].1, "$HOME");
+        assert_eq!(kv("A=$HOME\nB=${PATH}\n")[1].1, "${PATH}");
+    }
+
+    #[test]
+    fn malformed_entries_name_the_entry_before_never_the_text() {
+        assert_eq!(
+            parse("A=1\nB=\"open\n").unwrap_err().after.as_deref(),
+            Some("A")
+        );
+        assert_eq!(parse("just text\n").unwrap_err().after, None);
+        assert_eq!(
+            parse("A=1\nB='x' trailing\n").unwrap_err().after.as_deref(),
+            Some("A")
+        );
+        assert!(parse("=value\n").is_err());
+        assert_eq!(kv(""), []);
+        assert_eq!(kv("EMPTY=\n")[0].1, "");
+    }
+}
