@@ -692,25 +692,10 @@ impl<S: MetadataStore> Service<S> {
                 .store
                 .candidates(&project.resolution_chain(), &refs)
                 .await?;
-            let mut leaked = Vec::new();
-            for r in resolve::resolve(&project, &refs, candidates) {
-                let Some(w) = &r.winner else { continue };
-                let Ok(backend) = self.backends.get(w.meta.backend) else {
-                    continue;
-                };
-                let fetched = backend.fetch(&[&w.material], Fetch::Current).await;
-                if let Some(Ok(v)) = fetched.first()
-                    && json_contains(p, v.expose_secret())
-                {
-                    leaked.push(r.name.to_string());
-                }
-            }
-            if !leaked.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "the task's payload contains the value of {}: a brief must never carry a secret value",
-                    leaked.join(", ")
-                )));
-            }
+            let resolutions = resolve::resolve(&project, &refs, candidates);
+            // Refs that are missing or fail now are checked again at dispatch.
+            let (values, _) = self.fetch_winners(&resolutions).await;
+            refuse_values_in_payload(p, &resolutions, &values)?;
         }
         let task = Task {
             id: TaskId::generate(),
@@ -731,13 +716,7 @@ impl<S: MetadataStore> Service<S> {
     /// A task, if the caller may dispatch in its project (else "no task", as if missing).
     pub async fn task(&self, who: &Principal, id: &str) -> Result<Task> {
         let task = self.store.task(&TaskId::parse(id)?).await?;
-        let project = ScopePath::parse(&task.project)?;
-        if who.require(Action::Dispatch, &project).is_err() {
-            if who.sees(&project) {
-                who.require(Action::Dispatch, &project)?;
-            }
-            return Err(Error::NotFound(format!("no task {id}")));
-        }
+        require_in_project(who, &task.project, || format!("no task {id}"))?;
         Ok(task)
     }
 
@@ -762,24 +741,15 @@ impl<S: MetadataStore> Service<S> {
         Ok(resolve::resolve(&project, &names, candidates))
     }
 
-    /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
-    /// callback token and returns the env. All or nothing: any missing or failing ref
-    /// fails the whole dispatch, naming every one, and nothing is stored or issued.
-    pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
-        let task = self.task(who, task_id).await?;
-        let project = ScopePath::parse_level(&task.project, Level::Project)?;
-        let names = task
-            .secret_refs
-            .iter()
-            .map(|r| SecretName::parse(r))
-            .collect::<Result<Vec<_>>>()?;
-        let chain = project.resolution_chain();
-        let candidates = self.store.candidates(&chain, &names).await?;
-        let resolutions = resolve::resolve(&project, &names, candidates);
-
+    /// Fetches the current value of every winner, each backend asked once for all its
+    /// refs. One value slot per resolution (`None` where missing or failed) and the
+    /// failures: a missing ref, or the winner's backend error (never a broader scope's value).
+    async fn fetch_winners(
+        &self,
+        resolutions: &[Resolution],
+    ) -> (Vec<Option<SecretValue>>, Vec<RefFailure>) {
         let mut failures: Vec<RefFailure> = Vec::new();
         let mut values: Vec<Option<SecretValue>> = vec![None; resolutions.len()];
-        // Group the winners by backend so each backend is asked once.
         let mut by_backend: BTreeMap<BackendKind, Vec<usize>> = BTreeMap::new();
         for (i, r) in resolutions.iter().enumerate() {
             match &r.winner {
@@ -824,6 +794,25 @@ impl<S: MetadataStore> Service<S> {
                 }
             }
         }
+        (values, failures)
+    }
+
+    /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
+    /// callback token and returns the env. All or nothing: any missing or failing ref
+    /// fails the whole dispatch, naming every one, and nothing is stored or issued.
+    pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
+        let task = self.task(who, task_id).await?;
+        let project = ScopePath::parse_level(&task.project, Level::Project)?;
+        let names = task
+            .secret_refs
+            .iter()
+            .map(|r| SecretName::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let chain = project.resolution_chain();
+        let candidates = self.store.candidates(&chain, &names).await?;
+        let resolutions = resolve::resolve(&project, &names, candidates);
+
+        let (values, mut failures) = self.fetch_winners(&resolutions).await;
         if !failures.is_empty() {
             let order = |f: &RefFailure| names.iter().position(|n| n.as_str() == f.name);
             failures.sort_by_key(order);
@@ -832,21 +821,7 @@ impl<S: MetadataStore> Service<S> {
 
         // A brief must never carry a value, even by a caller's mistake.
         if let Some(payload) = &task.payload {
-            let leaked: Vec<String> = resolutions
-                .iter()
-                .zip(&values)
-                .filter(|(_, v)| {
-                    v.as_ref()
-                        .is_some_and(|v| json_contains(payload, v.expose_secret()))
-                })
-                .map(|(r, _)| r.name.to_string())
-                .collect();
-            if !leaked.is_empty() {
-                return Err(Error::Invalid(format!(
-                    "the task's payload contains the value of {}: a brief must never carry a secret value",
-                    leaked.join(", ")
-                )));
-            }
+            refuse_values_in_payload(payload, &resolutions, &values)?;
         }
 
         let brief = Brief {
@@ -915,34 +890,23 @@ impl<S: MetadataStore> Service<S> {
     pub async fn brief(&self, who: &Principal, id: &str) -> Result<Brief> {
         let id = BriefId::parse(id)?;
         let brief = self.briefs.get(&id).await?;
-        let project = ScopePath::parse(&brief.project)?;
-        match who.require(Action::Dispatch, &project) {
-            Ok(()) => Ok(brief),
-            Err(Error::Forbidden(m)) => Err(Error::Forbidden(m)),
-            Err(_) => Err(Error::NotFound(format!("no brief {id}"))),
-        }
+        require_in_project(who, &brief.project, || format!("no brief {id}"))?;
+        Ok(brief)
     }
 
     /// The dispatch record of a brief (status, expiry), for callers who may see it.
     pub async fn brief_status(&self, who: &Principal, id: &str) -> Result<DispatchRecord> {
         let id = BriefId::parse(id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        let project = ScopePath::parse(&rec.project)?;
-        match who.require(Action::Dispatch, &project) {
-            Ok(()) => Ok(rec),
-            Err(Error::Forbidden(m)) => Err(Error::Forbidden(m)),
-            Err(_) => Err(Error::NotFound(format!("no brief {id}"))),
-        }
+        require_in_project(who, &rec.project, || format!("no brief {id}"))?;
+        Ok(rec)
     }
 
     /// Checks a callback token against a brief: valid, unexpired, not revoked.
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        // Compare first, always: the time taken does not depend on expiry or revocation.
-        let matches = brief::token_matches(token, &rec.token_hash);
-        let fresh = crate::now_rfc3339() < rec.expires_at;
-        Ok(matches && fresh && !rec.revoked)
+        Ok(callback_token_valid(&rec, token))
     }
 
     /// The agent's callback: with a valid token for this brief, marks it completed.
@@ -959,10 +923,7 @@ impl<S: MetadataStore> Service<S> {
             Err(Error::NotFound(_)) => return Err(unauthorized()),
             Err(e) => return Err(e),
         };
-        // Compare first, always: the time taken does not depend on expiry or revocation.
-        let matches = brief::token_matches(token, &rec.token_hash);
-        let fresh = crate::now_rfc3339() < rec.expires_at;
-        if !(matches && fresh && !rec.revoked) {
+        if !callback_token_valid(&rec, token) {
             return Err(unauthorized());
         }
         let who = Principal {
@@ -1265,6 +1226,55 @@ pub fn conflict(
 /// The not-found error of a secret.
 pub fn not_found(scope: &ScopePath, name: &SecretName) -> Error {
     Error::NotFound(format!("no secret {name} at {scope}"))
+}
+
+/// Dispatch rights in a task's or brief's project: `Forbidden` where the caller sees the
+/// project, otherwise `missing()` as `NotFound` — the same answer as for an unknown id.
+fn require_in_project(
+    who: &Principal,
+    project: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<()> {
+    let project = ScopePath::parse(project)?;
+    match who.check(Action::Dispatch, &project) {
+        crate::authz::Access::Allowed => Ok(()),
+        crate::authz::Access::Forbidden => who.require(Action::Dispatch, &project),
+        crate::authz::Access::Hidden => Err(Error::NotFound(missing())),
+    }
+}
+
+/// A callback token is valid for its brief, unexpired and not revoked.
+fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
+    // Compare first, always: the time taken does not depend on expiry or revocation.
+    let matches = brief::token_matches(token, &rec.token_hash);
+    let fresh = crate::now_rfc3339() < rec.expires_at;
+    matches && fresh && !rec.revoked
+}
+
+/// Refuses a payload that holds a fetched value verbatim, naming the secrets (never the
+/// values): a brief must never carry a value.
+fn refuse_values_in_payload(
+    payload: &serde_json::Value,
+    resolutions: &[Resolution],
+    values: &[Option<SecretValue>],
+) -> Result<()> {
+    let leaked: Vec<String> = resolutions
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| json_contains(payload, v.expose_secret()))
+        })
+        .map(|(r, _)| r.name.to_string())
+        .collect();
+    if leaked.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "the task's payload contains the value of {}: a brief must never carry a secret value",
+            leaked.join(", ")
+        )))
+    }
 }
 
 /// True if any string (key or value) in `v` contains `needle`.
