@@ -1,4 +1,4 @@
-//! The Fernet spec's own test vectors (`shared/testdata/fernet`), against our keyring and
+//! The Fernet spec's own test vectors (`tests/data/fernet`), against our keyring and
 //! the `fernet` crate we build on.
 
 use secretstore_store::crypto::{Keyring, token_timestamp};
@@ -6,28 +6,9 @@ use serde::Deserialize;
 use std::path::PathBuf;
 
 fn vectors_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("SECRETSTORE_FERNET_VECTORS") {
-        return PathBuf::from(d);
-    }
-    // crates/store -> the repository -> its sibling `shared/`.
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let repo = here
-        .parent()
-        .and_then(|p| p.parent())
-        .unwrap()
-        .to_path_buf();
-    for candidate in [
-        repo.join("../shared/testdata/fernet"),
-        repo.join("shared/testdata/fernet"),
-        repo.join("testdata/fernet"),
-    ] {
-        if candidate.join("verify.json").exists() {
-            return candidate;
-        }
-    }
-    panic!(
-        "Fernet test vectors not found: set SECRETSTORE_FERNET_VECTORS to shared/testdata/fernet"
-    );
+    // Kept in the repository (tests/data/fernet, with its source named there), so a
+    // fresh clone needs nothing beside it.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fernet")
 }
 
 fn load<T: for<'de> Deserialize<'de>>(name: &str) -> Vec<T> {
