@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::Arc;
 
 /// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`).
 fn init_logging(raw: &RawSettings) {
@@ -71,7 +70,7 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     println!(
         "secretstore listening on {url} (API under {url}/api/v1, OpenAPI at {url}/api/v1/openapi.json)"
     );
-    let state = AppState { svc: Arc::new(svc) };
+    let state = AppState::new(svc);
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod limit;
 pub mod openapi;
 pub mod routes;
 pub mod ui;
@@ -42,6 +43,24 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub svc: Arc<Service<Db>>,
+    /// Failed authentications per client (brute-force protection).
+    pub limiter: Arc<limit::Limiter>,
+}
+
+impl AppState {
+    /// The state over `svc`, with the default limits.
+    pub fn new(svc: Service<Db>) -> AppState {
+        AppState {
+            svc: Arc::new(svc),
+            limiter: Arc::new(limit::Limiter::default()),
+        }
+    }
+
+    /// With other brute-force limits.
+    pub fn with_limits(mut self, limits: limit::Limits) -> AppState {
+        self.limiter = Arc::new(limit::Limiter::new(limits));
+        self
+    }
 }
 
 /// The whole API.
