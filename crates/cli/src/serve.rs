@@ -30,6 +30,7 @@ fn init_logging(raw: &RawSettings) {
 
 pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     init_logging(&raw);
+    let net = raw.serve_settings()?;
     let backend = raw
         .get("SECRET_BACKEND")
         .map(|s| BackendKind::from_str(&s))
@@ -70,7 +71,9 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     println!(
         "secretstore listening on {url} (API under {url}/api/v1, OpenAPI at {url}/api/v1/openapi.json)"
     );
-    let state = AppState::new(svc);
+    let state = AppState::new(svc)
+        .with_limits(net.limits)
+        .with_trusted_proxies(net.trusted_proxies);
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

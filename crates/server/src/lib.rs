@@ -45,6 +45,8 @@ pub struct AppState {
     pub svc: Arc<Service<Db>>,
     /// Failed authentications per client (brute-force protection).
     pub limiter: Arc<limit::Limiter>,
+    /// Whose `X-Forwarded-For` is believed (`SECRETSTORE_TRUSTED_PROXIES`).
+    pub proxies: Arc<auth::TrustedProxies>,
 }
 
 impl AppState {
@@ -53,7 +55,14 @@ impl AppState {
         AppState {
             svc: Arc::new(svc),
             limiter: Arc::new(limit::Limiter::default()),
+            proxies: Arc::new(auth::TrustedProxies::default()),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: auth::TrustedProxies) -> AppState {
+        self.proxies = Arc::new(proxies);
+        self
     }
 
     /// With other brute-force limits.

@@ -850,3 +850,104 @@ async fn wrong_callback_tokens_past_the_limit_get_429_and_are_audited() {
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
+
+/// A call from `peer` with an `X-Forwarded-For` header.
+async fn call_forwarded(
+    app: &axum::Router,
+    peer: &str,
+    xff: &str,
+    uri: &str,
+    token: &str,
+) -> (StatusCode, String) {
+    use tower::ServiceExt;
+    let mut req = Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-forwarded-for", xff)
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(peer_info(peer));
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn a_spoofed_x_forwarded_for_from_an_untrusted_peer_changes_neither_the_source_nor_the_limit()
+{
+    let h = Harness::new().await;
+    let peer = "192.0.2.30";
+    for i in 0..LIMIT {
+        let (status, _) = call_forwarded(
+            &h.app,
+            peer,
+            &format!("203.0.113.{i}"),
+            "/api/v1/whoami",
+            "sst_wrong",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, text) =
+        call_forwarded(&h.app, peer, "203.0.113.99", "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    assert!(failed.iter().all(|r| r["source"] == peer), "{text}");
+    assert!(!text.contains("203.0.113."), "{text}");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_limit() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let proxies = secretstore_server::auth::TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+    let app = secretstore_server::app(h.state.clone().with_trusted_proxies(proxies));
+    let proxy = "127.0.0.1";
+    // The client forged a first entry; the inner proxy 10.1.2.3 appended the client's
+    // address: the rightmost address that is not a trusted proxy is the client.
+    let xff = "6.6.6.6, 198.51.100.7, 10.1.2.3";
+    for _ in 0..LIMIT {
+        let (status, _) = call_forwarded(&app, proxy, xff, "/api/v1/whoami", "sst_wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = call_forwarded(&app, proxy, xff, "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out.
+    let (status, _) = call_forwarded(&app, proxy, "198.51.100.8", "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::OK);
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    assert!(
+        failed.iter().all(|r| r["source"] == "198.51.100.7"),
+        "{text}"
+    );
+    // A reveal through the proxy is audited with the client's address.
+    h.secret("acme/platform/dev", "P", "p-value").await;
+    let (status, _) = call_forwarded(
+        &app,
+        proxy,
+        "198.51.100.9",
+        "/api/v1/secrets/P/value?scope=acme/platform/dev",
+        &h.root,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (reveals, text) = audit_of(&h, "secret.reveal").await;
+    assert_eq!(reveals.last().unwrap()["source"], "198.51.100.9", "{text}");
+    // Malformed proxy lists are refused.
+    for bad in [
+        "10.0.0.0/33",
+        "not-an-address",
+        "::1/129",
+        "10.0.0.1,,10.0.0.2",
+    ] {
+        assert!(
+            secretstore_server::auth::TrustedProxies::parse(bad).is_err(),
+            "{bad:?}"
+        );
+    }
+}
