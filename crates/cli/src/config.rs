@@ -366,6 +366,66 @@ fn os_user() -> String {
     "unknown".into()
 }
 
+// ---------------------------------------------------------------------------------------
+// The settings only `serve` reads: trusted proxies, brute-force limits, TLS.
+
+/// What `serve` needs beyond [`Config`].
+pub struct ServeSettings {
+    /// `SECRETSTORE_TRUSTED_PROXIES`.
+    pub trusted_proxies: secretstore_server::auth::TrustedProxies,
+    /// `SECRETSTORE_AUTH_FAILURES_PER_MINUTE` and `SECRETSTORE_AUTH_LOCKOUT`.
+    pub limits: secretstore_server::limit::Limits,
+}
+
+/// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
+const AUTH_FAILURES_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
+/// The bounds of `SECRETSTORE_AUTH_LOCKOUT`, in seconds: 1 s to 1 day.
+const AUTH_LOCKOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
+
+impl RawSettings {
+    /// Checks the settings of `serve`.
+    pub fn serve_settings(&self) -> Result<ServeSettings> {
+        let trusted_proxies = match self.get("SECRETSTORE_TRUSTED_PROXIES") {
+            None => Default::default(),
+            Some(text) => secretstore_server::auth::TrustedProxies::parse(&text).map_err(|e| {
+                Error::config(
+                    format!("SECRETSTORE_TRUSTED_PROXIES: {e}"),
+                    "a comma-separated list of addresses and networks, like 127.0.0.1,10.0.0.0/8",
+                )
+            })?,
+        };
+        let mut limits = secretstore_server::limit::Limits::default();
+        if let Some(text) = self.get("SECRETSTORE_AUTH_FAILURES_PER_MINUTE") {
+            limits.failures = text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| AUTH_FAILURES_RANGE.contains(n))
+                .ok_or_else(|| {
+                    Error::config(
+                        "SECRETSTORE_AUTH_FAILURES_PER_MINUTE: not a whole number from 1 to 10000",
+                        "the default is 10",
+                    )
+                })?;
+        }
+        if let Some(text) = self.get("SECRETSTORE_AUTH_LOCKOUT") {
+            let secs = parse_duration(&text)
+                .filter(|n| AUTH_LOCKOUT_RANGE.contains(n))
+                .ok_or_else(|| {
+                    Error::config(
+                        "SECRETSTORE_AUTH_LOCKOUT: not a duration from 1s to 24h",
+                        "seconds, or a number with s, m or h, like 60s (the default)",
+                    )
+                })?;
+            limits.lockout = std::time::Duration::from_secs(secs as u64);
+        }
+        Ok(ServeSettings {
+            trusted_proxies,
+            limits,
+        })
+    }
+}
+
 /// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive).
 pub fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim();

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::sync::Arc;
 
 /// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`).
 fn init_logging(raw: &RawSettings) {
@@ -31,6 +30,7 @@ fn init_logging(raw: &RawSettings) {
 
 pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     init_logging(&raw);
+    let net = raw.serve_settings()?;
     let backend = raw
         .get("SECRET_BACKEND")
         .map(|s| BackendKind::from_str(&s))
@@ -71,7 +71,9 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     println!(
         "secretstore listening on {url} (API under {url}/api/v1, OpenAPI at {url}/api/v1/openapi.json)"
     );
-    let state = AppState { svc: Arc::new(svc) };
+    let state = AppState::new(svc)
+        .with_limits(net.limits)
+        .with_trusted_proxies(net.trusted_proxies);
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

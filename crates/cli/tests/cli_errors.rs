@@ -854,3 +854,42 @@ fn values_never_reach_disk_in_plaintext() {
         }
     }
 }
+
+#[test]
+fn malformed_trusted_proxies_and_auth_limits_are_clear_start_up_errors() {
+    let env = Env::new();
+    for (k, v, needle) in [
+        (
+            "SECRETSTORE_TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "SECRETSTORE_TRUSTED_PROXIES: entry 1",
+        ),
+        (
+            "SECRETSTORE_TRUSTED_PROXIES",
+            "127.0.0.1, CANARY-proxy",
+            "entry 2",
+        ),
+        (
+            "SECRETSTORE_AUTH_FAILURES_PER_MINUTE",
+            "0",
+            "SECRETSTORE_AUTH_FAILURES_PER_MINUTE",
+        ),
+        (
+            "SECRETSTORE_AUTH_FAILURES_PER_MINUTE",
+            "99999999999",
+            "from 1 to 10000",
+        ),
+        (
+            "SECRETSTORE_AUTH_LOCKOUT",
+            "9223372036854775807",
+            "SECRETSTORE_AUTH_LOCKOUT",
+        ),
+        ("SECRETSTORE_AUTH_LOCKOUT", "2d", "from 1s to 24h"),
+    ] {
+        let mut c = env.command(&["serve"]);
+        c.env(k, v).env("SECRETSTORE_LISTEN", "127.0.0.1:0");
+        let r = run_with(&mut c, b"");
+        r.fails(1, needle);
+        no_leak(&r, "CANARY-proxy");
+    }
+}

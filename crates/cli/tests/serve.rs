@@ -229,8 +229,23 @@ fn trace_logs_hold_no_value_token_or_body() {
         Some(&root),
         None,
     );
+    // A value pasted where a name goes, and a path no route has: the log holds the route
+    // template and a fixed word, never the raw path.
+    let pasted = "PASTED_VALUE_LOOKS_LIKE_A_NAME_9931";
+    server.call(
+        "GET",
+        &format!("/api/v1/secrets/{pasted}?scope=acme"),
+        Some(&root),
+        None,
+    );
+    server.call("GET", &format!("/no/such/{pasted}/route"), None, None);
     let (code, logs) = server.terminate();
     assert_eq!(code, 0);
+    assert!(!logs.contains(pasted), "the raw path is in the log: {logs}");
+    assert!(
+        logs.contains("route=/api/v1/secrets/{name}") && logs.contains("route=unmatched"),
+        "the route template is logged: {logs}"
+    );
     assert!(
         logs.contains("request_id") && logs.contains("status=200"),
         "one line per request: {logs}"

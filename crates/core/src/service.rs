@@ -1179,6 +1179,34 @@ impl<S: MetadataStore + AccountStore> Service<S> {
             .await
     }
 
+    /// Records a failed authentication from `source` as `auth.failed`: `credential` says
+    /// what was tried (`api_token`, `session_sign_in`, `callback_token`), never the token;
+    /// `brief` is the brief a callback named (kept only when it is a well-formed id). With
+    /// `lockout_secs`, this failure started a lockout of its source: one `auth.limited`
+    /// record follows (the refused attempts during the lockout are not recorded one by one).
+    pub async fn audit_auth_failure(
+        &self,
+        source: &str,
+        credential: &str,
+        brief: Option<&str>,
+        lockout_secs: Option<u64>,
+    ) -> Result<()> {
+        let anonymous = Actor("anonymous".into());
+        let brief = brief.and_then(|b| BriefId::parse(b).ok());
+        let mut failed = AuditEntry::new(&anonymous, "auth.failed", source)
+            .detail(serde_json::json!({ "credential": credential }));
+        if let Some(b) = &brief {
+            failed = failed.target(b.to_string());
+        }
+        self.store.append_audit(failed).await?;
+        if let Some(secs) = lockout_secs {
+            let limited = AuditEntry::new(&anonymous, "auth.limited", source)
+                .detail(serde_json::json!({ "credential": credential, "lockout_secs": secs }));
+            self.store.append_audit(limited).await?;
+        }
+        Ok(())
+    }
+
     /// The caller behind an API token. Unknown and revoked tokens get the same answer.
     pub async fn authenticate(&self, token: &str, source: &str) -> Result<Principal> {
         let unauthorized = || Error::Unauthorized("invalid or revoked API token".to_string());

@@ -20,6 +20,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_request`, `invalid_json`, `unauthorized`,
     /// `forbidden`, `not_found`, `conflict`, `already_exists`, `payload_too_large`,
+    /// `too_many_requests`,
     /// `missing_secrets`, `backend_unavailable`, `internal`.
     pub code: String,
     /// For people; never a secret value.
@@ -44,6 +45,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     refs: Option<Vec<RefError>>,
+    /// Seconds for a `Retry-After` header (a 429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -53,6 +56,19 @@ impl ApiError {
             code,
             message: message.into(),
             refs: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429: too many failed authentications from this client; try again in `secs`.
+    pub fn too_many_requests(secs: u64) -> Self {
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many failed authentications from this address; try again in {secs} s"),
+            )
         }
     }
 
@@ -115,6 +131,7 @@ impl From<Error> for ApiError {
                     code,
                     message,
                     refs: Some(refs),
+                    retry_after: None,
                 }
             }
             other => {
@@ -134,7 +151,12 @@ impl IntoResponse for ApiError {
                 refs: self.refs,
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 

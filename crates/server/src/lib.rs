@@ -15,12 +15,13 @@
 pub mod auth;
 pub mod dto;
 pub mod error;
+pub mod limit;
 pub mod openapi;
 pub mod routes;
 pub mod ui;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +43,33 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub svc: Arc<Service<Db>>,
+    /// Failed authentications per client (brute-force protection).
+    pub limiter: Arc<limit::Limiter>,
+    /// Whose `X-Forwarded-For` is believed (`SECRETSTORE_TRUSTED_PROXIES`).
+    pub proxies: Arc<auth::TrustedProxies>,
+}
+
+impl AppState {
+    /// The state over `svc`, with the default limits.
+    pub fn new(svc: Service<Db>) -> AppState {
+        AppState {
+            svc: Arc::new(svc),
+            limiter: Arc::new(limit::Limiter::default()),
+            proxies: Arc::new(auth::TrustedProxies::default()),
+        }
+    }
+
+    /// Believes `X-Forwarded-For` from these proxies.
+    pub fn with_trusted_proxies(mut self, proxies: auth::TrustedProxies) -> AppState {
+        self.proxies = Arc::new(proxies);
+        self
+    }
+
+    /// With other brute-force limits.
+    pub fn with_limits(mut self, limits: limit::Limits) -> AppState {
+        self.limiter = Arc::new(limit::Limiter::new(limits));
+        self
+    }
 }
 
 /// The whole API.
@@ -93,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)
         .merge(ui::router())
+        .route_layer(middleware::from_fn(note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -112,21 +141,39 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// One log line per request: request id, method, path (without the query), status and
-/// latency. Never headers (the Authorization header), never bodies.
+/// The route template a request matched, handed from [`note_route`] to [`log_requests`].
+#[derive(Clone)]
+struct RouteTemplate(Arc<str>);
+
+/// Notes the matched route's template (`/api/v1/secrets/{name}`) on the response.
+async fn note_route(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if let Some(m) = matched {
+        res.extensions_mut()
+            .insert(RouteTemplate(Arc::from(m.as_str())));
+    }
+    res
+}
+
+/// One log line per request: request id, method, the route template (never the raw path:
+/// a name or scope in it may be a value pasted in the wrong place; `unmatched` when no route
+/// matched), status and latency. Never headers (the Authorization header), never bodies.
 async fn log_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = secretstore_core::random::uuid_v4();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
+    let route = res
+        .extensions_mut()
+        .remove::<RouteTemplate>()
+        .map_or(Arc::from("unmatched"), |r| r.0);
     let status = res.status();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "secretstore::http",
         request_id = %id,
         %method,
-        path = %path,
+        route = %route,
         status = status.as_u16(),
         latency_ms = format_args!("{latency_ms:.2}"),
         "request"

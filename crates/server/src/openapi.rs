@@ -2,6 +2,9 @@
 
 use crate::{dto, error, routes};
 use axum::Json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -70,6 +73,20 @@ impl Modify for Security {
             .into_iter()
             .flatten()
             {
+                // Every route that authenticates can answer 429 (brute-force protection).
+                if let Some(RefOr::T(unauthorized)) = op.responses.responses.get("401") {
+                    let mut limited = unauthorized.clone();
+                    limited.description = "Too many failed authentications from this client; \
+                        retry after the `Retry-After` seconds"
+                        .into();
+                    limited.headers.insert(
+                        "Retry-After".into(),
+                        Header::new(Object::with_type(Type::Integer)),
+                    );
+                    op.responses
+                        .responses
+                        .insert("429".into(), RefOr::T(limited));
+                }
                 let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
                 if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
                     *id = format!("{tag}_{id}");

@@ -113,6 +113,16 @@ async fn openapi_documents_every_route_with_its_errors() {
                 e401, "#/components/schemas/ErrorBody",
                 "{method} {path}: 401 not documented"
             );
+            let e429 = &responses["429"];
+            assert_eq!(
+                e429["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path}: 429 not documented"
+            );
+            assert!(
+                e429["headers"]["Retry-After"].is_object(),
+                "{method} {path}: 429 without Retry-After"
+            );
         }
         // Each documented route really exists (an unknown route answers "no such route").
         let real = path
@@ -550,9 +560,7 @@ async fn a_backend_that_refuses_is_502_and_never_falls_through() {
             callback_ttl_secs: 60,
         },
     };
-    let other = secretstore_server::app(secretstore_server::AppState {
-        svc: std::sync::Arc::new(svc),
-    });
+    let other = secretstore_server::app(secretstore_server::AppState::new(svc));
     let req = Request::post(format!("/api/v1/tasks/{t}/dispatch"))
         .header("authorization", format!("Bearer {}", h.root))
         .body(Body::empty())
@@ -708,4 +716,238 @@ async fn tokens_are_revocable_and_audit_is_filtered() {
             .await
             .text
     );
+}
+
+/// The documented number of failed authentications per address and minute.
+const LIMIT: usize = secretstore_server::limit::FAILURES_PER_MINUTE as usize;
+
+/// The audit records of `action`, read by root from an address of its own.
+async fn audit_of(h: &Harness, action: &str) -> (Vec<serde_json::Value>, String) {
+    let a = h
+        .call_from(
+            Some("198.51.100.200"),
+            "GET",
+            "/api/v1/audit",
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let records = a.json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == action)
+        .cloned()
+        .collect();
+    (records, a.text)
+}
+
+#[tokio::test]
+async fn wrong_api_tokens_past_the_limit_get_429_even_with_a_correct_token_and_are_audited() {
+    let h = Harness::new().await;
+    let attacker = "192.0.2.10";
+    let guess = "sst_guess-CANARY-4f1d";
+    for i in 0..LIMIT {
+        h.call_from(
+            Some(attacker),
+            "GET",
+            "/api/v1/whoami",
+            Some(&format!("{guess}{i}")),
+            None,
+        )
+        .await
+        .error(401, "unauthorized");
+    }
+    let next = h
+        .call_from(Some(attacker), "GET", "/api/v1/whoami", Some(guess), None)
+        .await;
+    next.error(429, "too_many_requests");
+    let retry: u64 = next.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    // Even the right token, on any authenticated route, from that address.
+    for uri in ["/api/v1/whoami", "/api/v1/scopes", "/api/v1/audit"] {
+        h.call_from(Some(attacker), "GET", uri, Some(&h.root), None)
+            .await
+            .error(429, "too_many_requests");
+    }
+    // Another address is not affected.
+    let other = h
+        .call_from(
+            Some("192.0.2.11"),
+            "GET",
+            "/api/v1/whoami",
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+    // Every failure is audited with its source and what was tried, never the token;
+    // the lockout once.
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    for r in &failed {
+        assert_eq!(r["source"], attacker, "{r}");
+        assert_eq!(r["detail"]["credential"], "api_token", "{r}");
+    }
+    assert!(!text.contains("guess-CANARY"), "{text}");
+    let (limited, text) = audit_of(&h, "auth.limited").await;
+    assert_eq!(limited.len(), 1, "{text}");
+    assert_eq!(limited[0]["source"], attacker);
+}
+
+#[tokio::test]
+async fn wrong_callback_tokens_past_the_limit_get_429_and_are_audited() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme", "A", "a-value").await;
+    let t = task(&h, &["A"], None).await;
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await
+        .json;
+    let brief = d["brief_id"].as_str().unwrap();
+    let token = d["env"]["SECRETSTORE_CALLBACK_TOKEN"].as_str().unwrap();
+    let cb = format!("/api/v1/briefs/{brief}/callback");
+    let agent = "2001:db8:1:2::7";
+    for i in 0..LIMIT {
+        h.call_from(
+            Some(agent),
+            "POST",
+            &cb,
+            Some(&format!("sscb_CANARY{i}")),
+            None,
+        )
+        .await
+        .error(401, "unauthorized");
+    }
+    // The same /64: the same client.
+    let right = h
+        .call_from(Some("2001:db8:1:2::8"), "POST", &cb, Some(token), None)
+        .await;
+    right.error(429, "too_many_requests");
+    assert!(right.headers.contains_key("retry-after"));
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["detail"]["credential"] == "callback_token")
+    );
+    assert!(!text.contains("CANARY"), "{text}");
+    // Another network completes it.
+    let ok = h
+        .call_from(Some("2001:db8:1:3::7"), "POST", &cb, Some(token), None)
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+}
+
+/// A call from `peer` with an `X-Forwarded-For` header.
+async fn call_forwarded(
+    app: &axum::Router,
+    peer: &str,
+    xff: &str,
+    uri: &str,
+    token: &str,
+) -> (StatusCode, String) {
+    use tower::ServiceExt;
+    let mut req = Request::get(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-forwarded-for", xff)
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(peer_info(peer));
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn a_spoofed_x_forwarded_for_from_an_untrusted_peer_changes_neither_the_source_nor_the_limit()
+{
+    let h = Harness::new().await;
+    let peer = "192.0.2.30";
+    for i in 0..LIMIT {
+        let (status, _) = call_forwarded(
+            &h.app,
+            peer,
+            &format!("203.0.113.{i}"),
+            "/api/v1/whoami",
+            "sst_wrong",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, text) =
+        call_forwarded(&h.app, peer, "203.0.113.99", "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    assert!(failed.iter().all(|r| r["source"] == peer), "{text}");
+    assert!(!text.contains("203.0.113."), "{text}");
+}
+
+#[tokio::test]
+async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_limit() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let proxies = secretstore_server::auth::TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+    let app = secretstore_server::app(h.state.clone().with_trusted_proxies(proxies));
+    let proxy = "127.0.0.1";
+    // The client forged a first entry; the inner proxy 10.1.2.3 appended the client's
+    // address: the rightmost address that is not a trusted proxy is the client.
+    let xff = "6.6.6.6, 198.51.100.7, 10.1.2.3";
+    for _ in 0..LIMIT {
+        let (status, _) = call_forwarded(&app, proxy, xff, "/api/v1/whoami", "sst_wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = call_forwarded(&app, proxy, xff, "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not locked out.
+    let (status, _) = call_forwarded(&app, proxy, "198.51.100.8", "/api/v1/whoami", &h.root).await;
+    assert_eq!(status, StatusCode::OK);
+    let (failed, text) = audit_of(&h, "auth.failed").await;
+    assert_eq!(failed.len(), LIMIT, "{text}");
+    assert!(
+        failed.iter().all(|r| r["source"] == "198.51.100.7"),
+        "{text}"
+    );
+    // A reveal through the proxy is audited with the client's address.
+    h.secret("acme/platform/dev", "P", "p-value").await;
+    let (status, _) = call_forwarded(
+        &app,
+        proxy,
+        "198.51.100.9",
+        "/api/v1/secrets/P/value?scope=acme/platform/dev",
+        &h.root,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (reveals, text) = audit_of(&h, "secret.reveal").await;
+    assert_eq!(reveals.last().unwrap()["source"], "198.51.100.9", "{text}");
+    // Malformed proxy lists are refused.
+    for bad in [
+        "10.0.0.0/33",
+        "not-an-address",
+        "::1/129",
+        "10.0.0.1,,10.0.0.2",
+    ] {
+        assert!(
+            secretstore_server::auth::TrustedProxies::parse(bad).is_err(),
+            "{bad:?}"
+        );
+    }
 }

@@ -1091,3 +1091,91 @@ async fn a_revealed_value_is_escaped_text_never_markup() {
     let p = get(&h, "/ui/scopes", b.c()).await;
     assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/"));
 }
+
+/// The documented number of failed authentications per address and minute.
+const LIMIT: usize = secretstore_server::limit::FAILURES_PER_MINUTE as usize;
+
+/// A request from the client at `peer`.
+fn from(peer: &str, mut req: Request<Body>) -> Request<Body> {
+    req.extensions_mut().insert(peer_info(peer));
+    req
+}
+
+#[tokio::test]
+async fn wrong_sign_ins_past_the_limit_get_429_even_for_a_session_and_are_audited() {
+    let h = Harness::new().await;
+    let attacker = "192.0.2.20";
+    // A session opened from that address before the attack.
+    let form_page = send(
+        &h,
+        from(
+            attacker,
+            Request::get("/ui/login").body(Body::empty()).unwrap(),
+        ),
+    )
+    .await;
+    let login_cookie = form_page
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("ss_login="))
+        .unwrap();
+    let login_cookie = login_cookie.split(';').next().unwrap().to_string();
+    let csrf = form_page.csrf();
+    let sign_in = |token: String, peer: &'static str| {
+        from(
+            peer,
+            Request::post("/ui/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", &login_cookie)
+                .body(Body::from(form(&[("csrf", &csrf), ("token", &token)])))
+                .unwrap(),
+        )
+    };
+    let ok = send(&h, sign_in(h.root.clone(), attacker)).await;
+    ok.status(303);
+    let session = ok
+        .cookies()
+        .into_iter()
+        .find(|c| c.starts_with("ss_session=sss_"))
+        .unwrap();
+    let session = session.split(';').next().unwrap().to_string();
+    for i in 0..LIMIT {
+        send(&h, sign_in(format!("sst_CANARY-guess{i}"), attacker))
+            .await
+            .status(401);
+    }
+    let locked = send(&h, sign_in(h.root.clone(), attacker)).await;
+    locked.status(429);
+    assert!(locked.header("retry-after").parse::<u64>().is_ok());
+    assert!(locked.header("content-type").starts_with("text/html"));
+    let page = send(
+        &h,
+        from(
+            attacker,
+            Request::get("/ui/")
+                .header("cookie", &session)
+                .body(Body::empty())
+                .unwrap(),
+        ),
+    )
+    .await;
+    page.status(429);
+    // Another address signs in.
+    send(&h, sign_in(h.root.clone(), "192.0.2.21"))
+        .await
+        .status(303);
+    let log = h.call("GET", "/api/v1/audit", Some(&h.root), None).await;
+    let failed: Vec<_> = log.json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "auth.failed")
+        .collect();
+    assert_eq!(failed.len(), LIMIT, "{}", log.text);
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["source"] == attacker && r["detail"]["credential"] == "session_sign_in")
+    );
+    assert!(!log.text.contains("CANARY"), "{}", log.text);
+}

@@ -1,7 +1,7 @@
 //! Briefs and the agent's callback.
 
 use crate::AppState;
-use crate::auth::{Caller, Source, bearer};
+use crate::auth::{self, Caller, Client, Credential, bearer};
 use crate::dto::{BriefDto, CallbackDto};
 use crate::error::{ApiError, AppPath, ErrorBody};
 use axum::Json;
@@ -26,14 +26,15 @@ pub async fn get(
 }
 
 /// The agent's callback, with its callback token as the bearer: marks the brief completed.
-/// A wrong, expired or revoked token, or another brief's, gets 401.
+/// A wrong, expired or revoked token, or another brief's, gets 401; past the limit of
+/// failed authentications, 429.
 #[utoipa::path(post, path = "/api/v1/briefs/{id}/callback", tag = "briefs",
     params(("id" = String, Path)),
     responses((status = 200, body = CallbackDto), (status = 401, body = ErrorBody)),
     security(("callback_token" = [])))]
 pub async fn callback(
     State(st): State<AppState>,
-    Source(source): Source,
+    client: Client,
     headers: HeaderMap,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<CallbackDto>, ApiError> {
@@ -44,7 +45,12 @@ pub async fn callback(
             "invalid callback token for this brief",
         ));
     };
-    st.svc.callback(&id, token, &source).await?;
+    if let Err(e) = st.svc.callback(&id, token, &client.source).await {
+        if matches!(e, secretstore_core::Error::Unauthorized(_)) {
+            auth::failed(&st, &client, Credential::CallbackToken, Some(&id)).await;
+        }
+        return Err(e.into());
+    }
     Ok(Json(CallbackDto {
         brief_id: id,
         status: "completed".into(),

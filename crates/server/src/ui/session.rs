@@ -95,6 +95,7 @@ pub fn error_page(session: Option<&Session>, status: StatusCode, message: &str) 
         StatusCode::PAYLOAD_TOO_LARGE => "Too large",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
         StatusCode::BAD_GATEWAY => "Backend unavailable",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
         _ => "Error",
     };
     let page = pages::ErrorPage {
@@ -104,6 +105,17 @@ pub fn error_page(session: Option<&Session>, status: StatusCode, message: &str) 
         message: message.to_owned(),
     };
     pages::render(status, &page)
+}
+
+/// 429: too many failed authentications from this address, with `Retry-After`.
+pub fn too_many_attempts(secs: u64) -> Response {
+    let mut res = error_page(
+        None,
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("Too many failed sign-ins from this address. Try again in {secs} seconds."),
+    );
+    res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+    res
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
@@ -208,8 +220,8 @@ impl FromRequestParts<AppState> for Session {
             return Err(to_login(parts, false));
         };
         let id = Zeroizing::new(id.to_owned());
-        let source = auth::source(parts);
-        match st.svc.session(&id, &source).await {
+        let client = auth::admit(parts, st).map_err(too_many_attempts)?;
+        match st.svc.session(&id, &client.source).await {
             Ok((who, csrf)) => Ok(Session { id, who, csrf }),
             Err(Error::Unauthorized(_)) => Err(to_login(parts, true)),
             Err(e) => {

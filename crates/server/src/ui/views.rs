@@ -120,10 +120,13 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Response {
             ),
         );
     }
-    let source = auth::source(&head);
+    let client = match auth::admit(&head, &st) {
+        Ok(c) => c,
+        Err(secs) => return session::too_many_attempts(secs),
+    };
     match st
         .svc
-        .login(form.token.trim(), &source, session::SESSION_TTL_SECS)
+        .login(form.token.trim(), &client.source, session::SESSION_TTL_SECS)
         .await
     {
         Ok((id, _csrf)) => {
@@ -137,11 +140,14 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Response {
             h.append(header::SET_COOKIE, clear_login_cookie(secure));
             res
         }
-        Err(Error::Unauthorized(_)) => login_page(
-            &head,
-            StatusCode::UNAUTHORIZED,
-            Some("That API token is not valid: unknown or revoked."),
-        ),
+        Err(Error::Unauthorized(_)) => {
+            auth::failed(&st, &client, auth::Credential::SessionSignIn, None).await;
+            login_page(
+                &head,
+                StatusCode::UNAUTHORIZED,
+                Some("That API token is not valid: unknown or revoked."),
+            )
+        }
         Err(e) => {
             let (status, message) = error_parts(&e);
             error_page(None, status, &message)

@@ -15,6 +15,12 @@ use serde_json::Value;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+/// The connect-info of a client at `ip` (port 40000), as `serve` attaches it.
+pub fn peer_info(ip: &str) -> axum::extract::ConnectInfo<std::net::SocketAddr> {
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 40000))
+}
+
 pub struct Harness {
     pub dir: tempfile::TempDir,
     /// The database: a SQLite file in `dir`, or with `SECRETSTORE_TEST_DB=postgres` a fresh
@@ -29,6 +35,7 @@ pub struct Harness {
 /// One answer: status, JSON body (`Null` when empty) and the raw text.
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub json: Value,
     pub text: String,
 }
@@ -92,7 +99,7 @@ impl Harness {
             .unwrap()
             .expose_secret()
             .to_string();
-        let state = AppState { svc: Arc::new(svc) };
+        let state = AppState::new(svc);
         Harness {
             db_url: url,
             app: app(state.clone()),
@@ -110,7 +117,22 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
+        self.call_from(None, method, uri, token, body).await
+    }
+
+    /// Calls the API as a client at `peer` (the socket's address, as `serve` sees it).
+    pub async fn call_from(
+        &self,
+        peer: Option<&str>,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut req = Request::builder().method(method).uri(uri);
+        if let Some(p) = peer {
+            req = req.extension(peer_info(p));
+        }
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
@@ -127,10 +149,16 @@ impl Harness {
     pub async fn send(&self, req: Request<Body>) -> Answer {
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
+        let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, json, text }
+        Answer {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
     /// As root: `PUT` a scope of any level (by depth).
