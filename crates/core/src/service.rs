@@ -4,7 +4,9 @@
 //! the database on its own. Every write, reveal, rollback, delete and dispatch is audited
 //! in the same transaction as the change it records (reveals: before the value is returned).
 
-use crate::accounts::{self, Account, AccountKind, AccountStore, TokenInfo};
+use crate::accounts::{
+    self, Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo,
+};
 use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefSecret};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
@@ -293,6 +295,13 @@ pub struct Service<S> {
     pub backends: Backends,
     pub briefs: Arc<dyn BriefStore>,
     pub config: ServiceConfig,
+}
+
+/// A new web UI session: the cookie's secret (shown once), its public id and CSRF token.
+pub struct NewSession {
+    pub id: SecretValue,
+    pub public_id: String,
+    pub csrf: String,
 }
 
 /// One entry of a dotenv import.
@@ -1128,48 +1137,83 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         self.store.revoke_token(id, audit).await
     }
 
-    /// Signs in to the web UI with an API token: a new session id (shown once, kept only
-    /// as its SHA-256) and the session's CSRF token.
-    pub async fn login(
-        &self,
-        token: &str,
-        source: &str,
-        ttl_secs: i64,
-    ) -> Result<(SecretValue, String)> {
+    /// Signs in to the web UI with an API token: a new session (its id shown once, kept
+    /// only as its SHA-256), bound to that token: revoking the token, or the account
+    /// losing its last grant, ends it. An account without any role gets no session.
+    pub async fn login(&self, token: &str, source: &str, ttl_secs: i64) -> Result<NewSession> {
         let who = self.authenticate(token, source).await?;
+        if who.roles.is_empty() {
+            return Err(Error::Forbidden(format!(
+                "{} has no role yet: a session needs at least one grant (ask root)",
+                who.account
+            )));
+        }
         let session = accounts::new_session_id();
+        let public_id = crate::random::uuid_v4();
         let mut raw = [0u8; 32];
         crate::random::fill(&mut raw);
         let csrf: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let audit = self.audit(&who, "session.login");
+        let audit = self.audit(&who, "session.login").target(public_id.clone());
         self.store
             .create_session(
                 &brief::token_hash(session.expose_secret()),
-                &who.account,
+                &brief::token_hash(token),
+                &public_id,
                 &csrf,
                 &crate::rfc3339_in(ttl_secs),
                 audit,
             )
             .await?;
-        Ok((session, csrf))
+        Ok(NewSession {
+            id: session,
+            public_id,
+            csrf,
+        })
     }
 
-    /// The caller behind a web UI session, and its CSRF token. Unknown and expired
-    /// sessions get the same answer.
-    pub async fn session(&self, session_id: &str, source: &str) -> Result<(Principal, String)> {
+    /// The caller behind a web UI session, its CSRF token and public id. Unknown, expired
+    /// and ended sessions (its token revoked, its account without a grant) get the same
+    /// answer. One query.
+    pub async fn session(&self, session_id: &str, source: &str) -> Result<SessionAuth> {
         let unauthorized = || Error::Unauthorized("no valid session".to_string());
         if !session_id.starts_with(accounts::SESSION_PREFIX) || session_id.len() > 200 {
             return Err(unauthorized());
         }
-        let (who, csrf, expires_at) = self
+        let found = self
             .store
             .session_by_hash(&brief::token_hash(session_id), source)
             .await?
             .ok_or_else(unauthorized)?;
-        if crate::now_rfc3339() >= expires_at {
+        if crate::now_rfc3339() >= found.expires_at {
             return Err(unauthorized());
         }
-        Ok((who, csrf))
+        Ok(found)
+    }
+
+    /// The live web UI sessions the caller may see: root every one, anyone else their own.
+    pub async fn sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>> {
+        let only = (!who.is_root()).then_some(who.account.as_str());
+        self.store.list_sessions(only, &crate::now_rfc3339()).await
+    }
+
+    /// Ends a web UI session by its public id: root any, anyone else only their own (another
+    /// account's session is "no session", exactly like a missing one). Audited.
+    pub async fn end_session(&self, who: &Principal, public_id: &str) -> Result<()> {
+        let missing = || {
+            Error::NotFound(format!(
+                "no session {}",
+                public_id.chars().take(40).collect::<String>()
+            ))
+        };
+        if !crate::random::is_uuid(public_id) {
+            return Err(missing());
+        }
+        let only = (!who.is_root()).then_some(who.account.as_str());
+        let audit = self.audit(who, "session.end").target(public_id.to_owned());
+        match self.store.end_session(public_id, only, audit).await {
+            Err(Error::NotFound(_)) => Err(missing()),
+            other => other,
+        }
     }
 
     /// Ends a web UI session.

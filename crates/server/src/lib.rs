@@ -26,7 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::ApiError;
-use routes::{accounts, audit, briefs, health, scopes, secrets, tasks};
+use routes::{accounts, audit, briefs, health, scopes, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
@@ -88,6 +88,8 @@ pub fn app(state: AppState) -> Router {
             "/tokens/{id}",
             axum::routing::delete(accounts::revoke_token),
         )
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", axum::routing::delete(sessions::end))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -38,6 +38,8 @@ use utoipa::{Modify, OpenApi};
         routes::accounts::create_token,
         routes::accounts::list_tokens,
         routes::accounts::revoke_token,
+        routes::sessions::list,
+        routes::sessions::end,
         document,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::RefError, dto::Health)),

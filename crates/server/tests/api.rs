@@ -88,6 +88,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/accounts/{name}/tokens"),
     ("get", "/api/v1/accounts/{name}/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("get", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/{id}"),
 ];
 
 #[tokio::test]
