@@ -3,7 +3,9 @@
 //!
 //! Paths: the command line (stdin, --from-file, --from-env), the HTTP API, dotenv import,
 //! AWS Secrets Manager and Vault write-through, a malformed request body, a dispatch
-//! refused for a payload holding the value, a failed dispatch. Sinks: the database (files
+//! refused for a payload holding the value, a failed dispatch, a callback and its replay,
+//! a brief revoked (API and CLI) and a callback after it, a `run` whose command cannot
+//! start (the callback tokens are searched for too). Sinks: the database (files
 //! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
@@ -221,6 +223,59 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
         "the env holds them all"
     );
     std::fs::remove_file(env.path("agent.env")).unwrap();
+    // Callback tokens through a callback, its replay, a revoke (API and CLI) and a callback
+    // after it: no token anywhere after (the dispatch answers that carry them are no sink).
+    let mut callback_tokens = Vec::new();
+    for _ in 0..2 {
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&root),
+            None,
+        );
+        assert_eq!(code, 200, "dispatch");
+        let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+        callback_tokens.push((
+            d["brief_id"].as_str().unwrap().to_string(),
+            d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    let (done, done_token) = &callback_tokens[0];
+    for want in [200, 409] {
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/briefs/{done}/callback"),
+            Some(done_token),
+            None,
+        );
+        assert_eq!(code, want, "callback");
+        outputs.borrow_mut().push(text);
+    }
+    let (revoked, revoked_token) = &callback_tokens[1];
+    let (code, _, text) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{revoked}/revoke"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "revoke");
+    outputs.borrow_mut().push(text);
+    record(env.run(&["brief", "revoke", revoked]).ok_run());
+    let (code, _, text) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{revoked}/callback"),
+        Some(revoked_token),
+        None,
+    );
+    assert_eq!(code, 401, "callback after revoke");
+    outputs.borrow_mut().push(text);
+    record(&env.run_stdin(&["callback", "verify", revoked], revoked_token.as_bytes()));
+    record(&env.run(&["brief", "show", revoked]));
+    // A `run` whose command cannot start: its brief is revoked, its error holds no value.
+    record(&env.run(&["run", "--task", &t, "--", "/nonexistent/leak-cmd"]));
     // A payload holding a value is refused before the task (and its payload) is stored.
     let (code, _, text) = server.call(
         "POST",
@@ -297,6 +352,14 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
             assert!(
                 !contains(bytes, c.as_bytes()),
                 "the canary of {path} leaked into {sink}"
+            );
+        }
+    }
+    for (brief, token) in &callback_tokens {
+        for (sink, bytes) in &sinks {
+            assert!(
+                !contains(bytes, token.as_bytes()),
+                "the callback token of brief {brief} leaked into {sink}"
             );
         }
     }

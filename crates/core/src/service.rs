@@ -214,13 +214,22 @@ pub trait MetadataStore: Send + Sync {
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// Every scope, ordered by path.
     fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
-    /// Marks a brief completed (or another final status) by its agent's callback.
+    /// Marks a brief completed (or another final status) by its agent's callback, in one
+    /// atomic statement, only if it is still running and not revoked: `false` (and no
+    /// audit record) if it was not, so of concurrent callbacks exactly one wins.
     fn complete_brief(
         &self,
         id: &BriefId,
         status: &str,
         audit: AuditEntry,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Revokes a running brief's callback token (status `revoked`), atomically; `false`
+    /// (and no audit record) if the brief was no longer running.
+    fn revoke_brief(
+        &self,
+        id: &BriefId,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
     /// under one of them (records without a scope, such as account changes, only without).
     fn audit_log(
@@ -911,16 +920,19 @@ impl<S: MetadataStore> Service<S> {
         Ok(rec)
     }
 
-    /// Checks a callback token against a brief: valid, unexpired, not revoked.
+    /// Checks a callback token against a brief: valid, unexpired, not revoked, and its
+    /// callback not yet received (a spent token is no longer valid).
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        Ok(callback_token_valid(&rec, token))
+        Ok(callback_token_valid(&rec, token) && rec.status == "running")
     }
 
-    /// The agent's callback: with a valid token for this brief, marks it completed.
+    /// The agent's callback: with a valid token for this brief, marks it completed, once.
     /// Anything else (unknown brief, wrong, expired or revoked token) is `Unauthorized`,
-    /// with one message for all.
+    /// with one message for all. A second callback with a valid token is a `Conflict`
+    /// (a replay), audited as `brief.callback_replay`; the check and the completion are one
+    /// atomic statement, so of concurrent callbacks exactly one succeeds.
     pub async fn callback(&self, brief_id: &str, token: &str, source: &str) -> Result<()> {
         let unauthorized =
             || Error::Unauthorized("invalid callback token for this brief".to_string());
@@ -942,7 +954,37 @@ impl<S: MetadataStore> Service<S> {
         };
         let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
         audit.scope = Some(rec.project.clone());
-        self.store.complete_brief(&id, "completed", audit).await
+        if self.store.complete_brief(&id, "completed", audit).await? {
+            return Ok(());
+        }
+        // Not running any more: revoked a moment ago (then the token is just invalid), or
+        // its callback was already received (a replay).
+        if self.store.dispatch_record(&id).await?.revoked {
+            return Err(unauthorized());
+        }
+        let mut replay = self
+            .audit(&who, "brief.callback_replay")
+            .target(id.to_string());
+        replay.scope = Some(rec.project.clone());
+        self.store.append_audit(replay).await?;
+        Err(Error::Conflict(format!(
+            "the callback of brief {id} was already received: a callback token is good for one callback"
+        )))
+    }
+
+    /// Revokes a brief: its callback token stops working at once and the brief shows
+    /// `revoked`. Allowed to whoever may dispatch in its project (else "no brief", as if
+    /// missing). A brief no longer running (completed, or already revoked) is left as it
+    /// is: the answer says so (`false`), nothing is audited. Returns the brief's record
+    /// after the call.
+    pub async fn revoke_brief(&self, who: &Principal, id: &str) -> Result<(DispatchRecord, bool)> {
+        let id = BriefId::parse(id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        require_in_project(who, &rec.project, || format!("no brief {id}"))?;
+        let mut audit = self.audit(who, "brief.revoke").target(id.to_string());
+        audit.scope = Some(rec.project.clone());
+        let changed = self.store.revoke_brief(&id, audit).await?;
+        Ok((self.store.dispatch_record(&id).await?, changed))
     }
 
     /// The newest dispatches in projects where the caller may dispatch, newest first.

@@ -195,7 +195,7 @@ pub struct BriefDto {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
-    /// `running` or `completed`.
+    /// `running`, `completed` or `revoked`.
     pub status: String,
     pub completed_at: Option<String>,
     pub callback_expires_at: String,
@@ -225,6 +225,16 @@ impl BriefDto {
             callback_expires_at: rec.expires_at,
         }
     }
+}
+
+/// The answer of a brief revocation.
+#[derive(Serialize, ToSchema)]
+pub struct BriefRevokedDto {
+    pub brief_id: String,
+    /// The brief's status now: `revoked`, or `completed` if it had completed before.
+    pub status: String,
+    /// Whether this call revoked it (`false`: it was no longer running).
+    pub changed: bool,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -72,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/tasks/{id}/dispatch", post(tasks::dispatch))
         .route("/briefs/{id}", get(briefs::get))
         .route("/briefs/{id}/callback", post(briefs::callback))
+        .route("/briefs/{id}/revoke", post(briefs::revoke))
         .route("/audit", get(audit::list))
         .route("/whoami", get(accounts::whoami))
         .route("/accounts", post(accounts::create).get(accounts::list))

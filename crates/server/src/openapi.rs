@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         routes::tasks::dispatch,
         routes::briefs::get,
         routes::briefs::callback,
+        routes::briefs::revoke,
         routes::audit::list,
         routes::accounts::whoami,
         routes::accounts::create,

@@ -489,6 +489,13 @@ fn table(f: &Fixture) -> Table {
             expect,
         );
         t.add("GET", &format!("/api/v1/briefs/{brief}"), None, expect);
+        // Whoever may dispatch in the project may revoke its briefs.
+        t.add(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/revoke"),
+            None,
+            expect,
+        );
     }
     // An API token is never a callback token, not even root's.
     t.add(
@@ -833,6 +840,7 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
             ("GET", "/api/v1/tasks/{}", task),
             ("POST", "/api/v1/tasks/{}/dispatch", task),
             ("GET", "/api/v1/briefs/{}", brief),
+            ("POST", "/api/v1/briefs/{}/revoke", brief),
         ] {
             same_as_missing(f, bad, who, method, uri, None, hidden, MISSING_ID).await;
         }

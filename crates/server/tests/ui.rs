@@ -1421,3 +1421,51 @@ async fn a_member_cannot_end_another_accounts_session_it_is_404_as_if_missing() 
     get(&h, "/ui/", root.c()).await.status(200);
     assert_eq!(audit_count(&h, "session.end").await, 0);
 }
+
+#[tokio::test]
+async fn the_briefs_page_shows_a_revoked_brief_as_revoked() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.scope(&format!("{WS}/agent-x")).await;
+    h.secret(WS, "DB_URL", "one").await;
+    let task = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&h.root),
+            Some(json!({"project": format!("{WS}/agent-x"), "secret_refs": ["DB_URL"]})),
+        )
+        .await;
+    let id = task.json["id"].as_str().unwrap().to_string();
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{id}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    let brief = d.json["brief_id"].as_str().unwrap().to_string();
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/revoke"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let b = login(&h, &h.root).await;
+    let p = get(&h, "/ui/briefs", b.c()).await;
+    p.status(200);
+    assert!(
+        p.body
+            .contains(&format!(r#"data-brief="{brief}" data-status="revoked""#)),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body
+            .contains(r#"<span class="tag revoked">revoked</span>"#)
+    );
+}

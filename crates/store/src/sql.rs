@@ -978,20 +978,46 @@ impl MetadataStore for SqlStore {
         paths.iter().map(|p| ScopePath::parse(p)).collect()
     }
 
-    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<()> {
+    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE briefs SET status = $2, completed_at = $3 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(status)
-            .bind(&audit.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // Check and complete in one statement: of concurrent callbacks, one finds the brief
+        // running (SQLite: the write lock; PostgreSQL: the row lock, then the condition is
+        // evaluated again), the others find no row.
+        let done = sqlx::query(
+            "UPDATE briefs SET status = $2, completed_at = $3 \
+             WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(status)
+        .bind(&audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("no brief {id}")));
+            return Ok(false);
         }
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn revoke_brief(&self, id: &BriefId, audit: AuditEntry) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE briefs SET status = 'revoked', revoked_at = $2 \
+             WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(&audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {
