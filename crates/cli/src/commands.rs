@@ -146,7 +146,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
-                    "error: the callback token is not valid for brief {brief_id} (wrong, expired or revoked)"
+                    "error: the callback token is not valid for brief {brief_id} (wrong, expired, revoked, or its callback was already received)"
                 );
                 Ok(ExitCode::from(1))
             }

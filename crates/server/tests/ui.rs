@@ -1469,3 +1469,27 @@ async fn the_briefs_page_shows_a_revoked_brief_as_revoked() {
             .contains(r#"<span class="tag revoked">revoked</span>"#)
     );
 }
+
+#[tokio::test]
+async fn an_account_without_any_role_gets_no_session() {
+    let h = Harness::new().await;
+    let token = h.account("idle", None).await;
+    let form_page = get(&h, "/ui/login", None).await;
+    let lc = form_page.cookies()[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let p = post(
+        &h,
+        "/ui/login",
+        Some(&lc),
+        &[("csrf", &form_page.csrf()), ("token", &token)],
+    )
+    .await;
+    p.status(403);
+    assert!(p.body.contains("no role"), "{}", p.body);
+    assert!(!p.cookies().iter().any(|c| c.starts_with("ss_session=sss_")));
+    assert!(!p.body.contains(&token));
+    assert!(session_ids(&h, &h.root).await.is_empty());
+}
