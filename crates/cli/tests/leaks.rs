@@ -5,7 +5,8 @@
 //! AWS Secrets Manager and Vault write-through, a malformed request body, a dispatch
 //! refused for a payload holding the value, a failed dispatch, a callback and its replay,
 //! a brief revoked (API and CLI) and a callback after it, a `run` whose command cannot
-//! start (the callback tokens are searched for too). Sinks: the database (files
+//! start (the callback tokens are searched for too), a UI session listed and ended (its
+//! cookie is searched for too). Sinks: the database (files
 //! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
@@ -134,6 +135,30 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
         &canary("ui"),
     );
     outputs.borrow_mut().push(ui_text);
+    // A UI session listed (API and page) and ended over the API: the cookie's secret is
+    // in no sink after.
+    let session_cookie = ui_sign_in(&server.addr, &root);
+    let (_, page_head, page) = raw(
+        &server.addr,
+        "GET",
+        "/ui/sessions",
+        &format!("ss_session={session_cookie}"),
+        None,
+    );
+    outputs.borrow_mut().push(format!("{page_head}\n{page}"));
+    let (code, listed, text) = server.call("GET", "/api/v1/sessions", Some(&root), None);
+    assert_eq!(code, 200, "sessions");
+    outputs.borrow_mut().push(text);
+    for s in listed["sessions"].as_array().unwrap() {
+        let (code, _, text) = server.call(
+            "DELETE",
+            &format!("/api/v1/sessions/{}", s["id"].as_str().unwrap()),
+            Some(&root),
+            None,
+        );
+        assert_eq!(code, 204, "end a session");
+        outputs.borrow_mut().push(text);
+    }
 
     // Dotenv import, and a failed one.
     std::fs::write(
@@ -355,6 +380,12 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
             );
         }
     }
+    for (sink, bytes) in &sinks {
+        assert!(
+            !contains(bytes, session_cookie.as_bytes()),
+            "the session cookie leaked into {sink}"
+        );
+    }
     for (brief, token) in &callback_tokens {
         for (sink, bytes) in &sinks {
             assert!(
@@ -426,6 +457,22 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Signs in to the web UI and creates a secret through its form; all pages' text.
+/// Signs in to the web UI; the session cookie's value.
+fn ui_sign_in(addr: &str, token: &str) -> String {
+    let (_, head, page) = raw(addr, "GET", "/ui/login", "", None);
+    let login = set_cookie(&head, "ss_login");
+    let form = format!("token={}&csrf={}", urlencode(token), csrf(&page));
+    let (code, head, _) = raw(
+        addr,
+        "POST",
+        "/ui/login",
+        &format!("ss_login={login}"),
+        Some(&form),
+    );
+    assert_eq!(code, 303, "sign-in");
+    set_cookie(&head, "ss_session")
+}
+
 fn ui_create_secret(addr: &str, token: &str, scope: &str, name: &str, value: &str) -> String {
     let (_, head, page) = raw(addr, "GET", "/ui/login", "", None);
     let login = set_cookie(&head, "ss_login");
