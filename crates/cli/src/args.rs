@@ -279,8 +279,10 @@ pub enum TaskCmd {
 
 #[derive(Subcommand)]
 pub enum BriefCmd {
-    /// Print the stored brief JSON.
+    /// Print the stored brief JSON, with its status (running, completed or revoked).
     Show { brief_id: String },
+    /// Revoke a brief: its callback token stops working at once.
+    Revoke { brief_id: String },
 }
 
 #[derive(Subcommand)]

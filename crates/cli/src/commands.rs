@@ -108,7 +108,33 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             cmd: BriefCmd::Show { brief_id },
         } => {
             let brief = svc.brief(&actor, &brief_id).await?;
-            println!("{}", to_json(&brief)?);
+            let rec = svc.brief_status(&actor, &brief_id).await?;
+            let mut shown = serde_json::to_value(&brief)
+                .map_err(|e| Error::Storage(format!("cannot encode JSON: {e}")))?;
+            if let Some(o) = shown.as_object_mut() {
+                o.insert("status".into(), rec.status.into());
+                if let Some(at) = rec.completed_at {
+                    o.insert("completed_at".into(), at.into());
+                }
+            }
+            println!("{}", to_json(&shown)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Brief {
+            cmd: BriefCmd::Revoke { brief_id },
+        } => {
+            let (rec, changed) = svc.revoke_brief(&actor, &brief_id).await?;
+            if changed {
+                println!(
+                    "revoked brief {}: its callback token no longer works",
+                    rec.brief_id
+                );
+            } else {
+                println!(
+                    "brief {} is already {}: its callback token no longer works; nothing changed",
+                    rec.brief_id, rec.status
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Callback {
@@ -120,7 +146,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!(
-                    "error: the callback token is not valid for brief {brief_id} (wrong, expired or revoked)"
+                    "error: the callback token is not valid for brief {brief_id} (wrong, expired, revoked, or its callback was already received)"
                 );
                 Ok(ExitCode::from(1))
             }
@@ -810,9 +836,24 @@ async fn run_command(
         cmd.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| Error::Invalid(format!("cannot run {}: {e}", program.to_string_lossy())))?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing will ever use this brief's callback token: revoke it at once.
+            let id = d.brief.brief_id.to_string();
+            drop(d);
+            let revoked = match svc.revoke_brief(actor, &id).await {
+                Ok(_) => format!("the callback token of brief {id} was revoked"),
+                Err(r) => format!(
+                    "revoking brief {id} failed too ({r}): run `secretstore brief revoke {id}`"
+                ),
+            };
+            return Err(Error::Invalid(format!(
+                "cannot run {}: {e}; {revoked}",
+                program.to_string_lossy()
+            )));
+        }
+    };
     drop(d);
     let mut copies = Vec::new();
     if mask {

@@ -514,6 +514,25 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
     ))
     .await;
     ui.screenshot("ui-briefs.png").await;
+    // A revoked brief shows as revoked.
+    let gone = briefs[1]["brief_id"].as_str().unwrap();
+    let (code, _, text) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{gone}/revoke"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    ui.goto("/ui/briefs").await;
+    ui.find(&format!(
+        r#"tr[data-brief="{gone}"][data-status="revoked"]"#
+    ))
+    .await;
+    // The sessions page lists this very session.
+    ui.goto("/ui/sessions").await;
+    ui.find(r#"tr[data-session][data-current] form[data-form="end-session"]"#)
+        .await;
+    ui.screenshot("ui-sessions.png").await;
     ui.goto(&format!("/ui/audit?scope={WS}")).await;
     ui.find(r#"tr[data-audit="secret.reveal"]"#).await;
     ui.find(r#"tr[data-audit="secret.rollback"]"#).await;
@@ -565,6 +584,25 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
     }
     ui.goto("/ui/briefs").await;
     assert_eq!(ui.count("tr[data-brief]").await, 0);
+
+    // Root revokes the token bob signed in with: his very next page is the sign-in form.
+    let (_, listed, text) = server.call("GET", "/api/v1/accounts/bob/tokens", Some(&root), None);
+    let bob_token_id = listed["tokens"][0]["id"].as_str().expect(&text).to_string();
+    ui.goto("/ui/sessions").await;
+    ui.find(r#"tr[data-session][data-current]"#).await;
+    let (code, _, text) = server.call(
+        "DELETE",
+        &format!("/api/v1/tokens/{bob_token_id}"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 204, "{text}");
+    ui.goto("/ui/scopes/acme/other").await;
+    assert_eq!(
+        ui.path().await,
+        "/ui/login",
+        "the session ended with its token"
+    );
 
     ui.c.close().await.unwrap();
     drop(driver);

@@ -893,3 +893,58 @@ fn malformed_trusted_proxies_and_auth_limits_are_clear_start_up_errors() {
         no_leak(&r, "CANARY-proxy");
     }
 }
+
+#[test]
+fn run_whose_command_cannot_start_revokes_its_callback_token() {
+    let env = Env::new().with_tree();
+    env.set("A", "acme", "agent", "spawn-canary-value").ok();
+    let task = env
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    let r = env.run(&["run", "--task", &task, "--", "/nonexistent/cmd"]);
+    r.fails(1, "cannot run /nonexistent/cmd");
+    assert!(
+        r.stderr.contains("revoked"),
+        "the error says the token was revoked: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("spawn-canary-value") && !r.stderr.contains("sscb_"));
+    // The brief that was dispatched for it is revoked: its token is dead.
+    let audit: serde_json::Value =
+        serde_json::from_str(env.run(&["audit", "--json"]).ok()).unwrap();
+    let records = audit.as_array().unwrap();
+    let brief = records
+        .iter()
+        .find(|r| r["action"] == "task.dispatch")
+        .and_then(|r| r["target"].as_str())
+        .expect("a dispatch record")
+        .to_string();
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "brief.revoke" && r["target"] == brief.as_str()),
+        "{audit}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(env.run(&["brief", "show", &brief]).ok()).unwrap();
+    assert_eq!(shown["status"], "revoked");
+    assert_eq!(
+        env.sql(&format!(
+            "SELECT status FROM briefs WHERE id = '{brief}' AND revoked_at IS NOT NULL"
+        ))
+        .trim(),
+        "revoked"
+    );
+}
+
+#[test]
+fn brief_revoke_of_an_unknown_or_malformed_brief_fails_and_changes_nothing() {
+    let env = Env::new().with_tree();
+    env.run(&["brief", "revoke", "00000000-0000-4000-8000-000000000000"])
+        .fails(1, "no brief");
+    env.run(&["brief", "revoke", "../etc/passwd"])
+        .fails(1, "brief");
+    env.run(&["brief", "revoke"]).fails(2, "");
+}

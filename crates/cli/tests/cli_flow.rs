@@ -555,3 +555,45 @@ fn every_change_and_reveal_is_audited_without_values() {
     );
     assert!(!rows.contains("audit-canary-4411"));
 }
+
+#[test]
+fn brief_revoke_stops_the_callback_token_and_brief_show_says_revoked() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "revoke-canary-value").ok();
+    let task = e
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    let d = json(e.run(&["dispatch", &task, "--json"]).ok());
+    let brief = d["brief_id"].as_str().unwrap().to_string();
+    let token = d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        json(e.run(&["brief", "show", &brief]).ok())["status"],
+        "running"
+    );
+    e.run_stdin(&["callback", "verify", &brief], token.as_bytes())
+        .ok();
+    let out = e.run(&["brief", "revoke", &brief]).ok().to_string();
+    assert!(out.contains("revoked"), "{out}");
+    // The token stops working at once.
+    e.run_stdin(&["callback", "verify", &brief], token.as_bytes())
+        .fails(1, "not valid");
+    let shown = json(e.run(&["brief", "show", &brief]).ok());
+    assert_eq!(shown["status"], "revoked");
+    // Again: nothing left to revoke, not an error.
+    let again = e.run(&["brief", "revoke", &brief]).ok().to_string();
+    assert!(again.contains("already revoked"), "{again}");
+    let audit = e.run(&["audit", "--json"]).ok().to_string();
+    let revokes = json(&audit)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "brief.revoke" && r["target"] == brief.as_str())
+        .count();
+    assert_eq!(revokes, 1, "{audit}");
+    assert!(!audit.contains(&token) && !out.contains(&token));
+}

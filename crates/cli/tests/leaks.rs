@@ -3,7 +3,10 @@
 //!
 //! Paths: the command line (stdin, --from-file, --from-env), the HTTP API, dotenv import,
 //! AWS Secrets Manager and Vault write-through, a malformed request body, a dispatch
-//! refused for a payload holding the value, a failed dispatch. Sinks: the database (files
+//! refused for a payload holding the value, a failed dispatch, a callback and its replay,
+//! a brief revoked (API and CLI) and a callback after it, a `run` whose command cannot
+//! start (the callback tokens are searched for too), a UI session listed and ended (its
+//! cookie is searched for too). Sinks: the database (files
 //! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
@@ -132,6 +135,30 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
         &canary("ui"),
     );
     outputs.borrow_mut().push(ui_text);
+    // A UI session listed (API and page) and ended over the API: the cookie's secret is
+    // in no sink after.
+    let session_cookie = ui_sign_in(&server.addr, &root);
+    let (_, page_head, page) = raw(
+        &server.addr,
+        "GET",
+        "/ui/sessions",
+        &format!("ss_session={session_cookie}"),
+        None,
+    );
+    outputs.borrow_mut().push(format!("{page_head}\n{page}"));
+    let (code, listed, text) = server.call("GET", "/api/v1/sessions", Some(&root), None);
+    assert_eq!(code, 200, "sessions");
+    outputs.borrow_mut().push(text);
+    for s in listed["sessions"].as_array().unwrap() {
+        let (code, _, text) = server.call(
+            "DELETE",
+            &format!("/api/v1/sessions/{}", s["id"].as_str().unwrap()),
+            Some(&root),
+            None,
+        );
+        assert_eq!(code, 204, "end a session");
+        outputs.borrow_mut().push(text);
+    }
 
     // Dotenv import, and a failed one.
     std::fs::write(
@@ -221,6 +248,59 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
         "the env holds them all"
     );
     std::fs::remove_file(env.path("agent.env")).unwrap();
+    // Callback tokens through a callback, its replay, a revoke (API and CLI) and a callback
+    // after it: no token anywhere after (the dispatch answers that carry them are no sink).
+    let mut callback_tokens = Vec::new();
+    for _ in 0..2 {
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&root),
+            None,
+        );
+        assert_eq!(code, 200, "dispatch");
+        let d: serde_json::Value = serde_json::from_str(&text).unwrap();
+        callback_tokens.push((
+            d["brief_id"].as_str().unwrap().to_string(),
+            d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ));
+    }
+    let (done, done_token) = &callback_tokens[0];
+    for want in [200, 409] {
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/briefs/{done}/callback"),
+            Some(done_token),
+            None,
+        );
+        assert_eq!(code, want, "callback");
+        outputs.borrow_mut().push(text);
+    }
+    let (revoked, revoked_token) = &callback_tokens[1];
+    let (code, _, text) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{revoked}/revoke"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "revoke");
+    outputs.borrow_mut().push(text);
+    record(env.run(&["brief", "revoke", revoked]).ok_run());
+    let (code, _, text) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{revoked}/callback"),
+        Some(revoked_token),
+        None,
+    );
+    assert_eq!(code, 401, "callback after revoke");
+    outputs.borrow_mut().push(text);
+    record(&env.run_stdin(&["callback", "verify", revoked], revoked_token.as_bytes()));
+    record(&env.run(&["brief", "show", revoked]));
+    // A `run` whose command cannot start: its brief is revoked, its error holds no value.
+    record(&env.run(&["run", "--task", &t, "--", "/nonexistent/leak-cmd"]));
     // A payload holding a value is refused before the task (and its payload) is stored.
     let (code, _, text) = server.call(
         "POST",
@@ -300,6 +380,20 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
             );
         }
     }
+    for (sink, bytes) in &sinks {
+        assert!(
+            !contains(bytes, session_cookie.as_bytes()),
+            "the session cookie leaked into {sink}"
+        );
+    }
+    for (brief, token) in &callback_tokens {
+        for (sink, bytes) in &sinks {
+            assert!(
+                !contains(bytes, token.as_bytes()),
+                "the callback token of brief {brief} leaked into {sink}"
+            );
+        }
+    }
 }
 
 /// One raw HTTP/1.1 exchange: (status, head, body).
@@ -363,6 +457,22 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Signs in to the web UI and creates a secret through its form; all pages' text.
+/// Signs in to the web UI; the session cookie's value.
+fn ui_sign_in(addr: &str, token: &str) -> String {
+    let (_, head, page) = raw(addr, "GET", "/ui/login", "", None);
+    let login = set_cookie(&head, "ss_login");
+    let form = format!("token={}&csrf={}", urlencode(token), csrf(&page));
+    let (code, head, _) = raw(
+        addr,
+        "POST",
+        "/ui/login",
+        &format!("ss_login={login}"),
+        Some(&form),
+    );
+    assert_eq!(code, 303, "sign-in");
+    set_cookie(&head, "ss_session")
+}
+
 fn ui_create_secret(addr: &str, token: &str, scope: &str, name: &str, value: &str) -> String {
     let (_, head, page) = raw(addr, "GET", "/ui/login", "", None);
     let login = set_cookie(&head, "ss_login");

@@ -59,6 +59,29 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
+/// A web UI session's public facts: its public id (never the cookie's secret), whose it
+/// is, the API token it was made with, and when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub account: String,
+    pub token_id: String,
+    pub created_at: String,
+    pub expires_at: String,
+    /// Where the sign-in came from.
+    pub source: Option<String>,
+}
+
+/// What a session lookup finds: the caller, the session's CSRF token, its expiry and
+/// public id.
+#[derive(Debug, Clone)]
+pub struct SessionAuth {
+    pub who: Principal,
+    pub csrf: String,
+    pub expires_at: String,
+    pub public_id: String,
+}
+
 /// Checks an account name: `[a-z0-9][a-z0-9_.-]{0,62}`, and not `cli:…`.
 pub fn check_account_name(name: &str) -> Result<()> {
     let b = name.as_bytes();
@@ -156,20 +179,41 @@ pub trait AccountStore: Send + Sync {
         hash: &str,
         source: &str,
     ) -> impl Future<Output = Result<Option<Principal>>> + Send;
-    /// Stores a web UI session by the SHA-256 of its id.
+    /// Stores a web UI session by the SHA-256 of its id, bound to the unrevoked API token
+    /// whose SHA-256 is `token_hash` (the session's account is the token's). `Unauthorized`
+    /// if that token was revoked in the meantime.
+    #[allow(clippy::too_many_arguments, reason = "one row, spelled out")]
     fn create_session(
         &self,
         id_hash: &str,
-        account: &str,
+        token_hash: &str,
+        public_id: &str,
         csrf: &str,
         expires_at: &str,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// The caller, CSRF token and expiry of a session, in one query.
+    /// The caller, CSRF token, expiry and public id of a session, in one query; `None` for
+    /// an unknown session, one whose API token was revoked, or whose account has no grant
+    /// left.
     fn session_by_hash(
         &self,
         id_hash: &str,
         source: &str,
-    ) -> impl Future<Output = Result<Option<(Principal, String, String)>>> + Send;
+    ) -> impl Future<Output = Result<Option<SessionAuth>>> + Send;
+    /// The live sessions (unexpired, token unrevoked, account with a grant), newest first;
+    /// with `account`, only that account's.
+    fn list_sessions(
+        &self,
+        account: Option<&str>,
+        now: &str,
+    ) -> impl Future<Output = Result<Vec<SessionInfo>>> + Send;
+    /// Ends a session by its public id (with `account`, only if it is that account's);
+    /// `NotFound` otherwise.
+    fn end_session(
+        &self,
+        public_id: &str,
+        account: Option<&str>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<()>> + Send;
 }

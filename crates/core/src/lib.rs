@@ -31,7 +31,7 @@ pub mod scope;
 pub mod service;
 pub mod value;
 
-pub use accounts::{Account, AccountKind, AccountStore, TokenInfo};
+pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo};
 pub use authz::{Access, Action, Principal, Role};
 pub use brief::{Brief, BriefSecret};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
@@ -44,7 +44,7 @@ pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use service::{
     Backends, BoxFuture, BriefStore, BriefSummary, DispatchRecord, Dispatched, Fetch, ImportEntry,
-    MetadataStore, NewVersion, Service, ServiceConfig, ValueBackend,
+    MetadataStore, NewSession, NewVersion, Service, ServiceConfig, ValueBackend,
 };
 pub use value::SecretValue;
 

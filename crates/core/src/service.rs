@@ -4,7 +4,9 @@
 //! the database on its own. Every write, reveal, rollback, delete and dispatch is audited
 //! in the same transaction as the change it records (reveals: before the value is returned).
 
-use crate::accounts::{self, Account, AccountKind, AccountStore, TokenInfo};
+use crate::accounts::{
+    self, Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo,
+};
 use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefSecret};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
@@ -212,13 +214,22 @@ pub trait MetadataStore: Send + Sync {
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// Every scope, ordered by path.
     fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
-    /// Marks a brief completed (or another final status) by its agent's callback.
+    /// Marks a brief completed (or another final status) by its agent's callback, in one
+    /// atomic statement, only if it is still running and not revoked: `false` (and no
+    /// audit record) if it was not, so of concurrent callbacks exactly one wins.
     fn complete_brief(
         &self,
         id: &BriefId,
         status: &str,
         audit: AuditEntry,
-    ) -> impl Future<Output = Result<()>> + Send;
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Revokes a running brief's callback token (status `revoked`), atomically; `false`
+    /// (and no audit record) if the brief was no longer running.
+    fn revoke_brief(
+        &self,
+        id: &BriefId,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
     /// under one of them (records without a scope, such as account changes, only without).
     fn audit_log(
@@ -293,6 +304,13 @@ pub struct Service<S> {
     pub backends: Backends,
     pub briefs: Arc<dyn BriefStore>,
     pub config: ServiceConfig,
+}
+
+/// A new web UI session: the cookie's secret (shown once), its public id and CSRF token.
+pub struct NewSession {
+    pub id: SecretValue,
+    pub public_id: String,
+    pub csrf: String,
 }
 
 /// One entry of a dotenv import.
@@ -902,16 +920,19 @@ impl<S: MetadataStore> Service<S> {
         Ok(rec)
     }
 
-    /// Checks a callback token against a brief: valid, unexpired, not revoked.
+    /// Checks a callback token against a brief: valid, unexpired, not revoked, and its
+    /// callback not yet received (a spent token is no longer valid).
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        Ok(callback_token_valid(&rec, token))
+        Ok(callback_token_valid(&rec, token) && rec.status == "running")
     }
 
-    /// The agent's callback: with a valid token for this brief, marks it completed.
+    /// The agent's callback: with a valid token for this brief, marks it completed, once.
     /// Anything else (unknown brief, wrong, expired or revoked token) is `Unauthorized`,
-    /// with one message for all.
+    /// with one message for all. A second callback with a valid token is a `Conflict`
+    /// (a replay), audited as `brief.callback_replay`; the check and the completion are one
+    /// atomic statement, so of concurrent callbacks exactly one succeeds.
     pub async fn callback(&self, brief_id: &str, token: &str, source: &str) -> Result<()> {
         let unauthorized =
             || Error::Unauthorized("invalid callback token for this brief".to_string());
@@ -933,7 +954,37 @@ impl<S: MetadataStore> Service<S> {
         };
         let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
         audit.scope = Some(rec.project.clone());
-        self.store.complete_brief(&id, "completed", audit).await
+        if self.store.complete_brief(&id, "completed", audit).await? {
+            return Ok(());
+        }
+        // Not running any more: revoked a moment ago (then the token is just invalid), or
+        // its callback was already received (a replay).
+        if self.store.dispatch_record(&id).await?.revoked {
+            return Err(unauthorized());
+        }
+        let mut replay = self
+            .audit(&who, "brief.callback_replay")
+            .target(id.to_string());
+        replay.scope = Some(rec.project.clone());
+        self.store.append_audit(replay).await?;
+        Err(Error::Conflict(format!(
+            "the callback of brief {id} was already received: a callback token is good for one callback"
+        )))
+    }
+
+    /// Revokes a brief: its callback token stops working at once and the brief shows
+    /// `revoked`. Allowed to whoever may dispatch in its project (else "no brief", as if
+    /// missing). A brief no longer running (completed, or already revoked) is left as it
+    /// is: the answer says so (`false`), nothing is audited. Returns the brief's record
+    /// after the call.
+    pub async fn revoke_brief(&self, who: &Principal, id: &str) -> Result<(DispatchRecord, bool)> {
+        let id = BriefId::parse(id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        require_in_project(who, &rec.project, || format!("no brief {id}"))?;
+        let mut audit = self.audit(who, "brief.revoke").target(id.to_string());
+        audit.scope = Some(rec.project.clone());
+        let changed = self.store.revoke_brief(&id, audit).await?;
+        Ok((self.store.dispatch_record(&id).await?, changed))
     }
 
     /// The newest dispatches in projects where the caller may dispatch, newest first.
@@ -1128,48 +1179,83 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         self.store.revoke_token(id, audit).await
     }
 
-    /// Signs in to the web UI with an API token: a new session id (shown once, kept only
-    /// as its SHA-256) and the session's CSRF token.
-    pub async fn login(
-        &self,
-        token: &str,
-        source: &str,
-        ttl_secs: i64,
-    ) -> Result<(SecretValue, String)> {
+    /// Signs in to the web UI with an API token: a new session (its id shown once, kept
+    /// only as its SHA-256), bound to that token: revoking the token, or the account
+    /// losing its last grant, ends it. An account without any role gets no session.
+    pub async fn login(&self, token: &str, source: &str, ttl_secs: i64) -> Result<NewSession> {
         let who = self.authenticate(token, source).await?;
+        if who.roles.is_empty() {
+            return Err(Error::Forbidden(format!(
+                "{} has no role yet: a session needs at least one grant (ask root)",
+                who.account
+            )));
+        }
         let session = accounts::new_session_id();
+        let public_id = crate::random::uuid_v4();
         let mut raw = [0u8; 32];
         crate::random::fill(&mut raw);
         let csrf: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-        let audit = self.audit(&who, "session.login");
+        let audit = self.audit(&who, "session.login").target(public_id.clone());
         self.store
             .create_session(
                 &brief::token_hash(session.expose_secret()),
-                &who.account,
+                &brief::token_hash(token),
+                &public_id,
                 &csrf,
                 &crate::rfc3339_in(ttl_secs),
                 audit,
             )
             .await?;
-        Ok((session, csrf))
+        Ok(NewSession {
+            id: session,
+            public_id,
+            csrf,
+        })
     }
 
-    /// The caller behind a web UI session, and its CSRF token. Unknown and expired
-    /// sessions get the same answer.
-    pub async fn session(&self, session_id: &str, source: &str) -> Result<(Principal, String)> {
+    /// The caller behind a web UI session, its CSRF token and public id. Unknown, expired
+    /// and ended sessions (its token revoked, its account without a grant) get the same
+    /// answer. One query.
+    pub async fn session(&self, session_id: &str, source: &str) -> Result<SessionAuth> {
         let unauthorized = || Error::Unauthorized("no valid session".to_string());
         if !session_id.starts_with(accounts::SESSION_PREFIX) || session_id.len() > 200 {
             return Err(unauthorized());
         }
-        let (who, csrf, expires_at) = self
+        let found = self
             .store
             .session_by_hash(&brief::token_hash(session_id), source)
             .await?
             .ok_or_else(unauthorized)?;
-        if crate::now_rfc3339() >= expires_at {
+        if crate::now_rfc3339() >= found.expires_at {
             return Err(unauthorized());
         }
-        Ok((who, csrf))
+        Ok(found)
+    }
+
+    /// The live web UI sessions the caller may see: root every one, anyone else their own.
+    pub async fn sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>> {
+        let only = (!who.is_root()).then_some(who.account.as_str());
+        self.store.list_sessions(only, &crate::now_rfc3339()).await
+    }
+
+    /// Ends a web UI session by its public id: root any, anyone else only their own (another
+    /// account's session is "no session", exactly like a missing one). Audited.
+    pub async fn end_session(&self, who: &Principal, public_id: &str) -> Result<()> {
+        let missing = || {
+            Error::NotFound(format!(
+                "no session {}",
+                public_id.chars().take(40).collect::<String>()
+            ))
+        };
+        if !crate::random::is_uuid(public_id) {
+            return Err(missing());
+        }
+        let only = (!who.is_root()).then_some(who.account.as_str());
+        let audit = self.audit(who, "session.end").target(public_id.to_owned());
+        match self.store.end_session(public_id, only, audit).await {
+            Err(Error::NotFound(_)) => Err(missing()),
+            other => other,
+        }
     }
 
     /// Ends a web UI session.

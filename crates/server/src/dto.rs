@@ -2,7 +2,8 @@
 //! bodies that carry a value have no `Debug`.
 
 use secretstore_core::{
-    Account, AuditEntry, DispatchRecord, Role, SecretMeta, Task, TokenInfo, VersionMeta,
+    Account, AuditEntry, DispatchRecord, Role, SecretMeta, SessionInfo, Task, TokenInfo,
+    VersionMeta,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -194,7 +195,7 @@ pub struct BriefDto {
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
-    /// `running` or `completed`.
+    /// `running`, `completed` or `revoked`.
     pub status: String,
     pub completed_at: Option<String>,
     pub callback_expires_at: String,
@@ -224,6 +225,16 @@ impl BriefDto {
             callback_expires_at: rec.expires_at,
         }
     }
+}
+
+/// The answer of a brief revocation.
+#[derive(Serialize, ToSchema)]
+pub struct BriefRevokedDto {
+    pub brief_id: String,
+    /// The brief's status now: `revoked`, or `completed` if it had completed before.
+    pub status: String,
+    /// Whether this call revoked it (`false`: it was no longer running).
+    pub changed: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -343,6 +354,37 @@ impl From<TokenInfo> for TokenDto {
             revoked_at: t.revoked_at,
         }
     }
+}
+
+/// A web UI session's public facts. `id` is public: not the cookie's secret.
+#[derive(Serialize, ToSchema)]
+pub struct SessionDto {
+    pub id: String,
+    pub account: String,
+    /// The API token the session was signed in with: revoking it ends the session.
+    pub token_id: String,
+    pub created_at: String,
+    pub expires_at: String,
+    /// Where the sign-in came from.
+    pub source: Option<String>,
+}
+
+impl From<SessionInfo> for SessionDto {
+    fn from(s: SessionInfo) -> Self {
+        SessionDto {
+            id: s.id,
+            account: s.account,
+            token_id: s.token_id,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            source: s.source,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionDto>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -21,7 +21,7 @@ pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_request`, `invalid_json`, `unauthorized`,
     /// `forbidden`, `not_found`, `conflict`, `already_exists`, `payload_too_large`,
     /// `too_many_requests`,
-    /// `missing_secrets`, `backend_unavailable`, `internal`.
+    /// `missing_secrets`, `backend_unavailable`, `callback_replayed`, `internal`.
     pub code: String,
     /// For people; never a secret value.
     pub message: String,

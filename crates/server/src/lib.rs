@@ -27,7 +27,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::ApiError;
-use routes::{accounts, audit, briefs, health, scopes, secrets, tasks};
+use routes::{accounts, audit, briefs, health, scopes, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .route("/tasks/{id}/dispatch", post(tasks::dispatch))
         .route("/briefs/{id}", get(briefs::get))
         .route("/briefs/{id}/callback", post(briefs::callback))
+        .route("/briefs/{id}/revoke", post(briefs::revoke))
         .route("/audit", get(audit::list))
         .route("/whoami", get(accounts::whoami))
         .route("/accounts", post(accounts::create).get(accounts::list))
@@ -116,6 +117,8 @@ pub fn app(state: AppState) -> Router {
             "/tokens/{id}",
             axum::routing::delete(accounts::revoke_token),
         )
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", axum::routing::delete(sessions::end))
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(health::healthz))

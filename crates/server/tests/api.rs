@@ -78,6 +78,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tasks/{id}/dispatch"),
     ("get", "/api/v1/briefs/{id}"),
     ("post", "/api/v1/briefs/{id}/callback"),
+    ("post", "/api/v1/briefs/{id}/revoke"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/whoami"),
     ("post", "/api/v1/accounts"),
@@ -88,6 +89,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/accounts/{name}/tokens"),
     ("get", "/api/v1/accounts/{name}/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
+    ("get", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/{id}"),
 ];
 
 #[tokio::test]
@@ -950,4 +953,217 @@ async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_lim
             "{bad:?}"
         );
     }
+}
+
+/// Dispatches `task` as root: (brief id, callback token).
+async fn dispatch(h: &Harness, task: &str) -> (String, String) {
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    (
+        d.json["brief_id"].as_str().unwrap().to_string(),
+        d.json["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// The audit records of `action`, as root reads them.
+async fn audit_records(h: &Harness, action: &str) -> Vec<serde_json::Value> {
+    let a = h
+        .call("GET", "/api/v1/audit?limit=10000", Some(&h.root), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    a.json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == action)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_second_callback_with_the_same_token_is_409_and_audited_as_a_replay() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme", "A", "a-value").await;
+    let t = task(&h, &["A"], None).await;
+    let (brief, token) = dispatch(&h, &t).await;
+    let cb = format!("/api/v1/briefs/{brief}/callback");
+    let first = h.call("POST", &cb, Some(&token), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let again = h.call("POST", &cb, Some(&token), None).await;
+    again.error(409, "callback_replayed");
+    assert!(!again.text.contains(&token));
+    let b = h
+        .call(
+            "GET",
+            &format!("/api/v1/briefs/{brief}"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(b.json["status"], "completed");
+    assert_eq!(audit_records(&h, "brief.callback").await.len(), 1);
+    let replays = audit_records(&h, "brief.callback_replay").await;
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0]["target"], brief.as_str());
+    let all = h
+        .call("GET", "/api/v1/audit?limit=10000", Some(&h.root), None)
+        .await;
+    assert!(!all.text.contains(&token), "a token in the audit log");
+    // A wrong token is still just a wrong token (401), completed brief or not.
+    h.call("POST", &cb, Some("sscb_wrong"), None)
+        .await
+        .error(401, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callbacks_with_one_token_give_exactly_one_success() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme", "A", "a-value").await;
+    let t = task(&h, &["A"], None).await;
+    const BRIEFS: usize = 6;
+    const RACERS: usize = 4;
+    let mut briefs = Vec::new();
+    for _ in 0..BRIEFS {
+        briefs.push(dispatch(&h, &t).await);
+    }
+    for (brief, token) in &briefs {
+        let mut racers = Vec::new();
+        for _ in 0..RACERS {
+            let app = h.app.clone();
+            let req = Request::post(format!("/api/v1/briefs/{brief}/callback"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            racers.push(tokio::spawn(async move {
+                use tower::ServiceExt;
+                let res = app.oneshot(req).await.unwrap();
+                let status = res.status();
+                let bytes = http_body_util::BodyExt::collect(res.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                (status, body)
+            }));
+        }
+        let mut ok = 0;
+        let mut replayed = 0;
+        for r in racers {
+            let (status, body) = r.await.unwrap();
+            match status {
+                StatusCode::OK => ok += 1,
+                StatusCode::CONFLICT => {
+                    assert_eq!(body["error"]["code"], "callback_replayed", "{body}");
+                    replayed += 1;
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+        assert_eq!((ok, replayed), (1, RACERS - 1), "brief {brief}");
+    }
+    assert_eq!(audit_records(&h, "brief.callback").await.len(), BRIEFS);
+    assert_eq!(
+        audit_records(&h, "brief.callback_replay").await.len(),
+        BRIEFS * (RACERS - 1)
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_brief_refuses_its_callback_token_and_shows_revoked() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme", "A", "a-value").await;
+    let member = h
+        .account("mo", Some(("member", Some("acme/platform"))))
+        .await;
+    let t = task(&h, &["A"], None).await;
+    let (brief, token) = dispatch(&h, &t).await;
+    let cb = format!("/api/v1/briefs/{brief}/callback");
+    let revoke = format!("/api/v1/briefs/{brief}/revoke");
+    // A member of the project's team may dispatch there, so may revoke.
+    let r = h.call("POST", &revoke, Some(&member), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["status"], "revoked", "{}", r.text);
+    assert_eq!(r.json["changed"], true, "{}", r.text);
+    assert!(!r.text.contains(&token));
+    // The token stops working at once: 401, exactly as a wrong token.
+    let refused = h.call("POST", &cb, Some(&token), None).await;
+    refused.error(401, "unauthorized");
+    let wrong = h.call("POST", &cb, Some("sscb_wrong"), None).await;
+    assert_eq!(refused.text, wrong.text);
+    let b = h
+        .call(
+            "GET",
+            &format!("/api/v1/briefs/{brief}"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(b.json["status"], "revoked", "{}", b.text);
+    let revokes = audit_records(&h, "brief.revoke").await;
+    assert_eq!(revokes.len(), 1);
+    assert_eq!(revokes[0]["actor"], "mo");
+    assert_eq!(revokes[0]["target"], brief.as_str());
+    // Again: idempotent, nothing changes, nothing more to audit.
+    let r = h.call("POST", &revoke, Some(&h.root), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.json["status"].clone(), r.json["changed"].clone()),
+        (json!("revoked"), json!(false))
+    );
+    assert_eq!(audit_records(&h, "brief.revoke").await.len(), 1);
+    // A completed brief stays completed: its token is already spent.
+    let (done, done_token) = dispatch(&h, &t).await;
+    let ok = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{done}/callback"),
+            Some(&done_token),
+            None,
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{done}/revoke"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.json["status"].clone(), r.json["changed"].clone()),
+        (json!("completed"), json!(false))
+    );
+    // Unknown briefs and malformed ids.
+    h.call(
+        "POST",
+        "/api/v1/briefs/00000000-0000-4000-8000-000000000000/revoke",
+        Some(&h.root),
+        None,
+    )
+    .await
+    .error(404, "not_found");
+    h.call(
+        "POST",
+        "/api/v1/briefs/not-an-id/revoke",
+        Some(&h.root),
+        None,
+    )
+    .await
+    .error(400, "invalid_request");
 }

@@ -121,6 +121,17 @@ struct Table {
 impl Table {
     /// One route for every caller: `expect` for [`ROLES`], 401 for [`UNAUTHENTICATED`].
     fn add(&mut self, method: &'static str, uri: &str, body: Option<Value>, expect: Expect) {
+        self.add_per_caller(method, |who| fill(uri, who), body, expect);
+    }
+
+    /// [`add`](Self::add) with a URI of each caller's own (a thing each one acts on).
+    fn add_per_caller(
+        &mut self,
+        method: &'static str,
+        uri: impl Fn(Who) -> String,
+        body: Option<Value>,
+        expect: Expect,
+    ) {
         let callers = ROLES
             .into_iter()
             .zip(expect)
@@ -130,7 +141,7 @@ impl Table {
                 route: self.routes,
                 who,
                 method,
-                uri: fill(uri, who),
+                uri: uri(who),
                 body: body
                     .as_ref()
                     .map(|b| serde_json::from_str(&fill(&b.to_string(), who)).unwrap()),
@@ -152,6 +163,10 @@ struct Fixture {
     globex_brief: String,
     /// A token of the `spare` account, revoked by root in the table.
     spare_token_id: String,
+    /// Per caller, a web UI session of the member that this caller tries to end.
+    member_sessions: HashMap<Who, String>,
+    /// Per caller, a web UI session of the admin that this caller tries to end.
+    admin_sessions: HashMap<Who, String>,
 }
 
 impl Fixture {
@@ -321,9 +336,26 @@ async fn fixture() -> Fixture {
         (globex_task, globex_brief),
     ] = <[(String, String); 3]>::try_from(ids).unwrap();
 
+    // Web UI sessions, signed in as the UI does, one per caller that will try to end it.
+    let mut member_sessions = HashMap::new();
+    let mut admin_sessions = HashMap::new();
+    for who in ROLES.into_iter().chain(UNAUTHENTICATED) {
+        for (account, map) in [(Member, &mut member_sessions), (Admin, &mut admin_sessions)] {
+            let s = h
+                .state
+                .svc
+                .login(&tokens[&account], "test", 3600)
+                .await
+                .unwrap();
+            map.insert(who, s.public_id);
+        }
+    }
+
     Fixture {
         h,
         tokens,
+        member_sessions,
+        admin_sessions,
         own_task,
         other_task,
         globex_task,
@@ -467,6 +499,13 @@ fn table(f: &Fixture) -> Table {
             expect,
         );
         t.add("GET", &format!("/api/v1/briefs/{brief}"), None, expect);
+        // Whoever may dispatch in the project may revoke its briefs.
+        t.add(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/revoke"),
+            None,
+            expect,
+        );
     }
     // An API token is never a callback token, not even root's.
     t.add(
@@ -562,6 +601,30 @@ fn table(f: &Fixture) -> Table {
     for (method, uri, body, expect) in accounts {
         t.add(method, &uri, body, expect);
     }
+
+    // ── Web UI sessions: root lists and ends any; others their own, and another's is
+    // 404 as if missing. ─────────────────────────────────────────────────────────────
+    //                                      root  admin member disp outsider nobody
+    t.add("GET", "/api/v1/sessions", None, [OK; 6]);
+    t.add_per_caller(
+        "DELETE",
+        |who| format!("/api/v1/sessions/{}", f.member_sessions[&who]),
+        None,
+        [GONE, NF, GONE, NF, NF, NF],
+    );
+    t.add_per_caller(
+        "DELETE",
+        |who| format!("/api/v1/sessions/{}", f.admin_sessions[&who]),
+        None,
+        [GONE, GONE, NF, NF, NF, NF],
+    );
+    t.add(
+        "DELETE",
+        &format!("/api/v1/sessions/{MISSING_ID}"),
+        None,
+        [NF; 6],
+    );
+    t.add("DELETE", "/api/v1/sessions/not-an-id", None, [NF; 6]);
     t
 }
 
@@ -787,6 +850,7 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
             ("GET", "/api/v1/tasks/{}", task),
             ("POST", "/api/v1/tasks/{}/dispatch", task),
             ("GET", "/api/v1/briefs/{}", brief),
+            ("POST", "/api/v1/briefs/{}/revoke", brief),
         ] {
             same_as_missing(f, bad, who, method, uri, None, hidden, MISSING_ID).await;
         }
@@ -848,6 +912,24 @@ async fn visible_lists(f: &Fixture, bad: &mut Vec<String>) {
                 "{} GET /api/v1/secrets → secrets at {:?}, expected {secrets:?}",
                 who.slug(),
                 paths(&a, "secrets", "scope")
+            ));
+        }
+    }
+    // Sessions: root sees everyone's, the others only their own (before the table ends
+    // any).
+    for who in ROLES {
+        let a = f.call(who, "GET", "/api/v1/sessions", None).await;
+        let accounts: BTreeSet<String> = paths(&a, "sessions", "account");
+        let want: BTreeSet<String> = match who {
+            Root => set(&["admin", "member"]),
+            Admin => set(&["admin"]),
+            Member => set(&["member"]),
+            _ => BTreeSet::new(),
+        };
+        if a.status.as_u16() != OK || accounts != want {
+            bad.push(format!(
+                "{} GET /api/v1/sessions → sessions of {accounts:?}, expected {want:?}",
+                who.slug()
             ));
         }
     }

@@ -369,6 +369,7 @@ async fn every_ui_response_carries_a_strict_csp_and_the_other_security_headers()
         get(&h, "/ui/no/such/page", None).await,
         get(&h, "/ui/assets/app.css", None).await,
         post(&h, &format!("/ui/scopes/{WS}/secrets"), b.c(), &[]).await,
+        get(&h, "/ui/sessions", b.c()).await,
     ];
     for p in &pages {
         let csp = p.header("content-security-policy");
@@ -424,6 +425,7 @@ async fn every_form_of_every_page_carries_the_csrf_token_and_every_input_a_label
         format!("/ui/scopes/{WS}"),
         format!("/ui/scopes/{WS}/secrets/DB_URL"),
         format!("/ui/scopes/{WS}/secrets/DB_URL/delete"),
+        "/ui/sessions".to_string(),
     ] {
         let p = get(&h, &path, b.c()).await;
         p.status(200);
@@ -1178,4 +1180,404 @@ async fn wrong_sign_ins_past_the_limit_get_429_even_for_a_session_and_are_audite
             .all(|r| r["source"] == attacker && r["detail"]["credential"] == "session_sign_in")
     );
     assert!(!log.text.contains("CANARY"), "{}", log.text);
+}
+
+/// The public ids of the sessions `token` may list (`GET /api/v1/sessions`), newest first.
+async fn session_ids(h: &Harness, token: &str) -> Vec<(String, String)> {
+    let a = h.call("GET", "/api/v1/sessions", Some(token), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    a.json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["account"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The public id of a browser's own session, as its sessions page marks it.
+async fn current_session_id(h: &Harness, b: &Browser) -> String {
+    let page = get(h, "/ui/sessions", b.c()).await;
+    page.status(200);
+    let row = page
+        .body
+        .split("<tr data-session=\"")
+        .skip(1)
+        .find(|r| r[..r.find('>').unwrap()].contains("data-current"))
+        .unwrap_or_else(|| panic!("no current session in {}", page.body));
+    row[..row.find('"').unwrap()].to_string()
+}
+
+/// The id of the newest token of an account, as root lists it.
+async fn newest_token_id(h: &Harness, account: &str) -> String {
+    let a = h
+        .call(
+            "GET",
+            &format!("/api/v1/accounts/{account}/tokens"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    a.json["tokens"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_session_ends_when_the_api_token_it_was_made_with_is_revoked() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret(WS, "DB_URL", CANARY).await;
+    let first = h
+        .account("rita", Some(("member", Some("acme/platform"))))
+        .await;
+    let first_id = newest_token_id(&h, "rita").await;
+    let rita = login(&h, &first).await;
+    // A second token of the same account, with its own session.
+    let second = h
+        .call("POST", "/api/v1/accounts/rita/tokens", Some(&h.root), None)
+        .await;
+    let second = second.json["token"].as_str().unwrap().to_string();
+    let other = login(&h, &second).await;
+    get(&h, &format!("/ui/scopes/{WS}"), rita.c())
+        .await
+        .status(200);
+
+    h.call(
+        "DELETE",
+        &format!("/api/v1/tokens/{first_id}"),
+        Some(&h.root),
+        None,
+    )
+    .await;
+    // The very next request of the session is refused, page and form alike.
+    let p = get(&h, &format!("/ui/scopes/{WS}"), rita.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    assert!(p.cookies().iter().any(|c| c.starts_with("ss_session=;")));
+    let p = post(
+        &h,
+        &format!("/ui/scopes/{WS}/secrets/DB_URL/reveal"),
+        rita.c(),
+        &[("csrf", &rita.csrf)],
+    )
+    .await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    assert!(!p.body.contains(CANARY));
+    let p = post(
+        &h,
+        &format!("/ui/scopes/{WS}/secrets/DB_URL/rotate"),
+        rita.c(),
+        &[("csrf", &rita.csrf), ("value", "rotated-by-a-dead-session")],
+    )
+    .await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    assert_eq!(current(&h, WS, "DB_URL").await.unwrap(), (1, CANARY.into()));
+    // The session made with the other token lives on; the dead one is not listed.
+    get(&h, "/ui/", other.c()).await.status(200);
+    assert_eq!(session_ids(&h, &second).await.len(), 1);
+    // Signing in again with the revoked token is refused.
+    let form_page = get(&h, "/ui/login", None).await;
+    let lc = form_page.cookies()[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    post(
+        &h,
+        "/ui/login",
+        Some(&lc),
+        &[("csrf", &form_page.csrf()), ("token", &first)],
+    )
+    .await
+    .status(401);
+}
+
+async fn revoke_member(h: &Harness, account: &str, scope: &str) -> Answer {
+    h.call(
+        "DELETE",
+        &format!("/api/v1/accounts/{account}/grants?role=member&scope={scope}"),
+        Some(&h.root),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_account_loses_its_last_grant() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let token = h
+        .account("gus", Some(("member", Some("acme/platform"))))
+        .await;
+    h.call(
+        "POST",
+        "/api/v1/accounts/gus/grants",
+        Some(&h.root),
+        Some(json!({"role": "member", "scope": "acme/other"})),
+    )
+    .await;
+    let gus = login(&h, &token).await;
+    assert_eq!(
+        revoke_member(&h, "gus", "acme/other").await.status,
+        StatusCode::OK
+    );
+    // One grant left: the session works, with the roles it has now.
+    let home = get(&h, "/ui/", gus.c()).await;
+    home.status(200);
+    assert!(!home.body.contains(r#"data-scope="acme/other""#));
+    assert_eq!(
+        revoke_member(&h, "gus", "acme/platform").await.status,
+        StatusCode::OK
+    );
+    let p = get(&h, "/ui/", gus.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    // A grant given back later does not bring the ended session back.
+    h.call(
+        "POST",
+        "/api/v1/accounts/gus/grants",
+        Some(&h.root),
+        Some(json!({"role": "member", "scope": "acme/platform"})),
+    )
+    .await;
+    let p = get(&h, "/ui/", gus.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_ended_over_the_api_and_on_the_sessions_page() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let token = h
+        .account("mia", Some(("member", Some("acme/platform"))))
+        .await;
+    let mia = login(&h, &token).await;
+    let mia2 = login(&h, &token).await;
+    let root = login(&h, &h.root).await;
+
+    // A member lists her own sessions only; root lists everyone's. The listed id is not
+    // the cookie's secret, and no answer holds a cookie value.
+    let own = session_ids(&h, &token).await;
+    assert_eq!(own.len(), 2, "{own:?}");
+    assert!(own.iter().all(|(_, a)| a == "mia"));
+    let all = session_ids(&h, &h.root).await;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.iter().any(|(_, a)| a == "root"));
+    let listed = h
+        .call("GET", "/api/v1/sessions", Some(&h.root), None)
+        .await
+        .text;
+    for b in [&mia, &mia2, &root] {
+        let secret = b.cookie.trim_start_matches("ss_session=");
+        assert!(secret.starts_with("sss_"));
+        assert!(!listed.contains(secret), "{listed}");
+        assert!(!listed.contains(&b.csrf), "{listed}");
+    }
+
+    // Mia ends one of her sessions over the API: that browser is signed out at once.
+    let newest = current_session_id(&h, &mia2).await;
+    assert!(own.iter().any(|(id, _)| *id == newest));
+    let a = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/sessions/{newest}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
+    let p = get(&h, "/ui/", mia2.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    get(&h, "/ui/", mia.c()).await.status(200);
+    h.call(
+        "DELETE",
+        &format!("/api/v1/sessions/{newest}"),
+        Some(&token),
+        None,
+    )
+    .await
+    .error(404, "not_found");
+    assert_eq!(audit_count(&h, "session.end").await, 1);
+
+    // The sessions page: root sees every session, each with a CSRF-protected end button.
+    let page = get(&h, "/ui/sessions", root.c()).await;
+    page.status(200);
+    let (mia_id, _) = session_ids(&h, &token).await[0].clone();
+    assert!(page.body.contains(&format!(r#"data-session="{mia_id}""#)));
+    assert!(page.body.contains(r#"data-current"#), "{}", page.body);
+    assert_eq!(
+        page.body.matches("<form ").count(),
+        page.body
+            .matches(&format!(r#"name="csrf" value="{}""#, root.csrf))
+            .count()
+    );
+    assert!(
+        !page
+            .body
+            .contains(mia.cookie.trim_start_matches("ss_session="))
+    );
+    // Without the CSRF token, nothing ends.
+    post(&h, &format!("/ui/sessions/{mia_id}/end"), root.c(), &[])
+        .await
+        .status(403);
+    get(&h, "/ui/", mia.c()).await.status(200);
+    let p = post(
+        &h,
+        &format!("/ui/sessions/{mia_id}/end"),
+        root.c(),
+        &[("csrf", &root.csrf)],
+    )
+    .await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/sessions"));
+    let p = get(&h, "/ui/", mia.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    assert_eq!(audit_count(&h, "session.end").await, 2);
+    // Ending one's own current session on the page signs out.
+    let root_id = current_session_id(&h, &root).await;
+    let p = post(
+        &h,
+        &format!("/ui/sessions/{root_id}/end"),
+        root.c(),
+        &[("csrf", &root.csrf)],
+    )
+    .await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    let p = get(&h, "/ui/", root.c()).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+}
+
+#[tokio::test]
+async fn a_member_cannot_end_another_accounts_session_it_is_404_as_if_missing() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let token = h
+        .account("eve", Some(("member", Some("acme/platform"))))
+        .await;
+    let eve = login(&h, &token).await;
+    let root = login(&h, &h.root).await;
+    let root_id = session_ids(&h, &h.root)
+        .await
+        .into_iter()
+        .find(|(_, a)| a == "root")
+        .unwrap()
+        .0;
+    let missing = "00000000-0000-4000-8000-000000000000";
+    let theirs = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/sessions/{root_id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    theirs.error(404, "not_found");
+    let none = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/sessions/{missing}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        theirs.text.replace(&root_id, "{}"),
+        none.text.replace(missing, "{}")
+    );
+    // Nor on the page: the 404 page of anything missing; her list shows only her own.
+    let p = post(
+        &h,
+        &format!("/ui/sessions/{root_id}/end"),
+        eve.c(),
+        &[("csrf", &eve.csrf)],
+    )
+    .await;
+    p.status(404);
+    let page = get(&h, "/ui/sessions", eve.c()).await;
+    page.status(200);
+    assert!(!page.body.contains(&root_id));
+    assert_eq!(
+        page.body.matches("data-session=").count(),
+        1,
+        "{}",
+        page.body
+    );
+    get(&h, "/ui/", root.c()).await.status(200);
+    assert_eq!(audit_count(&h, "session.end").await, 0);
+}
+
+#[tokio::test]
+async fn the_briefs_page_shows_a_revoked_brief_as_revoked() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.scope(&format!("{WS}/agent-x")).await;
+    h.secret(WS, "DB_URL", "one").await;
+    let task = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&h.root),
+            Some(json!({"project": format!("{WS}/agent-x"), "secret_refs": ["DB_URL"]})),
+        )
+        .await;
+    let id = task.json["id"].as_str().unwrap().to_string();
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{id}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    let brief = d.json["brief_id"].as_str().unwrap().to_string();
+    let r = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/revoke"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let b = login(&h, &h.root).await;
+    let p = get(&h, "/ui/briefs", b.c()).await;
+    p.status(200);
+    assert!(
+        p.body
+            .contains(&format!(r#"data-brief="{brief}" data-status="revoked""#)),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body
+            .contains(r#"<span class="tag revoked">revoked</span>"#)
+    );
+}
+
+#[tokio::test]
+async fn an_account_without_any_role_gets_no_session() {
+    let h = Harness::new().await;
+    let token = h.account("idle", None).await;
+    let form_page = get(&h, "/ui/login", None).await;
+    let lc = form_page.cookies()[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let p = post(
+        &h,
+        "/ui/login",
+        Some(&lc),
+        &[("csrf", &form_page.csrf()), ("token", &token)],
+    )
+    .await;
+    p.status(403);
+    assert!(p.body.contains("no role"), "{}", p.body);
+    assert!(!p.cookies().iter().any(|c| c.starts_with("ss_session=sss_")));
+    assert!(!p.body.contains(&token));
+    assert!(session_ids(&h, &h.root).await.is_empty());
 }

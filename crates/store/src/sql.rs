@@ -15,7 +15,8 @@ use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
     Category, DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
-    SecretMeta, SecretName, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
+    SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo,
+    Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -62,6 +63,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 "sessions and brief secrets",
                 include_str!("../migrations/sqlite/0003_sessions_and_brief_secrets.sql"),
             ),
+            m(
+                4,
+                "session tokens",
+                include_str!("../migrations/sqlite/0004_session_tokens.sql"),
+            ),
         ],
         Dialect::Postgres => vec![
             m(
@@ -78,6 +84,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 3,
                 "sessions and brief secrets",
                 include_str!("../migrations/postgres/0003_sessions_and_brief_secrets.sql"),
+            ),
+            m(
+                4,
+                "session tokens",
+                include_str!("../migrations/postgres/0004_session_tokens.sql"),
             ),
         ],
     })
@@ -967,20 +978,46 @@ impl MetadataStore for SqlStore {
         paths.iter().map(|p| ScopePath::parse(p)).collect()
     }
 
-    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<()> {
+    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE briefs SET status = $2, completed_at = $3 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(status)
-            .bind(&audit.at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        // Check and complete in one statement: of concurrent callbacks, one finds the brief
+        // running (SQLite: the write lock; PostgreSQL: the row lock, then the condition is
+        // evaluated again), the others find no row.
+        let done = sqlx::query(
+            "UPDATE briefs SET status = $2, completed_at = $3 \
+             WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(status)
+        .bind(&audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("no brief {id}")));
+            return Ok(false);
         }
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn revoke_brief(&self, id: &BriefId, audit: AuditEntry) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE briefs SET status = 'revoked', revoked_at = $2 \
+             WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(&audit.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {
@@ -1016,8 +1053,8 @@ impl MetadataStore for SqlStore {
     }
 }
 
-/// account, csrf, expires_at, role, role scope.
-type SessionRow = (String, String, String, Option<String>, Option<String>);
+/// account, csrf, expires_at, public id, role, role scope.
+type SessionRow = (String, String, String, String, String, String);
 
 fn role_columns(role: &Role) -> (&'static str, String) {
     (
@@ -1186,6 +1223,15 @@ impl AccountStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("{name} has no grant {role}")));
         }
+        // The last grant gone, the account's web UI sessions end for good.
+        sqlx::query(
+            "DELETE FROM sessions WHERE account_id = $1 \
+               AND NOT EXISTS (SELECT 1 FROM grants WHERE account_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -1227,6 +1273,12 @@ impl AccountStore for SqlStore {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("no active token {id}")));
         }
+        // Its web UI sessions end with it.
+        sqlx::query("DELETE FROM sessions WHERE token_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(db)
     }
@@ -1282,13 +1334,27 @@ impl AccountStore for SqlStore {
     async fn create_session(
         &self,
         id_hash: &str,
-        account: &str,
+        token_hash: &str,
+        public_id: &str,
         csrf: &str,
         expires_at: &str,
         audit: AuditEntry,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let id = account_id(&mut tx, account).await?;
+        // The token is looked up again in the session's transaction: one revoked a moment
+        // ago makes no session.
+        let token: Option<(String, i64)> = sqlx::query_as(
+            "SELECT id, account_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some((token_id, account_id)) = token else {
+            return Err(Error::Unauthorized(
+                "invalid or revoked API token".to_string(),
+            ));
+        };
         // Expired sessions are swept on the way.
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(&audit.at)
@@ -1296,14 +1362,18 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db)?;
         sqlx::query(
-            "INSERT INTO sessions (id_hash, account_id, csrf, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, account_id, csrf, created_at, expires_at, token_id, \
+                public_id, source) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id_hash)
-        .bind(id)
+        .bind(account_id)
         .bind(csrf)
         .bind(&audit.at)
         .bind(expires_at)
+        .bind(&token_id)
+        .bind(public_id)
+        .bind(&audit.source)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1311,39 +1381,98 @@ impl AccountStore for SqlStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn session_by_hash(
-        &self,
-        id_hash: &str,
-        source: &str,
-    ) -> Result<Option<(Principal, String, String)>> {
+    async fn session_by_hash(&self, id_hash: &str, source: &str) -> Result<Option<SessionAuth>> {
+        // One query: a session whose token was revoked, or whose account has no grant
+        // left, finds no row (the inner joins), exactly like an unknown one.
         let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT a.name, se.csrf, se.expires_at, g.role, g.scope FROM sessions se \
-             JOIN accounts a ON a.id = se.account_id \
-             LEFT JOIN grants g ON g.account_id = a.id \
+            "SELECT a.name, se.csrf, se.expires_at, se.public_id, g.role, g.scope FROM sessions se \
+             JOIN api_tokens t ON t.id = se.token_id AND t.revoked_at IS NULL \
+             JOIN accounts a ON a.id = se.account_id AND a.id = t.account_id \
+             JOIN grants g ON g.account_id = a.id \
              WHERE se.id_hash = $1",
         )
         .bind(id_hash)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let Some((account, csrf, expires_at, _, _)) = rows.first().cloned() else {
+        let Some((account, csrf, expires_at, public_id, _, _)) = rows.first().cloned() else {
             return Ok(None);
         };
         let mut roles = Vec::new();
-        for (_, _, _, r, s) in &rows {
-            if let Some(r) = r {
-                roles.push(role_from_columns(r, s.as_deref().unwrap_or(""))?);
-            }
+        for (_, _, _, _, r, s) in &rows {
+            roles.push(role_from_columns(r, s)?);
         }
-        Ok(Some((
-            Principal {
+        Ok(Some(SessionAuth {
+            who: Principal {
                 account,
                 roles,
                 source: source.to_owned(),
             },
             csrf,
             expires_at,
-        )))
+            public_id,
+        }))
+    }
+
+    async fn list_sessions(&self, account: Option<&str>, now: &str) -> Result<Vec<SessionInfo>> {
+        let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT se.public_id, a.name, se.token_id, se.created_at, se.expires_at, se.source \
+             FROM sessions se \
+             JOIN api_tokens t ON t.id = se.token_id AND t.revoked_at IS NULL \
+             JOIN accounts a ON a.id = se.account_id \
+             WHERE se.expires_at > $1 AND (CAST($2 AS TEXT) IS NULL OR a.name = $2) \
+               AND EXISTS (SELECT 1 FROM grants g WHERE g.account_id = a.id) \
+             ORDER BY se.created_at DESC, se.public_id",
+        )
+        .bind(now)
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, account, token_id, created_at, expires_at, source)| SessionInfo {
+                    id,
+                    account,
+                    token_id,
+                    created_at,
+                    expires_at,
+                    source,
+                },
+            )
+            .collect())
+    }
+
+    async fn end_session(
+        &self,
+        public_id: &str,
+        account: Option<&str>,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT a.name FROM sessions se JOIN accounts a ON a.id = se.account_id \
+             WHERE se.public_id = $1 AND (CAST($2 AS TEXT) IS NULL OR a.name = $2)",
+        )
+        .bind(public_id)
+        .bind(account)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if owner.is_some() {
+            sqlx::query("DELETE FROM sessions WHERE public_id = $1")
+                .bind(public_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        let Some(owner) = owner else {
+            return Err(Error::NotFound(format!("no session {public_id}")));
+        };
+        let audit = audit.detail(serde_json::json!({ "account": owner }));
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {

@@ -6,4 +6,5 @@ pub mod briefs;
 pub mod health;
 pub mod scopes;
 pub mod secrets;
+pub mod sessions;
 pub mod tasks;

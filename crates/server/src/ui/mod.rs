@@ -18,6 +18,7 @@
 //! | `GET`, `POST …/secrets/{NAME}/delete` | the confirmation step, then the deletion |
 //! | `GET /ui/briefs` | recent dispatches, running or completed, with their stale secrets |
 //! | `GET /ui/audit` | the audit log (root and organization admins) |
+//! | `GET /ui/sessions`, `POST /ui/sessions/{id}/end` | live sign-in sessions (root: all; others: their own), and ending one (`data-session`) |
 //!
 //! Security: every response carries a strict Content-Security-Policy (no inline script or
 //! style), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, `nosniff` and
@@ -70,6 +71,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/briefs", get(views::briefs).fallback(m405))
         .route("/ui/audit", get(views::audit).fallback(m405))
+        .route("/ui/sessions", get(views::sessions).fallback(m405))
+        .route(
+            "/ui/sessions/{id}/end",
+            post(views::end_session).fallback(m405),
+        )
         .route("/ui/assets/app.css", get(css).fallback(m405))
         .route("/ui/assets/favicon.svg", get(favicon).fallback(m405))
         .route("/ui/{*rest}", axum::routing::any(views::not_found))

@@ -298,3 +298,31 @@ pub struct AuditPage {
     pub limit: i64,
     pub records: Vec<AuditRow>,
 }
+
+/// One web UI session.
+pub struct SessionRow {
+    pub id: String,
+    pub account: String,
+    pub token_id: String,
+    pub created: Stamp,
+    pub expires: Stamp,
+    pub source: String,
+    /// The session of this very page.
+    pub current: bool,
+}
+
+impl SessionRow {
+    pub fn short_token(&self) -> String {
+        short(&self.token_id)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub layout: Layout,
+    pub csrf: String,
+    /// Root's view: every account's sessions.
+    pub all: bool,
+    pub sessions: Vec<SessionRow>,
+}

@@ -46,6 +46,8 @@ pub struct Session {
     pub who: Principal,
     /// This session's CSRF token, for the forms of the pages it renders.
     pub csrf: String,
+    /// The session's public id (the sessions page marks the current one).
+    pub public_id: String,
 }
 
 impl Session {
@@ -222,7 +224,12 @@ impl FromRequestParts<AppState> for Session {
         let id = Zeroizing::new(id.to_owned());
         let client = auth::admit(parts, st).map_err(too_many_attempts)?;
         match st.svc.session(&id, &client.source).await {
-            Ok((who, csrf)) => Ok(Session { id, who, csrf }),
+            Ok(found) => Ok(Session {
+                id,
+                who: found.who,
+                csrf: found.csrf,
+                public_id: found.public_id,
+            }),
             Err(Error::Unauthorized(_)) => Err(to_login(parts, true)),
             Err(e) => {
                 let (status, message) = error_parts(&e);

@@ -129,13 +129,13 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Response {
         .login(form.token.trim(), &client.source, session::SESSION_TTL_SECS)
         .await
     {
-        Ok((id, _csrf)) => {
+        Ok(new) => {
             let secure = over_tls(&head);
             let mut res = see_other("/ui/");
             let h = res.headers_mut();
             h.append(
                 header::SET_COOKIE,
-                session_cookie(id.expose_secret(), secure),
+                session_cookie(new.id.expose_secret(), secure),
             );
             h.append(header::SET_COOKIE, clear_login_cookie(secure));
             res
@@ -148,6 +148,7 @@ pub async fn login(State(st): State<AppState>, req: Request) -> Response {
                 Some("That API token is not valid: unknown or revoked."),
             )
         }
+        Err(Error::Forbidden(m)) => login_page(&head, StatusCode::FORBIDDEN, Some(&m)),
         Err(e) => {
             let (status, message) = error_parts(&e);
             error_page(None, status, &message)
@@ -870,6 +871,66 @@ pub async fn briefs(State(st): State<AppState>, s: Session) -> Response {
             .collect(),
     };
     render(StatusCode::OK, &page)
+}
+
+/// `GET /ui/sessions`: the live sessions the account may see (root: everyone's; others:
+/// their own), each with an end button.
+pub async fn sessions(State(st): State<AppState>, s: Session) -> Response {
+    let list = match st.svc.sessions(&s.who).await {
+        Ok(v) => v,
+        Err(e) => return s.error(&e),
+    };
+    let page = SessionsPage {
+        layout: Layout::new("Sessions", Some(s.nav()), "sessions"),
+        csrf: s.csrf.clone(),
+        all: s.who.is_root(),
+        sessions: list
+            .into_iter()
+            .map(|x| SessionRow {
+                current: x.id == s.public_id,
+                id: x.id,
+                account: x.account,
+                token_id: x.token_id,
+                created: Stamp::new(x.created_at),
+                expires: Stamp::new(x.expires_at),
+                source: x.source.unwrap_or_default(),
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /ui/sessions/{id}/end`: ends a session (CSRF-checked); one's own current session
+/// signs out.
+pub async fn end_session(State(st): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let head = parts.clone();
+    let req = Request::from_parts(parts, body);
+    let id = head
+        .uri
+        .path()
+        .strip_prefix("/ui/sessions/")
+        .and_then(|r| r.strip_suffix("/end"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_owned);
+    let posted = Posted::<NoFields>::from_request(req, &st).await;
+    let Posted { session, .. } = match posted {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(id) = id else {
+        return session.error(&err_not_found());
+    };
+    if let Err(e) = st.svc.end_session(&session.who, &id).await {
+        return session.error(&e);
+    }
+    if id == session.public_id {
+        let mut res = see_other("/ui/login");
+        res.headers_mut()
+            .append(header::SET_COOKIE, clear_session_cookie(over_tls(&head)));
+        return res;
+    }
+    see_other("/ui/sessions")
 }
 
 #[derive(Deserialize, Default)]
