@@ -1,4 +1,4 @@
--- Link authorization (SPEC §7): which backend references an organization may link, and
+-- Who may link what (SPEC §7): which backend references an organization may link, and
 -- which links root made (usable by the scope's members whatever the prefixes say).
 
 -- One row per allowed prefix; `backend` is aws_sm or vault. No row: only root links.
