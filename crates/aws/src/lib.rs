@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 mod errors;
+mod link_ref;
 mod s3;
 mod sm;
 

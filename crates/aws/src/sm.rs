@@ -562,6 +562,18 @@ impl ValueBackend for AwsSmBackend {
             ))
         })
     }
+
+    fn link_forms(&self, reference: &str) -> secretstore_core::Result<Vec<String>> {
+        crate::link_ref::link_forms(reference)
+    }
+
+    fn reference_of(&self, material: &StoredMaterial) -> Option<String> {
+        crate::link_ref::reference_of(material)
+    }
+
+    fn owner_scope(&self, reference: &str) -> Option<ScopePath> {
+        crate::link_ref::owner_scope(&self.prefix, reference)
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub enum Cmd {
     /// Organizations.
     Org {
         #[command(subcommand)]
-        cmd: ScopeCmd,
+        cmd: OrgCmd,
     },
     /// Teams (ORG/TEAM).
     Team {
@@ -175,6 +175,34 @@ pub enum TokenCmd {
 pub enum ScopeCmd {
     /// Create it; its parent must exist.
     Create { path: String },
+}
+
+#[derive(Subcommand)]
+pub enum OrgCmd {
+    /// Create it.
+    Create { path: String },
+    /// Which backend references the organization's admins and members may link (root).
+    ///
+    /// With prefixes, replaces both lists with exactly those given; with `--none`, allows
+    /// nothing (only root links); with neither, shows the lists. A prefix matches on
+    /// `/`-separated segments: `secret/apps/a` allows `secret/apps/a/db#password`, never
+    /// `secret/apps/ab/…`. AWS prefixes are secret names (no ARN: the account and region
+    /// are the server's). secretstore's own references of another scope are never allowed.
+    #[command(name = "allow-links")]
+    AllowLinks {
+        org: String,
+        /// An AWS Secrets Manager secret-name prefix (repeatable).
+        #[arg(long = "aws-prefix", value_name = "P")]
+        aws: Vec<String>,
+        /// A Vault KV `MOUNT/PATH` prefix (repeatable).
+        #[arg(long = "vault-prefix", value_name = "P")]
+        vault: Vec<String>,
+        /// Allow nothing: only root links.
+        #[arg(long, conflicts_with_all = ["aws", "vault"])]
+        none: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]

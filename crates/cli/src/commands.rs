@@ -2,7 +2,7 @@
 //! printing for people (plain) or scripts (`--json`).
 
 use crate::args::{
-    AccountCmd, BriefCmd, CallbackCmd, Cli, Cmd, ScopeCmd, SecretCmd, TaskCmd, TokenCmd,
+    AccountCmd, BriefCmd, CallbackCmd, Cli, Cmd, OrgCmd, ScopeCmd, SecretCmd, TaskCmd, TokenCmd,
 };
 use crate::config::{BriefStoreUrl, Config, RawSettings, SseSetting};
 use crate::{envfile, input};
@@ -72,7 +72,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Cmd::Org { cmd } => create_scope(&svc, cmd, Level::Organization, &actor).await,
+        Cmd::Org {
+            cmd: OrgCmd::Create { path },
+        } => {
+            let cmd = ScopeCmd::Create { path };
+            create_scope(&svc, cmd, Level::Organization, &actor).await
+        }
+        Cmd::Org {
+            cmd:
+                OrgCmd::AllowLinks {
+                    org,
+                    aws,
+                    vault,
+                    none,
+                    json,
+                },
+        } => allow_links(&svc, &actor, &org, &aws, &vault, none, json).await,
         Cmd::Team { cmd } => create_scope(&svc, cmd, Level::Team, &actor).await,
         Cmd::Workspace { cmd } => create_scope(&svc, cmd, Level::Workspace, &actor).await,
         Cmd::Project { cmd } => create_scope(&svc, cmd, Level::Project, &actor).await,
@@ -453,6 +468,39 @@ pub fn write_new_key(path: &Path) -> Result<()> {
     ));
     f.write_all(line.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
+}
+
+async fn allow_links(
+    svc: &Svc,
+    actor: &Principal,
+    org: &str,
+    aws: &[String],
+    vault: &[String],
+    none: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let lists = if none || !aws.is_empty() || !vault.is_empty() {
+        svc.allow_links(actor, org, aws, vault).await?
+    } else {
+        svc.link_prefixes(actor, org).await?
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&lists).map_err(|e| Error::Storage(e.to_string()))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lists.is_empty() {
+        println!("{org}: no references may be linked but by root");
+    }
+    for p in &lists.aws_prefixes {
+        println!("aws_sm {p}");
+    }
+    for p in &lists.vault_prefixes {
+        println!("vault {p}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn create_scope(

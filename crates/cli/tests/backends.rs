@@ -546,3 +546,511 @@ fn briefs_can_live_in_s3_with_server_side_encryption() {
     e.run(&["dispatch", &task]).fails(1, "");
     assert_eq!(e.run(&["doctor"]).code, 1);
 }
+
+// ── Link authorization (issue 10, item 1): `link` is not a confused deputy ──────────────
+
+/// `CreateSecret` straight on moto, as someone outside secretstore would: the ARN.
+fn moto_create(name: &str, value: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sf", "-X", "POST"])
+        .args(["-H", "X-Amz-Target: secretsmanager.CreateSecret"])
+        .args(["-H", "Content-Type: application/x-amz-json-1.1"])
+        .args([
+            "-H",
+            "Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
+        ])
+        .arg("-d")
+        .arg(serde_json::json!({"Name": name, "SecretString": value}).to_string())
+        .arg(format!("{}/", need("SECRETSTORE_TEST_MOTO_URL")))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "moto CreateSecret {name} failed");
+    json(&String::from_utf8_lossy(&out.stdout))["ARN"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An account with one role and a token for it, made on the command line.
+fn account_token(e: &Env, name: &str, role: &[&str]) -> String {
+    e.run(&["account", "create", name]).ok();
+    let mut grant = vec!["grant", name];
+    grant.extend_from_slice(role);
+    e.run(&grant).ok();
+    e.run(&["token", "create", name]).ok().trim().to_string()
+}
+
+/// The per-test AWS prefix that [`aws_vars`] set.
+fn sm_prefix(e: &Env) -> String {
+    e.vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .map(|(_, v)| v.clone())
+        .unwrap()
+}
+
+/// A per-test uppercase tag for names that live on the shared OpenBao server.
+fn tag(e: &Env) -> String {
+    e.dir.path().file_name().unwrap().to_string_lossy()[4..]
+        .to_uppercase()
+        .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+}
+
+struct LinkWorld {
+    e: Env,
+    srv: common::server::Server,
+    root: String,
+    /// member acme/platform
+    alice: String,
+    /// member acme/other
+    bob: String,
+    /// admin acme
+    ada: String,
+    /// admin globex
+    gus: String,
+}
+
+fn link_world(backend: &str) -> LinkWorld {
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    vault_vars(&mut e);
+    e.run(&["org", "create", "globex"]).ok();
+    e.run(&["team", "create", "globex/sales"]).ok();
+    let alice = account_token(&e, "alice", &["member", "acme/platform"]);
+    let bob = account_token(&e, "bob", &["member", "acme/other"]);
+    let ada = account_token(&e, "ada", &["admin", "acme"]);
+    let gus = account_token(&e, "gus", &["admin", "globex"]);
+    let root = account_token(&e, "ops", &["root"]);
+    let srv = common::server::Server::start(&e, &[("SECRET_BACKEND", backend)]);
+    LinkWorld {
+        e,
+        srv,
+        root,
+        alice,
+        bob,
+        ada,
+        gus,
+    }
+}
+
+impl LinkWorld {
+    fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value, String) {
+        let body = body.map(|b| b.to_string());
+        self.srv.call(method, path, Some(token), body.as_deref())
+    }
+
+    fn link(
+        &self,
+        token: &str,
+        scope: &str,
+        name: &str,
+        field: &str,
+        reference: &str,
+    ) -> (u16, serde_json::Value, String) {
+        self.call(
+            token,
+            "POST",
+            &format!("/api/v1/secrets/{name}/link?scope={scope}"),
+            Some(serde_json::json!({field: reference, "category": "infrastructure"})),
+        )
+    }
+
+    fn value(&self, token: &str, scope: &str, name: &str) -> (u16, serde_json::Value, String) {
+        self.call(
+            token,
+            "GET",
+            &format!("/api/v1/secrets/{name}/value?scope={scope}"),
+            None,
+        )
+    }
+
+    fn put(
+        &self,
+        token: &str,
+        scope: &str,
+        name: &str,
+        value: &str,
+    ) -> (u16, serde_json::Value, String) {
+        self.call(
+            token,
+            "PUT",
+            &format!("/api/v1/secrets/{name}?scope={scope}"),
+            Some(serde_json::json!({"value": value, "category": "infrastructure"})),
+        )
+    }
+}
+
+/// A refusal names nothing of the reference but what was sent.
+#[track_caller]
+fn refused(a: &(u16, serde_json::Value, String), sent: &str, hidden: &[&str]) {
+    assert_eq!(a.0, 403, "{}", a.2);
+    assert_eq!(a.1["error"]["code"], "forbidden", "{}", a.2);
+    for h in hidden {
+        if !sent.contains(h) {
+            assert!(!a.2.contains(h), "{h} in {}", a.2);
+        }
+    }
+}
+
+#[test]
+fn link_to_another_teams_aws_secret_is_refused() {
+    let w = link_world("aws_sm");
+    let prefix = sm_prefix(&w.e);
+    // Team b's secret, which secretstore created in AWS for acme/other.
+    let (s, _, t) = w.put(&w.bob, "acme/other", "DB_PW", "team-b-canary-7781");
+    assert_eq!(s, 200, "{t}");
+    let b_name = format!("{prefix}acme/other/DB_PW");
+    let b_arn = w
+        .e
+        .sql("SELECT backend_ref FROM secret_versions WHERE backend_ref LIKE '%acme/other/DB_PW%'")
+        .trim()
+        .to_string();
+    assert!(b_arn.starts_with("arn:aws:secretsmanager:"), "{b_arn}");
+    // The exploit: a member of acme/platform links it by name, by ARN, by a partial ARN.
+    let partial = b_arn[..b_arn.len() - 7].to_string();
+    for reference in [&b_name, &b_arn, &partial] {
+        let a = w.link(&w.alice, "acme/platform", "STOLEN", "aws_arn", reference);
+        refused(&a, reference, &[&b_arn, "team-b-canary"]);
+    }
+    // Nothing was written: nothing to read.
+    assert_eq!(w.value(&w.alice, "acme/platform", "STOLEN").0, 404);
+    // Not even an allowed prefix that covers secretstore's own names lets another scope in.
+    w.e.run(&["org", "allow-links", "acme", "--aws-prefix", &prefix])
+        .ok();
+    let a = w.link(&w.alice, "acme/platform", "STOLEN", "aws_arn", &b_arn);
+    refused(&a, &b_arn, &["team-b-canary"]);
+    // Nor an admin of the organization.
+    let a = w.link(&w.ada, "acme/platform", "STOLEN", "aws_arn", &b_name);
+    refused(&a, &b_name, &[&b_arn]);
+    assert_eq!(w.value(&w.alice, "acme/platform", "STOLEN").0, 404);
+    // The AWS value was not changed by anyone.
+    let (s, v, t) = w.value(&w.bob, "acme/other", "DB_PW");
+    assert_eq!(
+        (s, v["value"].as_str()),
+        (200, Some("team-b-canary-7781")),
+        "{t}"
+    );
+}
+
+#[test]
+fn link_outside_the_allowed_aws_prefixes_is_refused_and_inside_is_allowed() {
+    let w = link_world("aws_sm");
+    let base = format!("{}ext", sm_prefix(&w.e));
+    let shared = format!("{base}/shared/api");
+    let shared_arn = moto_create(&shared, "shared-value-1");
+    let lookalike = format!("{base}/shared-x/api");
+    moto_create(&lookalike, "lookalike-value-2");
+    let elsewhere = format!("{base}/elsewhere/api");
+    moto_create(&elsewhere, "elsewhere-value-3");
+    // With nothing allowed, only root links.
+    let a = w.link(&w.alice, "acme/platform", "SHARED", "aws_arn", &shared);
+    refused(&a, &shared, &[&shared_arn]);
+    let a = w.link(&w.ada, "acme", "SHARED", "aws_arn", &shared);
+    refused(&a, &shared, &[&shared_arn]);
+    // A refusal says nothing of existence: a name that does not exist answers the same.
+    let ghost = format!("{base}/shared-x/ghost");
+    let a = w.link(&w.alice, "acme/platform", "SHARED", "aws_arn", &ghost);
+    refused(&a, &ghost, &[]);
+    // Root allows `BASE/shared/` for acme (not globex).
+    let out =
+        w.e.run(&[
+            "org",
+            "allow-links",
+            "acme",
+            "--aws-prefix",
+            &format!("{base}/shared/"),
+        ])
+        .ok()
+        .to_string();
+    assert!(out.contains(&format!("{base}/shared")), "{out}");
+    let (s, _, t) = w.link(&w.alice, "acme/platform", "SHARED", "aws_arn", &shared);
+    assert_eq!(s, 200, "{t}");
+    let (s, v, t) = w.value(&w.alice, "acme/platform", "SHARED");
+    assert_eq!(
+        (s, v["value"].as_str()),
+        (200, Some("shared-value-1")),
+        "{t}"
+    );
+    // By ARN too.
+    let (s, _, t) = w.link(
+        &w.alice,
+        "acme/platform",
+        "SHARED_ARN",
+        "aws_arn",
+        &shared_arn,
+    );
+    assert_eq!(s, 200, "{t}");
+    // Segment boundaries: `shared` does not allow `shared-x`; nor anything else.
+    for r in [&lookalike, &elsewhere] {
+        let a = w.link(&w.alice, "acme/platform", "OTHER", "aws_arn", r);
+        refused(&a, r, &["value-"]);
+    }
+    // An admin of another organization gets nothing from acme's list.
+    w.e.run(&["team", "create", "globex/ops"]).ok();
+    let a = w.link(&w.gus, "globex", "SHARED", "aws_arn", &shared);
+    refused(&a, &shared, &[&shared_arn]);
+    // Root links anything, anywhere.
+    let (s, _, t) = w.link(&w.root, "globex", "ELSEWHERE", "aws_arn", &elsewhere);
+    assert_eq!(s, 200, "{t}");
+    let (s, v, _) = w.value(&w.gus, "globex", "ELSEWHERE");
+    assert_eq!((s, v["value"].as_str()), (200, Some("elsewhere-value-3")));
+    // The policy over the API: root writes it, an admin of the org reads it, a member does not.
+    let (s, v, t) = w.call(&w.ada, "GET", "/api/v1/orgs/acme/link-prefixes", None);
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(
+        v["aws_prefixes"],
+        serde_json::json!([format!("{base}/shared")]),
+        "{t}"
+    );
+    assert_eq!(
+        w.call(&w.alice, "GET", "/api/v1/orgs/acme/link-prefixes", None)
+            .0,
+        403
+    );
+    assert_eq!(
+        w.call(&w.gus, "GET", "/api/v1/orgs/acme/link-prefixes", None)
+            .0,
+        404
+    );
+    let body =
+        serde_json::json!({"aws_prefixes": [format!("{base}/elsewhere")], "vault_prefixes": []});
+    assert_eq!(
+        w.call(
+            &w.ada,
+            "PUT",
+            "/api/v1/orgs/acme/link-prefixes",
+            Some(body.clone())
+        )
+        .0,
+        403
+    );
+    let (s, v, t) = w.call(
+        &w.root,
+        "PUT",
+        "/api/v1/orgs/acme/link-prefixes",
+        Some(body),
+    );
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(
+        v["aws_prefixes"],
+        serde_json::json!([format!("{base}/elsewhere")])
+    );
+    // Audited.
+    let audit = w.e.run(&["audit", "--json"]).ok().to_string();
+    assert!(audit.contains("org.allow_links"), "{audit}");
+    // Now `shared` is no longer allowed: the existing member link stops working.
+    assert_eq!(w.value(&w.alice, "acme/platform", "SHARED").0, 403);
+}
+
+#[test]
+fn a_bad_aws_link_made_before_is_refused_on_reveal_write_rollback_and_dispatch_and_doctor_reports_it()
+ {
+    let w = link_world("aws_sm");
+    let base = format!("{}ext", sm_prefix(&w.e));
+    let api = format!("{base}/apps/api");
+    moto_create(&api, "api-value-1");
+    w.e.run(&[
+        "org",
+        "allow-links",
+        "acme",
+        "--aws-prefix",
+        &format!("{base}/apps"),
+    ])
+    .ok();
+    // A member's link inside the prefix, and a root link to team b's own secret.
+    let (s, _, t) = w.link(&w.alice, "acme/platform", "API", "aws_arn", &api);
+    assert_eq!(s, 200, "{t}");
+    let (s, _, t) = w.put(&w.alice, "acme/platform", "API", "api-value-2");
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(
+        w.put(&w.bob, "acme/other", "DB_PW", "team-b-canary-5521").0,
+        200
+    );
+    let b_name = format!("{}acme/other/DB_PW", sm_prefix(&w.e));
+    let (s, _, t) = w.link(&w.root, "acme/platform", "FROM_B", "aws_arn", &b_name);
+    assert_eq!(s, 200, "{t}");
+    // What root linked, members may use.
+    let (s, v, _) = w.value(&w.alice, "acme/platform", "FROM_B");
+    assert_eq!((s, v["value"].as_str()), (200, Some("team-b-canary-5521")));
+    // Root narrows the policy: the member's link is now outside it.
+    w.e.run(&["org", "allow-links", "acme", "--none"]).ok();
+    let a = w.value(&w.alice, "acme/platform", "API");
+    refused(&a, "", &["api-value", &api]);
+    let a = w.put(&w.alice, "acme/platform", "API", "api-value-3");
+    refused(&a, "", &[&api]);
+    let a = w.call(
+        &w.alice,
+        "POST",
+        "/api/v1/secrets/API/rollback?scope=acme/platform",
+        Some(serde_json::json!({"to": 1})),
+    );
+    refused(&a, "", &[&api]);
+    // Dispatch through it fails closed.
+    let (s, task, t) = w.call(
+        &w.alice,
+        "POST",
+        "/api/v1/tasks",
+        Some(serde_json::json!({"project": PROJECT, "secret_refs": ["API"]})),
+    );
+    assert_eq!(s, 201, "{t}");
+    let id = task["id"].as_str().unwrap();
+    let (s, _, t) = w.call(
+        &w.alice,
+        "POST",
+        &format!("/api/v1/tasks/{id}/dispatch"),
+        None,
+    );
+    assert!(s >= 400 && !t.contains("api-value"), "{s} {t}");
+    // Root still reads it, and the value in AWS is the last one written.
+    let (s, v, _) = w.value(&w.root, "acme/platform", "API");
+    assert_eq!((s, v["value"].as_str()), (200, Some("api-value-2")));
+    // A link from before the change, without root's approval: as if made by a member.
+    w.e.sql("DELETE FROM link_approvals");
+    let a = w.value(&w.alice, "acme/platform", "FROM_B");
+    refused(&a, "", &["team-b-canary", &b_name]);
+    let doctor = w.e.run(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    for needle in ["acme/platform API", "acme/platform FROM_B"] {
+        assert!(
+            doctor.stdout.contains(needle) || doctor.stderr.contains(needle),
+            "{needle}: {} {}",
+            doctor.stdout,
+            doctor.stderr
+        );
+    }
+    assert!(!doctor.stdout.contains("team-b-canary") && !doctor.stderr.contains("team-b-canary"));
+}
+
+#[test]
+fn link_to_another_teams_vault_secret_is_refused() {
+    let w = link_world("vault");
+    let t = tag(&w.e);
+    let name = format!("DB_PW_{t}");
+    let (s, _, txt) = w.put(&w.bob, "acme/other", &name, "vault-b-canary-3391");
+    assert_eq!(s, 200, "{txt}");
+    let own = format!("secret/secretstore/acme/other/{name}");
+    // Every spelling of team b's own path, and another field of it.
+    for reference in [format!("{own}#value"), format!("{own}#other")] {
+        let a = w.link(
+            &w.alice,
+            "acme/platform",
+            "STOLEN",
+            "vault_path",
+            &reference,
+        );
+        refused(&a, &reference, &["vault-b-canary"]);
+    }
+    assert_eq!(w.value(&w.alice, "acme/platform", "STOLEN").0, 404);
+    // Even with secretstore's whole tree allowed.
+    w.e.run(&[
+        "org",
+        "allow-links",
+        "acme",
+        "--vault-prefix",
+        "secret/secretstore",
+    ])
+    .ok();
+    let a = w.link(
+        &w.alice,
+        "acme/platform",
+        "STOLEN",
+        "vault_path",
+        &format!("{own}#value"),
+    );
+    refused(&a, &own, &["vault-b-canary"]);
+    let a = w.link(
+        &w.ada,
+        "acme/platform",
+        "STOLEN",
+        "vault_path",
+        &format!("{own}#value"),
+    );
+    refused(&a, &own, &["vault-b-canary"]);
+    // Prefixes: segments, not strings; no `..`.
+    let apps = format!("h4apps{}", t.to_lowercase());
+    vault_put(
+        &format!("{apps}/a/db"),
+        serde_json::json!({"password": "in-a"}),
+    );
+    vault_put(
+        &format!("{apps}/ab/db"),
+        serde_json::json!({"password": "in-ab"}),
+    );
+    w.e.run(&[
+        "org",
+        "allow-links",
+        "acme",
+        "--vault-prefix",
+        &format!("secret/{apps}/a"),
+    ])
+    .ok();
+    let (s, _, txt) = w.link(
+        &w.alice,
+        "acme/platform",
+        "IN_A",
+        "vault_path",
+        &format!("secret/{apps}/a/db#password"),
+    );
+    assert_eq!(s, 200, "{txt}");
+    let (s, v, _) = w.value(&w.alice, "acme/platform", "IN_A");
+    assert_eq!((s, v["value"].as_str()), (200, Some("in-a")));
+    for r in [
+        format!("secret/{apps}/ab/db#password"),
+        format!("secret/{apps}/a/../ab/db#password"),
+    ] {
+        let a = w.link(&w.alice, "acme/platform", "IN_AB", "vault_path", &r);
+        assert!(a.0 == 403 || a.0 == 400, "{r}: {}", a.2);
+        assert!(!a.2.contains("in-ab"));
+    }
+    // Another organization's admin: nothing allowed for globex.
+    let a = w.link(
+        &w.gus,
+        "globex",
+        "IN_A",
+        "vault_path",
+        &format!("secret/{apps}/a/db#password"),
+    );
+    refused(&a, &apps, &[]);
+    // Root: anywhere.
+    let (s, _, txt) = w.link(
+        &w.root,
+        "acme/platform",
+        "ROOT_B",
+        "vault_path",
+        &format!("{own}#value"),
+    );
+    assert_eq!(s, 200, "{txt}");
+    let (s, v, _) = w.value(&w.alice, "acme/platform", "ROOT_B");
+    assert_eq!((s, v["value"].as_str()), (200, Some("vault-b-canary-3391")));
+    // Narrowed: the member's link is refused on reveal and write; root's approved one is not.
+    w.e.run(&["org", "allow-links", "acme", "--none"]).ok();
+    refused(
+        &w.value(&w.alice, "acme/platform", "IN_A"),
+        "",
+        &["in-a", &apps],
+    );
+    refused(
+        &w.put(&w.alice, "acme/platform", "IN_A", "overwritten"),
+        "",
+        &[&apps],
+    );
+    assert_eq!(w.value(&w.alice, "acme/platform", "ROOT_B").0, 200);
+    let doctor = w.e.run(&["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stdout);
+    assert!(
+        doctor.stdout.contains("acme/platform IN_A"),
+        "{}",
+        doctor.stdout
+    );
+    assert!(
+        !doctor.stdout.contains("acme/platform ROOT_B"),
+        "{}",
+        doctor.stdout
+    );
+}

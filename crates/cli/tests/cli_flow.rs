@@ -597,3 +597,80 @@ fn brief_revoke_stops_the_callback_token_and_brief_show_says_revoked() {
     assert_eq!(revokes, 1, "{audit}");
     assert!(!audit.contains(&token) && !out.contains(&token));
 }
+
+#[test]
+fn org_allow_links_replaces_shows_and_clears_the_prefixes() {
+    let e = Env::new().with_tree();
+    // Nothing allowed by default.
+    let out = e.run(&["org", "allow-links", "acme"]).ok().to_string();
+    assert!(
+        out.contains("no references may be linked but by root"),
+        "{out}"
+    );
+    // Both lists are replaced; normalised (trailing `/` dropped), sorted, deduplicated.
+    let out = e
+        .run(&[
+            "org",
+            "allow-links",
+            "acme",
+            "--aws-prefix",
+            "apps/b/",
+            "--aws-prefix",
+            "apps/a",
+            "--aws-prefix",
+            "apps/a/",
+            "--vault-prefix",
+            "secret/apps",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(out, "aws_sm apps/a\naws_sm apps/b\nvault secret/apps\n");
+    let shown = json(e.run(&["org", "allow-links", "acme", "--json"]).ok());
+    assert_eq!(
+        shown,
+        serde_json::json!({"aws_prefixes": ["apps/a", "apps/b"], "vault_prefixes": ["secret/apps"]})
+    );
+    // A second call replaces, it does not add.
+    e.run(&["org", "allow-links", "acme", "--vault-prefix", "kv/x"])
+        .ok();
+    let shown = json(e.run(&["org", "allow-links", "acme", "--json"]).ok());
+    assert_eq!(
+        shown,
+        serde_json::json!({"aws_prefixes": [], "vault_prefixes": ["kv/x"]})
+    );
+    // Bad prefixes change nothing and are not echoed.
+    for (flag, bad) in [
+        ("--vault-prefix", "secret/../other"),
+        ("--vault-prefix", "secret//x"),
+        ("--vault-prefix", "secret/x#field"),
+        (
+            "--aws-prefix",
+            "arn:aws:secretsmanager:us-east-1:1:secret:x",
+        ),
+        ("--aws-prefix", "has space"),
+        ("--aws-prefix", "/"),
+    ] {
+        let r = e.run(&["org", "allow-links", "acme", flag, bad]);
+        r.fails(1, "link prefix");
+        assert!(!r.stderr.contains(bad), "{}", r.stderr);
+    }
+    e.run(&["org", "allow-links", "nope", "--aws-prefix", "x"])
+        .fails(1, "unknown organization");
+    e.run(&["org", "allow-links", "acme/platform", "--none"])
+        .fails(1, "");
+    e.run(&["org", "allow-links", "acme", "--none", "--aws-prefix", "x"])
+        .fails(2, "");
+    assert_eq!(
+        json(e.run(&["org", "allow-links", "acme", "--json"]).ok())["vault_prefixes"],
+        serde_json::json!(["kv/x"])
+    );
+    // --none clears both; every change is audited.
+    e.run(&["org", "allow-links", "acme", "--none"]).ok();
+    let out = e.run(&["org", "allow-links", "acme"]).ok().to_string();
+    assert!(
+        out.contains("no references may be linked but by root"),
+        "{out}"
+    );
+    let audit = e.run(&["audit", "--json"]).ok().to_string();
+    assert_eq!(audit.matches("org.allow_links").count(), 3, "{audit}");
+}

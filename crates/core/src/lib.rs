@@ -23,6 +23,7 @@ pub mod brief;
 #[cfg(feature = "testing")]
 pub mod conformance;
 pub mod error;
+pub mod links;
 pub mod model;
 pub mod name;
 pub mod random;
@@ -35,6 +36,7 @@ pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo,
 pub use authz::{Access, Action, Principal, Role};
 pub use brief::{Brief, BriefSecret};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+pub use links::LinkPrefixes;
 pub use model::{
     Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
     TaskId, Version, VersionMeta,

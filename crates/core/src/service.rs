@@ -10,6 +10,7 @@ use crate::accounts::{
 use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefSecret};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+use crate::links::{self, LinkPrefixes};
 use crate::model::{
     Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
     TaskId, Version, VersionMeta,
@@ -89,6 +90,32 @@ pub trait ValueBackend: Send + Sync {
     /// Checks that the backend is reachable and usable (`secretstore doctor`): a line
     /// describing what was checked, or why it fails.
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, BackendError>>;
+
+    /// The normal forms (see [`crate::links`]) of a reference as a caller wrote it for
+    /// `link`, before the backend is asked anything: every form must pass the link rule
+    /// (an AWS ARN gives its name with and without the random suffix). Bad syntax is
+    /// `Invalid`, with a message that does not repeat the reference.
+    fn link_forms(&self, reference: &str) -> Result<Vec<String>> {
+        let _ = reference;
+        Err(Error::Invalid(format!(
+            "the {} backend cannot link an existing value",
+            self.kind()
+        )))
+    }
+
+    /// The normal form of the reference a version's material points to (`None`: nothing
+    /// external, as for the local backend).
+    fn reference_of(&self, material: &StoredMaterial) -> Option<String> {
+        let _ = material;
+        None
+    }
+
+    /// The scope whose secret secretstore itself created at this normalised reference
+    /// (under `AWS_SM_PREFIX`; under `secretstore/` in Vault's configured mount).
+    fn owner_scope(&self, reference: &str) -> Option<ScopePath> {
+        let _ = reference;
+        None
+    }
 }
 
 /// Where briefs are kept: a folder, later S3.
@@ -237,6 +264,28 @@ pub trait MetadataStore: Send + Sync {
         roots: Option<&[ScopePath]>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+    /// The references an organization may link (empty lists when none were allowed).
+    fn link_prefixes(&self, org: &ScopePath) -> impl Future<Output = Result<LinkPrefixes>> + Send;
+    /// Replaces an organization's lists, audited in the same transaction.
+    fn set_link_prefixes(
+        &self,
+        org: &ScopePath,
+        prefixes: &LinkPrefixes,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The normalised reference that root linked (scope, name) to, if root made its link.
+    fn link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Records (`Some((reference, by))`) or clears root's approval of a secret's link.
+    fn set_link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        approval: Option<(&str, &str)>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The value backends that are configured, by kind.
@@ -395,6 +444,8 @@ impl<S: MetadataStore> Service<S> {
         let previous = self
             .previous_material(&scope, &name, existing.as_ref())
             .await?;
+        self.authorize_reference(who, &scope, &name, backend_kind, previous.as_ref())
+            .await?;
         let material = backend
             .write(&scope, &name, value, previous.as_ref())
             .await?;
@@ -466,17 +517,31 @@ impl<S: MetadataStore> Service<S> {
                 }
             }
         }
-        let material = self.backends.get(kind)?.link(reference).await?;
-        let audit = self
-            .audit(who, "secret.link")
-            .secret(&scope, &name)
-            .detail(serde_json::json!({ "backend": kind.as_str(), "reference": reference }));
+        let backend = self.backends.get(kind)?;
+        // Before the backend is asked anything: a refusal says nothing of existence.
+        self.authorize_link(who, &scope, backend.as_ref(), reference)
+            .await?;
+        let material = backend.link(reference).await?;
+        // Again on what the backend resolved the reference to.
+        let resolved = backend.reference_of(&material);
+        if let Some(r) = &resolved {
+            self.authorize_link(who, &scope, backend.as_ref(), r)
+                .await?;
+        }
+        let audit =
+            self.audit(who, "secret.link")
+                .secret(&scope, &name)
+                .detail(serde_json::json!({
+                    "backend": kind.as_str(),
+                    "reference": reference,
+                    "approved_by_root": who.is_root(),
+                }));
         let versions = self
             .store
             .write_versions(vec![NewVersion {
                 expected: existing.as_ref().map(|m| m.version).or(Some(0)),
-                scope,
-                name,
+                scope: scope.clone(),
+                name: name.clone(),
                 category,
                 backend: kind,
                 material,
@@ -485,10 +550,222 @@ impl<S: MetadataStore> Service<S> {
                 audit,
             }])
             .await?;
+        // Root's link is approved for the members of the scope; anyone else's is checked
+        // against the organization's prefixes at every use.
+        let approval = match (&resolved, who.is_root()) {
+            (Some(r), true) => Some((r.as_str(), who.account.as_str())),
+            _ => None,
+        };
+        self.store
+            .set_link_approval(&scope, &name, approval)
+            .await?;
         versions
             .into_iter()
             .next()
             .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    /// The link rule of [`crate::links`] for a new link: every normal form of the
+    /// reference as the caller wrote it must be allowed at `scope` (root's approval of an
+    /// earlier link does not count for a new one). Root may link anything.
+    async fn authorize_link(
+        &self,
+        who: &Principal,
+        scope: &ScopePath,
+        backend: &dyn ValueBackend,
+        reference: &str,
+    ) -> Result<()> {
+        if who.is_root() {
+            return Ok(());
+        }
+        let mut prefixes = None;
+        for form in backend.link_forms(reference)? {
+            if !self
+                .reference_allowed(scope, backend, &form, &mut prefixes)
+                .await?
+            {
+                return Err(links::refusal(scope));
+            }
+        }
+        Ok(())
+    }
+
+    /// The link rule for a stored reference, at every use of it: a write to it (set,
+    /// import), a rollback, a reveal, a dispatch. Root may use anything; anyone else a
+    /// local value, secretstore's own reference of this very scope, a link that root made,
+    /// or a reference that the organization's current prefixes cover. The one place this
+    /// is decided; each use calls it with one line.
+    pub async fn authorize_reference(
+        &self,
+        who: &Principal,
+        scope: &ScopePath,
+        name: &SecretName,
+        kind: BackendKind,
+        material: Option<&StoredMaterial>,
+    ) -> Result<()> {
+        if who.is_root() {
+            return Ok(());
+        }
+        self.reference_verdict(scope, name, kind, material, &mut None)
+            .await?
+            .map_or(Ok(()), |_| Err(links::refusal(scope)))
+    }
+
+    /// `None` when the reference of `material` may be used at (scope, name) by someone
+    /// who is not root, else `Some(reference)`: the normalised reference that breaks the rule.
+    async fn reference_verdict(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        kind: BackendKind,
+        material: Option<&StoredMaterial>,
+        prefixes: &mut Option<(String, LinkPrefixes)>,
+    ) -> Result<Option<String>> {
+        let Some(material) = material else {
+            return Ok(None);
+        };
+        if kind == BackendKind::Local {
+            return Ok(None);
+        }
+        let backend = self.backends.get(kind)?;
+        let Some(reference) = backend.reference_of(material) else {
+            return Ok(None);
+        };
+        if self
+            .reference_allowed(scope, backend.as_ref(), &reference, prefixes)
+            .await?
+        {
+            return Ok(None);
+        }
+        if self.store.link_approval(scope, name).await?.as_deref() == Some(reference.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(reference))
+    }
+
+    /// Whether a normalised reference may be linked at `scope` by a non-root caller:
+    /// secretstore's own reference of exactly this scope, or (not secretstore's at all)
+    /// covered by the organization's prefixes. `prefixes` caches the organization's lists.
+    async fn reference_allowed(
+        &self,
+        scope: &ScopePath,
+        backend: &dyn ValueBackend,
+        reference: &str,
+        prefixes: &mut Option<(String, LinkPrefixes)>,
+    ) -> Result<bool> {
+        if let Some(owner) = backend.owner_scope(reference) {
+            return Ok(&owner == scope);
+        }
+        let org = scope.organization();
+        let cached = matches!(prefixes, Some((o, _)) if o == org);
+        if !cached {
+            let org_path = ScopePath::parse(org)?;
+            let list = self.store.link_prefixes(&org_path).await?;
+            *prefixes = Some((org.to_owned(), list));
+        }
+        Ok(prefixes
+            .as_ref()
+            .is_some_and(|(_, p)| p.allows(backend.kind(), reference)))
+    }
+
+    /// The link rule for every winner of a dispatch (or a payload check), before any value
+    /// is fetched: refs whose link breaks it fail the dispatch as a whole.
+    async fn authorize_winners(&self, who: &Principal, resolutions: &[Resolution]) -> Result<()> {
+        if who.is_root() {
+            return Ok(());
+        }
+        let mut failures = Vec::new();
+        let mut prefixes = None;
+        for r in resolutions {
+            let Some(c) = &r.winner else { continue };
+            let scope = ScopePath::parse(&c.meta.scope)?;
+            let name = SecretName::parse(&c.meta.name)?;
+            let verdict = self
+                .reference_verdict(
+                    &scope,
+                    &name,
+                    c.meta.backend,
+                    Some(&c.material),
+                    &mut prefixes,
+                )
+                .await?;
+            if verdict.is_some() {
+                failures.push(RefFailure {
+                    name: r.name.to_string(),
+                    reason: RefFailureReason::Backend {
+                        scope: c.meta.scope.clone(),
+                        error: BackendError::Refused(links::refusal(&scope).to_string()),
+                    },
+                });
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Dispatch(failures))
+        }
+    }
+
+    /// The references root allowed an organization to link: root, and the organization's
+    /// admins, may read them.
+    pub async fn link_prefixes(&self, who: &Principal, org: &str) -> Result<LinkPrefixes> {
+        let org = ScopePath::parse_level(org, Level::Organization)?;
+        let admin = who.roles.iter().any(|r| r == &Role::Admin(org.clone()));
+        if !who.is_root() && !admin {
+            return Err(refuse_org(who, &org, "read the link prefixes of"));
+        }
+        let org = self.existing_scope(org).await?;
+        self.store.link_prefixes(&org).await
+    }
+
+    /// Replaces the references an organization may link (root only), audited as
+    /// `org.allow_links`; returns the lists as stored.
+    pub async fn allow_links(
+        &self,
+        who: &Principal,
+        org: &str,
+        aws: &[String],
+        vault: &[String],
+    ) -> Result<LinkPrefixes> {
+        let org = ScopePath::parse_level(org, Level::Organization)?;
+        if !who.is_root() {
+            return Err(refuse_org(who, &org, "allow links for"));
+        }
+        let prefixes = LinkPrefixes::parse(aws, vault)?;
+        let org = self.existing_scope(org).await?;
+        let audit = self
+            .audit(who, "org.allow_links")
+            .scope(&org)
+            .detail(serde_json::to_value(&prefixes).unwrap_or_default());
+        self.store.set_link_prefixes(&org, &prefixes, audit).await?;
+        Ok(prefixes)
+    }
+
+    /// Every secret whose current link breaks the link rule for its scope's members
+    /// (made before the rule, or allowed by a prefix that root removed since): one line
+    /// each, `SCOPE NAME (BACKEND REFERENCE)`. For `doctor`.
+    pub async fn bad_links(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let mut prefixes = None;
+        for scope in self.store.list_scopes().await? {
+            if scope.level() == Level::Project {
+                continue;
+            }
+            for meta in self.store.list_secrets(&scope).await? {
+                if meta.backend == BackendKind::Local || self.backends.get(meta.backend).is_err() {
+                    continue;
+                }
+                let name = SecretName::parse(&meta.name)?;
+                let (_, _, material) = self.store.material(&scope, &name, None).await?;
+                let verdict = self
+                    .reference_verdict(&scope, &name, meta.backend, Some(&material), &mut prefixes)
+                    .await?;
+                if let Some(reference) = verdict {
+                    out.push(format!("{scope} {name} ({} {reference})", meta.backend));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Checks every configured backend and the brief store: one line each.
@@ -504,7 +781,24 @@ impl<S: MetadataStore> Service<S> {
             }
         }
         out.push(("briefs".to_string(), self.briefs.check().await));
+        out.push(("links".to_string(), self.links_report().await));
         out
+    }
+
+    /// `doctor`'s line on links: how many were checked, or every one that breaks the rule.
+    async fn links_report(&self) -> Result<String> {
+        let bad = self.bad_links().await?;
+        if bad.is_empty() {
+            return Ok(
+                "every link is within its organization's allowed prefixes or was made by root"
+                    .into(),
+            );
+        }
+        Err(Error::Forbidden(format!(
+            "{} link(s) outside their organization's allowed prefixes and not made by root (members are refused them; re-link as root, or allow the prefix with `secretstore org allow-links`): {}",
+            bad.len(),
+            bad.join("; ")
+        )))
     }
 
     /// Reveals a value (audited before it is returned).
@@ -527,6 +821,8 @@ impl<S: MetadataStore> Service<S> {
             }
             Err(e) => return Err(e),
         };
+        self.authorize_reference(who, &scope, &name, meta.backend, Some(&material))
+            .await?;
         let backend = self.backends.get(meta.backend)?;
         let which = if version.is_some() {
             Fetch::Recorded
@@ -585,6 +881,8 @@ impl<S: MetadataStore> Service<S> {
         let name = SecretName::parse(name)?;
         let scope = self.secret_scope(who, scope, Action::Write).await?;
         let (meta, v, material) = self.store.material(&scope, &name, Some(to)).await?;
+        self.authorize_reference(who, &scope, &name, meta.backend, Some(&material))
+            .await?;
         let backend = self.backends.get(meta.backend)?;
         let material = backend.restore(&scope, &name, &material).await?;
         let audit = self
@@ -651,6 +949,8 @@ impl<S: MetadataStore> Service<S> {
             let previous = self
                 .previous_material(&scope, name, existing.as_ref())
                 .await?;
+            self.authorize_reference(who, &scope, name, kind, previous.as_ref())
+                .await?;
             let material = self
                 .backends
                 .get(kind)?
@@ -711,6 +1011,7 @@ impl<S: MetadataStore> Service<S> {
                 .candidates(&project.resolution_chain(), &refs)
                 .await?;
             let resolutions = resolve::resolve(&project, &refs, candidates);
+            self.authorize_winners(who, &resolutions).await?;
             // Refs that are missing or fail now are checked again at dispatch.
             let (values, _) = self.fetch_winners(&resolutions).await;
             refuse_values_in_payload(p, &resolutions, &values)?;
@@ -829,6 +1130,7 @@ impl<S: MetadataStore> Service<S> {
         let chain = project.resolution_chain();
         let candidates = self.store.candidates(&chain, &names).await?;
         let resolutions = resolve::resolve(&project, &names, candidates);
+        self.authorize_winners(who, &resolutions).await?;
 
         let (values, mut failures) = self.fetch_winners(&resolutions).await;
         if !failures.is_empty() {
@@ -1400,5 +1702,14 @@ fn json_contains(v: &serde_json::Value, needle: &str) -> bool {
             .iter()
             .any(|(k, x)| k.contains(needle) || json_contains(x, needle)),
         other => other.to_string().contains(needle),
+    }
+}
+
+/// 403 for a caller who sees the organization, 404 (as if missing) for one who does not.
+fn refuse_org(who: &Principal, org: &ScopePath, what: &str) -> Error {
+    if who.sees(org) {
+        Error::Forbidden(format!("{} may not {what} {org}", who.account))
+    } else {
+        Error::NotFound(format!("unknown organization {org}"))
     }
 }

@@ -54,6 +54,29 @@ pub struct LinkSecret {
     pub category: Option<String>,
 }
 
+/// `PUT`/`GET /api/v1/orgs/{org}/link-prefixes`: which backend references the
+/// organization's admins and members may link. A `PUT` replaces both lists (a missing list
+/// is empty: nothing allowed). Prefixes match on `/`-separated segments.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkPrefixesDto {
+    /// AWS Secrets Manager secret-name prefixes (not ARNs).
+    #[serde(default)]
+    pub aws_prefixes: Vec<String>,
+    /// Vault KV `MOUNT/PATH` prefixes.
+    #[serde(default)]
+    pub vault_prefixes: Vec<String>,
+}
+
+impl From<secretstore_core::LinkPrefixes> for LinkPrefixesDto {
+    fn from(p: secretstore_core::LinkPrefixes) -> Self {
+        LinkPrefixesDto {
+            aws_prefixes: p.aws_prefixes,
+            vault_prefixes: p.vault_prefixes,
+        }
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {

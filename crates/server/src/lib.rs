@@ -76,6 +76,10 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/orgs/{org}", put(scopes::put_org))
+        .route(
+            "/orgs/{org}/link-prefixes",
+            get(scopes::get_link_prefixes).put(scopes::put_link_prefixes),
+        )
         .route("/teams/{org}/{team}", put(scopes::put_team))
         .route(
             "/workspaces/{org}/{team}/{workspace}",

@@ -14,6 +14,8 @@ use utoipa::{Modify, OpenApi};
     paths(
         routes::health::healthz,
         routes::scopes::put_org,
+        routes::scopes::get_link_prefixes,
+        routes::scopes::put_link_prefixes,
         routes::scopes::put_team,
         routes::scopes::put_workspace,
         routes::scopes::put_project,

@@ -61,6 +61,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/api/v1/openapi.json"),
     ("put", "/api/v1/orgs/{org}"),
+    ("get", "/api/v1/orgs/{org}/link-prefixes"),
+    ("put", "/api/v1/orgs/{org}/link-prefixes"),
     ("put", "/api/v1/teams/{org}/{team}"),
     ("put", "/api/v1/workspaces/{org}/{team}/{workspace}"),
     ("put", "/api/v1/projects/{org}/{team}/{workspace}/{project}"),

@@ -17,6 +17,8 @@ const GONE: u16 = 204;
 const UNAUTH: u16 = 401;
 const DENY: u16 = 403;
 const NF: u16 = 404;
+/// A backend's answer (here: Vault has no such entry).
+const BAD_GW: u16 = 502;
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,6 +169,10 @@ struct Fixture {
     member_sessions: HashMap<Who, String>,
     /// Per caller, a web UI session of the admin that this caller tries to end.
     admin_sessions: HashMap<Who, String>,
+    /// secretstore's own Vault reference of a secret of acme/other (made in the fixture).
+    other_teams_vault_ref: String,
+    /// A Vault reference outside secretstore's paths that does not exist.
+    nowhere_vault_ref: String,
 }
 
 impl Fixture {
@@ -350,12 +356,37 @@ async fn fixture() -> Fixture {
             map.insert(who, s.public_id);
         }
     }
+    // A Vault value that secretstore wrote for acme/other, straight through the backend
+    // (unique per run: the OpenBao server is shared).
+    let unique = format!(
+        "{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let vault = h
+        .state
+        .svc
+        .backends
+        .get(secretstore_core::BackendKind::Vault)
+        .expect("SECRETSTORE_TEST_VAULT_ADDR is not set: run the tests with scripts/test.sh")
+        .clone();
+    let scope = secretstore_core::ScopePath::parse(OTHER_TEAM).unwrap();
+    let name = secretstore_core::SecretName::parse(&format!("LINK_SRC_{unique}")).unwrap();
+    let value = secretstore_core::SecretValue::new(value_at("vault-of-acme-other")).unwrap();
+    let m = vault.write(&scope, &name, &value, None).await.unwrap();
+    let other_teams_vault_ref = m.backend_ref.unwrap();
+    let nowhere_vault_ref = format!("secret/authz-nowhere-{unique}/x#v");
 
     Fixture {
         h,
         tokens,
         member_sessions,
         admin_sessions,
+        other_teams_vault_ref,
+        nowhere_vault_ref,
         own_task,
         other_task,
         globex_task,
@@ -472,6 +503,46 @@ fn table(f: &Fixture) -> Table {
             &format!("/api/v1/secrets/DEL_@WHO?scope={s}"),
             None,
             ok_to(write, GONE),
+        );
+    }
+
+    // ── Links (SPEC §7): nobody but root links another scope's own reference, nor one
+    // outside the organization's allowed prefixes (none here); the refusal comes before
+    // the backend is asked, so a reference that does not exist is refused the same way.
+    //                                  root admin member disp outsider nobody
+    #[rustfmt::skip]
+    let links: [(&str, &str, &str, Expect); 6] = [
+        (TEAM,        "LINKO", &f.other_teams_vault_ref, [OK, DENY, DENY, DENY, NF, NF]),
+        (WS,          "LINKO", &f.other_teams_vault_ref, [OK, DENY, DENY, DENY, NF, NF]),
+        // The owner's own scope may link its own reference.
+        (OTHER_TEAM,  "LINKO", &f.other_teams_vault_ref, [OK, OK,   NF,   DENY, NF, NF]),
+        (GLOBEX_TEAM, "LINKO", &f.other_teams_vault_ref, [OK, NF,   NF,   NF,   DENY, NF]),
+        (TEAM,        "LINKN", &f.nowhere_vault_ref,     [BAD_GW, DENY, DENY, DENY, NF, NF]),
+        (MISSING_WS,  "LINKN", &f.nowhere_vault_ref,     [NF, NF,   NF,   DENY, NF, NF]),
+    ];
+    for (scope, name, reference, expect) in links {
+        t.add(
+            "POST",
+            &format!("/api/v1/secrets/{name}_@WHO/link?scope={scope}"),
+            Some(json!({"vault_path": reference, "category": "agent"})),
+            expect,
+        );
+    }
+    // Which references an organization may link: root writes, root and its admins read.
+    //                                               root  admin member disp outsider nobody
+    #[rustfmt::skip]
+    let prefixes: [(&str, Expect, Expect); 3] = [
+        ("/api/v1/orgs/acme/link-prefixes",    [OK, OK, DENY, DENY, NF, NF],   [OK, DENY, DENY, DENY, NF, NF]),
+        ("/api/v1/orgs/globex/link-prefixes",  [OK, NF, NF,   NF,   DENY, NF], [OK, NF,   NF,   NF,   DENY, NF]),
+        ("/api/v1/orgs/initech/link-prefixes", [NF; 6],                         [NF; 6]),
+    ];
+    for (uri, read, write) in prefixes {
+        t.add("GET", uri, None, read);
+        t.add(
+            "PUT",
+            uri,
+            Some(json!({"aws_prefixes": [], "vault_prefixes": []})),
+            write,
         );
     }
 
@@ -774,7 +845,9 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
         (Nobody, TEAM, MISSING_TEAM),
     ];
     for (who, hidden, missing) in pairs {
-        let cases: [(&str, &str, Option<Value>); 8] = [
+        let link = Some(json!({"vault_path": f.other_teams_vault_ref, "category": "agent"}));
+        let cases: [(&str, &str, Option<Value>); 9] = [
+            ("POST", "/api/v1/secrets/LINKH/link?scope={}", link),
             ("GET", "/api/v1/secrets?scope={}", None),
             ("GET", "/api/v1/secrets/DB_URL?scope={}", None),
             ("GET", "/api/v1/secrets/DB_URL/versions?scope={}", None),
@@ -808,6 +881,13 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
         (Outsider, "/api/v1/teams/{}/team-new", ORG, MISSING_ORG),
     ] {
         same_as_missing(f, bad, who, "PUT", uri, None, hidden, missing).await;
+    }
+    // The link prefixes of an organization the caller does not see.
+    for (who, hidden) in [(Admin, GLOBEX), (Outsider, ORG), (Nobody, ORG)] {
+        let uri = "/api/v1/orgs/{}/link-prefixes";
+        same_as_missing(f, bad, who, "GET", uri, None, hidden, MISSING_ORG).await;
+        let body = Some(json!({"aws_prefixes": []}));
+        same_as_missing(f, bad, who, "PUT", uri, body, hidden, MISSING_ORG).await;
     }
     // Tasks in a hidden project and in a missing one (the member's own, so visible).
     for (who, hidden) in [(Member, OTHER_PROJECT), (Admin, GLOBEX_PROJECT)] {

@@ -14,9 +14,9 @@ use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
-    Category, DispatchRecord, Error, MetadataStore, NewVersion, Principal, Result, Role, ScopePath,
-    SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo,
-    Version, VersionMeta,
+    Category, DispatchRecord, Error, LinkPrefixes, MetadataStore, NewVersion, Principal, Result,
+    Role, ScopePath, SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId,
+    TokenInfo, Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -68,6 +68,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 "session tokens",
                 include_str!("../migrations/sqlite/0004_session_tokens.sql"),
             ),
+            m(
+                5,
+                "link policy",
+                include_str!("../migrations/sqlite/0005_link_policy.sql"),
+            ),
         ],
         Dialect::Postgres => vec![
             m(
@@ -89,6 +94,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 4,
                 "session tokens",
                 include_str!("../migrations/postgres/0004_session_tokens.sql"),
+            ),
+            m(
+                5,
+                "link policy",
+                include_str!("../migrations/postgres/0005_link_policy.sql"),
             ),
         ],
     })
@@ -1018,6 +1028,113 @@ impl MetadataStore for SqlStore {
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn link_prefixes(&self, org: &ScopePath) -> Result<LinkPrefixes> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT lp.backend, lp.prefix FROM link_prefixes lp JOIN scopes sc ON sc.id = lp.org_id \
+             WHERE sc.path = $1 ORDER BY lp.backend, lp.prefix",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = LinkPrefixes::default();
+        for (backend, prefix) in rows {
+            match BackendKind::from_str(&backend) {
+                Ok(BackendKind::AwsSm) => out.aws_prefixes.push(prefix),
+                Ok(BackendKind::Vault) => out.vault_prefixes.push(prefix),
+                // Nothing else is ever written; an unknown row allows nothing.
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_link_prefixes(
+        &self,
+        org: &ScopePath,
+        prefixes: &LinkPrefixes,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = scope_id(&mut tx, org)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("unknown organization {org}")))?;
+        sqlx::query("DELETE FROM link_prefixes WHERE org_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for (kind, list) in [
+            (BackendKind::AwsSm, &prefixes.aws_prefixes),
+            (BackendKind::Vault, &prefixes.vault_prefixes),
+        ] {
+            for prefix in list {
+                sqlx::query(
+                    "INSERT INTO link_prefixes (org_id, backend, prefix) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(kind.as_str())
+                .bind(prefix)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn link_approval(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT la.reference FROM link_approvals la JOIN secrets s ON s.id = la.secret_id \
+             JOIN scopes sc ON sc.id = s.scope_id WHERE sc.path = $1 AND s.name = $2",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn set_link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        approval: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             WHERE sc.path = $1 AND s.name = $2",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let id = id.ok_or_else(|| not_found(scope, name))?;
+        sqlx::query("DELETE FROM link_approvals WHERE secret_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some((reference, by)) = approval {
+            sqlx::query(
+                "INSERT INTO link_approvals (secret_id, reference, approved_by, approved_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(reference)
+            .bind(by)
+            .bind(secretstore_core::now_rfc3339())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {

@@ -604,6 +604,21 @@ impl ValueBackend for VaultBackend {
         })
     }
 
+    fn link_forms(&self, reference: &str) -> Result<Vec<String>, Error> {
+        reference::link_form(reference, &self.mount)
+            .map(|r| vec![r])
+            .map_err(Error::Invalid)
+    }
+
+    fn reference_of(&self, material: &StoredMaterial) -> Option<String> {
+        let r = material.backend_ref.as_deref()?;
+        Some(reference::link_form(r, &self.mount).unwrap_or_else(|_| r.to_owned()))
+    }
+
+    fn owner_scope(&self, reference: &str) -> Option<ScopePath> {
+        reference::owner_scope(reference, &self.mount)
+    }
+
     fn link<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<StoredMaterial, Error>> {
         Box::pin(async move {
             let r = KvRef::parse(reference.trim(), &self.mount).map_err(Error::Invalid)?;

@@ -1,6 +1,7 @@
 //! KV v2 references, `MOUNT/PATH#FIELD`: the only thing the database keeps of a Vault value.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secretstore_core::ScopePath;
 use std::fmt;
 
 /// The longest reference accepted, in bytes (Vault itself has no documented limit; this
@@ -112,6 +113,32 @@ impl fmt::Display for KvRef {
     }
 }
 
+/// The normal form of a reference for the link rule ([`secretstore_core::links`]):
+/// `MOUNT/PATH#FIELD` as parsed strictly (no empty, `.` or `..` segment).
+pub(crate) fn link_form(reference: &str, configured_mount: &str) -> Result<String, String> {
+    KvRef::parse(reference.trim(), configured_mount).map(|r| r.to_string())
+}
+
+/// The scope that secretstore created a normalised reference for: its own path,
+/// `MOUNT/secretstore/SCOPE/NAME`, in the configured mount (any field of that entry).
+pub(crate) fn owner_scope(reference: &str, configured_mount: &str) -> Option<ScopePath> {
+    let r = KvRef::parse(reference, configured_mount).ok()?;
+    if r.mount != configured_mount {
+        return None;
+    }
+    let rest = r.path.strip_prefix("secretstore/")?;
+    let (scope, name) = rest.rsplit_once('/')?;
+    // Exactly the shape of what secretstore creates: a secret scope and a secret name.
+    let name_shape = name.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !name_shape {
+        return None;
+    }
+    ScopePath::parse_secret_scope(scope).ok()
+}
+
 /// Checks a slash-separated location (a mount, or a mount and a path): no empty, `.` or
 /// `..` segments, no control characters.
 pub(crate) fn check_location(location: &str) -> Result<(), &'static str> {
@@ -220,6 +247,28 @@ mod tests {
         let r = ok("secret/my app/ü?x%#field name");
         assert_eq!(r.data_path(), "/v1/secret/data/my%20app/%C3%BC%3Fx%25");
         assert_eq!(r.field, "field name");
+    }
+
+    #[test]
+    fn secretstore_paths_belong_to_their_scope() {
+        let s = |p: &str| ScopePath::parse(p).unwrap();
+        let own = |r: &str| owner_scope(&link_form(r, "secret").unwrap(), "secret");
+        assert_eq!(
+            own("secret/secretstore/acme/b/DB_PW#value"),
+            Some(s("acme/b"))
+        );
+        assert_eq!(
+            own(" secret/secretstore/acme/b/DB_PW#other"),
+            Some(s("acme/b"))
+        );
+        assert_eq!(own("secret/apps/acme/b/DB_PW#value"), None);
+        assert_eq!(own("kv/secretstore/acme/b/DB_PW#value"), None);
+        assert_eq!(own("secret/secretstore/DB#value"), None);
+        assert!(link_form("secret/a/../b#f", "secret").is_err());
+        assert_eq!(
+            owner_scope("team/kv/secretstore/acme/X#value", "team/kv"),
+            Some(s("acme"))
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::dto::{ScopeDto, ScopeList};
-use crate::error::{ApiError, AppPath, ErrorBody};
+use crate::dto::{LinkPrefixesDto, ScopeDto, ScopeList};
+use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -45,6 +45,46 @@ pub async fn put_org(
     AppPath(org): AppPath<String>,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
     create(&st, &caller, org, Level::Organization).await
+}
+
+/// The backend references the organization's admins and members may link (root, and
+/// the organization's admins).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/link-prefixes", tag = "scopes",
+    params(("org" = String, Path)),
+    responses(
+        (status = 200, body = LinkPrefixesDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_link_prefixes(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(org): AppPath<String>,
+) -> Result<Json<LinkPrefixesDto>, ApiError> {
+    Ok(Json(st.svc.link_prefixes(&caller.0, &org).await?.into()))
+}
+
+/// Replaces the backend references the organization may link (root only; audited as
+/// `org.allow_links`). Empty lists: only root links.
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/link-prefixes", tag = "scopes",
+    params(("org" = String, Path)),
+    request_body = LinkPrefixesDto,
+    responses(
+        (status = 200, description = "The lists as stored (normalised)", body = LinkPrefixesDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_link_prefixes(
+    State(st): State<AppState>,
+    caller: Caller,
+    AppPath(org): AppPath<String>,
+    AppJson(body): AppJson<LinkPrefixesDto>,
+) -> Result<Json<LinkPrefixesDto>, ApiError> {
+    let stored = st
+        .svc
+        .allow_links(&caller.0, &org, &body.aws_prefixes, &body.vault_prefixes)
+        .await?;
+    Ok(Json(stored.into()))
 }
 
 /// Creates a team (root, or an admin of the organization).

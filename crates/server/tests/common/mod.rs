@@ -83,9 +83,22 @@ impl Harness {
         let store = SqlStore::open(&url, 8).await.unwrap();
         let keys = Keyring::parse(&Keyring::generate_key()).unwrap();
         store.check_key(&keys).await.unwrap();
+        let mut backends = Backends::new().with(Arc::new(LocalBackend::new(keys)));
+        // With the test OpenBao (scripts/test.sh), links to Vault work as in production.
+        if let (Ok(addr), Ok(token)) = (
+            std::env::var("SECRETSTORE_TEST_VAULT_ADDR"),
+            std::env::var("SECRETSTORE_TEST_VAULT_TOKEN"),
+        ) {
+            let token = secretstore_core::SecretValue::new(token).unwrap();
+            let vault = secretstore_vault::VaultBackend::new(
+                secretstore_vault::VaultSettings::new(addr, token),
+            )
+            .unwrap();
+            backends = backends.with(Arc::new(vault));
+        }
         let svc = Service {
             store,
-            backends: Backends::new().with(Arc::new(LocalBackend::new(keys))),
+            backends,
             briefs: Arc::new(FolderBriefStore::new(dir.path().join("briefs"))),
             config: ServiceConfig {
                 default_backend: BackendKind::Local,
