@@ -5,7 +5,7 @@ use crate::config::RawSettings;
 use crate::tls;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use secretstore_core::{BackendKind, Error, Principal, Result};
 use secretstore_server::ui::session::OverTls;
@@ -154,7 +154,7 @@ async fn run(
                     None => {
                         tokio::spawn(async move {
                             let svc = service(app, peer, false);
-                            let conn = http1::Builder::new()
+                            let conn = http1_builder()
                                 .serve_connection(TokioIo::new(tcp), svc);
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(error = %e, "connection ended");
@@ -181,7 +181,7 @@ async fn run(
                                 }
                             };
                             let svc = service(app, peer, true);
-                            let conn = http1::Builder::new()
+                            let conn = http1_builder()
                                 .serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(error = %e, "connection ended");
@@ -194,6 +194,14 @@ async fn run(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// HTTP/1.1 with keep-alive; a request's headers must arrive within 30 s (hyper's
+/// default once a timer is set), so a connection that trickles them is closed.
+fn http1_builder() -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(TokioTimer::new());
+    b
 }
 
 /// The app for one connection: every request gets the peer's address, and over TLS the

@@ -627,3 +627,27 @@ fn plain_http_beyond_loopback_warns_at_start_and_loopback_does_not() {
         assert!(!stderr.contains("plain HTTP"), "{host}: {stderr}");
     }
 }
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = std::io::Read::read_to_end(&mut s, &mut answer);
+    let waited = started.elapsed();
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {read:?}"
+    );
+    assert!(
+        waited >= Duration::from_secs(25) && waited < Duration::from_secs(50),
+        "{waited:?}"
+    );
+    // The server still answers others.
+    assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
+}
