@@ -40,6 +40,20 @@ fn init_logging(raw: &RawSettings) {
 pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     init_logging(&raw);
     let net = raw.serve_settings()?;
+    // The certificate first: a bad one is an error before anything is written.
+    let tls = match &net.tls {
+        None => None,
+        Some(files) => {
+            let certs =
+                tls::Certificates::load(files.clone()).map_err(|m| Error::config(m, TLS_HINT))?;
+            let config = certs
+                .server_config()
+                .map_err(|m| Error::config(m, TLS_HINT))?;
+            Some((tokio_rustls::TlsAcceptor::from(config), certs))
+        }
+    };
+    // SIGHUP from now on reloads (its default would end the process).
+    let hangup = hangups();
     let backend = raw
         .get("SECRET_BACKEND")
         .map(|s| BackendKind::from_str(&s))
@@ -60,17 +74,6 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
             "the local backend keeps values in the database, encrypted with FERNET_SECRET_KEY: it is meant for development and tests"
         );
     }
-    let tls = match &net.tls {
-        None => None,
-        Some(files) => {
-            let certs =
-                tls::Certificates::load(files.clone()).map_err(|m| Error::config(m, TLS_HINT))?;
-            let config = certs
-                .server_config()
-                .map_err(|m| Error::config(m, TLS_HINT))?;
-            Some((tokio_rustls::TlsAcceptor::from(config), certs))
-        }
-    };
     let url = format!(
         "{}://{}",
         if tls.is_some() { "https" } else { "http" },
@@ -104,7 +107,7 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     let state = AppState::new(svc)
         .with_limits(net.limits)
         .with_trusted_proxies(net.trusted_proxies);
-    run(listener, app(state), tls).await;
+    run(listener, app(state), tls, hangup).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -121,11 +124,11 @@ async fn run(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     tls: Option<(tokio_rustls::TlsAcceptor, Arc<tls::Certificates>)>,
+    mut hangup: Hangups,
 ) {
     let graceful = GracefulShutdown::new();
     let stop = shutdown();
     tokio::pin!(stop);
-    let mut hangup = hangups();
     loop {
         tokio::select! {
             _ = &mut stop => break,
