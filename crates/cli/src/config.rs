@@ -375,6 +375,8 @@ pub struct ServeSettings {
     pub trusted_proxies: secretstore_server::auth::TrustedProxies,
     /// `SECRETSTORE_AUTH_FAILURES_PER_MINUTE` and `SECRETSTORE_AUTH_LOCKOUT`.
     pub limits: secretstore_server::limit::Limits,
+    /// `SECRETSTORE_TLS_CERT` and `SECRETSTORE_TLS_KEY`: both or neither.
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 /// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
@@ -419,9 +421,26 @@ impl RawSettings {
                 })?;
             limits.lockout = std::time::Duration::from_secs(secs as u64);
         }
+        let tls = match (
+            self.get("SECRETSTORE_TLS_CERT"),
+            self.get("SECRETSTORE_TLS_KEY"),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::config(
+                    "SECRETSTORE_TLS_CERT and SECRETSTORE_TLS_KEY go together: only one is set",
+                    "set both (PEM files: the certificate chain and its private key), or neither for plain HTTP",
+                ));
+            }
+        };
         Ok(ServeSettings {
             trusted_proxies,
             limits,
+            tls,
         })
     }
 }

@@ -10,6 +10,7 @@ mod envfile;
 mod input;
 mod mask;
 mod serve;
+mod tls;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -2,12 +2,21 @@
 
 use crate::commands::{open_with, write_new_key};
 use crate::config::RawSettings;
+use crate::tls;
+use axum::extract::ConnectInfo;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use secretstore_core::{BackendKind, Error, Principal, Result};
+use secretstore_server::ui::session::OverTls;
 use secretstore_server::{AppState, app};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt;
 
 /// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`).
 fn init_logging(raw: &RawSettings) {
@@ -31,6 +40,20 @@ fn init_logging(raw: &RawSettings) {
 pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     init_logging(&raw);
     let net = raw.serve_settings()?;
+    // The certificate first: a bad one is an error before anything is written.
+    let tls = match &net.tls {
+        None => None,
+        Some(files) => {
+            let certs =
+                tls::Certificates::load(files.clone()).map_err(|m| Error::config(m, TLS_HINT))?;
+            let config = certs
+                .server_config()
+                .map_err(|m| Error::config(m, TLS_HINT))?;
+            Some((tokio_rustls::TlsAcceptor::from(config), certs))
+        }
+    };
+    // SIGHUP from now on reloads (its default would end the process).
+    let hangup = hangups();
     let backend = raw
         .get("SECRET_BACKEND")
         .map(|s| BackendKind::from_str(&s))
@@ -51,7 +74,11 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
             "the local backend keeps values in the database, encrypted with FERNET_SECRET_KEY: it is meant for development and tests"
         );
     }
-    let url = format!("http://{}", cfg.listen);
+    let url = format!(
+        "{}://{}",
+        if tls.is_some() { "https" } else { "http" },
+        cfg.listen
+    );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| {
@@ -60,6 +87,12 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
                 "set SECRETSTORE_LISTEN to a free address",
             )
         })?;
+    if tls.is_none() && !cfg.listen.ip().is_loopback() {
+        tracing::warn!(
+            "plain HTTP on {}, beyond loopback: API tokens and values cross the network unencrypted; set SECRETSTORE_TLS_CERT and SECRETSTORE_TLS_KEY, or put a TLS proxy in front",
+            cfg.listen
+        );
+    }
     let operator = Principal::operator(&cfg.os_user);
     if let Some(token) = svc.bootstrap_root(&operator).await? {
         println!("created the account root; its API token, shown once:");
@@ -74,15 +107,153 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     let state = AppState::new(svc)
         .with_limits(net.limits)
         .with_trusted_proxies(net.trusted_proxies);
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .map_err(|e| Error::Storage(format!("server error: {e}")))?;
+    run(listener, app(state), tls, hangup).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+const TLS_HINT: &str = "SECRETSTORE_TLS_CERT: the PEM certificate chain (server certificate first); SECRETSTORE_TLS_KEY: its PEM private key (PKCS#8, PKCS#1 or SEC1)";
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until Ctrl-C or SIGTERM, then lets the open ones finish. Each
+/// request carries its peer's address (`ConnectInfo`) and, over TLS, the [`OverTls`] mark.
+/// SIGHUP reloads the TLS certificate and key.
+async fn run(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<(tokio_rustls::TlsAcceptor, Arc<tls::Certificates>)>,
+    mut hangup: Hangups,
+) {
+    let graceful = GracefulShutdown::new();
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = hangup.recv() => match &tls {
+                Some((_, certs)) => match certs.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                    Err(e) => tracing::error!(
+                        "SIGHUP: cannot reload the TLS certificate, keeping the current one: {e}"
+                    ),
+                },
+                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+            },
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a moment, not a busy loop.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let watcher = graceful.watcher();
+                let app = app.clone();
+                match &tls {
+                    None => {
+                        tokio::spawn(async move {
+                            let svc = service(app, peer, false);
+                            let conn = http1_builder()
+                                .serve_connection(TokioIo::new(tcp), svc);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection ended");
+                            }
+                        });
+                    }
+                    Some((acceptor, _)) => {
+                        let acceptor = acceptor.clone();
+                        tokio::spawn(async move {
+                            let stream = match tokio::time::timeout(
+                                HANDSHAKE_TIMEOUT,
+                                acceptor.accept(tcp),
+                            )
+                            .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let svc = service(app, peer, true);
+                            let conn = http1_builder()
+                                .serve_connection(TokioIo::new(stream), svc);
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection ended");
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// HTTP/1.1 with keep-alive; a request's headers must arrive within 30 s (hyper's
+/// default once a timer is set), so a connection that trickles them is closed.
+fn http1_builder() -> http1::Builder {
+    let mut b = http1::Builder::new();
+    b.timer(TokioTimer::new());
+    b
+}
+
+/// The app for one connection: every request gets the peer's address, and over TLS the
+/// mark that makes the session cookie `Secure`.
+fn service(
+    app: axum::Router,
+    peer: SocketAddr,
+    over_tls: bool,
+) -> impl hyper::service::Service<
+    hyper::Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Future + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        if over_tls {
+            req.extensions_mut().insert(OverTls);
+        }
+        app.clone().oneshot(req)
+    })
+}
+
+/// SIGHUP, as a stream; never fires where there is none.
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        Hangups(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok())
+    }
+    #[cfg(not(unix))]
+    {
+        Hangups(None)
+    }
+}
+
+struct Hangups(
+    #[cfg(unix)] Option<tokio::signal::unix::Signal>,
+    #[cfg(not(unix))] Option<()>,
+);
+
+impl Hangups {
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(s) = &mut self.0 {
+            s.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.

@@ -299,3 +299,355 @@ fn sigterm_lets_an_in_flight_request_finish() {
     assert_eq!(code, 0, "{logs}");
     assert!(logs.contains("shutting down"), "{logs}");
 }
+
+// ---------------------------------------------------------------------------------------
+// TLS
+
+/// A certificate authority made for one test.
+struct Ca {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pem: String,
+}
+
+fn ca(name: &str) -> Ca {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(rcgen::DnType::CommonName, name.to_string());
+    let cert = p.self_signed(&key).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: rcgen::Issuer::new(p, key),
+    }
+}
+
+/// A server certificate for localhost and 127.0.0.1 signed by `ca`: (cert PEM, key PEM).
+fn server_cert(ca: &Ca) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let p = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A client that trusts only `ca`.
+fn client_trusting(ca: &Ca) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    // Every connection does a full handshake: a resumed session would not show the
+    // server's current certificate.
+    cfg.resumption = rustls::client::Resumption::disabled();
+    std::sync::Arc::new(cfg)
+}
+
+/// One TLS connection, kept alive across requests.
+struct TlsConn(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
+
+impl TlsConn {
+    /// Connects and completes the handshake (an error if the certificate is not trusted).
+    fn open(addr: &str, cfg: &std::sync::Arc<rustls::ClientConfig>) -> std::io::Result<TlsConn> {
+        let tcp = TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn =
+            rustls::ClientConnection::new(cfg.clone(), name).map_err(std::io::Error::other)?;
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        while s.conn.is_handshaking() {
+            s.conn.complete_io(&mut s.sock)?;
+        }
+        Ok(TlsConn(s))
+    }
+
+    /// `GET path` on this connection (keep-alive): status and body.
+    fn get(&mut self, path: &str, token: Option<&str>) -> (u16, String) {
+        use std::io::Read;
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        write!(
+            self.0,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n"
+        )
+        .unwrap();
+        self.0.flush().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            self.0.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
+            })
+            .expect("a content-length");
+        let mut body = vec![0u8; len];
+        self.0.read_exact(&mut body).unwrap();
+        (status, String::from_utf8(body).unwrap())
+    }
+}
+
+fn sighup(server: &Server) {
+    let ok = Command::new("kill")
+        .arg("-HUP")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+#[test]
+fn serve_speaks_https_and_sighup_swaps_the_certificate_without_dropping_connections() {
+    let env = Env::bare();
+    let (ca1, ca2) = (ca("test CA one"), ca("test CA two"));
+    let (cert, key) = server_cert(&ca1);
+    let (cert_path, key_path) = (env.path("tls.crt"), env.path("tls.key"));
+    std::fs::write(&cert_path, cert).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    std::fs::write(env.path("ca1.pem"), &ca1.pem).unwrap();
+    let server = Server::start(
+        &env,
+        &[
+            ("SECRETSTORE_TLS_CERT", cert_path.to_str().unwrap()),
+            ("SECRETSTORE_TLS_KEY", key_path.to_str().unwrap()),
+        ],
+    );
+    let root = server.root_token();
+    assert!(
+        server
+            .stdout()
+            .contains(&format!("https://{}", server.addr)),
+        "{}",
+        server.stdout()
+    );
+    assert!(!server.stdout().contains("http://"), "{}", server.stdout());
+
+    // A real client (curl) over HTTPS: /healthz and an authenticated call.
+    let url = format!("https://{}", server.addr);
+    let curl = |path: &str, extra: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(env.path("ca1.pem"))
+            .args(extra)
+            .args(["-w", "\n%{http_code}"])
+            .arg(format!("{url}{path}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(curl("/healthz", &[]).ends_with("\n200"));
+    let auth = format!("Authorization: Bearer {root}");
+    let whoami = curl("/api/v1/whoami", &["-H", &auth]);
+    assert!(
+        whoami.ends_with("\n200") && whoami.contains("root"),
+        "{whoami}"
+    );
+
+    // The session cookie is Secure over serve's own TLS.
+    let page = curl("/ui/login", &["-i"]);
+    assert!(
+        page.lines().any(
+            |l| l.to_ascii_lowercase().starts_with("set-cookie: ss_login=")
+                && l.contains("; Secure")
+        ),
+        "{page}"
+    );
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let mut plain = TcpStream::connect(&server.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    plain
+        .write_all(&request_bytes(&server.addr, "GET", "/healthz", None, None))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut answer);
+    assert!(!answer.starts_with(b"HTTP/"), "{answer:?}");
+
+    // A keep-alive connection opened before the reload.
+    let (trust1, trust2) = (client_trusting(&ca1), client_trusting(&ca2));
+    let mut before = TlsConn::open(&server.addr, &trust1).unwrap();
+    assert_eq!(before.get("/healthz", None).0, 200);
+    assert!(TlsConn::open(&server.addr, &trust2).is_err());
+
+    // Another CA's certificate in the files, then SIGHUP.
+    let (cert2, key2) = server_cert(&ca2);
+    std::fs::write(&cert_path, cert2).unwrap();
+    std::fs::write(&key_path, key2).unwrap();
+    sighup(&server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut after = loop {
+        if let Ok(c) = TlsConn::open(&server.addr, &trust2) {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload: {}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(after.get("/api/v1/whoami", Some(&root)).0, 200);
+    assert!(
+        TlsConn::open(&server.addr, &trust1).is_err(),
+        "the old certificate is gone"
+    );
+    // The connection from before the reload still works.
+    let (code, body) = before.get("/api/v1/whoami", Some(&root));
+    assert_eq!(code, 200, "{body}");
+
+    // A reload that fails keeps the certificate in use and says why.
+    std::fs::write(&cert_path, "not a certificate").unwrap();
+    sighup(&server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("cannot reload") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        TlsConn::open(&server.addr, &trust2)
+            .unwrap()
+            .get("/healthz", None)
+            .0,
+        200
+    );
+    assert_eq!(after.get("/healthz", None).0, 200);
+
+    drop((before, after));
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("plain HTTP"), "{stderr}");
+}
+
+#[test]
+fn a_bad_tls_setting_is_a_clear_error_at_start() {
+    let env = Env::new();
+    let ca1 = ca("test CA");
+    let (cert, key) = server_cert(&ca1);
+    let (_, other_key) = server_cert(&ca1);
+    for (name, text) in [
+        ("good.crt", cert.as_str()),
+        ("good.key", key.as_str()),
+        ("other.key", other_key.as_str()),
+        (
+            "bad.crt",
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+        ),
+        ("empty.pem", ""),
+    ] {
+        std::fs::write(env.path(name), text).unwrap();
+    }
+    let p = |n: &str| env.path(n).to_str().unwrap().to_string();
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![("SECRETSTORE_TLS_CERT", p("good.crt"))], "go together"),
+        (vec![("SECRETSTORE_TLS_KEY", p("good.key"))], "go together"),
+        (
+            vec![
+                ("SECRETSTORE_TLS_CERT", p("missing.crt")),
+                ("SECRETSTORE_TLS_KEY", p("good.key")),
+            ],
+            "SECRETSTORE_TLS_CERT: cannot read",
+        ),
+        (
+            vec![
+                ("SECRETSTORE_TLS_CERT", p("bad.crt")),
+                ("SECRETSTORE_TLS_KEY", p("good.key")),
+            ],
+            "SECRETSTORE_TLS",
+        ),
+        (
+            vec![
+                ("SECRETSTORE_TLS_CERT", p("empty.pem")),
+                ("SECRETSTORE_TLS_KEY", p("good.key")),
+            ],
+            "holds no PEM certificate",
+        ),
+        (
+            vec![
+                ("SECRETSTORE_TLS_CERT", p("good.crt")),
+                ("SECRETSTORE_TLS_KEY", p("empty.pem")),
+            ],
+            "SECRETSTORE_TLS_KEY",
+        ),
+        (
+            vec![
+                ("SECRETSTORE_TLS_CERT", p("good.crt")),
+                ("SECRETSTORE_TLS_KEY", p("other.key")),
+            ],
+            "does not belong",
+        ),
+    ];
+    for (vars, needle) in cases {
+        let mut c = env.command(&["serve"]);
+        c.env("SECRETSTORE_LISTEN", "127.0.0.1:0");
+        for (k, v) in &vars {
+            c.env(k, v);
+        }
+        let r = run_with(&mut c, b"");
+        r.fails(1, needle);
+        assert!(!r.stderr.contains("PRIVATE KEY"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn plain_http_beyond_loopback_warns_at_start_and_loopback_does_not() {
+    let env = Env::bare();
+    let wide = Server::start_on(&env, "0.0.0.0", &[]);
+    // Traffic only to 127.0.0.1.
+    assert_eq!(wide.call("GET", "/healthz", None, None).0, 200);
+    let (code, stderr) = wide.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("plain HTTP on 0.0.0.0")),
+        "{stderr}"
+    );
+    for host in ["127.0.0.1", "[::1]"] {
+        if host == "[::1]" && std::net::TcpListener::bind("[::1]:0").is_err() {
+            continue; // no IPv6 loopback here
+        }
+        let local = Server::start_on(&env, host, &[]);
+        let (code, stderr) = local.terminate();
+        assert_eq!(code, 0);
+        assert!(!stderr.contains("plain HTTP"), "{host}: {stderr}");
+    }
+}
+
+#[test]
+fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[]);
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = std::io::Read::read_to_end(&mut s, &mut answer);
+    let waited = started.elapsed();
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open: {read:?}"
+    );
+    assert!(
+        waited >= Duration::from_secs(25) && waited < Duration::from_secs(50),
+        "{waited:?}"
+    );
+    // The server still answers others.
+    assert_eq!(server.call("GET", "/healthz", None, None).0, 200);
+}

@@ -12,7 +12,8 @@
 //!   a merely counted client before a locked-out one: an attacker with many
 //!   addresses cannot grow memory without bound (it can only make its own counters forget).
 //! - The success path (every authenticated request) takes one atomic load when no client
-//!   has failed recently, and a shared read lock otherwise.
+//!   has failed recently, and a shared read lock otherwise; expired entries are swept out
+//!   once a minute, at the next failure.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -90,6 +91,12 @@ impl Entry {
 }
 
 /// What a failure did.
+/// The clients, and when expired entries were last swept out.
+struct Table {
+    map: HashMap<ClientKey, Entry>,
+    swept: Instant,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Failure {
     /// Counted; the client may try again.
@@ -101,7 +108,7 @@ pub enum Failure {
 /// The per-process limiter.
 pub struct Limiter {
     limits: Limits,
-    entries: RwLock<HashMap<ClientKey, Entry>>,
+    entries: RwLock<Table>,
     /// The number of entries, for the lock-free fast path.
     len: AtomicUsize,
 }
@@ -120,7 +127,10 @@ impl Limiter {
                 lockout: limits.lockout.max(Duration::from_secs(1)),
                 capacity: limits.capacity.max(1),
             },
-            entries: RwLock::new(HashMap::new()),
+            entries: RwLock::new(Table {
+                map: HashMap::new(),
+                swept: Instant::now(),
+            }),
             len: AtomicUsize::new(0),
         }
     }
@@ -139,7 +149,7 @@ impl Limiter {
             return Ok(());
         }
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        match entries.get(&key).and_then(|e| e.locked_until) {
+        match entries.map.get(&key).and_then(|e| e.locked_until) {
             Some(until) if until > now => {
                 let left = until - now;
                 Err(left.as_secs() + u64::from(left.subsec_nanos() > 0))
@@ -154,7 +164,14 @@ impl Limiter {
     }
 
     fn fail_at(&self, key: ClientKey, now: Instant) -> Failure {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        let mut table = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Once a minute, forget what no longer matters (so that the success path is back to
+        // one atomic load once an attack is over).
+        if now >= table.swept + WINDOW {
+            table.map.retain(|_, e| e.expires() > now);
+            table.swept = now;
+        }
+        let entries = &mut table.map;
         if !entries.contains_key(&key) && entries.len() >= self.limits.capacity {
             entries.retain(|_, e| e.expires() > now);
             if entries.len() >= self.limits.capacity
@@ -232,6 +249,9 @@ mod tests {
         // Failures during the lockout do not lengthen it nor audit a second lockout.
         assert_eq!(l.fail_at(k, t0 + Duration::from_secs(1)), Failure::Counted);
         assert_eq!(l.check_at(k, t0 + Duration::from_secs(60)), Ok(()));
+        // Long after, the next failure sweeps the expired entry out.
+        l.fail_at(ip("192.0.2.3"), t0 + Duration::from_secs(200));
+        assert_eq!(l.len.load(Ordering::Relaxed), 1);
     }
 
     #[test]
@@ -251,7 +271,7 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..1000u32 {
             l.fail_at(ClientKey::V4(i), t0 + Duration::from_millis(i.into()));
-            assert!(l.entries.read().unwrap().len() <= 4);
+            assert!(l.entries.read().unwrap().map.len() <= 4);
         }
         // A locked-out client survives eviction by newer, merely counted ones first.
         let k = ip("198.51.100.1");

@@ -16,17 +16,27 @@ pub struct Server {
 
 impl Server {
     pub fn start(env: &Env, extra: &[(&str, &str)]) -> Server {
+        Server::start_on(env, "127.0.0.1", extra)
+    }
+
+    /// Listens on `host` (e.g. `0.0.0.0`, `[::1]`) at a free port; the tests talk to it on
+    /// loopback only (`addr`: 127.0.0.1 for `0.0.0.0`).
+    pub fn start_on(env: &Env, host: &str, extra: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let addr = format!("127.0.0.1:{port}");
+        let listen = format!("{host}:{port}");
+        let addr = match host {
+            "0.0.0.0" => format!("127.0.0.1:{port}"),
+            _ => listen.clone(),
+        };
         let n = std::fs::read_dir(env.dir.path()).unwrap().count();
         let out = env.path(&format!("serve-{n}.out"));
         let err = env.path(&format!("serve-{n}.err"));
         let mut c: Command = env.command(&["serve"]);
-        c.env("SECRETSTORE_LISTEN", &addr)
+        c.env("SECRETSTORE_LISTEN", &listen)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&err).unwrap());

@@ -2,9 +2,9 @@
 //!
 //! - The session cookie (`ss_session`) holds a random session id (`sss_…`); the database
 //!   keeps only its SHA-256. It is `HttpOnly; SameSite=Strict; Path=/ui`, lives as long as
-//!   the session (8 hours), and is `Secure` when the request came over TLS: secretstore
-//!   itself serves plain HTTP, so TLS means a proxy in front that says so with
-//!   `X-Forwarded-Proto: https` (or `Forwarded: proto=https`). The header can only add
+//!   the session (8 hours), and is `Secure` when the request came over TLS: `serve`'s own
+//!   (`SECRETSTORE_TLS_CERT`, marked [`OverTls`] on the request), or a proxy in front that
+//!   says so with `X-Forwarded-Proto: https` (or `Forwarded: proto=https`). The header can only add
 //!   `Secure`, never remove it from a TLS connection's cookie, so a forged one does no harm.
 //! - Every form holds the session's CSRF token in a hidden field named `csrf`. A POST
 //!   reaches its handler only through [`Posted`], which checks the token (in constant time)
@@ -136,10 +136,14 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
-/// Whether the request came over TLS: an `https` URI, or a proxy's
+/// The mark `serve` puts on every request that came over its own TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
+
+/// Whether the request came over TLS: `serve`'s own TLS ([`OverTls`]), an `https` URI, or a proxy's
 /// `X-Forwarded-Proto: https` / `Forwarded: proto=https`.
 pub fn over_tls(parts: &Parts) -> bool {
-    if parts.uri.scheme_str() == Some("https") {
+    if parts.extensions.get::<OverTls>().is_some() || parts.uri.scheme_str() == Some("https") {
         return true;
     }
     let first = |name: header::HeaderName| {
