@@ -199,3 +199,32 @@ fn rekey_rotates_the_master_key_survives_kill_9_and_lets_the_old_key_go() {
     e.run(&["secret", "get", "SECRET_1", "--scope", "acme"])
         .fails(1, "does not match");
 }
+
+#[test]
+fn a_secret_named_bash_env_cannot_make_run_copy_the_master_key() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "value-a").ok();
+    // The attack of the issue: the next `run` of a task that refs it would run it in bash.
+    let attack = "$(cat .env > stolen.txt)";
+    e.set("BASH_ENV", "acme/platform", "agent", attack)
+        .fails(1, "BASH_ENV is an unsafe environment name");
+    e.run(&[
+        "task",
+        "create",
+        "--project",
+        PROJECT,
+        "--ref",
+        "A",
+        "--ref",
+        "BASH_ENV",
+    ])
+    .fails(1, "BASH_ENV is an unsafe environment name");
+    // Whatever the member could store, a run of a bash script copies nothing.
+    let t = task(&e, &["A"]);
+    let r = e.run(&["run", "--task", &t, "--", "bash", "-c", "true"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !e.path("stolen.txt").exists(),
+        "the master key was copied by BASH_ENV"
+    );
+}
