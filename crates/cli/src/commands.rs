@@ -22,17 +22,64 @@ pub type Svc = Service<SqlStore>;
 
 const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
 
-/// Settings of secretstore's own that a child process of `run` must not inherit.
-const PRIVATE_SETTINGS: &[&str] = &[
-    "FERNET_SECRET_KEY",
-    "FERNET_SECRET_KEYS",
-    "FERNET_SECRET_KEY_FILE",
-    "FERNET_SECRET_KEYS_FILE",
-    "VAULT_TOKEN",
-    "VAULT_TOKEN_FILE",
-    "DATABASE_URL",
-    "DATABASE_URL_FILE",
+/// Prefixes of the settings that secretstore, the AWS SDK and the Vault client read: a
+/// child of `run` never inherits them from secretstore's environment (its brief may still
+/// set such a name, on purpose). `.env` is never loaded into the process environment, so
+/// what it holds cannot reach a child that way.
+const PRIVATE_SETTING_PREFIXES: &[&str] = &[
+    "FERNET_",
+    "DATABASE_",
+    "VAULT_",
+    "AWS_",
+    "BRIEF_",
+    "SECRETSTORE_",
 ];
+
+/// Other settings secretstore reads: its backend, and the libpq variables that its
+/// PostgreSQL driver reads.
+const PRIVATE_SETTINGS: &[&str] = &[
+    "SECRET_BACKEND",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGAPPNAME",
+    "PGOPTIONS",
+];
+
+/// What `run --clean-env` keeps of secretstore's own environment (those that are set).
+const CLEAN_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "TERM", "TZ"];
+
+/// True for a variable of secretstore's own configuration, whatever its `_FILE` form.
+fn is_private_setting(name: &str) -> bool {
+    PRIVATE_SETTING_PREFIXES.iter().any(|p| name.starts_with(p)) || PRIVATE_SETTINGS.contains(&name)
+}
+
+/// The environment a child of `run` starts from, before the brief's env is applied:
+/// secretstore's own minus its settings, or with `clean` only [`CLEAN_ENV_KEEP`].
+fn child_base_env(cmd: &mut tokio::process::Command, clean: bool) {
+    if clean {
+        cmd.env_clear();
+        for k in CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+    } else {
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(is_private_setting) {
+                cmd.env_remove(&k);
+            }
+        }
+    }
+}
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     if let Cmd::Keygen = cli.cmd {
@@ -98,8 +145,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run {
             task,
             no_mask,
+            clean_env,
             command,
-        } => run_command(&svc, &task, &command, !no_mask, &actor).await,
+        } => run_command(&svc, &task, &command, !no_mask, clean_env, &actor).await,
         Cmd::Rekey {
             dry_run,
             batch_size,
@@ -775,6 +823,7 @@ async fn run_command(
     task: &str,
     command: &[std::ffi::OsString],
     mask: bool,
+    clean_env: bool,
     actor: &Principal,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
@@ -783,9 +832,7 @@ async fn run_command(
     let d = svc.dispatch(actor, task).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
-    for k in PRIVATE_SETTINGS {
-        cmd.env_remove(k);
-    }
+    child_base_env(&mut cmd, clean_env);
     for (k, v) in &d.env {
         cmd.env(k, v.expose_secret());
     }

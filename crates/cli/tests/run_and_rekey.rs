@@ -228,3 +228,148 @@ fn a_secret_named_bash_env_cannot_make_run_copy_the_master_key() {
         "the master key was copied by BASH_ENV"
     );
 }
+
+/// `run --no-mask` of a task whose command prints its whole environment, one `NAME=value`
+/// per line; with `extra` set in secretstore's own environment.
+fn run_env(e: &Env, task: &str, flags: &[&str], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut args = vec!["run", "--task", task, "--no-mask"];
+    args.extend_from_slice(flags);
+    args.extend(["--", "env", "-0"]);
+    let mut c = e.command(&args);
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let r = run_with(&mut c, b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.raw_stdout
+        .split(|b| *b == 0)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let l = String::from_utf8_lossy(l);
+            let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// The settings secretstore reads that its own process may hold, as a deployment sets them.
+const OPERATOR_SETTINGS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "AKIAOPERATOR0000LEAK"),
+    ("AWS_SECRET_ACCESS_KEY", "operator-aws-secret-LEAK"),
+    ("AWS_SESSION_TOKEN", "operator-aws-session-LEAK"),
+    ("AWS_PROFILE", "operator-profile-LEAK"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/tmp/operator-creds-LEAK"),
+    ("AWS_CONFIG_FILE", "/tmp/operator-config-LEAK"),
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/operator-wit-LEAK"),
+    ("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/LEAK"),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:1/LEAK",
+    ),
+    (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "operator-container-LEAK",
+    ),
+    ("VAULT_TOKEN_FILE", "/tmp/operator-vault-token-LEAK"),
+    ("VAULT_NAMESPACE", "operator-namespace-LEAK"),
+    ("SECRETSTORE_CALLBACK_TTL", "3600"),
+    ("SECRETSTORE_LISTEN", "127.0.0.1:1"),
+    ("PGPASSWORD", "operator-pg-password-LEAK"),
+    ("UNRELATED_OPERATOR_VAR", "kept"),
+];
+
+#[test]
+fn run_gives_its_child_the_brief_and_none_of_secretstores_own_settings() {
+    let e = Env::new().with_tree();
+    // The master key is in .env, as `init` wrote it; the AWS identity in the environment.
+    let key = key_of(&e);
+    e.set("A", "acme", "agent", "value-a").ok();
+    let t = task(&e, &["A"]);
+    let mut extra = OPERATOR_SETTINGS.to_vec();
+    // The key in the environment as well (it wins over .env): it must not pass either.
+    extra.push(("FERNET_SECRET_KEY", &key));
+    let env = run_env(&e, &t, &[], &extra);
+    let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, v) in env.iter() {
+        assert!(
+            !v.contains("LEAK") && !v.contains(&key),
+            "{k} leaked to the child"
+        );
+        assert!(
+            !(k.starts_with("AWS_")
+                || k.starts_with("FERNET_")
+                || k.starts_with("VAULT_")
+                || k.starts_with("DATABASE_")
+                || k == "PGPASSWORD"
+                || (k.starts_with("SECRETSTORE_")
+                    && k != "SECRETSTORE_BRIEF_ID"
+                    && k != "SECRETSTORE_CALLBACK_TOKEN")),
+            "{k} was passed to the child: {names:?}"
+        );
+    }
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("A"), Some("value-a"));
+    assert!(get("SECRETSTORE_CALLBACK_TOKEN").is_some_and(|v| v.starts_with("sscb_")));
+    assert!(get("SECRETSTORE_BRIEF_ID").is_some());
+    assert_eq!(get("UNRELATED_OPERATOR_VAR"), Some("kept"));
+    assert!(get("PATH").is_some());
+}
+
+#[test]
+fn a_task_ref_may_still_hand_the_agent_an_aws_identity_on_purpose() {
+    let e = Env::new().with_tree();
+    e.set(
+        "AWS_ACCESS_KEY_ID",
+        "acme/platform",
+        "infrastructure",
+        "AKIAAGENT0000000TASK",
+    )
+    .ok();
+    e.set(
+        "FERNET_SECRET_KEY",
+        "acme/platform",
+        "agent",
+        "the-agents-own-fernet-key",
+    )
+    .ok();
+    let t = task(&e, &["AWS_ACCESS_KEY_ID", "FERNET_SECRET_KEY"]);
+    let env = run_env(&e, &t, &[], OPERATOR_SETTINGS);
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("AWS_ACCESS_KEY_ID"), Some("AKIAAGENT0000000TASK"));
+    assert_eq!(get("FERNET_SECRET_KEY"), Some("the-agents-own-fernet-key"));
+    assert_eq!(get("AWS_SECRET_ACCESS_KEY"), None);
+}
+
+#[test]
+fn run_clean_env_passes_only_path_home_lang_term_tz_and_the_brief() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "value-a").ok();
+    let t = task(&e, &["A"]);
+    let mut extra = OPERATOR_SETTINGS.to_vec();
+    extra.extend([
+        ("HOME", "/home/operator"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "dumb"),
+        ("TZ", "UTC"),
+        ("SSH_AUTH_SOCK", "/tmp/agent.sock"),
+    ]);
+    let env = run_env(&e, &t, &["--clean-env"], &extra);
+    let mut names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "A",
+            "HOME",
+            "LANG",
+            "PATH",
+            "SECRETSTORE_BRIEF_ID",
+            "SECRETSTORE_CALLBACK_TOKEN",
+            "TERM",
+            "TZ"
+        ]
+    );
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("HOME"), Some("/home/operator"));
+    assert_eq!(get("A"), Some("value-a"));
+}
