@@ -450,21 +450,8 @@ async fn init(raw: RawSettings) -> Result<ExitCode> {
 /// Appends `FERNET_SECRET_KEY=…` to `.env` (creating it with mode 0600).
 pub fn write_new_key(path: &Path) -> Result<()> {
     let key = Zeroizing::new(Keyring::generate_key());
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
     let io = |e: std::io::Error| Error::Storage(format!("cannot write {}: {e}", path.display()));
-    let mut f = opts.open(path).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
+    let mut f = envfile::open_private(path, true).map_err(io)?;
     let needs_newline = std::fs::read(path)
         .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
         .unwrap_or(false);
@@ -714,6 +701,11 @@ async fn dispatch(
     json: bool,
     actor: &Principal,
 ) -> Result<ExitCode> {
+    if let Some(path) = env_file {
+        // Before anything is dispatched: a refused path issues no brief and no token.
+        envfile::refuse_symlink(path)
+            .map_err(|e| Error::Invalid(format!("--env-file: {e}; nothing was dispatched")))?;
+    }
     let d = svc.dispatch(actor, task_id).await?;
     if let Some(path) = env_file {
         envfile::write(path, &d.env).map_err(|e| {

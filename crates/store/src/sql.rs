@@ -199,6 +199,16 @@ impl SqlStore {
             } else {
                 format!("{url}{sep}mode=rwc")
             };
+            // Created here, owner-only, before SQLite opens it: SQLite gives the WAL and
+            // shared-memory files the mode of the database file.
+            if let Some(path) = crate::files::sqlite_file(url) {
+                crate::files::create_owner_only(&path).map_err(|e| {
+                    Error::Storage(format!(
+                        "cannot create the database {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
             (Dialect::Sqlite, u)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Dialect::Postgres, url.to_string())
