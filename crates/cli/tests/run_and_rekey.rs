@@ -373,3 +373,89 @@ fn run_clean_env_passes_only_path_home_lang_term_tz_and_the_brief() {
     assert_eq!(get("HOME"), Some("/home/operator"));
     assert_eq!(get("A"), Some("value-a"));
 }
+
+/// Every Fernet-token-shaped string (`gAAAAA[A-Za-z0-9_-]+=*`) in `bytes`.
+fn fernet_tokens(bytes: &[u8]) -> Vec<String> {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(6).position(|w| w == b"gAAAAA") {
+        let start = i + at;
+        let mut end = start + 6;
+        while end < bytes.len() && ok(bytes[end]) {
+            end += 1;
+        }
+        while end < bytes.len() && bytes[end] == b'=' {
+            end += 1;
+        }
+        out.push(String::from_utf8_lossy(&bytes[start..end]).into_owned());
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn after_rekey_no_token_under_the_retired_key_is_left_in_the_database_files() {
+    let mut e = Env::new().with_tree();
+    let old = key_of(&e);
+    // A few hundred values, each with a few versions (and a deleted secret).
+    let mut dotenv = String::new();
+    for i in 0..300 {
+        dotenv.push_str(&format!("RETIRED_{i}=retired-value-{i}\n"));
+    }
+    std::fs::write(e.path("many.env"), &dotenv).unwrap();
+    for _ in 0..3 {
+        e.run(&[
+            "secret",
+            "import",
+            "many.env",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ])
+        .ok();
+    }
+    e.run(&["secret", "delete", "RETIRED_7", "--scope", "acme"])
+        .ok();
+    // A server holds the database open the whole time: its WAL stays on disk.
+    let server = common::server::Server::start(&e, &[]);
+    let new = e.run(&["keygen"]).ok().trim().to_string();
+    e.vars
+        .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));
+    e.vars.push(("FERNET_SECRET_KEY".into(), String::new()));
+    let done = e.run(&["rekey"]).ok().to_string();
+    assert!(done.contains("re-encrypted"), "{done}");
+    let retired = fernet::Fernet::new(&old).unwrap();
+    let current = fernet::Fernet::new(&new).unwrap();
+    let mut seen = 0;
+    let mut under_new = 0;
+    let files: Vec<(std::path::PathBuf, Vec<u8>)> = match &e.pg_url {
+        // PostgreSQL's files are the server's: the dump shows what the tables hold.
+        Some(_) => e.all_bytes(),
+        None => ["secretstore.db", "secretstore.db-wal", "secretstore.db-shm"]
+            .iter()
+            .filter_map(|f| std::fs::read(e.path(f)).ok().map(|b| (e.path(f), b)))
+            .collect(),
+    };
+    for (path, bytes) in &files {
+        for token in fernet_tokens(bytes) {
+            seen += 1;
+            assert!(
+                retired.decrypt(&token).is_err(),
+                "{} still holds a token that the retired key opens",
+                path.display()
+            );
+            if current.decrypt(&token).is_ok() {
+                under_new += 1;
+            }
+        }
+    }
+    assert!(seen > 0 && under_new > 0, "the scan found the new tokens");
+    // And the values are all there under the new key.
+    let t = task(&e, &["RETIRED_0", "RETIRED_299"]);
+    let d: serde_json::Value =
+        serde_json::from_str(e.run(&["dispatch", &t, "--json"]).ok()).unwrap();
+    assert_eq!(d["env"]["RETIRED_299"], "retired-value-299");
+    drop(server);
+}
