@@ -26,6 +26,27 @@ use std::fmt;
 /// The prefix reserved for variables that secretstore itself sets.
 pub const RESERVED_PREFIX: &str = "SECRETSTORE_";
 
+/// How many characters of an input that failed validation an error may quote: enough to
+/// recognise a typo, too few to carry a secret that was pasted into the wrong field (the
+/// error reaches a response, a terminal and the request log).
+pub const ECHO_LIMIT: usize = 8;
+
+/// At most [`ECHO_LIMIT`] characters of an input that failed validation, then `…`,
+/// quoted; control characters are shown as `?`.
+pub fn short_echo(s: &str) -> String {
+    let mut chars = s.chars();
+    let head: String = chars
+        .by_ref()
+        .take(ECHO_LIMIT)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if chars.next().is_some() {
+        format!("\"{head}…\"")
+    } else {
+        format!("\"{head}\"")
+    }
+}
+
 /// Exact names refused as secret names, each with what it changes.
 pub const UNSAFE_ENV_NAMES: &[(&str, &str)] = &[
     // sudo's initial_badenv_table
@@ -303,13 +324,14 @@ impl SecretName {
                 ""
             };
             return Err(Error::Invalid(format!(
-                "invalid secret name {:?}: must match [A-Z_][A-Z0-9_]{{0,127}}{hint}",
-                truncate(s)
+                "invalid secret name {}: must match [A-Z_][A-Z0-9_]{{0,127}}{hint}",
+                short_echo(s)
             )));
         }
         if s.starts_with(RESERVED_PREFIX) {
             return Err(Error::Invalid(format!(
-                "invalid secret name {s:?}: the prefix {RESERVED_PREFIX} is reserved"
+                "invalid secret name {}: the prefix {RESERVED_PREFIX} is reserved",
+                short_echo(s)
             )));
         }
         Ok(SecretName(s.to_owned()))
@@ -324,10 +346,6 @@ impl SecretName {
     pub fn unsafe_rule(&self) -> Option<UnsafeRule> {
         unsafe_env_rule(&self.0)
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(140).collect()
 }
 
 impl fmt::Display for SecretName {
@@ -416,5 +434,21 @@ mod tests {
             assert!(SecretName::parse(n).is_err(), "{n}");
             assert!(!why.is_empty(), "{n}");
         }
+    }
+
+    #[test]
+    fn invalid_names_are_echoed_only_as_a_short_prefix() {
+        let pasted = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz";
+        let e = SecretName::parse(pasted).unwrap_err().to_string();
+        assert!(e.contains("\"sk-live-…\""), "{e}");
+        assert!(!e.contains("0123456789"), "{e}");
+        let e = SecretName::parse("SECRETSTORE_CALLBACK_TOKEN_XYZ")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("CALLBACK"), "{e}");
+        assert_eq!(short_echo("a\nb"), "\"a?b\"");
+        assert_eq!(short_echo("12345678"), "\"12345678\"");
+        assert_eq!(short_echo("123456789"), "\"12345678…\"");
+        assert_eq!(short_echo("ééééééééé"), "\"éééééééé…\"");
     }
 }

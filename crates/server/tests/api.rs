@@ -888,3 +888,44 @@ async fn a_secret_stored_under_an_unsafe_name_before_the_rule_is_listed_deletabl
         StatusCode::NO_CONTENT
     );
 }
+
+#[tokio::test]
+async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let pasted = "SK_LIVE_0123456789ABCDEFGHIJ-klmnopqrstuvwxyz";
+    let tail = "0123456789";
+    let a = h
+        .call(
+            "PUT",
+            &format!("/api/v1/secrets/{pasted}?scope=acme"),
+            Some(&h.root),
+            Some(json!({"value": "v", "category": "agent"})),
+        )
+        .await;
+    a.error(400, "invalid_request");
+    assert!(a.text.contains("SK_LIVE_…"), "{}", a.text);
+    assert!(!a.text.contains(tail), "{}", a.text);
+    let scope_paste = "ghp_0123456789ABCDEFabcdef";
+    for uri in [
+        format!("/api/v1/secrets?scope={scope_paste}"),
+        format!("/api/v1/secrets/A?scope={scope_paste}"),
+        format!("/api/v1/orgs/{scope_paste}"),
+    ] {
+        let method = if uri.contains("/orgs/") { "PUT" } else { "GET" };
+        let a = h.call(method, &uri, Some(&h.root), None).await;
+        a.error(400, "invalid_request");
+        assert!(a.text.contains("ghp_0123…"), "{uri}: {}", a.text);
+        assert!(!a.text.contains(tail), "{uri}: {}", a.text);
+    }
+    let a = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&h.root),
+            Some(json!({"project": PROJECT, "secret_refs": [pasted]})),
+        )
+        .await;
+    a.error(400, "invalid_request");
+    assert!(!a.text.contains(tail), "{}", a.text);
+}
