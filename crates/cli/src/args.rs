@@ -82,6 +82,10 @@ pub enum Cmd {
         /// Do not replace the injected values with *** in the command's output.
         #[arg(long)]
         no_mask: bool,
+        /// Start COMMAND with only PATH, HOME, LANG, TERM and TZ (those set) plus the
+        /// brief's env, instead of secretstore's environment minus its own settings.
+        #[arg(long)]
+        clean_env: bool,
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },

@@ -22,17 +22,64 @@ pub type Svc = Service<SqlStore>;
 
 const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
 
-/// Settings of secretstore's own that a child process of `run` must not inherit.
-const PRIVATE_SETTINGS: &[&str] = &[
-    "FERNET_SECRET_KEY",
-    "FERNET_SECRET_KEYS",
-    "FERNET_SECRET_KEY_FILE",
-    "FERNET_SECRET_KEYS_FILE",
-    "VAULT_TOKEN",
-    "VAULT_TOKEN_FILE",
-    "DATABASE_URL",
-    "DATABASE_URL_FILE",
+/// Prefixes of the settings that secretstore, the AWS SDK and the Vault client read: a
+/// child of `run` never inherits them from secretstore's environment (its brief may still
+/// set such a name, on purpose). `.env` is never loaded into the process environment, so
+/// what it holds cannot reach a child that way.
+const PRIVATE_SETTING_PREFIXES: &[&str] = &[
+    "FERNET_",
+    "DATABASE_",
+    "VAULT_",
+    "AWS_",
+    "BRIEF_",
+    "SECRETSTORE_",
 ];
+
+/// Other settings secretstore reads: its backend, and the libpq variables that its
+/// PostgreSQL driver reads.
+const PRIVATE_SETTINGS: &[&str] = &[
+    "SECRET_BACKEND",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGAPPNAME",
+    "PGOPTIONS",
+];
+
+/// What `run --clean-env` keeps of secretstore's own environment (those that are set).
+const CLEAN_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "TERM", "TZ"];
+
+/// True for a variable of secretstore's own configuration, whatever its `_FILE` form.
+fn is_private_setting(name: &str) -> bool {
+    PRIVATE_SETTING_PREFIXES.iter().any(|p| name.starts_with(p)) || PRIVATE_SETTINGS.contains(&name)
+}
+
+/// The environment a child of `run` starts from, before the brief's env is applied:
+/// secretstore's own minus its settings, or with `clean` only [`CLEAN_ENV_KEEP`].
+fn child_base_env(cmd: &mut tokio::process::Command, clean: bool) {
+    if clean {
+        cmd.env_clear();
+        for k in CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+    } else {
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(is_private_setting) {
+                cmd.env_remove(&k);
+            }
+        }
+    }
+}
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     if let Cmd::Keygen = cli.cmd {
@@ -113,8 +160,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Run {
             task,
             no_mask,
+            clean_env,
             command,
-        } => run_command(&svc, &task, &command, !no_mask, &actor).await,
+        } => run_command(&svc, &task, &command, !no_mask, clean_env, &actor).await,
         Cmd::Rekey {
             dry_run,
             batch_size,
@@ -443,21 +491,8 @@ async fn init(raw: RawSettings) -> Result<ExitCode> {
 /// Appends `FERNET_SECRET_KEY=…` to `.env` (creating it with mode 0600).
 pub fn write_new_key(path: &Path) -> Result<()> {
     let key = Zeroizing::new(Keyring::generate_key());
-    let mut opts = std::fs::OpenOptions::new();
-    opts.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
     let io = |e: std::io::Error| Error::Storage(format!("cannot write {}: {e}", path.display()));
-    let mut f = opts.open(path).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io)?;
-    }
+    let mut f = envfile::open_private(path, true).map_err(io)?;
     let needs_newline = std::fs::read(path)
         .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
         .unwrap_or(false);
@@ -740,6 +775,11 @@ async fn dispatch(
     json: bool,
     actor: &Principal,
 ) -> Result<ExitCode> {
+    if let Some(path) = env_file {
+        // Before anything is dispatched: a refused path issues no brief and no token.
+        envfile::refuse_symlink(path)
+            .map_err(|e| Error::Invalid(format!("--env-file: {e}; nothing was dispatched")))?;
+    }
     let d = svc.dispatch(actor, task_id).await?;
     if let Some(path) = env_file {
         envfile::write(path, &d.env).map_err(|e| {
@@ -829,6 +869,7 @@ async fn rekey(svc: &Svc, cfg: &Config, dry_run: bool, batch_size: i64) -> Resul
         println!("dry run: nothing was changed");
     } else {
         println!("re-encrypted {} values under key #1", report.rewritten);
+        println!("compacted the database: no token under another key is left in its files");
     }
     if report.unreadable > 0 {
         return Err(Error::Crypto(format!(
@@ -849,6 +890,7 @@ async fn run_command(
     task: &str,
     command: &[std::ffi::OsString],
     mask: bool,
+    clean_env: bool,
     actor: &Principal,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
@@ -857,9 +899,7 @@ async fn run_command(
     let d = svc.dispatch(actor, task).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
-    for k in PRIVATE_SETTINGS {
-        cmd.env_remove(k);
-    }
+    child_base_env(&mut cmd, clean_env);
     for (k, v) in &d.env {
         cmd.env(k, v.expose_secret());
     }

@@ -1,6 +1,7 @@
 //! Settings: read once, here, from the environment and a `.env` file in the working
 //! directory (the real environment wins), validated, and handed down.
 
+use secretstore_core::name::short_echo;
 use secretstore_core::{BackendKind, Error, Result, SecretValue};
 use secretstore_store::Keyring;
 use std::collections::HashMap;
@@ -182,28 +183,19 @@ impl RawSettings {
         if !supported.iter().any(|p| database_url.starts_with(p)) {
             let scheme = database_url.split(':').next().unwrap_or("");
             return Err(Error::config(
-                format!("DATABASE_URL: the {scheme:?} scheme is not supported"),
+                format!(
+                    "DATABASE_URL: the {} scheme is not supported",
+                    short_echo(scheme)
+                ),
                 "use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
             ));
         }
         let db_max_connections = match self.get("DATABASE_MAX_CONNECTIONS") {
             None => None,
-            Some(n) => Some(n.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                Error::config(
-                    format!("DATABASE_MAX_CONNECTIONS: {n:?} is not a positive number"),
-                    "like 16",
-                )
-            })?),
+            Some(n) => Some(self.bounded_count("DATABASE_MAX_CONNECTIONS", &n, MAX_CONNECTIONS)?),
         };
-        let db_acquire_timeout_secs = match self.get("DATABASE_ACQUIRE_TIMEOUT") {
-            None => 30,
-            Some(s) => parse_duration(&s).ok_or_else(|| {
-                Error::config(
-                    format!("DATABASE_ACQUIRE_TIMEOUT: cannot read {s:?} as a duration"),
-                    "seconds, or a number with s or m, like 30s",
-                )
-            })?,
-        };
+        let db_acquire_timeout_secs =
+            self.bounded_duration("DATABASE_ACQUIRE_TIMEOUT", 30, ACQUIRE_TIMEOUT_SECS)?;
         let brief_store = match self.get("BRIEF_STORE_URL") {
             None => BriefStoreUrl::Folder(PathBuf::from("./briefs")),
             Some(u) if u.starts_with("s3://") => self.s3_brief_store(&u)?,
@@ -211,7 +203,7 @@ impl RawSettings {
                 Some(p) => BriefStoreUrl::Folder(PathBuf::from(p)),
                 None if u.contains("://") => {
                     return Err(Error::config(
-                        format!("BRIEF_STORE_URL: unsupported URL {u:?}"),
+                        format!("BRIEF_STORE_URL: unsupported URL {}", short_echo(&u)),
                         "use a folder path, file://PATH or s3://BUCKET/PREFIX",
                     ));
                 }
@@ -248,7 +240,10 @@ impl RawSettings {
             Some(addr) => {
                 if !(addr.starts_with("http://") || addr.starts_with("https://")) {
                     return Err(Error::config(
-                        format!("VAULT_ADDR: {addr:?} is not an http:// or https:// address"),
+                        format!(
+                            "VAULT_ADDR: {} is not an http:// or https:// address",
+                            short_echo(&addr)
+                        ),
                         "like https://vault.example.com:8200",
                     ));
                 }
@@ -275,22 +270,18 @@ impl RawSettings {
                 })
             }
         };
-        let callback_ttl_secs = match self.get("SECRETSTORE_CALLBACK_TTL") {
-            None => 24 * 3600,
-            Some(s) => parse_duration(&s).ok_or_else(|| {
-                Error::config(
-                    format!("SECRETSTORE_CALLBACK_TTL: cannot read {s:?} as a duration"),
-                    "seconds, or a number with s, m, h or d, like 24h",
-                )
-            })?,
-        };
+        let callback_ttl_secs =
+            self.bounded_duration("SECRETSTORE_CALLBACK_TTL", 24 * 3600, CALLBACK_TTL_SECS)?;
         let os_user = os_user();
         let listen_text = self
             .get("SECRETSTORE_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse().map_err(|_| {
             Error::config(
-                format!("SECRETSTORE_LISTEN: {listen_text:?} is not an address"),
+                format!(
+                    "SECRETSTORE_LISTEN: {} is not an address",
+                    short_echo(&listen_text)
+                ),
                 "an IP address and port, like 127.0.0.1:8080",
             )
         })?;
@@ -310,13 +301,71 @@ impl RawSettings {
     }
 }
 
+/// Bounds of `SECRETSTORE_CALLBACK_TTL`: one second to 30 days.
+pub const CALLBACK_TTL_SECS: (i64, i64) = (1, 30 * 86_400);
+/// Bounds of `DATABASE_ACQUIRE_TIMEOUT`: one second to 10 minutes.
+pub const ACQUIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
+/// Bounds of `DATABASE_MAX_CONNECTIONS`.
+pub const MAX_CONNECTIONS: (u32, u32) = (1, 1000);
+
+/// A number of seconds as the shortest of `d`, `h`, `m`, `s` that shows it exactly.
+fn duration_text(secs: i64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
 impl RawSettings {
+    /// A duration setting within `bounds` (seconds, inclusive); `default` when unset. Out
+    /// of bounds or unreadable: a start-up error naming the bounds, never a panic later.
+    fn bounded_duration(&self, key: &str, default: i64, bounds: (i64, i64)) -> Result<i64> {
+        let Some(s) = self.get(key) else {
+            return Ok(default);
+        };
+        let (lo, hi) = bounds;
+        let range = format!(
+            "{key} must be between {} and {}",
+            duration_text(lo),
+            duration_text(hi)
+        );
+        match parse_duration(&s) {
+            Some(n) if (lo..=hi).contains(&n) => Ok(n),
+            Some(_) => Err(Error::config(
+                range,
+                "seconds, or a number with s, m, h or d, like 24h",
+            )),
+            None => Err(Error::config(
+                format!("{range}; cannot read {} as a duration", short_echo(&s)),
+                "seconds, or a number with s, m, h or d, like 24h",
+            )),
+        }
+    }
+
+    /// A count setting within `bounds` (inclusive).
+    fn bounded_count(&self, key: &str, s: &str, bounds: (u32, u32)) -> Result<u32> {
+        let (lo, hi) = bounds;
+        s.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (u64::from(lo)..=u64::from(hi)).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                Error::config(
+                    format!("{key} must be between {lo} and {hi}"),
+                    "a whole number, like 16",
+                )
+            })
+    }
+
     fn s3_brief_store(&self, url: &str) -> Result<BriefStoreUrl> {
         let rest = &url["s3://".len()..];
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(Error::config(
-                format!("BRIEF_STORE_URL: no bucket in {url:?}"),
+                format!("BRIEF_STORE_URL: no bucket in {}", short_echo(url)),
                 "s3://BUCKET/PREFIX",
             ));
         }
@@ -327,7 +376,7 @@ impl RawSettings {
             },
             Some(other) => {
                 return Err(Error::config(
-                    format!("BRIEF_SSE: unknown value {other:?}"),
+                    format!("BRIEF_SSE: unknown value {}", short_echo(other)),
                     "AES256 or aws:kms (with BRIEF_SSE_KMS_KEY_ID)",
                 ));
             }
@@ -445,7 +494,8 @@ impl RawSettings {
     }
 }
 
-/// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive).
+/// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive). A number too large for the
+/// type reads as `i64::MAX` (so that it is reported as out of bounds, not unreadable).
 pub fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last()? {
@@ -455,8 +505,11 @@ pub fn parse_duration(s: &str) -> Option<i64> {
         (i, 'd') => (&s[..i], 86_400),
         _ => (s, 1),
     };
-    let n: i64 = num.parse().ok()?;
-    (n > 0).then(|| n.checked_mul(mult)).flatten()
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = num.parse().unwrap_or(i64::MAX);
+    (n > 0).then(|| n.saturating_mul(mult))
 }
 
 #[cfg(test)]
@@ -472,5 +525,16 @@ mod tests {
         assert_eq!(parse_duration("-5"), None);
         assert_eq!(parse_duration("h"), None);
         assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("+5"), None);
+        assert_eq!(parse_duration("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_duration("99999999999999999999999d"), Some(i64::MAX));
+        assert_eq!(
+            parse_duration("106751991167300d"),
+            Some(106_751_991_167_300 * 86_400)
+        );
+        assert_eq!(parse_duration("106751991167301d"), Some(i64::MAX));
+        assert_eq!(duration_text(30 * 86_400), "30d");
+        assert_eq!(duration_text(600), "10m");
+        assert_eq!(duration_text(1), "1s");
     }
 }

@@ -35,22 +35,59 @@ pub fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
     text
 }
 
-/// Writes the env to `path` with mode 0600 (also when the file already existed).
-pub fn write(path: &Path, env: &[(String, SecretValue)]) -> std::io::Result<()> {
-    let text = render(env);
+/// Refuses a path that is a symbolic link (dangling or not): env files are never written
+/// through one, so a link planted where the file goes cannot redirect the values.
+pub fn refuse_symlink(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(symlink_error(path)),
+        _ => Ok(()),
+    }
+}
+
+fn symlink_error(path: &Path) -> std::io::Error {
+    std::io::Error::other(format!(
+        "{} is a symbolic link; secretstore never writes an env file through one",
+        path.display()
+    ))
+}
+
+/// Opens a private file for writing: mode 0600 (also when it already existed), never
+/// through a symbolic link (`O_NOFOLLOW`), truncated or appended to.
+pub fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    refuse_symlink(path)?;
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    if append {
+        opts.append(true);
+    } else {
+        opts.write(true).truncate(true);
+    }
+    opts.create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600)
+            .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits());
     }
-    let mut f = opts.open(path)?;
+    let f = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(nix::libc::ELOOP) {
+            return symlink_error(path);
+        }
+        e
+    })?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
+    Ok(f)
+}
+
+/// Writes the env to `path` with mode 0600 (also when the file already existed), never
+/// through a symbolic link.
+pub fn write(path: &Path, env: &[(String, SecretValue)]) -> std::io::Result<()> {
+    let text = render(env);
+    let mut f = open_private(path, false)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
 }

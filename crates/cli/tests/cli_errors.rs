@@ -948,3 +948,264 @@ fn brief_revoke_of_an_unknown_or_malformed_brief_fails_and_changes_nothing() {
         .fails(1, "brief");
     env.run(&["brief", "revoke"]).fails(2, "");
 }
+
+/// Renames a stored secret (and every task ref) through the database, as a database from
+/// before unsafe environment names were refused would hold it.
+fn rename_in_database(env: &Env, from: &str, to: &str) {
+    env.sql(&format!(
+        "UPDATE secrets SET name = '{to}' WHERE name = '{from}'"
+    ));
+    env.sql(&format!(
+        "UPDATE tasks SET secret_refs = REPLACE(secret_refs, '\"{from}\"', '\"{to}\"')"
+    ));
+}
+
+#[test]
+fn unsafe_environment_names_are_refused_as_secret_names_on_every_cli_path() {
+    let env = Env::new().with_tree();
+    let cases: &[(&str, &str)] = &[
+        ("BASH_ENV", "BASH_ENV is an unsafe environment name"),
+        ("LD_PRELOAD", "names starting with LD_ are unsafe"),
+        ("PATH", "PATH is an unsafe environment name"),
+        ("NODE_OPTIONS", "NODE_OPTIONS is an unsafe environment name"),
+        ("JAVA_TOOL_OPTIONS", "JAVA_TOOL_OPTIONS is an unsafe"),
+        ("GIT_SSH_COMMAND", "GIT_SSH_COMMAND is an unsafe"),
+        ("PYTHONPATH", "PYTHONPATH is an unsafe"),
+        ("IFS", "IFS is an unsafe"),
+        ("DYLD_INSERT_LIBRARIES", "names starting with DYLD_"),
+    ];
+    for (name, rule) in cases {
+        let canary = format!("CANARY-unsafe-{name}-7731");
+        let r = env.run_stdin(
+            &[
+                "secret",
+                "set",
+                name,
+                "--scope",
+                "acme",
+                "--category",
+                "agent",
+            ],
+            canary.as_bytes(),
+        );
+        r.fails(1, rule);
+        no_leak(&r, &canary);
+        env.run(&[
+            "secret",
+            "link",
+            name,
+            "--scope",
+            "acme",
+            "--aws-arn",
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:x",
+            "--category",
+            "agent",
+        ])
+        .fails(1, rule);
+        env.run(&[
+            "secret",
+            "link",
+            name,
+            "--scope",
+            "acme",
+            "--vault-path",
+            "secret/x#v",
+            "--category",
+            "agent",
+        ])
+        .fails(1, rule);
+        env.run(&["task", "create", "--project", PROJECT, "--ref", name])
+            .fails(1, rule);
+        // An import holding one such name imports nothing.
+        std::fs::write(
+            env.path("unsafe.env"),
+            format!("FINE_ONE=ok\n{name}={canary}\n"),
+        )
+        .unwrap();
+        let r = env.run(&[
+            "secret",
+            "import",
+            "unsafe.env",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ]);
+        r.fails(1, rule);
+        no_leak(&r, &canary);
+    }
+    assert_no_secrets(&env, "acme");
+    // Names that merely look alike are fine.
+    for ok in [
+        "PATHS",
+        "MY_PATH",
+        "GIT_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "NODE_ENV",
+    ] {
+        env.set(ok, "acme", "agent", "v").ok();
+    }
+}
+
+#[test]
+fn secrets_stored_under_unsafe_names_before_the_rule_are_listed_reported_refused_at_dispatch_and_deletable()
+ {
+    let env = Env::new().with_tree();
+    env.set("XBASH_ENV", "acme/platform", "agent", "echo pwned")
+        .ok();
+    env.set("OK_ONE", "acme", "agent", "fine").ok();
+    let t = env
+        .run(&[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "OK_ONE",
+            "--ref",
+            "XBASH_ENV",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    rename_in_database(&env, "XBASH_ENV", "BASH_ENV");
+    // Listed, readable, with their history.
+    assert!(
+        list_json(&env, "acme/platform").contains("\"BASH_ENV\""),
+        "listed"
+    );
+    assert_eq!(get(&env, "BASH_ENV", "acme/platform"), "echo pwned");
+    assert!(history(&env, "BASH_ENV", "acme/platform").contains("\"version\": 1"));
+    // But no new version can be written under that name.
+    env.set("BASH_ENV", "acme/platform", "agent", "again")
+        .fails(1, "BASH_ENV is an unsafe environment name");
+    env.run(&[
+        "secret",
+        "rollback",
+        "BASH_ENV",
+        "--scope",
+        "acme/platform",
+        "--to",
+        "1",
+    ])
+    .fails(1, "BASH_ENV is an unsafe environment name");
+    // doctor names it, with the rule, and fails.
+    let d = env.run(&["doctor"]);
+    assert_eq!(d.code, 1, "{}\n{}", d.stdout, d.stderr);
+    assert!(
+        d.stdout.contains("acme/platform BASH_ENV")
+            && d.stdout.contains("BASH_ENV is an unsafe environment name"),
+        "{}",
+        d.stdout
+    );
+    // Dispatch and run refuse the task, naming the ref and the reason; nothing is issued.
+    env.run(&["dispatch", &t, "--json"]).fails(
+        1,
+        "BASH_ENV (refused: BASH_ENV is an unsafe environment name",
+    );
+    let r = env.run(&["run", "--task", &t, "--", "sh", "-c", "echo started"]);
+    r.fails(1, "BASH_ENV (refused");
+    assert!(!r.stdout.contains("started"), "{}", r.stdout);
+    assert_eq!(env.sql("SELECT COUNT(*) FROM briefs").trim(), "0");
+    // It can be deleted; then doctor is clean again.
+    env.run(&["secret", "delete", "BASH_ENV", "--scope", "acme/platform"])
+        .ok();
+    let d = env.run(&["doctor"]);
+    assert!(!d.stdout.contains("BASH_ENV"), "{}", d.stdout);
+}
+
+#[test]
+fn a_huge_callback_ttl_is_a_start_up_error_not_a_panic_at_dispatch() {
+    let env = Env::new().with_tree();
+    env.set("A", "acme", "agent", "value-a").ok();
+    let t = env
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "SECRETSTORE_CALLBACK_TTL",
+            "9223372036854775807",
+            "SECRETSTORE_CALLBACK_TTL must be between 1s and 30d",
+        ),
+        (
+            "SECRETSTORE_CALLBACK_TTL",
+            "106751991167300d",
+            "SECRETSTORE_CALLBACK_TTL must be between 1s and 30d",
+        ),
+        (
+            "SECRETSTORE_CALLBACK_TTL",
+            "31d",
+            "SECRETSTORE_CALLBACK_TTL must be between 1s and 30d",
+        ),
+        (
+            "DATABASE_ACQUIRE_TIMEOUT",
+            "9223372036854775807",
+            "DATABASE_ACQUIRE_TIMEOUT must be between 1s and 10m",
+        ),
+        (
+            "DATABASE_MAX_CONNECTIONS",
+            "4294967295",
+            "DATABASE_MAX_CONNECTIONS must be between 1 and 1000",
+        ),
+        (
+            "DATABASE_MAX_CONNECTIONS",
+            "0",
+            "DATABASE_MAX_CONNECTIONS must be between 1 and 1000",
+        ),
+    ];
+    for (k, v, needle) in cases {
+        let r = run_vars(&env, &[(k, v)], &["dispatch", &t, "--json"], b"");
+        r.fails(1, needle);
+        assert!(!r.stderr.contains("internal error"), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+    assert_eq!(env.sql("SELECT COUNT(*) FROM briefs").trim(), "0");
+    // The bounds themselves are accepted.
+    for ttl in ["1s", "30d"] {
+        run_vars(
+            &env,
+            &[("SECRETSTORE_CALLBACK_TTL", ttl)],
+            &["dispatch", &t],
+            b"",
+        )
+        .ok();
+    }
+}
+
+#[test]
+fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix() {
+    let env = Env::new().with_tree();
+    // A value pasted into the name field, then into the scope field.
+    let pasted = "SK_LIVE_0123456789ABCDEFGHIJ-klmnopqrstuvwxyz";
+    let tail = "0123456789";
+    let r = env.run_stdin(
+        &[
+            "secret",
+            "set",
+            pasted,
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ],
+        b"v",
+    );
+    r.fails(1, "invalid secret name \"SK_LIVE_…\"");
+    assert!(!r.stderr.contains(tail), "{}", r.stderr);
+    let scope_paste = "ghp_0123456789ABCDEFabcdef";
+    for args in [
+        vec!["secret", "list", "--scope", scope_paste],
+        vec!["secret", "get", "A", "--scope", scope_paste],
+        vec!["org", "create", scope_paste],
+        vec!["task", "create", "--project", scope_paste, "--ref", "A"],
+    ] {
+        let r = env.run(&args);
+        r.fails(1, "invalid scope path \"ghp_0123…\"");
+        assert!(!r.stderr.contains(tail), "{args:?}: {}", r.stderr);
+    }
+    let r = env.run(&["task", "create", "--project", PROJECT, "--ref", pasted]);
+    r.fails(1, "invalid secret name");
+    assert!(!r.stderr.contains(tail), "{}", r.stderr);
+}

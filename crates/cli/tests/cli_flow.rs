@@ -674,3 +674,195 @@ fn org_allow_links_replaces_shows_and_clears_the_prefixes() {
     let audit = e.run(&["audit", "--json"]).ok().to_string();
     assert_eq!(audit.matches("org.allow_links").count(), 3, "{audit}");
 }
+
+/// Runs the binary through `sh` with umask 000, so that any file it does not create
+/// owner-only on purpose comes out world-readable (and writable).
+fn umask0(e: &Env, args: &[&str], stdin: &[u8]) -> Run {
+    let c = e.command(args);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args(args)
+        .current_dir(e.dir.path());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    run_with(&mut sh, stdin)
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn every_file_secretstore_creates_is_owner_only_whatever_the_umask() {
+    let e = Env::bare();
+    umask0(&e, &["init"], b"").ok();
+    for (kind, path) in [
+        ("org", "acme"),
+        ("team", "acme/platform"),
+        ("workspace", "acme/platform/dev"),
+        ("project", PROJECT),
+    ] {
+        umask0(&e, &[kind, "create", path], b"").ok();
+    }
+    umask0(
+        &e,
+        &[
+            "secret",
+            "set",
+            "A",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ],
+        b"value-a",
+    )
+    .ok();
+    let t = umask0(
+        &e,
+        &["task", "create", "--project", PROJECT, "--ref", "A"],
+        b"",
+    )
+    .ok()
+    .trim()
+    .to_string();
+    umask0(&e, &["dispatch", &t, "--env-file", "task.env"], b"").ok();
+    // While secretstore holds the database open, its WAL and shared-memory files exist:
+    // the command of `run` looks at them.
+    let seen = umask0(
+        &e,
+        &[
+            "run",
+            "--task",
+            &t,
+            "--no-mask",
+            "--",
+            "sh",
+            "-c",
+            "for f in secretstore.db secretstore.db-wal secretstore.db-shm; do [ -e $f ] && stat -c '%n %a' $f; done; true",
+        ],
+        b"",
+    );
+    let seen = seen.ok().to_string();
+    assert_eq!(mode(&e.path(".env")), 0o600, ".env");
+    assert_eq!(mode(&e.path("task.env")), 0o600, "dispatch --env-file");
+    assert_eq!(mode(&e.path("briefs")), 0o700, "the brief folder");
+    let briefs: Vec<_> = std::fs::read_dir(e.path("briefs"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(briefs.len(), 2, "{briefs:?}");
+    for b in &briefs {
+        assert_eq!(mode(b), 0o600, "{}", b.display());
+    }
+    if !postgres_mode() {
+        assert_eq!(mode(&e.path("secretstore.db")), 0o600, "the database");
+        assert!(
+            seen.contains("secretstore.db-wal") && seen.contains("secretstore.db-shm"),
+            "{seen}"
+        );
+        for line in seen.lines() {
+            assert!(line.ends_with(" 600"), "not owner-only: {line}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_on_a_fresh_folder_creates_owner_only_files_whatever_the_umask() {
+    use std::process::Stdio;
+    let e = Env::bare();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = e.command(&["serve"]);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 000; exec \"$0\" serve")
+        .arg(bin())
+        .current_dir(e.dir.path());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh.env("SECRETSTORE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(e.path("serve.out")).unwrap())
+        .stderr(Stdio::null());
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _g = Guard(sh.spawn().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(e.path("serve.out"))
+        .unwrap()
+        .contains("listening on")
+    {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(mode(&e.path(".env")), 0o600, ".env");
+    if !postgres_mode() {
+        for f in ["secretstore.db", "secretstore.db-wal", "secretstore.db-shm"] {
+            assert_eq!(mode(&e.path(f)), 0o600, "{f}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn env_files_are_never_written_through_a_symlink() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "CANARY-symlink-value-3301")
+        .ok();
+    let t = e
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    std::fs::write(e.path("victim.txt"), "original\n").unwrap();
+    std::os::unix::fs::symlink(e.path("victim.txt"), e.path("link.env")).unwrap();
+    std::os::unix::fs::symlink(e.path("created-by-link.txt"), e.path("dangling.env")).unwrap();
+    for link in ["link.env", "dangling.env"] {
+        let r = e.run(&["dispatch", &t, "--env-file", link]);
+        r.fails(1, "is a symbolic link");
+        assert!(!r.stderr.contains("CANARY"), "{}", r.stderr);
+    }
+    assert_eq!(
+        std::fs::read_to_string(e.path("victim.txt")).unwrap(),
+        "original\n"
+    );
+    assert!(!e.path("created-by-link.txt").exists());
+    // Nothing was dispatched for a refused env file.
+    assert_eq!(e.sql("SELECT COUNT(*) FROM briefs").trim(), "0");
+    // .env is not followed either.
+    let f = Env::bare();
+    std::fs::write(f.path("target.txt"), "# keep\n").unwrap();
+    std::os::unix::fs::symlink(f.path("target.txt"), f.path(".env")).unwrap();
+    f.run(&["init"]).fails(1, "is a symbolic link");
+    assert_eq!(
+        std::fs::read_to_string(f.path("target.txt")).unwrap(),
+        "# keep\n"
+    );
+}

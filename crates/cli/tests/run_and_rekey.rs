@@ -199,3 +199,263 @@ fn rekey_rotates_the_master_key_survives_kill_9_and_lets_the_old_key_go() {
     e.run(&["secret", "get", "SECRET_1", "--scope", "acme"])
         .fails(1, "does not match");
 }
+
+#[test]
+fn a_secret_named_bash_env_cannot_make_run_copy_the_master_key() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "value-a").ok();
+    // The attack of the issue: the next `run` of a task that refs it would run it in bash.
+    let attack = "$(cat .env > stolen.txt)";
+    e.set("BASH_ENV", "acme/platform", "agent", attack)
+        .fails(1, "BASH_ENV is an unsafe environment name");
+    e.run(&[
+        "task",
+        "create",
+        "--project",
+        PROJECT,
+        "--ref",
+        "A",
+        "--ref",
+        "BASH_ENV",
+    ])
+    .fails(1, "BASH_ENV is an unsafe environment name");
+    // Whatever the member could store, a run of a bash script copies nothing.
+    let t = task(&e, &["A"]);
+    let r = e.run(&["run", "--task", &t, "--", "bash", "-c", "true"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !e.path("stolen.txt").exists(),
+        "the master key was copied by BASH_ENV"
+    );
+}
+
+/// `run --no-mask` of a task whose command prints its whole environment, one `NAME=value`
+/// per line; with `extra` set in secretstore's own environment.
+fn run_env(e: &Env, task: &str, flags: &[&str], extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut args = vec!["run", "--task", task, "--no-mask"];
+    args.extend_from_slice(flags);
+    args.extend(["--", "env", "-0"]);
+    let mut c = e.command(&args);
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let r = run_with(&mut c, b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.raw_stdout
+        .split(|b| *b == 0)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let l = String::from_utf8_lossy(l);
+            let (k, v) = l.split_once('=').unwrap_or((&l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// The settings secretstore reads that its own process may hold, as a deployment sets them.
+const OPERATOR_SETTINGS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "AKIAOPERATOR0000LEAK"),
+    ("AWS_SECRET_ACCESS_KEY", "operator-aws-secret-LEAK"),
+    ("AWS_SESSION_TOKEN", "operator-aws-session-LEAK"),
+    ("AWS_PROFILE", "operator-profile-LEAK"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/tmp/operator-creds-LEAK"),
+    ("AWS_CONFIG_FILE", "/tmp/operator-config-LEAK"),
+    ("AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/operator-wit-LEAK"),
+    ("AWS_ROLE_ARN", "arn:aws:iam::000000000000:role/LEAK"),
+    (
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "http://127.0.0.1:1/LEAK",
+    ),
+    (
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "operator-container-LEAK",
+    ),
+    ("VAULT_TOKEN_FILE", "/tmp/operator-vault-token-LEAK"),
+    ("VAULT_NAMESPACE", "operator-namespace-LEAK"),
+    ("SECRETSTORE_CALLBACK_TTL", "3600"),
+    ("SECRETSTORE_LISTEN", "127.0.0.1:1"),
+    ("PGPASSWORD", "operator-pg-password-LEAK"),
+    ("UNRELATED_OPERATOR_VAR", "kept"),
+];
+
+#[test]
+fn run_gives_its_child_the_brief_and_none_of_secretstores_own_settings() {
+    let e = Env::new().with_tree();
+    // The master key is in .env, as `init` wrote it; the AWS identity in the environment.
+    let key = key_of(&e);
+    e.set("A", "acme", "agent", "value-a").ok();
+    let t = task(&e, &["A"]);
+    let mut extra = OPERATOR_SETTINGS.to_vec();
+    // The key in the environment as well (it wins over .env): it must not pass either.
+    extra.push(("FERNET_SECRET_KEY", &key));
+    let env = run_env(&e, &t, &[], &extra);
+    let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    for (k, v) in env.iter() {
+        assert!(
+            !v.contains("LEAK") && !v.contains(&key),
+            "{k} leaked to the child"
+        );
+        assert!(
+            !(k.starts_with("AWS_")
+                || k.starts_with("FERNET_")
+                || k.starts_with("VAULT_")
+                || k.starts_with("DATABASE_")
+                || k == "PGPASSWORD"
+                || (k.starts_with("SECRETSTORE_")
+                    && k != "SECRETSTORE_BRIEF_ID"
+                    && k != "SECRETSTORE_CALLBACK_TOKEN")),
+            "{k} was passed to the child: {names:?}"
+        );
+    }
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("A"), Some("value-a"));
+    assert!(get("SECRETSTORE_CALLBACK_TOKEN").is_some_and(|v| v.starts_with("sscb_")));
+    assert!(get("SECRETSTORE_BRIEF_ID").is_some());
+    assert_eq!(get("UNRELATED_OPERATOR_VAR"), Some("kept"));
+    assert!(get("PATH").is_some());
+}
+
+#[test]
+fn a_task_ref_may_still_hand_the_agent_an_aws_identity_on_purpose() {
+    let e = Env::new().with_tree();
+    e.set(
+        "AWS_ACCESS_KEY_ID",
+        "acme/platform",
+        "infrastructure",
+        "AKIAAGENT0000000TASK",
+    )
+    .ok();
+    e.set(
+        "FERNET_SECRET_KEY",
+        "acme/platform",
+        "agent",
+        "the-agents-own-fernet-key",
+    )
+    .ok();
+    let t = task(&e, &["AWS_ACCESS_KEY_ID", "FERNET_SECRET_KEY"]);
+    let env = run_env(&e, &t, &[], OPERATOR_SETTINGS);
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("AWS_ACCESS_KEY_ID"), Some("AKIAAGENT0000000TASK"));
+    assert_eq!(get("FERNET_SECRET_KEY"), Some("the-agents-own-fernet-key"));
+    assert_eq!(get("AWS_SECRET_ACCESS_KEY"), None);
+}
+
+#[test]
+fn run_clean_env_passes_only_path_home_lang_term_tz_and_the_brief() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "value-a").ok();
+    let t = task(&e, &["A"]);
+    let mut extra = OPERATOR_SETTINGS.to_vec();
+    extra.extend([
+        ("HOME", "/home/operator"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "dumb"),
+        ("TZ", "UTC"),
+        ("SSH_AUTH_SOCK", "/tmp/agent.sock"),
+    ]);
+    let env = run_env(&e, &t, &["--clean-env"], &extra);
+    let mut names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "A",
+            "HOME",
+            "LANG",
+            "PATH",
+            "SECRETSTORE_BRIEF_ID",
+            "SECRETSTORE_CALLBACK_TOKEN",
+            "TERM",
+            "TZ"
+        ]
+    );
+    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("HOME"), Some("/home/operator"));
+    assert_eq!(get("A"), Some("value-a"));
+}
+
+/// Every Fernet-token-shaped string (`gAAAAA[A-Za-z0-9_-]+=*`) in `bytes`.
+fn fernet_tokens(bytes: &[u8]) -> Vec<String> {
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].windows(6).position(|w| w == b"gAAAAA") {
+        let start = i + at;
+        let mut end = start + 6;
+        while end < bytes.len() && ok(bytes[end]) {
+            end += 1;
+        }
+        while end < bytes.len() && bytes[end] == b'=' {
+            end += 1;
+        }
+        out.push(String::from_utf8_lossy(&bytes[start..end]).into_owned());
+        i = end;
+    }
+    out
+}
+
+#[test]
+fn after_rekey_no_token_under_the_retired_key_is_left_in_the_database_files() {
+    let mut e = Env::new().with_tree();
+    let old = key_of(&e);
+    // A few hundred values, each with a few versions (and a deleted secret).
+    let mut dotenv = String::new();
+    for i in 0..300 {
+        dotenv.push_str(&format!("RETIRED_{i}=retired-value-{i}\n"));
+    }
+    std::fs::write(e.path("many.env"), &dotenv).unwrap();
+    for _ in 0..3 {
+        e.run(&[
+            "secret",
+            "import",
+            "many.env",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ])
+        .ok();
+    }
+    e.run(&["secret", "delete", "RETIRED_7", "--scope", "acme"])
+        .ok();
+    // A server holds the database open the whole time: its WAL stays on disk.
+    let server = common::server::Server::start(&e, &[]);
+    let new = e.run(&["keygen"]).ok().trim().to_string();
+    e.vars
+        .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));
+    e.vars.push(("FERNET_SECRET_KEY".into(), String::new()));
+    let done = e.run(&["rekey"]).ok().to_string();
+    assert!(done.contains("re-encrypted"), "{done}");
+    let retired = fernet::Fernet::new(&old).unwrap();
+    let current = fernet::Fernet::new(&new).unwrap();
+    let mut seen = 0;
+    let mut under_new = 0;
+    let files: Vec<(std::path::PathBuf, Vec<u8>)> = match &e.pg_url {
+        // PostgreSQL's files are the server's: the dump shows what the tables hold.
+        Some(_) => e.all_bytes(),
+        None => ["secretstore.db", "secretstore.db-wal", "secretstore.db-shm"]
+            .iter()
+            .filter_map(|f| std::fs::read(e.path(f)).ok().map(|b| (e.path(f), b)))
+            .collect(),
+    };
+    for (path, bytes) in &files {
+        for token in fernet_tokens(bytes) {
+            seen += 1;
+            assert!(
+                retired.decrypt(&token).is_err(),
+                "{} still holds a token that the retired key opens",
+                path.display()
+            );
+            if current.decrypt(&token).is_ok() {
+                under_new += 1;
+            }
+        }
+    }
+    assert!(seen > 0 && under_new > 0, "the scan found the new tokens");
+    // And the values are all there under the new key.
+    let t = task(&e, &["RETIRED_0", "RETIRED_299"]);
+    let d: serde_json::Value =
+        serde_json::from_str(e.run(&["dispatch", &t, "--json"]).ok()).unwrap();
+    assert_eq!(d["env"]["RETIRED_299"], "retired-value-299");
+    drop(server);
+}

@@ -35,7 +35,8 @@ impl AccountKind {
             "person" => Ok(AccountKind::Person),
             "service" => Ok(AccountKind::Service),
             _ => Err(Error::Invalid(format!(
-                "unknown account kind {s:?}: person or service"
+                "unknown account kind {}: person or service",
+                crate::name::short_echo(s)
             ))),
         }
     }
@@ -95,8 +96,8 @@ pub fn check_account_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Invalid(format!(
-            "invalid account name {:?}: must match [a-z0-9][a-z0-9_.-]{{0,62}}",
-            name.chars().take(80).collect::<String>()
+            "invalid account name {}: must match [a-z0-9][a-z0-9_.-]{{0,62}}",
+            crate::name::short_echo(name)
         )))
     }
 }

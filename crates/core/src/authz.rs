@@ -46,7 +46,8 @@ impl Role {
             "member" => Ok(Role::Member(need(Level::Team)?)),
             "dispatcher" => Ok(Role::Dispatcher(need(Level::Organization)?)),
             other => Err(Error::Invalid(format!(
-                "unknown role {other:?}: one of root, admin ORG, member ORG/TEAM, dispatcher ORG"
+                "unknown role {}: one of root, admin ORG, member ORG/TEAM, dispatcher ORG",
+                crate::name::short_echo(other)
             ))),
         }
     }

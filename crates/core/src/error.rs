@@ -23,6 +23,8 @@ pub enum RefFailureReason {
     Missing,
     /// The winning secret's backend failed (the scope is named; broader scopes were not tried).
     Backend { scope: String, error: BackendError },
+    /// The ref is an unsafe environment name (the rule is given): refused, never fetched.
+    UnsafeName(String),
 }
 
 impl fmt::Display for RefFailure {
@@ -32,6 +34,7 @@ impl fmt::Display for RefFailure {
             RefFailureReason::Backend { scope, error } => {
                 write!(f, "{} (at {scope}: {error})", self.name)
             }
+            RefFailureReason::UnsafeName(rule) => write!(f, "{} (refused: {rule})", self.name),
         }
     }
 }

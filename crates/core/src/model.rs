@@ -46,7 +46,8 @@ impl FromStr for Category {
             .find(|c| c.as_str() == s)
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown category {s:?}: one of provider, infrastructure, integration, agent"
+                    "unknown category {}: one of provider, infrastructure, integration, agent",
+                    crate::name::short_echo(s)
                 ))
             })
     }
@@ -88,7 +89,8 @@ impl FromStr for BackendKind {
             "aws_sm" => Ok(BackendKind::AwsSm),
             "vault" => Ok(BackendKind::Vault),
             _ => Err(Error::Invalid(format!(
-                "unknown backend {s:?}: one of local (local_encrypted), aws_sm, vault"
+                "unknown backend {}: one of local (local_encrypted), aws_sm, vault",
+                crate::name::short_echo(s)
             ))),
         }
     }
@@ -188,8 +190,8 @@ macro_rules! random_id {
                     Ok($name(s.to_owned()))
                 } else {
                     Err(Error::Invalid(format!(
-                        concat!("invalid ", $what, " id {:?}: expected a UUID like 0190e7a4-5b1c-4f3e-9a2b-1c2d3e4f5a6b"),
-                        s.chars().take(80).collect::<String>()
+                        concat!("invalid ", $what, " id {}: expected a UUID like 0190e7a4-5b1c-4f3e-9a2b-1c2d3e4f5a6b"),
+                        crate::name::short_echo(s)
                     )))
                 }
             }

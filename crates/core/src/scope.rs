@@ -1,6 +1,7 @@
 //! Scope paths: `org`, `org/team`, `org/team/workspace`, `org/team/workspace/project`.
 
 use crate::error::{Error, Result};
+use crate::name::short_echo;
 use std::fmt;
 
 /// The level of a scope path, given by its depth.
@@ -60,14 +61,17 @@ impl ScopePath {
         if s.is_empty() {
             return Err(Error::Invalid("scope path is empty".into()));
         }
-        if segments.len() > 4 {
+        if let Some(n) = segments.iter().position(|seg| !valid_segment(seg)) {
             return Err(Error::Invalid(format!(
-                "scope path {s:?} is too deep: at most organization/team/workspace/project"
+                "invalid scope path {}: segment {} must match [a-z0-9][a-z0-9_-]{{0,62}}",
+                short_echo(s),
+                n + 1
             )));
         }
-        if let Some(bad) = segments.iter().find(|seg| !valid_segment(seg)) {
+        if segments.len() > 4 {
             return Err(Error::Invalid(format!(
-                "invalid scope path {s:?}: segment {bad:?} must match [a-z0-9][a-z0-9_-]{{0,62}}"
+                "scope path {} is too deep: at most organization/team/workspace/project",
+                short_echo(s)
             )));
         }
         Ok(ScopePath(s.to_owned()))
@@ -78,7 +82,8 @@ impl ScopePath {
         let p = Self::parse(s)?;
         if p.level() != level {
             return Err(Error::Invalid(format!(
-                "{s:?} is {} {} path; expected {} {level} path ({})",
+                "{} is {} {} path; expected {} {level} path ({})",
+                short_echo(s),
                 article(p.level()),
                 p.level(),
                 article(level),
@@ -93,7 +98,8 @@ impl ScopePath {
         let p = Self::parse(s)?;
         if p.level() == Level::Project {
             return Err(Error::Invalid(format!(
-                "{s:?} is a project path; secrets live at an organization, team or workspace scope"
+                "{} is a project path; secrets live at an organization, team or workspace scope",
+                short_echo(s)
             )));
         }
         Ok(p)
@@ -246,5 +252,21 @@ mod tests {
         assert!(t.contains(&ScopePath::parse("o/t/w").unwrap()));
         assert!(!t.contains(&ScopePath::parse("o/team/w").unwrap()));
         assert!(!t.contains(&ScopePath::parse("o").unwrap()));
+    }
+
+    #[test]
+    fn invalid_paths_are_echoed_only_as_a_short_prefix() {
+        let e = ScopePath::parse("ghp_0123456789ABCDEFabcdef")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"ghp_0123…\"") && e.contains("segment 1"),
+            "{e}"
+        );
+        assert!(!e.contains("0123456789"), "{e}");
+        let e = ScopePath::parse("a/b/c/d/e0123456789")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too deep") && !e.contains("0123456789"), "{e}");
     }
 }

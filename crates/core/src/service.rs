@@ -782,6 +782,7 @@ impl<S: MetadataStore> Service<S> {
         }
         out.push(("briefs".to_string(), self.briefs.check().await));
         out.push(("links".to_string(), self.links_report().await));
+        out.push(("names".to_string(), self.check_names().await));
         out
     }
 
@@ -801,6 +802,30 @@ impl<S: MetadataStore> Service<S> {
         )))
     }
 
+    /// Secrets stored under a name that is refused today (an unsafe environment name,
+    /// stored before that rule existed): dispatch refuses them.
+    async fn check_names(&self) -> Result<String> {
+        let mut bad = Vec::new();
+        for scope in self.store.list_scopes().await? {
+            if scope.level() == Level::Project {
+                continue;
+            }
+            for m in self.store.list_secrets(&scope).await? {
+                if let Some(rule) = crate::name::unsafe_env_rule(&m.name) {
+                    bad.push(format!("{scope} {} ({rule})", m.name));
+                }
+            }
+        }
+        if bad.is_empty() {
+            return Ok("no secret has a refused name".into());
+        }
+        Err(Error::Invalid(format!(
+            "{} secret(s) have a name that is refused today, and dispatch refuses them; move each value to another name, then delete it: {}",
+            bad.len(),
+            bad.join("; ")
+        )))
+    }
+
     /// Reveals a value (audited before it is returned).
     pub async fn reveal(
         &self,
@@ -809,7 +834,7 @@ impl<S: MetadataStore> Service<S> {
         name: &str,
         version: Option<Version>,
     ) -> Result<(SecretValue, Version)> {
-        let name = SecretName::parse(name)?;
+        let name = SecretName::parse_existing(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
         who.require(Action::ReadValue, &scope)?;
         let (meta, v, material) = match self.store.material(&scope, &name, version).await {
@@ -856,13 +881,13 @@ impl<S: MetadataStore> Service<S> {
         scope: &str,
         name: &str,
     ) -> Result<Vec<VersionMeta>> {
-        let name = SecretName::parse(name)?;
+        let name = SecretName::parse_existing(name)?;
         let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store.versions(&scope, &name).await
     }
 
     pub async fn metadata(&self, who: &Principal, scope: &str, name: &str) -> Result<SecretMeta> {
-        let name = SecretName::parse(name)?;
+        let name = SecretName::parse_existing(name)?;
         let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store
             .secret(&scope, &name)
@@ -910,7 +935,7 @@ impl<S: MetadataStore> Service<S> {
     }
 
     pub async fn delete(&self, who: &Principal, scope: &str, name: &str) -> Result<()> {
-        let name = SecretName::parse(name)?;
+        let name = SecretName::parse_existing(name)?;
         let scope = self.secret_scope(who, scope, Action::Write).await?;
         let audit = self.audit(who, "secret.delete").secret(&scope, &name);
         self.store.delete_secret(&scope, &name, audit).await
@@ -1050,7 +1075,7 @@ impl<S: MetadataStore> Service<S> {
         who.require(Action::Dispatch, &project)?;
         let names = refs
             .iter()
-            .map(|r| SecretName::parse(r))
+            .map(|r| SecretName::parse_existing(r))
             .collect::<Result<Vec<_>>>()?;
         if !self.store.scope_exists(&project).await? {
             return Err(Error::NotFound(format!("unknown project {project}")));
@@ -1121,6 +1146,8 @@ impl<S: MetadataStore> Service<S> {
     /// fails the whole dispatch, naming every one, and nothing is stored or issued.
     pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
         let task = self.task(who, task_id).await?;
+        // A ref stored before unsafe environment names were refused is refused here.
+        refuse_unsafe_refs(&task.secret_refs)?;
         let project = ScopePath::parse_level(&task.project, Level::Project)?;
         let names = task
             .secret_refs
@@ -1665,6 +1692,25 @@ fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
     let matches = brief::token_matches(token, &rec.token_hash);
     let fresh = crate::now_rfc3339() < rec.expires_at;
     matches && fresh && !rec.revoked
+}
+
+/// Refuses a dispatch whose task names unsafe environment names (a task stored before the
+/// rule existed), naming every one with its rule: nothing is fetched, stored or issued.
+fn refuse_unsafe_refs(refs: &[String]) -> Result<()> {
+    let failures: Vec<RefFailure> = refs
+        .iter()
+        .filter_map(|r| {
+            crate::name::unsafe_env_rule(r).map(|rule| RefFailure {
+                name: r.clone(),
+                reason: RefFailureReason::UnsafeName(rule.to_string()),
+            })
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Dispatch(failures))
+    }
 }
 
 /// Refuses a payload that holds a fetched value verbatim, naming the secrets (never the

@@ -33,7 +33,8 @@ pub struct ErrorDetail {
 #[derive(Serialize, ToSchema)]
 pub struct RefError {
     pub name: String,
-    /// `missing`, `not_found`, `refused` or `unavailable`.
+    /// `missing`, `not_found`, `refused`, `unavailable` or `unsafe_name` (a name refused
+    /// as an unsafe environment name since the task was stored).
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -98,6 +99,9 @@ impl From<Error> for ApiError {
                 let only_missing = failures
                     .iter()
                     .all(|f| matches!(f.reason, RefFailureReason::Missing));
+                let any_unsafe = failures
+                    .iter()
+                    .any(|f| matches!(f.reason, RefFailureReason::UnsafeName(_)));
                 let message = Error::Dispatch(failures.clone()).to_string();
                 let refs = failures
                     .into_iter()
@@ -112,6 +116,7 @@ impl From<Error> for ApiError {
                                 },
                                 Some(scope),
                             ),
+                            RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
                             _ => ("unavailable", None),
                         };
                         RefError {
@@ -121,7 +126,9 @@ impl From<Error> for ApiError {
                         }
                     })
                     .collect();
-                let (status, code) = if only_missing {
+                let (status, code) = if any_unsafe {
+                    (S::BAD_REQUEST, "invalid_request")
+                } else if only_missing {
                     (S::NOT_FOUND, "missing_secrets")
                 } else {
                     (S::BAD_GATEWAY, "backend_unavailable")

@@ -1169,3 +1169,223 @@ async fn a_revoked_brief_refuses_its_callback_token_and_shows_revoked() {
     .await
     .error(400, "invalid_request");
 }
+
+/// Runs SQL on the harness's database (through sqlite3 or psql), as an older version of
+/// secretstore, or an operator, would have left it.
+fn sql(h: &Harness, query: &str) -> String {
+    let out = match h.db_url.strip_prefix("sqlite://") {
+        Some(path) => std::process::Command::new("sqlite3")
+            .arg(path)
+            .arg(query)
+            .output(),
+        None => std::process::Command::new("psql")
+            .args([h.db_url.as_str(), "-At", "-c", query])
+            .output(),
+    }
+    .expect("sqlite3 or psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn unsafe_environment_names_are_refused_on_put_link_and_tasks() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    for (name, rule) in [
+        ("BASH_ENV", "BASH_ENV is an unsafe environment name"),
+        ("LD_PRELOAD", "names starting with LD_ are unsafe"),
+        ("PATH", "PATH is an unsafe environment name"),
+        ("NODE_OPTIONS", "NODE_OPTIONS is an unsafe environment name"),
+        ("GIT_SSH_COMMAND", "GIT_SSH_COMMAND is an unsafe"),
+    ] {
+        let a = h
+            .call(
+                "PUT",
+                &format!("/api/v1/secrets/{name}?scope=acme"),
+                Some(&h.root),
+                Some(json!({"value": "CANARY-unsafe-api-9012", "category": "agent"})),
+            )
+            .await;
+        a.error(400, "invalid_request");
+        assert!(
+            a.json["error"]["message"].as_str().unwrap().contains(rule),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("CANARY"), "{}", a.text);
+        for body in [
+            json!({"aws_arn": "arn:aws:secretsmanager:us-east-1:000000000000:secret:x", "category": "agent"}),
+            json!({"vault_path": "secret/x#v", "category": "agent"}),
+        ] {
+            let a = h
+                .call(
+                    "POST",
+                    &format!("/api/v1/secrets/{name}/link?scope=acme"),
+                    Some(&h.root),
+                    Some(body),
+                )
+                .await;
+            a.error(400, "invalid_request");
+            assert!(
+                a.json["error"]["message"].as_str().unwrap().contains(rule),
+                "{}",
+                a.text
+            );
+        }
+        let a = h
+            .call(
+                "POST",
+                "/api/v1/tasks",
+                Some(&h.root),
+                Some(json!({"project": PROJECT, "secret_refs": ["A", name]})),
+            )
+            .await;
+        a.error(400, "invalid_request");
+        assert!(
+            a.json["error"]["message"].as_str().unwrap().contains(rule),
+            "{}",
+            a.text
+        );
+    }
+    let list = h
+        .call("GET", "/api/v1/secrets?scope=acme", Some(&h.root), None)
+        .await;
+    assert_eq!(list.json["secrets"], json!([]), "{}", list.text);
+}
+
+#[tokio::test]
+async fn a_secret_stored_under_an_unsafe_name_before_the_rule_is_listed_deletable_and_refused_at_dispatch()
+ {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme", "OK_ONE", "fine-value").await;
+    h.secret("acme/platform", "XLD_PRELOAD", "/tmp/evil.so")
+        .await;
+    let t = task(&h, &["OK_ONE", "XLD_PRELOAD"], None).await;
+    sql(
+        &h,
+        "UPDATE secrets SET name = 'LD_PRELOAD' WHERE name = 'XLD_PRELOAD'",
+    );
+    sql(
+        &h,
+        "UPDATE tasks SET secret_refs = REPLACE(secret_refs, '\"XLD_PRELOAD\"', '\"LD_PRELOAD\"')",
+    );
+    let list = h
+        .call(
+            "GET",
+            "/api/v1/secrets?scope=acme/platform",
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(
+        list.json["secrets"][0]["name"], "LD_PRELOAD",
+        "{}",
+        list.text
+    );
+    let meta = h
+        .call(
+            "GET",
+            "/api/v1/secrets/LD_PRELOAD?scope=acme/platform",
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(meta.status, StatusCode::OK, "{}", meta.text);
+    // A write under that name is refused.
+    h.call(
+        "PUT",
+        "/api/v1/secrets/LD_PRELOAD?scope=acme/platform",
+        Some(&h.root),
+        Some(json!({"value": "again"})),
+    )
+    .await
+    .error(400, "invalid_request");
+    // Dispatch refuses the task, naming the ref and the reason; no brief is stored.
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    d.error(400, "invalid_request");
+    assert_eq!(
+        d.json["error"]["refs"][0]["name"], "LD_PRELOAD",
+        "{}",
+        d.text
+    );
+    assert_eq!(
+        d.json["error"]["refs"][0]["reason"], "unsafe_name",
+        "{}",
+        d.text
+    );
+    assert!(
+        d.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("names starting with LD_ are unsafe"),
+        "{}",
+        d.text
+    );
+    assert!(!d.text.contains("evil.so") && !d.text.contains("fine-value"));
+    assert_eq!(sql(&h, "SELECT COUNT(*) FROM briefs").trim(), "0");
+    // It can be deleted.
+    assert_eq!(
+        h.call(
+            "DELETE",
+            "/api/v1/secrets/LD_PRELOAD?scope=acme/platform",
+            Some(&h.root),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let pasted = "SK_LIVE_0123456789ABCDEFGHIJ-klmnopqrstuvwxyz";
+    let tail = "0123456789";
+    let a = h
+        .call(
+            "PUT",
+            &format!("/api/v1/secrets/{pasted}?scope=acme"),
+            Some(&h.root),
+            Some(json!({"value": "v", "category": "agent"})),
+        )
+        .await;
+    a.error(400, "invalid_request");
+    assert!(a.text.contains("SK_LIVE_…"), "{}", a.text);
+    assert!(!a.text.contains(tail), "{}", a.text);
+    let scope_paste = "ghp_0123456789ABCDEFabcdef";
+    for uri in [
+        format!("/api/v1/secrets?scope={scope_paste}"),
+        format!("/api/v1/secrets/A?scope={scope_paste}"),
+        format!("/api/v1/orgs/{scope_paste}"),
+    ] {
+        let method = if uri.contains("/orgs/") { "PUT" } else { "GET" };
+        let a = h.call(method, &uri, Some(&h.root), None).await;
+        a.error(400, "invalid_request");
+        assert!(a.text.contains("ghp_0123…"), "{uri}: {}", a.text);
+        assert!(!a.text.contains(tail), "{uri}: {}", a.text);
+    }
+    let a = h
+        .call(
+            "POST",
+            "/api/v1/tasks",
+            Some(&h.root),
+            Some(json!({"project": PROJECT, "secret_refs": [pasted]})),
+        )
+        .await;
+    a.error(400, "invalid_request");
+    assert!(!a.text.contains(tail), "{}", a.text);
+}

@@ -648,6 +648,12 @@ async fn create_rotate_roll_back_and_delete_through_the_forms_without_a_value_in
     for (name, category, value, why) in [
         ("lower", "provider", CANARY, "invalid secret name"),
         (CANARY, "provider", "x", "invalid secret name"),
+        (
+            "BASH_ENV",
+            "provider",
+            CANARY,
+            "BASH_ENV is an unsafe environment name",
+        ),
         ("OK_NAME", "nonsense", CANARY, "unknown category"),
         ("OK_NAME", "provider", "", "empty"),
     ] {

@@ -21,6 +21,26 @@ impl FolderBriefStore {
     }
 }
 
+/// Opens a new file (never an existing one, never through a symbolic link) with mode 0600.
+async fn owner_only_new(path: &std::path::Path) -> std::io::Result<tokio::fs::File> {
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    opts.open(path).await
+}
+
+impl FolderBriefStore {
+    /// Creates the folder (and missing parents) with mode 0700.
+    async fn create_dir(&self) -> Result<()> {
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || crate::files::create_owner_only_dir_all(&dir))
+            .await
+            .map_err(|e| Error::Storage(format!("brief store: {e}")))?
+            .map_err(|e| storage("create the folder", &self.dir, e))
+    }
+}
+
 fn storage(what: &str, dir: &std::path::Path, e: std::io::Error) -> Error {
     Error::Storage(format!("brief store {}: cannot {what}: {e}", dir.display()))
 }
@@ -31,14 +51,13 @@ impl BriefStore for FolderBriefStore {
             let path = self.path(&brief.brief_id)?;
             let json = serde_json::to_vec_pretty(brief)
                 .map_err(|e| Error::Storage(format!("cannot encode brief: {e}")))?;
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| storage("create the folder", &self.dir, e))?;
-            // Write to a temporary name, flush to disk, then rename: a brief is whole or absent.
+            self.create_dir().await?;
+            // Write to a temporary name (new, owner-only), flush to disk, then rename: a
+            // brief is whole or absent.
             let tmp = self.dir.join(format!(".{}.tmp", brief.brief_id));
             let write = async {
                 use tokio::io::AsyncWriteExt;
-                let mut f = tokio::fs::File::create(&tmp).await?;
+                let mut f = owner_only_new(&tmp).await?;
                 f.write_all(&json).await?;
                 f.sync_all().await?;
                 tokio::fs::rename(&tmp, &path).await
@@ -53,13 +72,14 @@ impl BriefStore for FolderBriefStore {
 
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>> {
         Box::pin(async move {
-            tokio::fs::create_dir_all(&self.dir)
-                .await
-                .map_err(|e| storage("create the folder", &self.dir, e))?;
+            self.create_dir().await?;
             let probe = self.dir.join(".doctor-probe");
-            tokio::fs::write(&probe, b"probe")
-                .await
-                .map_err(|e| storage("write", &self.dir, e))?;
+            let _ = tokio::fs::remove_file(&probe).await;
+            let write = async {
+                use tokio::io::AsyncWriteExt;
+                owner_only_new(&probe).await?.write_all(b"probe").await
+            };
+            write.await.map_err(|e| storage("write", &self.dir, e))?;
             tokio::fs::remove_file(&probe)
                 .await
                 .map_err(|e| storage("remove a file", &self.dir, e))?;

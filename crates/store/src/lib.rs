@@ -13,6 +13,7 @@
 
 pub mod briefs;
 pub mod crypto;
+pub mod files;
 pub mod local;
 pub mod rekey;
 pub mod sql;

@@ -4,7 +4,8 @@
 //! Safe against a crash at any moment: values are rewritten in small batches, each in a
 //! short transaction, and each row holds either its old token or its new one — both
 //! readable with the key list. Running it again finishes the job (rows already under the
-//! first key are left alone).
+//! first key are left alone). At the end the database is compacted so that no copy of a
+//! token under a retired key is left in its files (free pages, the WAL).
 
 use crate::crypto::Keyring;
 use crate::sql::SqlStore;
@@ -65,6 +66,8 @@ pub async fn rekey(
     }
     if !dry_run {
         store.rekey_key_check(keys).await?;
+        // When rekey reports done, no token under a retired key is left in the files.
+        store.compact_after_rekey().await?;
     }
     Ok(report)
 }

@@ -220,6 +220,16 @@ impl SqlStore {
             } else {
                 format!("{url}{sep}mode=rwc")
             };
+            // Created here, owner-only, before SQLite opens it: SQLite gives the WAL and
+            // shared-memory files the mode of the database file.
+            if let Some(path) = crate::files::sqlite_file(url) {
+                crate::files::create_owner_only(&path).map_err(|e| {
+                    Error::Storage(format!(
+                        "cannot create the database {}: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
             (Dialect::Sqlite, u)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Dialect::Postgres, url.to_string())
@@ -268,6 +278,8 @@ impl SqlStore {
                             "PRAGMA journal_mode = WAL".to_string(),
                             "PRAGMA synchronous = FULL".to_string(),
                             "PRAGMA foreign_keys = ON".to_string(),
+                            // Deleted and overwritten content is zeroed, not left in free pages.
+                            "PRAGMA secure_delete = ON".to_string(),
                         ] {
                             sqlx::query(AssertSqlSafe(pragma))
                                 .execute(&mut *conn)
@@ -502,6 +514,51 @@ impl SqlStore {
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    /// After a rekey: leaves no copy of an old token in the database's files. On SQLite,
+    /// checkpoints the WAL into the database and truncates it, rewrites the database
+    /// (`VACUUM`: no free page keeps old content), and truncates the WAL again. On
+    /// PostgreSQL, `VACUUM FULL` rewrites the tables rekey changed into new files (what the
+    /// server's WAL, replicas and backups still hold is beyond reach: see SECURITY.md).
+    pub async fn compact_after_rekey(&self) -> Result<()> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                self.wal_checkpoint_truncate().await?;
+                sqlx::query("VACUUM")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                self.wal_checkpoint_truncate().await
+            }
+            Dialect::Postgres => {
+                for table in ["secret_versions", "meta"] {
+                    sqlx::query(AssertSqlSafe(format!("VACUUM FULL {table}")))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while another connection is busy.
+    async fn wal_checkpoint_truncate(&self) -> Result<()> {
+        for _ in 0..50 {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            let busy: i64 = row.try_get(0).map_err(db)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(Error::Storage(
+            "every value is under the first key, but the WAL could not be checkpointed: another process kept the database busy; run rekey again".into(),
+        ))
     }
 
     /// The pool, for the store's own tests.

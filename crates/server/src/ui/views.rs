@@ -337,7 +337,7 @@ fn done_notice(uri: &Uri) -> Option<String> {
     let name = q
         .name
         .as_deref()
-        .and_then(|n| SecretName::parse(n).ok())
+        .and_then(|n| SecretName::parse_existing(n).ok())
         .map(|n| n.to_string());
     Some(match (q.done.as_deref()?, name) {
         ("created", _) => "Secret created: version 1 is stored.".to_owned(),
@@ -712,17 +712,19 @@ async fn create_secret(st: &AppState, s: &Session, path: &str, form: NewSecret) 
     } = form;
     // The name field is never shown back unless it is a valid name: someone may have
     // pasted the value into it.
-    let shown_name = SecretName::parse(&name)
+    let shown_name = SecretName::parse_existing(&name)
         .map(|n| n.to_string())
         .unwrap_or_default();
     let result = async {
-        let n = SecretName::parse(&name).map_err(|_| {
+        let n = SecretName::parse_existing(&name).map_err(|_| {
             Error::Invalid(
                 "invalid secret name: use upper-case letters, digits and _ (like DB_URL), \
                  not starting with a digit or SECRETSTORE_"
                     .into(),
             )
         })?;
+        // A well-formed name may still be refused (an unsafe environment name): say why.
+        let n = SecretName::parse(n.as_str())?;
         let cat = Category::from_str(&category)?;
         let value = form_value(value)?;
         st.svc
