@@ -15,8 +15,8 @@ use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
     Category, DispatchRecord, Error, LinkPrefixes, MetadataStore, NewVersion, Principal, Result,
-    Role, ScopePath, SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId,
-    TokenInfo, Version, VersionMeta,
+    Role, ScopePath, SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task,
+    TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
