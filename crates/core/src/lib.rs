@@ -43,8 +43,9 @@ pub use name::SecretName;
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use service::{
-    Backends, BoxFuture, BriefStore, BriefSummary, DispatchRecord, Dispatched, Fetch, ImportEntry,
-    MetadataStore, NewVersion, Service, ServiceConfig, ValueBackend,
+    Backends, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, Dispatched, Fetch,
+    Fetched, ImportEntry, MetadataStore, NewVersion, Reservation, Reserved, Service, ServiceConfig,
+    ValueBackend, Written,
 };
 pub use value::SecretValue;
 
