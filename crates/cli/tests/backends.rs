@@ -1043,3 +1043,100 @@ fn a_brief_records_the_backend_versions_whose_values_it_handed_out() {
         format!("{aws_now}\n2")
     );
 }
+
+#[test]
+fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
+    let mut e = Env::bare();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let (a, b, root) = two_servers(&e, "aws_sm");
+    let name = "ROLLED";
+    for (value, category) in [("r1", Some("agent")), ("r2", None)] {
+        let mut body = serde_json::json!({ "value": value });
+        if let Some(c) = category {
+            body["category"] = c.into();
+        }
+        let (code, _, text) = a.call(
+            "PUT",
+            &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+            Some(&root),
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 200, "{text}");
+    }
+    let addrs = [a.addr.clone(), b.addr.clone()];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = addrs[i % 2].clone();
+            let root = root.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let (method, path, body) = if i % 2 == 0 {
+                    (
+                        "POST",
+                        format!("/api/v1/secrets/{name}/rollback?scope=acme/platform"),
+                        serde_json::json!({ "to": 1 }),
+                    )
+                } else {
+                    (
+                        "PUT",
+                        format!("/api/v1/secrets/{name}?scope=acme/platform"),
+                        serde_json::json!({ "value": format!("w-{i}") }),
+                    )
+                };
+                barrier.wait();
+                let (code, _, text) = common::server::http(
+                    &addr,
+                    method,
+                    &path,
+                    Some(&root),
+                    Some(&body.to_string()),
+                );
+                (i, code, text)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|(_, c, _)| *c == 200),
+        "rollbacks and writes wait for each other: {results:?}"
+    );
+    // moto 5.2.5 leaves AWSCURRENT on two versions after a PutSecretValue that follows an
+    // UpdateSecretVersionStage (AWS itself moves the label): the database's current version
+    // must carry the label and hold the value secretstore hands out.
+    let secret_id = format!("{prefix}acme/platform/{name}");
+    let labelled = aws_py(
+        "stages = sm.describe_secret(SecretId=sys.argv[2])['VersionIdsToStages']\n\
+         print(json.dumps(sorted(v for v, s in stages.items() if 'AWSCURRENT' in s)))",
+        &[&secret_id],
+    );
+    let (version, backend_version) = db_current(&e, name);
+    assert_eq!(version, 10);
+    assert!(
+        labelled
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == backend_version.as_str()),
+        "the database's current version {backend_version} is AWSCURRENT: {labelled}"
+    );
+    let in_aws = aws_py(
+        "print(json.dumps(sm.get_secret_value(SecretId=sys.argv[2], VersionId=sys.argv[3])['SecretString']))",
+        &[&secret_id, &backend_version],
+    );
+    let (code, v, text) = a.call(
+        "GET",
+        &format!("/api/v1/secrets/{name}/value?scope=acme/platform"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(v["value"], in_aws);
+}
