@@ -1101,6 +1101,44 @@ impl<S: MetadataStore> Service<S> {
         (values, failures)
     }
 
+    /// When a backend handed out another version than the one the database recorded at
+    /// resolution (a write committed in between), names the database version that holds
+    /// what was fetched, if there is one by now; otherwise the brief keeps the recorded
+    /// version, and its `backend_version` shows what was handed out.
+    async fn align_versions(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+        mut resolutions: Vec<Resolution>,
+        values: &[Option<Fetched>],
+    ) -> Result<Vec<Resolution>> {
+        let moved = |r: &Resolution, v: &Option<Fetched>| match (&r.winner, v) {
+            (Some(c), Some(f)) => f.version.is_some() && f.version != c.material.backend_version,
+            _ => false,
+        };
+        if !resolutions.iter().zip(values).any(|(r, v)| moved(r, v)) {
+            return Ok(resolutions);
+        }
+        let candidates = self.store.candidates(chain, names).await?;
+        for (r, v) in resolutions.iter_mut().zip(values) {
+            if !moved(r, v) {
+                continue;
+            }
+            let (Some(winner), Some(fetched)) = (&r.winner, v) else {
+                continue;
+            };
+            let now = candidates.iter().find(|c| {
+                c.meta.name == winner.meta.name
+                    && c.meta.scope == winner.meta.scope
+                    && c.material.backend_version == fetched.version
+            });
+            if let Some(now) = now {
+                r.winner = Some(now.clone());
+            }
+        }
+        Ok(resolutions)
+    }
+
     /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
     /// callback token and returns the env. All or nothing: any missing or failing ref
     /// fails the whole dispatch, naming every one, and nothing is stored or issued.
@@ -1127,6 +1165,9 @@ impl<S: MetadataStore> Service<S> {
         if let Some(payload) = &task.payload {
             refuse_values_in_payload(payload, &resolutions, &values)?;
         }
+        let resolutions = self
+            .align_versions(&chain, &names, resolutions, &values)
+            .await?;
 
         let brief = Brief {
             brief_id: BriefId::generate(),

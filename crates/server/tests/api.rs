@@ -788,7 +788,10 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         audit: AuditEntry::new(&actor, "secret.set", "test"),
         reservation: Some(holder.to_owned()),
     };
-    let e = store.write_versions(vec![write("holder-a")]).await.unwrap_err();
+    let e = store
+        .write_versions(vec![write("holder-a")])
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, Error::Conflict(m) if m.contains("expired")),
         "{e}"
