@@ -1140,3 +1140,93 @@ fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
     assert_eq!(code, 200, "{text}");
     assert_eq!(v["value"], in_aws);
 }
+
+#[test]
+fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out() {
+    let mut e = Env::bare();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let (a, b, root) = two_servers(&e, "aws_sm");
+    let name = "HOT";
+    let (code, _, text) = a.call(
+        "PUT",
+        &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+        Some(&root),
+        Some(&serde_json::json!({"value": "hot-0", "category": "agent"}).to_string()),
+    );
+    assert_eq!(code, 200, "{text}");
+    let (code, t, text) = a.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(&serde_json::json!({"project": PROJECT, "secret_refs": [name]}).to_string()),
+    );
+    assert_eq!(code, 201, "{text}");
+    let task = t["id"].as_str().unwrap().to_owned();
+    let addrs = [a.addr.clone(), b.addr.clone()];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(12));
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let addr = addrs[i % 2].clone();
+            let root = root.clone();
+            let barrier = barrier.clone();
+            let task = task.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut out = Vec::new();
+                for round in 0..3 {
+                    if i % 3 == 0 {
+                        let body = serde_json::json!({ "value": format!("hot-{i}-{round}") });
+                        let (code, _, text) = common::server::http(
+                            &addr,
+                            "PUT",
+                            &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+                            Some(&root),
+                            Some(&body.to_string()),
+                        );
+                        assert_eq!(code, 200, "{text}");
+                    } else {
+                        let (code, d, text) = common::server::http(
+                            &addr,
+                            "POST",
+                            &format!("/api/v1/tasks/{task}/dispatch"),
+                            Some(&root),
+                            None,
+                        );
+                        assert_eq!(code, 200, "{text}");
+                        out.push(d);
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let dispatches: Vec<serde_json::Value> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(dispatches.len(), 24);
+    let secret_id = format!("{prefix}acme/platform/{name}");
+    for d in &dispatches {
+        let id = d["brief_id"].as_str().unwrap();
+        let (code, brief, text) = a.call("GET", &format!("/api/v1/briefs/{id}"), Some(&root), None);
+        assert_eq!(code, 200, "{text}");
+        let bv = brief["secrets"][0]["backend_version"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no backend_version in {brief}"));
+        let in_aws = aws_py(
+            "print(json.dumps(sm.get_secret_value(SecretId=sys.argv[2], VersionId=sys.argv[3])['SecretString']))",
+            &[&secret_id, bv],
+        );
+        assert_eq!(
+            d["env"][name], in_aws,
+            "the brief names the AWS version whose value it handed out"
+        );
+    }
+}
