@@ -8,7 +8,11 @@
 //! write lock is taken up front, so two writers queue on the busy timeout instead of
 //! failing when a read lock cannot be upgraded. On PostgreSQL, row locks of the
 //! `UPDATE … RETURNING` that bumps a version serialize writers of one secret, so
-//! `expected_version` has exactly one winner even across servers.
+//! `expected_version` has exactly one winner even across servers. Writers of external
+//! secrets (AWS, Vault) first take a row of `write_reservations` (checking
+//! `expected_version` in the same transaction), write the backend, then record the
+//! version and delete the row in one transaction: the backend is only ever written by the
+//! writer that will win.
 
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
