@@ -176,20 +176,29 @@ impl AwsSmBackend {
             BackendError::NotFound(format!("no AWS version id is recorded for {arn}"))
         })?;
         let stages = self.stages(arn).await?;
-        let labelled = |label: &str| {
+        let has = |version: &str, label: &str| {
             stages
-                .iter()
-                .find(|(_, s)| s.iter().any(|s| s == label))
-                .map(|(v, _)| v.clone())
+                .get(version)
+                .is_some_and(|s| s.iter().any(|s| s == label))
         };
-        if labelled(AWSCURRENT).as_deref() != Some(ours) {
+        if !has(ours, AWSCURRENT) {
             return Err(BackendError::Unavailable(format!(
                 "AWS Secrets Manager {arn}: AWSCURRENT has moved off version {ours} since; left as it is"
             )));
         }
-        match (written.change, labelled("AWSPREVIOUS")) {
-            // AWS moved AWSPREVIOUS to the version our write displaced: it becomes current
-            // again. RemoveFromVersionId makes AWS refuse if AWSCURRENT moved meanwhile.
+        // AWS moves AWSPREVIOUS onto the version that a write displaced. moto 5.2.5, after
+        // an UpdateSecretVersionStage, leaves AWSCURRENT on the displaced version instead:
+        // that one is then the previous.
+        let other = |label: &str| {
+            stages
+                .iter()
+                .find(|(v, s)| v.as_str() != ours && s.iter().any(|s| s == label))
+                .map(|(v, _)| v.clone())
+        };
+        let previous = other(AWSCURRENT).or_else(|| other("AWSPREVIOUS"));
+        match (written.change, previous) {
+            // The displaced version becomes current again. RemoveFromVersionId makes AWS
+            // refuse if AWSCURRENT moved meanwhile.
             (_, Some(previous)) => {
                 self.client
                     .update_secret_version_stage()
