@@ -1230,3 +1230,71 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
         );
     }
 }
+
+#[test]
+fn a_record_that_fails_after_the_aws_write_undoes_the_aws_write() {
+    // moto of our own, paused (SIGSTOP) while a write waits on it: the secret is deleted
+    // from the database meanwhile, so recording the new version fails for real.
+    let moto = own_moto();
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &moto.1);
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    set_with(&e, "aws_sm", "PAUSED", "acme/platform", "before").ok();
+    let secret_id = format!("{prefix}acme/platform/PAUSED");
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .arg(sig)
+            .arg(moto.0.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let mut c = e.command(&["secret", "set", "PAUSED", "--scope", "acme/platform"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut writer = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        writer.stdin.take().unwrap().write_all(b"after").unwrap();
+    }
+    // The writer holds the reservation and waits on AWS.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.sql("SELECT COUNT(*) FROM write_reservations").trim() != "1" {
+        assert!(Instant::now() < deadline, "the writer never reserved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    e.run(&["secret", "delete", "PAUSED", "--scope", "acme/platform"])
+        .ok();
+    signal("-CONT");
+    let out = writer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: ") && stderr.contains("the change in aws_sm was undone"),
+        "{stderr}"
+    );
+    // Back in AWS: AWSCURRENT holds the value from before the write.
+    let current = Command::new(need("SECRETSTORE_TEST_PYTHON"))
+        .args([
+            "-c",
+            "import boto3, sys; sm = boto3.client('secretsmanager', endpoint_url=sys.argv[1], \
+             region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); \
+             print(sm.get_secret_value(SecretId=sys.argv[2], VersionStage='AWSCURRENT')['SecretString'])",
+            &moto.1,
+            &secret_id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&current.stdout).trim(), "before");
+    assert_eq!(e.sql("SELECT COUNT(*) FROM write_reservations").trim(), "0");
+}
