@@ -29,7 +29,7 @@
 //! let name = SecretName::parse("DB_URL")?;
 //! let value = SecretValue::new("postgres://app@db/app".to_string())?;
 //! // Creates `secretstore/acme/platform/DB_URL`; the material holds the ARN and version id.
-//! let material = sm.write(&scope, &name, &value, None).await?;
+//! let material = sm.write(&scope, &name, &value, None).await?.material;
 //! let fetched = sm.fetch(&[&material], Fetch::Current).await;
 //! assert!(fetched[0].is_ok());
 //!

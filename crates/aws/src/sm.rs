@@ -7,8 +7,8 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::Intercept;
 use aws_sdk_secretsmanager::primitives::Blob;
 use secretstore_core::{
-    BackendError, BackendKind, BoxFuture, Error, Fetch, ScopePath, SecretName, SecretValue,
-    StoredMaterial, ValueBackend,
+    BackendError, BackendKind, BoxFuture, Change, Error, Fetch, Fetched, ScopePath, SecretName,
+    SecretValue, StoredMaterial, ValueBackend, Written,
 };
 use std::future::Future;
 use std::sync::Arc;
@@ -100,7 +100,7 @@ impl AwsSmBackend {
         scope: &ScopePath,
         name: &SecretName,
         value: &SecretValue,
-    ) -> Result<StoredMaterial, BackendError> {
+    ) -> Result<Written, BackendError> {
         let secret_name = self.secret_name(scope, name);
         // Scope segments ([a-z0-9_-]) and names ([A-Z0-9_]) only use allowed characters,
         // and the prefix is checked with the settings: this only guards the rule.
@@ -118,7 +118,10 @@ impl AwsSmBackend {
             .send()
             .await;
         match created {
-            Ok(out) => material("CreateSecret", &secret_name, out.arn, out.version_id),
+            Ok(out) => Ok(Written {
+                material: material("CreateSecret", &secret_name, out.arn, out.version_id)?,
+                change: Change::Created,
+            }),
             // The name exists in AWS but not in the database (a secret deleted from
             // secretstore, which leaves AWS alone, then set again): it is ours by its
             // prefix, so the value becomes its new version.
@@ -132,11 +135,7 @@ impl AwsSmBackend {
         }
     }
 
-    async fn put(
-        &self,
-        secret_id: &str,
-        value: &SecretValue,
-    ) -> Result<StoredMaterial, BackendError> {
+    async fn put(&self, secret_id: &str, value: &SecretValue) -> Result<Written, BackendError> {
         let out = self
             .client
             .put_secret_value()
@@ -145,7 +144,94 @@ impl AwsSmBackend {
             .send()
             .await
             .map_err(|e| sm_error("PutSecretValue", secret_id, &e))?;
-        material("PutSecretValue", secret_id, out.arn, out.version_id)
+        Ok(Written {
+            material: material("PutSecretValue", secret_id, out.arn, out.version_id)?,
+            change: Change::Updated,
+        })
+    }
+
+    /// The versions of a secret and their staging labels.
+    async fn stages(
+        &self,
+        secret_id: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, BackendError> {
+        let out = self
+            .client
+            .describe_secret()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| sm_error("DescribeSecret", secret_id, &e))?;
+        Ok(out.version_ids_to_stages.unwrap_or_default())
+    }
+
+    /// Takes back a write or restore (see [`ValueBackend::undo`]).
+    async fn undo_inner(&self, written: &Written) -> Result<(), BackendError> {
+        if written.change == Change::Nothing {
+            return Ok(());
+        }
+        let m = &written.material;
+        let arn = m.backend_ref.as_deref().ok_or_else(no_reference)?;
+        let ours = m.backend_version.as_deref().ok_or_else(|| {
+            BackendError::NotFound(format!("no AWS version id is recorded for {arn}"))
+        })?;
+        let stages = self.stages(arn).await?;
+        let has = |version: &str, label: &str| {
+            stages
+                .get(version)
+                .is_some_and(|s| s.iter().any(|s| s == label))
+        };
+        if !has(ours, AWSCURRENT) {
+            return Err(BackendError::Unavailable(format!(
+                "AWS Secrets Manager {arn}: AWSCURRENT has moved off version {ours} since; left as it is"
+            )));
+        }
+        // AWS moves AWSPREVIOUS onto the version that a write displaced. moto 5.2.5, after
+        // an UpdateSecretVersionStage, leaves AWSCURRENT on the displaced version instead:
+        // that one is then the previous.
+        let other = |label: &str| {
+            stages
+                .iter()
+                .find(|(v, s)| v.as_str() != ours && s.iter().any(|s| s == label))
+                .map(|(v, _)| v.clone())
+        };
+        let previous = other(AWSCURRENT).or_else(|| other("AWSPREVIOUS"));
+        match (written.change, previous) {
+            // The displaced version becomes current again. RemoveFromVersionId makes AWS
+            // refuse if AWSCURRENT moved meanwhile.
+            (_, Some(previous)) => {
+                self.client
+                    .update_secret_version_stage()
+                    .secret_id(arn)
+                    .version_stage(AWSCURRENT)
+                    .move_to_version_id(&previous)
+                    .remove_from_version_id(ours)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sm_error(
+                            "UpdateSecretVersionStage",
+                            &format!("{arn} (AWSCURRENT back to version {previous})"),
+                            &e,
+                        )
+                    })?;
+                Ok(())
+            }
+            // A secret this write created, with no other version: deleted again.
+            (Change::Created, None) => {
+                self.client
+                    .delete_secret()
+                    .secret_id(arn)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await
+                    .map_err(|e| sm_error("DeleteSecret", arn, &e))?;
+                Ok(())
+            }
+            _ => Err(BackendError::NotFound(format!(
+                "AWS Secrets Manager {arn}: no earlier version to make current again"
+            ))),
+        }
     }
 
     /// The ARN and the version that holds AWSCURRENT; `NotFound` for a secret that is
@@ -178,10 +264,7 @@ impl AwsSmBackend {
         Ok((arn, current))
     }
 
-    async fn fetch_current(
-        &self,
-        items: &[&StoredMaterial],
-    ) -> Vec<Result<SecretValue, BackendError>> {
+    async fn fetch_current(&self, items: &[&StoredMaterial]) -> Vec<Result<Fetched, BackendError>> {
         // Each distinct ARN once, in order of first appearance.
         let mut ids: Vec<String> = Vec::new();
         let slots: Vec<Option<usize>> = items
@@ -224,7 +307,7 @@ impl AwsSmBackend {
     async fn fetch_recorded(
         &self,
         items: &[&StoredMaterial],
-    ) -> Vec<Result<SecretValue, BackendError>> {
+    ) -> Vec<Result<Fetched, BackendError>> {
         let timeout = self.timeout;
         let jobs: Vec<_> = items
             .iter()
@@ -249,7 +332,11 @@ impl AwsSmBackend {
                             };
                             sm_error("GetSecretValue", &target, &e)
                         })?;
-                    value_of(out.secret_string, out.secret_binary, &arn)
+                    let value = value_of(out.secret_string, out.secret_binary, &arn)?;
+                    Ok(Fetched {
+                        value,
+                        version: out.version_id.or(version),
+                    })
                 }
             })
             .collect();
@@ -312,8 +399,8 @@ fn value_of(
 
 /// One `BatchGetSecretValue` call for at most 20 distinct ids: one result per id, in order.
 /// Errors that AWS reports for single secrets (the response's `Errors`) stay with them.
-async fn batch_get(client: Client, ids: Vec<String>) -> Vec<Result<SecretValue, BackendError>> {
-    let mut results: Vec<Option<Result<SecretValue, BackendError>>> = vec![None; ids.len()];
+async fn batch_get(client: Client, ids: Vec<String>) -> Vec<Result<Fetched, BackendError>> {
+    let mut results: Vec<Option<Result<Fetched, BackendError>>> = vec![None; ids.len()];
     let position = |key: Option<&String>| key.and_then(|k| ids.iter().position(|id| id == k));
     let mut next_token: Option<String> = None;
     loop {
@@ -351,7 +438,17 @@ async fn batch_get(client: Client, ids: Vec<String>) -> Vec<Result<SecretValue, 
                 .as_ref()
                 .is_none_or(|stages| stages.iter().any(|s| s == AWSCURRENT));
             results[p] = Some(if labelled_current {
-                value_of(entry.secret_string, entry.secret_binary, &ids[p])
+                value_of(entry.secret_string, entry.secret_binary, &ids[p]).and_then(|value| {
+                    Ok(Fetched {
+                        value,
+                        version: Some(entry.version_id.ok_or_else(|| {
+                            BackendError::Unavailable(format!(
+                                "AWS Secrets Manager BatchGetSecretValue {}: the answer lacks the version id",
+                                ids[p]
+                            ))
+                        })?),
+                    })
+                })
             } else {
                 // An answer that is not the AWSCURRENT version is not the current value.
                 // AWS always answers AWSCURRENT; moto 5.2.5 keeps answering the last
@@ -389,8 +486,8 @@ async fn batch_get(client: Client, ids: Vec<String>) -> Vec<Result<SecretValue, 
         .collect()
 }
 
-/// The AWSCURRENT value of one secret, asked for by its label.
-async fn get_current(client: &Client, id: &str) -> Result<SecretValue, BackendError> {
+/// The AWSCURRENT value of one secret, asked for by its label, and its version id.
+async fn get_current(client: &Client, id: &str) -> Result<Fetched, BackendError> {
     let out = client
         .get_secret_value()
         .secret_id(id)
@@ -398,7 +495,16 @@ async fn get_current(client: &Client, id: &str) -> Result<SecretValue, BackendEr
         .send()
         .await
         .map_err(|e| sm_error("GetSecretValue", &format!("{id} (AWSCURRENT)"), &e))?;
-    value_of(out.secret_string, out.secret_binary, id)
+    let value = value_of(out.secret_string, out.secret_binary, id)?;
+    let version = out.version_id.ok_or_else(|| {
+        BackendError::Unavailable(format!(
+            "AWS Secrets Manager GetSecretValue {id}: the answer lacks the version id"
+        ))
+    })?;
+    Ok(Fetched {
+        value,
+        version: Some(version),
+    })
 }
 
 /// Runs `jobs` concurrently, at most [`CONCURRENCY`] at a time, and returns their
@@ -458,7 +564,7 @@ impl ValueBackend for AwsSmBackend {
         name: &'a SecretName,
         value: &'a SecretValue,
         previous: Option<&'a StoredMaterial>,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
         Box::pin(async move {
             // A later write goes where the secret lives, which a linked secret chose.
             match previous.and_then(|p| p.backend_ref.as_deref()) {
@@ -472,7 +578,7 @@ impl ValueBackend for AwsSmBackend {
         &'a self,
         items: &'a [&'a StoredMaterial],
         which: Fetch,
-    ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Fetched, BackendError>>> {
         Box::pin(async move {
             match which {
                 Fetch::Current => self.fetch_current(items).await,
@@ -510,13 +616,18 @@ impl ValueBackend for AwsSmBackend {
         _scope: &'a ScopePath,
         _name: &'a SecretName,
         target: &'a StoredMaterial,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
         Box::pin(async move {
             let arn = target.backend_ref.as_deref().ok_or_else(no_reference)?;
             let version = target.backend_version.as_deref().ok_or_else(|| {
                 BackendError::NotFound(format!("no AWS version id is recorded for {arn}"))
             })?;
             let (arn, current) = self.describe(arn).await?;
+            let change = if current == version {
+                Change::Nothing
+            } else {
+                Change::Updated
+            };
             if current != version {
                 self.client
                     .update_secret_version_stage()
@@ -534,12 +645,19 @@ impl ValueBackend for AwsSmBackend {
                         )
                     })?;
             }
-            Ok(StoredMaterial {
-                ciphertext: None,
-                backend_ref: Some(arn),
-                backend_version: Some(version.to_owned()),
+            Ok(Written {
+                material: StoredMaterial {
+                    ciphertext: None,
+                    backend_ref: Some(arn),
+                    backend_version: Some(version.to_owned()),
+                },
+                change,
             })
         })
+    }
+
+    fn undo<'a>(&'a self, written: &'a Written) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(self.undo_inner(written))
     }
 
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, BackendError>> {

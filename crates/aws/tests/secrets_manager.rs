@@ -9,7 +9,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use common::{Moto, closed_port, creds, settings, sm, sm_with, unique};
 use secretstore_core::conformance::{Fixture, run};
 use secretstore_core::{
-    BackendError, Error, Fetch, ScopePath, SecretName, SecretValue, StoredMaterial, ValueBackend,
+    BackendError, Error, Fetch, Fetched, ScopePath, SecretName, SecretValue, StoredMaterial,
+    ValueBackend,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -28,9 +29,9 @@ fn name(s: &str) -> SecretName {
 }
 
 #[track_caller]
-fn value(r: &Result<SecretValue, BackendError>) -> &str {
+fn value(r: &Result<Fetched, BackendError>) -> &str {
     match r {
-        Ok(v) => v.expose_secret(),
+        Ok(v) => v.value.expose_secret(),
         Err(e) => panic!("expected a value, got {e}"),
     }
 }
@@ -39,7 +40,7 @@ async fn one(
     b: &dyn ValueBackend,
     m: &StoredMaterial,
     which: Fetch,
-) -> Result<SecretValue, BackendError> {
+) -> Result<Fetched, BackendError> {
     b.fetch(&[m], which).await.into_iter().next().unwrap()
 }
 
@@ -88,7 +89,8 @@ async fn names_are_prefix_scope_and_name_and_the_material_is_arn_and_version() {
     let m = b
         .write(&scope, &name("DB_URL"), &v("postgres://x"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     let want = format!("secretstore/{scope}/DB_URL");
     assert_eq!(b.secret_name(&scope, &name("DB_URL")), want);
     let arn = m.backend_ref.clone().unwrap();
@@ -126,7 +128,8 @@ async fn rotation_in_aws_is_seen_by_current_and_recorded_keeps_the_old_value() {
     let old = b
         .write(&scope, &name("API_TOKEN"), &v("old token"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     // Rotate in AWS itself, like `aws secretsmanager put-secret-value`.
     b.client()
         .put_secret_value()
@@ -139,7 +142,11 @@ async fn rotation_in_aws_is_seen_by_current_and_recorded_keeps_the_old_value() {
     assert_eq!(value(&one(&b, &old, Fetch::Recorded).await), "old token");
 
     // A rollback moves AWSCURRENT back to the recorded version.
-    let restored = b.restore(&scope, &name("API_TOKEN"), &old).await.unwrap();
+    let restored = b
+        .restore(&scope, &name("API_TOKEN"), &old)
+        .await
+        .unwrap()
+        .material;
     assert_eq!(restored.backend_version, old.backend_version);
     assert_eq!(value(&one(&b, &old, Fetch::Current).await), "old token");
 }
@@ -162,7 +169,8 @@ async fn a_write_to_a_linked_secret_goes_to_its_arn() {
     let m = b
         .write(&scope(), &name("STRIPE_KEY"), &v("sk_2"), Some(&linked))
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     assert_eq!(
         m.backend_ref, external.arn,
         "no new secret under the prefix"
@@ -185,11 +193,13 @@ async fn a_name_left_in_aws_is_written_again() {
     let first = b
         .write(&scope, &name("AGAIN"), &v("one"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     let second = b
         .write(&scope, &name("AGAIN"), &v("two"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     assert_eq!(first.backend_ref, second.backend_ref);
     assert_ne!(first.backend_version, second.backend_version);
     assert_eq!(value(&one(&b, &second, Fetch::Current).await), "two");
@@ -202,11 +212,13 @@ async fn a_secret_deleted_in_aws_is_not_found_and_never_another_error() {
     let gone = b
         .write(&scope, &name("GONE"), &v("bye"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     let kept = b
         .write(&scope, &name("KEPT"), &v("still here"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     let arn = gone.backend_ref.clone().unwrap();
     // Scheduled for deletion (the default recovery window), as the console does.
     b.client()
@@ -236,7 +248,8 @@ async fn a_secret_deleted_in_aws_is_not_found_and_never_another_error() {
     let gone2 = b
         .write(&scope, &name("GONE_NOW"), &v("bye"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     b.client()
         .delete_secret()
         .secret_id(gone2.backend_ref.as_deref().unwrap())
@@ -256,7 +269,8 @@ async fn errors_never_carry_the_value() {
     let mut m = b
         .write(&scope(), &name("LEAKY"), &v("hunter2-value"), None)
         .await
-        .unwrap();
+        .unwrap()
+        .material;
     m.backend_version = Some("00000000-0000-0000-0000-000000000000".into());
     let err = one(&b, &m, Fetch::Recorded).await.unwrap_err();
     assert!(matches!(err, BackendError::NotFound(_)), "{err:?}");
@@ -329,7 +343,8 @@ async fn twenty_refs_cost_one_batch_call_and_twenty_one_cost_two() {
                 None,
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .material,
         );
     }
     assert_eq!(
@@ -396,7 +411,8 @@ async fn aws_stopped_mid_test_fails_every_ref_as_unavailable_within_the_bound() 
         mats.push(
             b.write(&scope, &name(&format!("OUTAGE_{i}")), &v("x"), None)
                 .await
-                .unwrap(),
+                .unwrap()
+                .material,
         );
     }
     let refs: Vec<&StoredMaterial> = mats.iter().collect();

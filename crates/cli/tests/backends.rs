@@ -1054,3 +1054,755 @@ fn link_to_another_teams_vault_secret_is_refused() {
         doctor.stdout
     );
 }
+
+// ---- external writes are one step with the version check (issue 10, item 5) ----------
+
+/// A suffix of names unique to this test's folder (Vault paths are shared by every test).
+fn uniq(e: &Env) -> String {
+    e.dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// Runs a Python snippet with boto3's Secrets Manager client as `sm` (moto's URL is
+/// `sys.argv[1]`, the rest follow); its stdout as JSON.
+fn aws_py(code: &str, args: &[&str]) -> serde_json::Value {
+    let script = format!(
+        "import boto3, json, sys\n\
+         sm = boto3.client('secretsmanager', endpoint_url=sys.argv[1], region_name='us-east-1', \
+         aws_access_key_id='test', aws_secret_access_key='test')\n{code}"
+    );
+    let out = Command::new(need("SECRETSTORE_TEST_PYTHON"))
+        .arg("-c")
+        .arg(script)
+        .arg(need("SECRETSTORE_TEST_MOTO_URL"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// AWS's own view of a secret: the AWSCURRENT version id and value, and every version's
+/// value (asked for by version id, so moto's quirks about labels do not matter).
+fn aws_state(secret_id: &str) -> (String, String, Vec<String>) {
+    let s = aws_py(
+        "sid = sys.argv[2]\n\
+         cur = sm.get_secret_value(SecretId=sid, VersionStage='AWSCURRENT')\n\
+         ids = [v['VersionId'] for v in sm.list_secret_version_ids(SecretId=sid, IncludeDeprecated=True)['Versions']]\n\
+         vals = [sm.get_secret_value(SecretId=sid, VersionId=i)['SecretString'] for i in ids]\n\
+         print(json.dumps({'id': cur['VersionId'], 'value': cur['SecretString'], 'all': vals}))",
+        &[secret_id],
+    );
+    let mut all: Vec<String> = s["all"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    all.sort();
+    (
+        s["id"].as_str().unwrap().to_owned(),
+        s["value"].as_str().unwrap().to_owned(),
+        all,
+    )
+}
+
+/// Calls Vault's HTTP API as root; the answer as JSON (`Null` when empty) and the status.
+fn vault_api(
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    vault_api_as(&need("SECRETSTORE_TEST_VAULT_TOKEN"), method, path, body)
+}
+
+fn vault_api_as(
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let addr = need("SECRETSTORE_TEST_VAULT_ADDR");
+    let mut c = Command::new("curl");
+    c.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-H"])
+        .arg(format!("X-Vault-Token: {token}"));
+    if let Some(b) = body {
+        c.arg("-d").arg(b.to_string());
+    }
+    let out = c.arg(format!("{addr}/v1/{path}")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (
+        code.trim().parse().unwrap(),
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Vault's own view of a KV entry: its current version, how many versions exist, and the
+/// `value` field of the latest version (`None` when it is deleted or destroyed).
+fn vault_state(path: &str) -> (u64, usize, Option<String>) {
+    let (code, meta) = vault_api("GET", &format!("secret/metadata/{path}"), None);
+    assert_eq!(code, 200, "{meta}");
+    let current = meta["data"]["current_version"].as_u64().unwrap();
+    let count = meta["data"]["versions"].as_object().unwrap().len();
+    let (_, data) = vault_api("GET", &format!("secret/data/{path}"), None);
+    let value = data["data"]["data"]["value"].as_str().map(str::to_owned);
+    (current, count, value)
+}
+
+/// `n` concurrent `PUT`s of `NAME` at acme/platform, alternating between the servers,
+/// each with its own value `{prefix}-{i}`; (value, status) of each.
+fn race_puts(
+    servers: &[&Server],
+    root: &str,
+    name: &str,
+    prefix: &str,
+    n: usize,
+    expected: Option<i64>,
+) -> Vec<(String, u16)> {
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = addrs[i % addrs.len()].clone();
+            let root = root.to_owned();
+            let barrier = barrier.clone();
+            let path = format!("/api/v1/secrets/{name}?scope=acme/platform");
+            let value = format!("{prefix}-{i}");
+            std::thread::spawn(move || {
+                let mut body = serde_json::json!({ "value": value });
+                if let Some(x) = expected {
+                    body["expected_version"] = x.into();
+                }
+                barrier.wait();
+                let (code, _, _) =
+                    common::server::http(&addr, "PUT", &path, Some(&root), Some(&body.to_string()));
+                (value, code)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Two `serve` processes on one database (one SQLite file, or PostgreSQL in postgres mode)
+/// whose new secrets go to `backend`; the tree is created; the root token.
+fn two_servers(e: &Env, backend: &str) -> (Server, Server, String) {
+    let a = Server::start(e, &[("SECRET_BACKEND", backend)]);
+    let root = a.root_token();
+    let b = Server::start(e, &[("SECRET_BACKEND", backend)]);
+    for p in [
+        "orgs/acme",
+        "teams/acme/platform",
+        "workspaces/acme/platform/dev",
+        "projects/acme/platform/dev/agent-x",
+    ] {
+        let (code, _, text) = a.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
+        assert_eq!(code, 201, "{text}");
+    }
+    (a, b, root)
+}
+
+/// The current version and its backend version of a secret, as the database records them.
+fn db_current(e: &Env, name: &str) -> (i64, String) {
+    let row = e.sql(&format!(
+        "SELECT s.current_version, v.backend_version FROM secrets s \
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+         WHERE s.name = '{name}'"
+    ));
+    let (v, bv) = row.trim().split_once('|').unwrap();
+    (v.parse().unwrap(), bv.to_owned())
+}
+
+use common::server::Server;
+
+#[test]
+fn an_aws_write_that_loses_the_expected_version_race_never_changes_aws() {
+    let mut e = Env::bare();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let (a, b, root) = two_servers(&e, "aws_sm");
+    let name = "RACED";
+    let (code, _, text) = a.call(
+        "PUT",
+        &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+        Some(&root),
+        Some(&serde_json::json!({"value": "start", "category": "agent"}).to_string()),
+    );
+    assert_eq!(code, 200, "{text}");
+    let results = race_puts(&[&a, &b], &root, name, "writer", 8, Some(1));
+    let winners: Vec<&(String, u16)> = results.iter().filter(|(_, c)| *c == 200).collect();
+    assert_eq!(winners.len(), 1, "exactly one winner: {results:?}");
+    assert!(
+        results.iter().all(|(_, c)| *c == 200 || *c == 409),
+        "the others lose with 409: {results:?}"
+    );
+    let secret_id = format!("{prefix}acme/platform/{name}");
+    let (current_id, current, all) = aws_state(&secret_id);
+    assert_eq!(current, winners[0].0, "AWSCURRENT holds the winner's value");
+    let mut want = vec!["start".to_owned(), winners[0].0.clone()];
+    want.sort();
+    assert_eq!(all, want, "no loser's value was ever written to AWS");
+    assert_eq!(db_current(&e, name), (2, current_id));
+
+    // Writers without expected_version all win, one after the other; the database's
+    // current version is AWS's current value.
+    let results = race_puts(&[&a, &b], &root, name, "free", 8, None);
+    assert!(results.iter().all(|(_, c)| *c == 200), "{results:?}");
+    let (current_id, current, all) = aws_state(&secret_id);
+    assert_eq!(all.len(), 10);
+    assert_eq!(db_current(&e, name), (10, current_id));
+    let (code, v, text) = a.call(
+        "GET",
+        &format!("/api/v1/secrets/{name}/value?scope=acme/platform&version=10"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(v["value"], current.as_str());
+}
+
+#[test]
+fn a_vault_write_that_loses_the_expected_version_race_never_changes_vault() {
+    let mut e = Env::bare();
+    vault_vars(&mut e);
+    let (a, b, root) = two_servers(&e, "vault");
+    let name = format!("RACED_{}", uniq(&e));
+    let (code, _, text) = a.call(
+        "PUT",
+        &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+        Some(&root),
+        Some(&serde_json::json!({"value": "start", "category": "agent"}).to_string()),
+    );
+    assert_eq!(code, 200, "{text}");
+    let results = race_puts(&[&a, &b], &root, &name, "writer", 8, Some(1));
+    let winners: Vec<&(String, u16)> = results.iter().filter(|(_, c)| *c == 200).collect();
+    assert_eq!(winners.len(), 1, "exactly one winner: {results:?}");
+    assert!(
+        results.iter().all(|(_, c)| *c == 200 || *c == 409),
+        "the others lose with 409: {results:?}"
+    );
+    let path = format!("secretstore/acme/platform/{name}");
+    let (current, count, value) = vault_state(&path);
+    assert_eq!(
+        (current, count),
+        (2, 2),
+        "no loser's value was ever written to Vault"
+    );
+    assert_eq!(value.as_deref(), Some(winners[0].0.as_str()));
+    assert_eq!(db_current(&e, &name), (2, "2".to_owned()));
+
+    let results = race_puts(&[&a, &b], &root, &name, "free", 8, None);
+    assert!(results.iter().all(|(_, c)| *c == 200), "{results:?}");
+    let (current, count, value) = vault_state(&path);
+    assert_eq!((current, count), (10, 10));
+    assert_eq!(db_current(&e, &name), (10, "10".to_owned()));
+    let (code, v, text) = a.call(
+        "GET",
+        &format!("/api/v1/secrets/{name}/value?scope=acme/platform&version=10"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(v["value"].as_str(), value.as_deref());
+}
+
+/// A Vault token that may read everything under secretstore/ but write only `writable`.
+fn vault_token_writing_only(writable: &str) -> String {
+    let policy_name = format!("ro-{}", writable.replace('/', "-").to_ascii_lowercase());
+    let policy = format!(
+        "path \"secret/data/secretstore/*\" {{ capabilities = [\"read\"] }}\n\
+         path \"secret/metadata/secretstore/*\" {{ capabilities = [\"read\"] }}\n\
+         path \"secret/data/{writable}\" {{ capabilities = [\"create\", \"read\", \"update\", \"patch\"] }}\n\
+         path \"secret/destroy/{writable}\" {{ capabilities = [\"update\"] }}\n\
+         path \"secret/metadata/{writable}\" {{ capabilities = [\"read\", \"delete\"] }}\n"
+    );
+    let (code, body) = vault_api(
+        "PUT",
+        &format!("sys/policies/acl/{policy_name}"),
+        Some(serde_json::json!({ "policy": policy })),
+    );
+    assert!(code == 204 || code == 200, "{code} {body}");
+    let (code, body) = vault_api(
+        "POST",
+        "auth/token/create",
+        Some(serde_json::json!({ "policies": [policy_name], "ttl": "10m" })),
+    );
+    assert_eq!(code, 200, "{body}");
+    body["auth"]["client_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_import_that_fails_on_a_later_vault_entry_undoes_the_external_writes_already_made() {
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    vault_vars(&mut e);
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let u = uniq(&e);
+    let (aws, writable, readonly) = (format!("AWS_{u}"), format!("VW_{u}"), format!("VR_{u}"));
+    set_with(&e, "aws_sm", &aws, "acme/platform", "aws-old").ok();
+    set_with(&e, "vault", &writable, "acme/platform", "vw-old").ok();
+    set_with(&e, "vault", &readonly, "acme/platform", "vr-old").ok();
+    let versions_before = e.sql("SELECT name, current_version FROM secrets ORDER BY name");
+    let aws_before = aws_state(&format!("{prefix}acme/platform/{aws}"));
+    std::fs::write(
+        e.path("import.env"),
+        format!("{aws}=aws-new\n{writable}=vw-new\n{readonly}=vr-new\n"),
+    )
+    .unwrap();
+    let token = vault_token_writing_only(&format!("secretstore/acme/platform/{writable}"));
+    let mut c = e.command(&[
+        "secret",
+        "import",
+        "import.env",
+        "--scope",
+        "acme/platform",
+        "--category",
+        "agent",
+    ]);
+    c.env("VAULT_TOKEN", &token);
+    let r = run_with(&mut c, b"");
+    r.fails(1, "the 2 external writes already made were undone");
+    assert!(
+        r.stderr.contains(&readonly),
+        "names the entry that failed: {}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("-new"),
+        "no value in the error: {}",
+        r.stderr
+    );
+
+    // AWS: AWSCURRENT is back on the old version.
+    let (id, value, _) = aws_state(&format!("{prefix}acme/platform/{aws}"));
+    assert_eq!(
+        (id.as_str(), value.as_str()),
+        (aws_before.0.as_str(), "aws-old")
+    );
+    // Vault: the old value is current again and the new version is destroyed.
+    let path = format!("secretstore/acme/platform/{writable}");
+    let (current, _, value) = vault_state(&path);
+    assert_eq!(value.as_deref(), Some("vw-old"));
+    assert_eq!(
+        current, 3,
+        "the undo is a new version holding the old value"
+    );
+    let (_, v2) = vault_api("GET", &format!("secret/data/{path}?version=2"), None);
+    assert_eq!(v2["data"]["metadata"]["destroyed"], true, "{v2}");
+    let (_, _, value) = vault_state(&format!("secretstore/acme/platform/{readonly}"));
+    assert_eq!(value.as_deref(), Some("vr-old"));
+    // The database: nothing changed.
+    assert_eq!(
+        e.sql("SELECT name, current_version FROM secrets ORDER BY name"),
+        versions_before
+    );
+    std::fs::remove_file(e.path("import.env")).unwrap();
+    assert_nowhere(&e, "aws-new");
+}
+
+#[test]
+fn an_import_that_creates_aws_and_vault_secrets_and_then_fails_deletes_them_again() {
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    vault_vars(&mut e);
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let u = uniq(&e);
+    let (aws, vnew, readonly) = (format!("AWSN_{u}"), format!("VN_{u}"), format!("VRO_{u}"));
+    set_with(&e, "vault", &readonly, "acme/platform", "vr-old").ok();
+    let token = vault_token_writing_only(&format!("secretstore/acme/platform/{vnew}"));
+    // A new secret goes to SECRET_BACKEND; the existing one stays in Vault, where the
+    // token may not write it.
+    for (backend, new, value) in [
+        ("aws_sm", &aws, "aws-created"),
+        ("vault", &vnew, "vault-created"),
+    ] {
+        std::fs::write(
+            e.path("import.env"),
+            format!("{new}={value}\n{readonly}=vr-new\n"),
+        )
+        .unwrap();
+        let mut c = e.command(&[
+            "secret",
+            "import",
+            "import.env",
+            "--scope",
+            "acme/platform",
+            "--category",
+            "agent",
+        ]);
+        c.env("VAULT_TOKEN", &token).env("SECRET_BACKEND", backend);
+        run_with(&mut c, b"").fails(1, "the 1 external write already made was undone");
+        assert!(
+            e.sql(&format!("SELECT name FROM secrets WHERE name = '{new}'"))
+                .trim()
+                .is_empty()
+        );
+    }
+    let out = aws_py(
+        "try:\n  sm.describe_secret(SecretId=sys.argv[2]); print('true')\n\
+         except sm.exceptions.ResourceNotFoundException: print('false')",
+        &[&format!("{prefix}acme/platform/{aws}")],
+    );
+    assert_eq!(
+        out,
+        serde_json::json!(false),
+        "the AWS secret this import created is gone"
+    );
+    let (code, _) = vault_api(
+        "GET",
+        &format!("secret/metadata/secretstore/acme/platform/{vnew}"),
+        None,
+    );
+    assert_eq!(code, 404, "the Vault entry this import created is gone");
+}
+
+#[test]
+fn a_brief_records_the_backend_versions_whose_values_it_handed_out() {
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    vault_vars(&mut e);
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let u = uniq(&e);
+    let (aws, vault) = (format!("BA_{u}"), format!("BV_{u}"));
+    set_with(&e, "aws_sm", &aws, "acme/platform", "aws-1").ok();
+    set_with(&e, "vault", &vault, "acme/platform", "vault-1").ok();
+    let task = e
+        .run(&[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            &aws,
+            "--ref",
+            &vault,
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    // Written in the backends after secretstore recorded its versions.
+    let secret_id = format!("{prefix}acme/platform/{aws}");
+    aws_py(
+        "sm.put_secret_value(SecretId=sys.argv[2], SecretString='aws-2'); print('null')",
+        &[&secret_id],
+    );
+    vault_put(
+        &format!("secretstore/acme/platform/{vault}"),
+        serde_json::json!({"value": "vault-2"}),
+    );
+    let d = json(e.run(&["dispatch", &task, "--json"]).ok());
+    assert_eq!(d["env"][&aws], "aws-2");
+    assert_eq!(d["env"][&vault], "vault-2");
+    let id = d["brief_id"].as_str().unwrap();
+    let brief = json(e.run(&["brief", "show", id]).ok());
+    let (aws_now, _, _) = aws_state(&secret_id);
+    let by_name = |n: &str| {
+        brief["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name(&aws)["version"], 1);
+    assert_eq!(by_name(&aws)["backend_version"], aws_now.as_str());
+    assert_eq!(by_name(&vault)["backend_version"], "2");
+    assert_eq!(
+        e.sql(&format!(
+            "SELECT backend_version FROM brief_secrets WHERE brief_id = '{id}' ORDER BY name"
+        ))
+        .trim(),
+        format!("{aws_now}\n2")
+    );
+}
+
+#[test]
+fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
+    let mut e = Env::bare();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let (a, b, root) = two_servers(&e, "aws_sm");
+    let name = "ROLLED";
+    for (value, category) in [("r1", Some("agent")), ("r2", None)] {
+        let mut body = serde_json::json!({ "value": value });
+        if let Some(c) = category {
+            body["category"] = c.into();
+        }
+        let (code, _, text) = a.call(
+            "PUT",
+            &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+            Some(&root),
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 200, "{text}");
+    }
+    let addrs = [a.addr.clone(), b.addr.clone()];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = addrs[i % 2].clone();
+            let root = root.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let (method, path, body) = if i % 2 == 0 {
+                    (
+                        "POST",
+                        format!("/api/v1/secrets/{name}/rollback?scope=acme/platform"),
+                        serde_json::json!({ "to": 1 }),
+                    )
+                } else {
+                    (
+                        "PUT",
+                        format!("/api/v1/secrets/{name}?scope=acme/platform"),
+                        serde_json::json!({ "value": format!("w-{i}") }),
+                    )
+                };
+                barrier.wait();
+                let (code, _, text) = common::server::http(
+                    &addr,
+                    method,
+                    &path,
+                    Some(&root),
+                    Some(&body.to_string()),
+                );
+                (i, code, text)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(
+        results.iter().all(|(_, c, _)| *c == 200),
+        "rollbacks and writes wait for each other: {results:?}"
+    );
+    // moto 5.2.5 leaves AWSCURRENT on two versions after a PutSecretValue that follows an
+    // UpdateSecretVersionStage (AWS itself moves the label): the database's current version
+    // must carry the label and hold the value secretstore hands out.
+    let secret_id = format!("{prefix}acme/platform/{name}");
+    let labelled = aws_py(
+        "stages = sm.describe_secret(SecretId=sys.argv[2])['VersionIdsToStages']\n\
+         print(json.dumps(sorted(v for v, s in stages.items() if 'AWSCURRENT' in s)))",
+        &[&secret_id],
+    );
+    let (version, backend_version) = db_current(&e, name);
+    assert_eq!(version, 10);
+    assert!(
+        labelled
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == backend_version.as_str()),
+        "the database's current version {backend_version} is AWSCURRENT: {labelled}"
+    );
+    let in_aws = aws_py(
+        "print(json.dumps(sm.get_secret_value(SecretId=sys.argv[2], VersionId=sys.argv[3])['SecretString']))",
+        &[&secret_id, &backend_version],
+    );
+    let (code, v, text) = a.call(
+        "GET",
+        &format!("/api/v1/secrets/{name}/value?scope=acme/platform"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(v["value"], in_aws);
+}
+
+#[test]
+fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out() {
+    let mut e = Env::bare();
+    aws_vars(&mut e, &need("SECRETSTORE_TEST_MOTO_URL"));
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    let (a, b, root) = two_servers(&e, "aws_sm");
+    let name = "HOT";
+    let (code, _, text) = a.call(
+        "PUT",
+        &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+        Some(&root),
+        Some(&serde_json::json!({"value": "hot-0", "category": "agent"}).to_string()),
+    );
+    assert_eq!(code, 200, "{text}");
+    let (code, t, text) = a.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(&serde_json::json!({"project": PROJECT, "secret_refs": [name]}).to_string()),
+    );
+    assert_eq!(code, 201, "{text}");
+    let task = t["id"].as_str().unwrap().to_owned();
+    let addrs = [a.addr.clone(), b.addr.clone()];
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(12));
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let addr = addrs[i % 2].clone();
+            let root = root.clone();
+            let barrier = barrier.clone();
+            let task = task.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut out = Vec::new();
+                for round in 0..3 {
+                    if i % 3 == 0 {
+                        let body = serde_json::json!({ "value": format!("hot-{i}-{round}") });
+                        let (code, _, text) = common::server::http(
+                            &addr,
+                            "PUT",
+                            &format!("/api/v1/secrets/{name}?scope=acme/platform"),
+                            Some(&root),
+                            Some(&body.to_string()),
+                        );
+                        assert_eq!(code, 200, "{text}");
+                    } else {
+                        let (code, d, text) = common::server::http(
+                            &addr,
+                            "POST",
+                            &format!("/api/v1/tasks/{task}/dispatch"),
+                            Some(&root),
+                            None,
+                        );
+                        assert_eq!(code, 200, "{text}");
+                        out.push(d);
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let dispatches: Vec<serde_json::Value> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(dispatches.len(), 24);
+    let secret_id = format!("{prefix}acme/platform/{name}");
+    for d in &dispatches {
+        let id = d["brief_id"].as_str().unwrap();
+        let (code, brief, text) = a.call("GET", &format!("/api/v1/briefs/{id}"), Some(&root), None);
+        assert_eq!(code, 200, "{text}");
+        let bv = brief["secrets"][0]["backend_version"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no backend_version in {brief}"));
+        let in_aws = aws_py(
+            "print(json.dumps(sm.get_secret_value(SecretId=sys.argv[2], VersionId=sys.argv[3])['SecretString']))",
+            &[&secret_id, bv],
+        );
+        assert_eq!(
+            d["env"][name], in_aws,
+            "the brief names the AWS version whose value it handed out"
+        );
+    }
+}
+
+#[test]
+fn a_record_that_fails_after_the_aws_write_undoes_the_aws_write() {
+    // moto of our own, paused (SIGSTOP) while a write waits on it: the secret is deleted
+    // from the database meanwhile, so recording the new version fails for real.
+    let moto = own_moto();
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &moto.1);
+    let prefix = e
+        .vars
+        .iter()
+        .find(|(k, _)| k == "AWS_SM_PREFIX")
+        .unwrap()
+        .1
+        .clone();
+    set_with(&e, "aws_sm", "PAUSED", "acme/platform", "before").ok();
+    let secret_id = format!("{prefix}acme/platform/PAUSED");
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .arg(sig)
+            .arg(moto.0.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let mut c = e.command(&["secret", "set", "PAUSED", "--scope", "acme/platform"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut writer = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        writer.stdin.take().unwrap().write_all(b"after").unwrap();
+    }
+    // The writer holds the reservation and waits on AWS.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while e.sql("SELECT COUNT(*) FROM write_reservations").trim() != "1" {
+        assert!(Instant::now() < deadline, "the writer never reserved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    e.run(&["secret", "delete", "PAUSED", "--scope", "acme/platform"])
+        .ok();
+    signal("-CONT");
+    let out = writer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: ") && stderr.contains("the change in aws_sm was undone"),
+        "{stderr}"
+    );
+    // Back in AWS: AWSCURRENT holds the value from before the write.
+    let current = Command::new(need("SECRETSTORE_TEST_PYTHON"))
+        .args([
+            "-c",
+            "import boto3, sys; sm = boto3.client('secretsmanager', endpoint_url=sys.argv[1], \
+             region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); \
+             print(sm.get_secret_value(SecretId=sys.argv[2], VersionStage='AWSCURRENT')['SecretString'])",
+            &moto.1,
+            &secret_id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&current.stdout).trim(), "before");
+    assert_eq!(e.sql("SELECT COUNT(*) FROM write_reservations").trim(), "0");
+}

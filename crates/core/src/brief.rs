@@ -27,6 +27,10 @@ pub struct BriefSecret {
     pub version: Version,
     pub backend: BackendKind,
     pub category: Category,
+    /// The backend's version of the value handed out (AWS `VersionId`, Vault KV version),
+    /// as read with the value; absent for local secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_version: Option<String>,
 }
 
 /// The recognisable prefix of callback tokens.

@@ -39,6 +39,7 @@ async fn one(
         .into_iter()
         .next()
         .expect("one result per item")
+        .map(|f| f.value)
 }
 
 #[track_caller]
@@ -62,7 +63,8 @@ pub async fn run(f: &Fixture) {
     let m1 = b
         .write(&scope, &name, &v(first), None)
         .await
-        .expect("write v1");
+        .expect("write v1")
+        .material;
     same(one(b, &m1, Fetch::Current).await, first, "get v1 (current)");
     same(
         one(b, &m1, Fetch::Recorded).await,
@@ -74,7 +76,8 @@ pub async fn run(f: &Fixture) {
     let m2 = b
         .write(&scope, &name, &v(second), Some(&m1))
         .await
-        .expect("write v2");
+        .expect("write v2")
+        .material;
     same(one(b, &m2, Fetch::Current).await, second, "get v2");
     same(
         one(b, &m2, Fetch::Recorded).await,
@@ -96,24 +99,63 @@ pub async fn run(f: &Fixture) {
         mats.push(
             b.write(&scope, &n, &v(&val), None)
                 .await
-                .expect("write many"),
+                .expect("write many")
+                .material,
         );
         want.push(val);
     }
     let refs: Vec<&StoredMaterial> = mats.iter().collect();
     let got = b.fetch(&refs, Fetch::Current).await;
     assert_eq!(got.len(), want.len(), "one result per item");
-    for (g, w) in got.into_iter().zip(&want) {
-        same(g, w, "batch fetch in order");
+    for ((g, w), m) in got.into_iter().zip(&want).zip(&mats) {
+        // Each value comes with the backend version it was read from.
+        if let Ok(f) = &g {
+            assert_eq!(f.version, m.backend_version, "fetched version");
+        }
+        same(g.map(|f| f.value), w, "batch fetch in order");
     }
 
     // restore an earlier version as the current one
-    let m3 = b.restore(&scope, &name, &m1).await.expect("restore v1");
+    let m3 = b
+        .restore(&scope, &name, &m1)
+        .await
+        .expect("restore v1")
+        .material;
     same(
         one(b, &m3, Fetch::Current).await,
         first,
         "restored value is current",
     );
+
+    // undo: a write taken back leaves the value before it current
+    let w4 = b
+        .write(&scope, &name, &v("to be undone"), Some(&m3))
+        .await
+        .expect("write v4");
+    same(
+        one(b, &w4.material, Fetch::Current).await,
+        "to be undone",
+        "v4",
+    );
+    b.undo(&w4).await.expect("undo v4");
+    if b.kind() != crate::model::BackendKind::Local {
+        same(
+            one(b, &m3, Fetch::Current).await,
+            first,
+            "the value before the undone write is current again",
+        );
+        // A new entry taken back is gone.
+        let fresh = SecretName::parse("CONFORMANCE_UNDONE").expect("name");
+        let w = b
+            .write(&scope, &fresh, &v("created then undone"), None)
+            .await
+            .expect("write a new entry");
+        b.undo(&w).await.expect("undo a creation");
+        match one(b, &w.material, Fetch::Current).await {
+            Err(BackendError::NotFound(_)) => {}
+            other => panic!("an undone creation: expected NotFound, got {other:?}"),
+        }
+    }
 
     // link a value created outside secretstore
     if let Some((reference, value)) = &f.external {

@@ -113,6 +113,31 @@ impl Error {
         }
     }
 
+    /// The same error with `note` appended to its message (what was done about it).
+    pub fn with_note(self, note: &str) -> Error {
+        let add = |m: String| format!("{m}{note}");
+        match self {
+            Error::Invalid(m) => Error::Invalid(add(m)),
+            Error::NotFound(m) => Error::NotFound(add(m)),
+            Error::Forbidden(m) => Error::Forbidden(add(m)),
+            Error::Unauthorized(m) => Error::Unauthorized(add(m)),
+            Error::AlreadyExists(m) => Error::AlreadyExists(add(m)),
+            Error::Conflict(m) => Error::Conflict(add(m)),
+            Error::Config { message, hint } => Error::Config {
+                message: add(message),
+                hint,
+            },
+            Error::Crypto(m) => Error::Crypto(add(m)),
+            Error::Backend(b) => Error::Backend(match b {
+                BackendError::NotFound(m) => BackendError::NotFound(add(m)),
+                BackendError::Refused(m) => BackendError::Refused(add(m)),
+                BackendError::Unavailable(m) => BackendError::Unavailable(add(m)),
+            }),
+            Error::Storage(m) => Error::Storage(add(m)),
+            Error::Dispatch(f) => Error::Dispatch(f),
+        }
+    }
+
     /// Shorthand for a configuration error with a hint.
     pub fn config(message: impl Into<String>, hint: impl Into<String>) -> Self {
         Error::Config {

@@ -45,8 +45,9 @@ pub use name::SecretName;
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use service::{
-    Backends, BoxFuture, BriefStore, BriefSummary, DispatchRecord, Dispatched, Fetch, ImportEntry,
-    MetadataStore, NewSession, NewVersion, Service, ServiceConfig, ValueBackend,
+    Backends, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, Dispatched, Fetch,
+    Fetched, ImportEntry, MetadataStore, NewSession, NewVersion, Reservation, Reserved, Service,
+    ServiceConfig, ValueBackend, Written,
 };
 pub use value::SecretValue;
 

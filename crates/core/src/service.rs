@@ -27,6 +27,23 @@ use std::sync::Arc;
 /// A boxed future, for the object-safe backend traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// How long a write reservation of an external secret lasts: far longer than a bounded
+/// backend write takes (AWS and Vault calls are bounded at 10 s by default), so that only
+/// a writer that crashed loses it, and short enough that such a crash blocks the secret's
+/// writes for two minutes at most.
+pub const WRITE_RESERVATION_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// How long a write without `expected_version` waits for another writer's reservation.
+pub const WRITE_RESERVATION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A change of an external backend, made under the secret's write reservation.
+enum ExternalOp<'a> {
+    /// A new value.
+    Write(&'a SecretValue),
+    /// An earlier version made current again (rollback).
+    Restore(StoredMaterial),
+}
+
 /// Which value of a secret to fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fetch {
@@ -37,11 +54,64 @@ pub enum Fetch {
     Recorded,
 }
 
+/// A value as a backend handed it out, with the backend's version of it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub value: SecretValue,
+    /// The backend's own version of the value that was read (AWS `VersionId`, Vault KV
+    /// version); `None` for the local backend, whose versions are the database's.
+    pub version: Option<String>,
+}
+
+impl Fetched {
+    /// A value without a backend version (the local backend).
+    pub fn local(value: SecretValue) -> Self {
+        Fetched {
+            value,
+            version: None,
+        }
+    }
+}
+
+/// What a write or restore changed in the backend, so that [`ValueBackend::undo`] can
+/// take it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing outside the database (the local backend; a restore of the version that
+    /// was already current).
+    Nothing,
+    /// The write created the entry in the backend.
+    Created,
+    /// The write made a new version current over an existing one.
+    Updated,
+}
+
+/// The outcome of a backend write: what the database keeps, and what changed outside.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub material: StoredMaterial,
+    pub change: Change,
+}
+
+impl Written {
+    /// A write that changed nothing outside the database.
+    pub fn local(material: StoredMaterial) -> Self {
+        Written {
+            material,
+            change: Change::Nothing,
+        }
+    }
+}
+
 /// Where values live. Implemented by the local Fernet backend, AWS Secrets Manager and Vault.
 ///
 /// Errors keep `NotFound`, `Refused` and `Unavailable` apart: none of them may ever be
 /// turned into "no such secret here" by a caller (a resolver would then serve a broader
 /// scope's value during an outage).
+///
+/// The service calls `write`, `restore` and `undo` of an external backend only while it
+/// holds the database's write reservation of that secret (see [`MetadataStore::reserve_writes`]),
+/// so two secretstore writers never meet in the backend.
 pub trait ValueBackend: Send + Sync {
     /// Which backend this is.
     fn kind(&self) -> BackendKind;
@@ -55,14 +125,15 @@ pub trait ValueBackend: Send + Sync {
         name: &'a SecretName,
         value: &'a SecretValue,
         previous: Option<&'a StoredMaterial>,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>>;
+    ) -> BoxFuture<'a, Result<Written, BackendError>>;
 
-    /// Fetches several values at once: one result per item, in order.
+    /// Fetches several values at once: one result per item, in order, each with the
+    /// backend version that was actually read.
     fn fetch<'a>(
         &'a self,
         items: &'a [&'a StoredMaterial],
         which: Fetch,
-    ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>>;
+    ) -> BoxFuture<'a, Vec<Result<Fetched, BackendError>>>;
 
     /// Registers a value that already lives in the backend, by reference (an ARN;
     /// `MOUNT/PATH#FIELD`), checking that it exists without reading the value.
@@ -83,8 +154,18 @@ pub trait ValueBackend: Send + Sync {
         _scope: &'a ScopePath,
         _name: &'a SecretName,
         target: &'a StoredMaterial,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
-        Box::pin(async move { Ok(target.clone()) })
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
+        Box::pin(async move { Ok(Written::local(target.clone())) })
+    }
+
+    /// Takes back a `write` or `restore` whose version the database did not record (an
+    /// import that failed on a later entry, a commit that failed): the value that was
+    /// current before is current again, and the new one is removed where the backend
+    /// allows it. Refuses (and changes nothing) when the backend moved on since.
+    /// Nothing to do for the local backend.
+    fn undo<'a>(&'a self, written: &'a Written) -> BoxFuture<'a, Result<(), BackendError>> {
+        let _ = written;
+        Box::pin(async move { Ok(()) })
     }
 
     /// Checks that the backend is reachable and usable (`secretstore doctor`): a line
@@ -143,7 +224,24 @@ pub struct NewVersion {
     pub actor: Actor,
     /// The audit record; the store fills in the new version.
     pub audit: AuditEntry,
+    /// The write reservation (its holder) that this write ends: the store releases it in
+    /// the same transaction, and fails the write if it is no longer held.
+    pub reservation: Option<String>,
 }
+
+/// One secret whose write reservation is asked for.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub scope: ScopePath,
+    pub name: SecretName,
+    /// The version the caller expects to replace (`0`: the secret must not exist yet);
+    /// checked against the database in the transaction that takes the reservation.
+    pub expected: Option<Version>,
+}
+
+/// A reserved secret as the database held it when the reservation was taken: its
+/// metadata and current material, or `None` for a secret that does not exist yet.
+pub type Reserved = Option<(SecretMeta, StoredMaterial)>;
 
 /// What the database keeps of a dispatch: never the token, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,8 +255,8 @@ pub struct DispatchRecord {
     pub status: String,
     pub completed_at: Option<String>,
     pub revoked: bool,
-    /// Which secrets (scope, name, version) the brief handed out.
-    pub secrets: Vec<(String, String, Version)>,
+    /// Which secrets (scope, name, version, backend version) the brief handed out.
+    pub secrets: Vec<(String, String, Version, Option<String>)>,
 }
 
 /// A dispatch as the web UI lists it, with the secrets rotated since.
@@ -211,6 +309,25 @@ pub trait MetadataStore: Send + Sync {
         &self,
         writes: Vec<NewVersion>,
     ) -> impl Future<Output = Result<Vec<Version>>> + Send;
+    /// Takes the write reservations of these secrets for `holder`, all or none, for `ttl`
+    /// (after which another writer may take them over: a crashed writer blocks no one for
+    /// long), in one transaction that also checks each `expected` version. Returns what the
+    /// database holds of each. `Conflict` when an `expected` version is stale (nothing is
+    /// reserved), or when another writer holds one of them: at once if any `expected` is
+    /// given, otherwise after waiting up to `wait` for it to finish.
+    fn reserve_writes(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+        ttl: std::time::Duration,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<Reserved>>> + Send;
+    /// Releases the reservations `holder` still has on these secrets (after a failed write).
+    fn release_writes(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+    ) -> impl Future<Output = Result<()>> + Send;
     fn delete_secret(
         &self,
         scope: &ScopePath,
@@ -441,47 +558,135 @@ impl<S: MetadataStore> Service<S> {
             }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
-        let previous = self
-            .previous_material(&scope, &name, existing.as_ref())
-            .await?;
-        self.authorize_reference(who, &scope, &name, backend_kind, previous.as_ref())
-            .await?;
-        let material = backend
-            .write(&scope, &name, value, previous.as_ref())
-            .await?;
         let audit = self.audit(who, "secret.set").secret(&scope, &name);
-        let versions = self
-            .store
-            .write_versions(vec![NewVersion {
-                scope,
-                name,
-                category,
-                backend: backend_kind,
-                material,
-                expected,
-                rollback_of: None,
-                actor: Actor(who.account.clone()),
-                audit,
-            }])
-            .await?;
-        versions
+        let new = NewVersion {
+            scope,
+            name,
+            category,
+            backend: backend_kind,
+            material: StoredMaterial::default(),
+            expected,
+            rollback_of: None,
+            actor: Actor(who.account.clone()),
+            audit,
+            reservation: None,
+        };
+        if backend_kind != BackendKind::Local {
+            return self
+                .write_external(who, backend.as_ref(), ExternalOp::Write(value), new)
+                .await;
+        }
+        // Local: the value lives in the row, so the database's compare-and-swap is the
+        // whole check.
+        let written = backend.write(&new.scope, &new.name, value, None).await?;
+        self.commit_one(NewVersion {
+            material: written.material,
+            ..new
+        })
+        .await
+    }
+
+    /// Writes one version and returns its number.
+    async fn commit_one(&self, new: NewVersion) -> Result<Version> {
+        self.store
+            .write_versions(vec![new])
+            .await?
             .into_iter()
             .next()
             .ok_or_else(|| Error::Storage("write returned no version".into()))
     }
 
-    /// The current material of an existing external secret (where a write must go).
-    async fn previous_material(
+    /// A change of an external secret (AWS, Vault) as one step with its version check:
+    /// take the secret's write reservation in the database, checking `new.expected` in
+    /// the same transaction (a stale write is refused before the backend is touched);
+    /// change the backend; record the version and release the reservation in one
+    /// transaction. A failed backend change releases the reservation; a failed record
+    /// undoes the backend change.
+    async fn write_external(
         &self,
-        scope: &ScopePath,
-        name: &SecretName,
-        existing: Option<&SecretMeta>,
-    ) -> Result<Option<StoredMaterial>> {
-        match existing {
-            Some(m) if m.backend != BackendKind::Local => {
-                Ok(Some(self.store.material(scope, name, None).await?.2))
+        who: &Principal,
+        backend: &dyn ValueBackend,
+        op: ExternalOp<'_>,
+        mut new: NewVersion,
+    ) -> Result<Version> {
+        let holder = crate::random::uuid_v4();
+        let items = [Reservation {
+            scope: new.scope.clone(),
+            name: new.name.clone(),
+            expected: new.expected,
+        }];
+        let current = self
+            .store
+            .reserve_writes(
+                &holder,
+                &items,
+                WRITE_RESERVATION_TTL,
+                WRITE_RESERVATION_WAIT,
+            )
+            .await?
+            .into_iter()
+            .next()
+            .flatten();
+        let release = || self.store.release_writes(&holder, &items);
+        let refuse = match &current {
+            Some((meta, _)) if meta.backend != backend.kind() => Some(Error::Conflict(format!(
+                "{} at {} is now a {} secret; nothing was changed",
+                new.name, new.scope, meta.backend
+            ))),
+            None if matches!(op, ExternalOp::Restore(_)) => Some(not_found(&new.scope, &new.name)),
+            None if new.category.is_none() => Some(Error::Invalid(format!(
+                "{} is a new secret at {}: --category is required (provider, infrastructure, integration or agent)",
+                new.name, new.scope
+            ))),
+            _ => None,
+        };
+        if let Some(e) = refuse {
+            let _ = release().await;
+            return Err(e);
+        }
+        let previous = current.as_ref().map(|(_, m)| m);
+        // The link rule, on the reference written to and (rollback) the one made current.
+        let restored = match &op {
+            ExternalOp::Restore(target) => Some(target),
+            ExternalOp::Write(_) => None,
+        };
+        for material in [previous, restored].into_iter().flatten() {
+            let kind = backend.kind();
+            if let Err(e) = self
+                .authorize_reference(who, &new.scope, &new.name, kind, Some(material))
+                .await
+            {
+                let _ = release().await;
+                return Err(e);
             }
-            _ => Ok(None),
+        }
+        let changed = match &op {
+            ExternalOp::Write(value) => backend.write(&new.scope, &new.name, value, previous).await,
+            ExternalOp::Restore(target) => backend.restore(&new.scope, &new.name, target).await,
+        };
+        let written = match changed {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = release().await;
+                return Err(e.into());
+            }
+        };
+        new.material = written.material.clone();
+        new.expected = Some(current.as_ref().map_or(0, |(m, _)| m.version));
+        new.reservation = Some(holder.clone());
+        match self.commit_one(new).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let note = match backend.undo(&written).await {
+                    Ok(()) => format!("; the change in {} was undone", backend.kind()),
+                    Err(u) => format!(
+                        "; undoing the change in {} failed too ({u}): it holds a value that secretstore did not record",
+                        backend.kind()
+                    ),
+                };
+                let _ = release().await;
+                Err(e.with_note(&note))
+            }
         }
     }
 
@@ -548,6 +753,7 @@ impl<S: MetadataStore> Service<S> {
                 rollback_of: None,
                 actor: Actor(who.account.clone()),
                 audit,
+                reservation: None,
             }])
             .await?;
         // Root's link is approved for the members of the scope; anyone else's is checked
@@ -859,7 +1065,8 @@ impl<S: MetadataStore> Service<S> {
             .await
             .into_iter()
             .next()
-            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?;
+            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?
+            .value;
         self.store
             .append_audit(
                 self.audit(who, "secret.reveal")
@@ -905,33 +1112,41 @@ impl<S: MetadataStore> Service<S> {
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
         let scope = self.secret_scope(who, scope, Action::Write).await?;
-        let (meta, v, material) = self.store.material(&scope, &name, Some(to)).await?;
-        self.authorize_reference(who, &scope, &name, meta.backend, Some(&material))
-            .await?;
+        let (meta, v, target) = self.store.material(&scope, &name, Some(to)).await?;
         let backend = self.backends.get(meta.backend)?;
-        let material = backend.restore(&scope, &name, &material).await?;
         let audit = self
             .audit(who, "secret.rollback")
             .secret(&scope, &name)
             .detail(serde_json::json!({ "to": v }));
-        let versions = self
-            .store
-            .write_versions(vec![NewVersion {
-                scope,
-                name,
-                category: None,
-                backend: meta.backend,
-                material,
-                expected: Some(meta.version),
-                rollback_of: Some(v),
-                actor: Actor(who.account.clone()),
-                audit,
-            }])
-            .await?;
-        versions
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Storage("write returned no version".into()))
+        let new = NewVersion {
+            scope,
+            name,
+            category: None,
+            backend: meta.backend,
+            material: StoredMaterial::default(),
+            expected: Some(meta.version),
+            rollback_of: Some(v),
+            actor: Actor(who.account.clone()),
+            audit,
+            reservation: None,
+        };
+        if meta.backend != BackendKind::Local {
+            // Rollback makes version `to` current whatever came in between: it waits for
+            // a write in progress instead of failing on it.
+            let new = NewVersion {
+                expected: None,
+                ..new
+            };
+            return self
+                .write_external(who, backend.as_ref(), ExternalOp::Restore(target), new)
+                .await;
+        }
+        let written = backend.restore(&new.scope, &new.name, &target).await?;
+        self.commit_one(NewVersion {
+            material: written.material,
+            ..new
+        })
+        .await
     }
 
     pub async fn delete(&self, who: &Principal, scope: &str, name: &str) -> Result<()> {
@@ -964,38 +1179,146 @@ impl<S: MetadataStore> Service<S> {
                 "nothing to import: the file holds no variables".into(),
             ));
         }
-        let mut writes = Vec::with_capacity(entries.len());
-        for (name, e) in names.iter().zip(&entries) {
-            let existing = self.store.secret(&scope, name).await?;
-            let kind = match &existing {
+        // Which backend each entry goes to: an existing secret's own, else the default.
+        let mut kinds = Vec::with_capacity(names.len());
+        for name in &names {
+            kinds.push(match self.store.secret(&scope, name).await? {
                 Some(m) => m.backend,
                 None => self.config.default_backend,
+            });
+        }
+        let mut backends = Vec::with_capacity(kinds.len());
+        for kind in &kinds {
+            backends.push(self.backends.get(*kind)?);
+        }
+        // The external entries are reserved together (all or none), checked and written
+        // under their reservations, and recorded with them in one transaction.
+        let holder = crate::random::uuid_v4();
+        let reserved_items: Vec<Reservation> = names
+            .iter()
+            .zip(&kinds)
+            .filter(|(_, k)| **k != BackendKind::Local)
+            .map(|(n, _)| Reservation {
+                scope: scope.clone(),
+                name: n.clone(),
+                expected: None,
+            })
+            .collect();
+        let mut reserved = if reserved_items.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .reserve_writes(
+                    &holder,
+                    &reserved_items,
+                    WRITE_RESERVATION_TTL,
+                    WRITE_RESERVATION_WAIT,
+                )
+                .await?
+        }
+        .into_iter();
+        let mut writes = Vec::with_capacity(entries.len());
+        // The external writes made so far, for the undo.
+        let mut done: Vec<(usize, Written)> = Vec::new();
+        let mut failed = None;
+        for (i, ((name, e), kind)) in names.iter().zip(&entries).zip(&kinds).enumerate() {
+            let backend = &backends[i];
+            let (previous, expected) = if *kind == BackendKind::Local {
+                (None, None)
+            } else {
+                match reserved.next().flatten() {
+                    Some((meta, m)) if meta.backend == *kind => (Some(m), Some(meta.version)),
+                    Some((meta, _)) => {
+                        failed = Some(Error::Conflict(format!(
+                            "{name} at {scope} is now a {} secret",
+                            meta.backend
+                        )));
+                        break;
+                    }
+                    None => (None, Some(0)),
+                }
             };
-            let previous = self
-                .previous_material(&scope, name, existing.as_ref())
-                .await?;
-            self.authorize_reference(who, &scope, name, kind, previous.as_ref())
-                .await?;
-            let material = self
-                .backends
-                .get(kind)?
+            // The link rule, on the reference this entry writes to (before its write;
+            // a refusal undoes the entries already written).
+            if let Err(err) = self
+                .authorize_reference(who, &scope, name, *kind, previous.as_ref())
+                .await
+            {
+                failed = Some(err);
+                break;
+            }
+            let written = match backend
                 .write(&scope, name, &e.value, previous.as_ref())
-                .await?;
+                .await
+            {
+                Ok(w) => w,
+                Err(err) => {
+                    failed = Some(Error::from(err));
+                    break;
+                }
+            };
+            if *kind != BackendKind::Local {
+                done.push((i, written.clone()));
+            }
             let audit = self.audit(who, "secret.import").secret(&scope, name);
             writes.push(NewVersion {
                 scope: scope.clone(),
                 name: name.clone(),
                 category: Some(category),
-                backend: kind,
-                material,
-                expected: None,
+                backend: *kind,
+                material: written.material,
+                expected,
                 rollback_of: None,
                 actor: Actor(who.account.clone()),
                 audit,
+                reservation: (*kind != BackendKind::Local).then(|| holder.clone()),
             });
         }
-        let versions = self.store.write_versions(writes).await?;
-        Ok(names.into_iter().zip(versions).collect())
+        let outcome = match failed {
+            Some(e) => Err(e),
+            None => self.store.write_versions(writes).await,
+        };
+        match outcome {
+            Ok(versions) => Ok(names.into_iter().zip(versions).collect()),
+            Err(e) => {
+                let note = self.undo_all(&backends, &names, &done).await;
+                if !reserved_items.is_empty() {
+                    let _ = self.store.release_writes(&holder, &reserved_items).await;
+                }
+                Err(e.with_note(&note))
+            }
+        }
+    }
+
+    /// Undoes external writes that the database will not record, newest first; says
+    /// what was done, for the error.
+    async fn undo_all(
+        &self,
+        backends: &[&Arc<dyn ValueBackend>],
+        names: &[SecretName],
+        done: &[(usize, Written)],
+    ) -> String {
+        let mut failures = Vec::new();
+        for (i, written) in done.iter().rev() {
+            if let Err(e) = backends[*i].undo(written).await {
+                failures.push(format!("{} ({e})", names[*i]));
+            }
+        }
+        let n = done.len();
+        let writes = if n == 1 {
+            "1 external write already made".to_owned()
+        } else {
+            format!("{n} external writes already made")
+        };
+        match (n, failures.len()) {
+            (0, _) => "; nothing was imported".to_owned(),
+            (1, 0) => format!("; nothing was imported: the {writes} was undone"),
+            (_, 0) => format!("; nothing was imported: the {writes} were undone"),
+            (_, f) => format!(
+                "; nothing was recorded, but of the {writes}, {f} could not be undone and keep their new value in the backend: {}",
+                failures.join(", ")
+            ),
+        }
     }
 
     /// Creates a task. Its refs are checked for shape only: they are resolved at dispatch.
@@ -1086,14 +1409,14 @@ impl<S: MetadataStore> Service<S> {
     }
 
     /// Fetches the current value of every winner, each backend asked once for all its
-    /// refs. One value slot per resolution (`None` where missing or failed) and the
+    /// refs, with the backend version each value came from. One value slot per resolution (`None` where missing or failed) and the
     /// failures: a missing ref, or the winner's backend error (never a broader scope's value).
     async fn fetch_winners(
         &self,
         resolutions: &[Resolution],
-    ) -> (Vec<Option<SecretValue>>, Vec<RefFailure>) {
+    ) -> (Vec<Option<Fetched>>, Vec<RefFailure>) {
         let mut failures: Vec<RefFailure> = Vec::new();
-        let mut values: Vec<Option<SecretValue>> = vec![None; resolutions.len()];
+        let mut values: Vec<Option<Fetched>> = vec![None; resolutions.len()];
         let mut by_backend: BTreeMap<BackendKind, Vec<usize>> = BTreeMap::new();
         for (i, r) in resolutions.iter().enumerate() {
             match &r.winner {
@@ -1141,6 +1464,44 @@ impl<S: MetadataStore> Service<S> {
         (values, failures)
     }
 
+    /// When a backend handed out another version than the one the database recorded at
+    /// resolution (a write committed in between), names the database version that holds
+    /// what was fetched, if there is one by now; otherwise the brief keeps the recorded
+    /// version, and its `backend_version` shows what was handed out.
+    async fn align_versions(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+        mut resolutions: Vec<Resolution>,
+        values: &[Option<Fetched>],
+    ) -> Result<Vec<Resolution>> {
+        let moved = |r: &Resolution, v: &Option<Fetched>| match (&r.winner, v) {
+            (Some(c), Some(f)) => f.version.is_some() && f.version != c.material.backend_version,
+            _ => false,
+        };
+        if !resolutions.iter().zip(values).any(|(r, v)| moved(r, v)) {
+            return Ok(resolutions);
+        }
+        let candidates = self.store.candidates(chain, names).await?;
+        for (r, v) in resolutions.iter_mut().zip(values) {
+            if !moved(r, v) {
+                continue;
+            }
+            let (Some(winner), Some(fetched)) = (&r.winner, v) else {
+                continue;
+            };
+            let now = candidates.iter().find(|c| {
+                c.meta.name == winner.meta.name
+                    && c.meta.scope == winner.meta.scope
+                    && c.material.backend_version == fetched.version
+            });
+            if let Some(now) = now {
+                r.winner = Some(now.clone());
+            }
+        }
+        Ok(resolutions)
+    }
+
     /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
     /// callback token and returns the env. All or nothing: any missing or failing ref
     /// fails the whole dispatch, naming every one, and nothing is stored or issued.
@@ -1170,21 +1531,28 @@ impl<S: MetadataStore> Service<S> {
         if let Some(payload) = &task.payload {
             refuse_values_in_payload(payload, &resolutions, &values)?;
         }
+        let resolutions = self
+            .align_versions(&chain, &names, resolutions, &values)
+            .await?;
 
         let brief = Brief {
             brief_id: BriefId::generate(),
             task_id: task.id.clone(),
             project: task.project.clone(),
             created_at: crate::now_rfc3339(),
+            // The backend version is the one whose value is handed out, read with it:
+            // a write in the backend since the database recorded its version counts.
             secrets: resolutions
                 .iter()
-                .filter_map(|r| r.winner.as_ref())
-                .map(|c| BriefSecret {
+                .zip(&values)
+                .filter_map(|(r, v)| Some((r.winner.as_ref()?, v.as_ref()?)))
+                .map(|(c, v)| BriefSecret {
                     name: c.meta.name.clone(),
                     scope: c.meta.scope.clone(),
                     version: c.meta.version,
                     backend: c.meta.backend,
                     category: c.meta.category,
+                    backend_version: v.version.clone(),
                 })
                 .collect(),
             payload: task.payload.clone(),
@@ -1203,7 +1571,14 @@ impl<S: MetadataStore> Service<S> {
             secrets: brief
                 .secrets
                 .iter()
-                .map(|s| (s.scope.clone(), s.name.clone(), s.version))
+                .map(|s| {
+                    (
+                        s.scope.clone(),
+                        s.name.clone(),
+                        s.version,
+                        s.backend_version.clone(),
+                    )
+                })
                 .collect(),
         };
         // The brief is durable before the token becomes valid and the env is handed out.
@@ -1215,7 +1590,8 @@ impl<S: MetadataStore> Service<S> {
             .detail(serde_json::json!({
                 "task_id": task.id,
                 "secrets": brief.secrets.iter().map(|s| serde_json::json!({
-                    "name": s.name, "scope": s.scope, "version": s.version
+                    "name": s.name, "scope": s.scope, "version": s.version,
+                    "backend_version": s.backend_version,
                 })).collect::<Vec<_>>(),
             }));
         self.store.record_dispatch(&record, audit).await?;
@@ -1223,7 +1599,7 @@ impl<S: MetadataStore> Service<S> {
         let mut env: Vec<(String, SecretValue)> = resolutions
             .iter()
             .zip(values)
-            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v)))
+            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v.value)))
             .collect();
         #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
         let id_value =
@@ -1718,14 +2094,14 @@ fn refuse_unsafe_refs(refs: &[String]) -> Result<()> {
 fn refuse_values_in_payload(
     payload: &serde_json::Value,
     resolutions: &[Resolution],
-    values: &[Option<SecretValue>],
+    values: &[Option<Fetched>],
 ) -> Result<()> {
     let leaked: Vec<String> = resolutions
         .iter()
         .zip(values)
         .filter(|(_, v)| {
             v.as_ref()
-                .is_some_and(|v| json_contains(payload, v.expose_secret()))
+                .is_some_and(|v| json_contains(payload, v.value.expose_secret()))
         })
         .map(|(r, _)| r.name.to_string())
         .collect();

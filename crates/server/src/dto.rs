@@ -205,6 +205,10 @@ pub struct BriefSecretDto {
     pub version: i64,
     pub backend: String,
     pub category: String,
+    /// The backend's version of the value handed out (AWS `VersionId`, Vault KV version);
+    /// absent for local secrets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_version: Option<String>,
 }
 
 /// A stored brief with its dispatch status. Never a value or a token.
@@ -240,6 +244,7 @@ impl BriefDto {
                     version: s.version,
                     backend: s.backend.to_string(),
                     category: s.category.to_string(),
+                    backend_version: s.backend_version,
                 })
                 .collect(),
             payload: b.payload,

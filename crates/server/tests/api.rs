@@ -1389,3 +1389,101 @@ async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses
     a.error(400, "invalid_request");
     assert!(!a.text.contains(tail), "{}", a.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_nothing() {
+    use secretstore_core::{
+        Actor, AuditEntry, BackendKind, Category, Error, MetadataStore, NewVersion, Reservation,
+        ScopePath, SecretName, StoredMaterial,
+    };
+    use std::time::{Duration, Instant};
+    let h = Harness::new().await;
+    tree(&h).await;
+    let store = &h.state.svc.store;
+    let scope = ScopePath::parse("acme/platform").unwrap();
+    let name = SecretName::parse("RESERVED").unwrap();
+    let item = |expected| {
+        vec![Reservation {
+            scope: scope.clone(),
+            name: name.clone(),
+            expected,
+        }]
+    };
+    let long = Duration::from_secs(60);
+    // A held reservation: a writer naming the version it replaces is refused at once; one
+    // without waits, up to its bound, then is refused too.
+    store
+        .reserve_writes("holder-a", &item(None), long, Duration::ZERO)
+        .await
+        .unwrap();
+    let e = store
+        .reserve_writes("holder-b", &item(Some(0)), long, long)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("in progress")),
+        "{e}"
+    );
+    let started = Instant::now();
+    let e = store
+        .reserve_writes("holder-b", &item(None), long, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    // A stale expected version is refused even when the reservation is free.
+    store.release_writes("holder-a", &item(None)).await.unwrap();
+    let e = store
+        .reserve_writes("holder-b", &item(Some(3)), long, long)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+
+    // A writer that crashed: its reservation expires and is taken over; if it comes back,
+    // its commit records nothing.
+    store
+        .reserve_writes("holder-a", &item(None), Duration::ZERO, Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let reserved = store
+        .reserve_writes("holder-b", &item(Some(0)), long, Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(reserved[0].is_none(), "the secret does not exist yet");
+    let actor = Actor("test".into());
+    let write = |holder: &str| NewVersion {
+        scope: scope.clone(),
+        name: name.clone(),
+        category: Some(Category::Agent),
+        backend: BackendKind::AwsSm,
+        material: StoredMaterial {
+            backend_ref: Some(format!("arn:of:{holder}")),
+            backend_version: Some("v".into()),
+            ..StoredMaterial::default()
+        },
+        expected: Some(0),
+        rollback_of: None,
+        actor: actor.clone(),
+        audit: AuditEntry::new(&actor, "secret.set", "test"),
+        reservation: Some(holder.to_owned()),
+    };
+    let e = store
+        .write_versions(vec![write("holder-a")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("expired")),
+        "{e}"
+    );
+    assert!(store.secret(&scope, &name).await.unwrap().is_none());
+    assert_eq!(
+        store.write_versions(vec![write("holder-b")]).await.unwrap(),
+        vec![1]
+    );
+    // Released with the commit: the next writer takes it at once.
+    store
+        .reserve_writes("holder-c", &item(Some(1)), long, Duration::ZERO)
+        .await
+        .unwrap();
+}

@@ -377,7 +377,7 @@ async fn fixture() -> Fixture {
     let name = secretstore_core::SecretName::parse(&format!("LINK_SRC_{unique}")).unwrap();
     let value = secretstore_core::SecretValue::new(value_at("vault-of-acme-other")).unwrap();
     let m = vault.write(&scope, &name, &value, None).await.unwrap();
-    let other_teams_vault_ref = m.backend_ref.unwrap();
+    let other_teams_vault_ref = m.material.backend_ref.unwrap();
     let nowhere_vault_ref = format!("secret/authz-nowhere-{unique}/x#v");
 
     Fixture {

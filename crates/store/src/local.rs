@@ -2,8 +2,8 @@
 
 use crate::crypto::Keyring;
 use secretstore_core::{
-    BackendError, BackendKind, BoxFuture, Fetch, ScopePath, SecretName, SecretValue,
-    StoredMaterial, ValueBackend,
+    BackendError, BackendKind, BoxFuture, Fetch, Fetched, ScopePath, SecretName, SecretValue,
+    StoredMaterial, ValueBackend, Written,
 };
 
 /// Encrypts values under the keyring's first key; decrypts with any of its keys.
@@ -41,14 +41,14 @@ impl ValueBackend for LocalBackend {
         _name: &'a SecretName,
         value: &'a SecretValue,
         _previous: Option<&'a StoredMaterial>,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
         let token = self.keys.encrypt(value.expose_secret().as_bytes());
         Box::pin(async move {
-            Ok(StoredMaterial {
+            Ok(Written::local(StoredMaterial {
                 ciphertext: Some(token),
                 backend_ref: None,
                 backend_version: None,
-            })
+            }))
         })
     }
 
@@ -56,9 +56,12 @@ impl ValueBackend for LocalBackend {
         &'a self,
         items: &'a [&'a StoredMaterial],
         _which: Fetch,
-    ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Fetched, BackendError>>> {
         // A local version is its token: current and recorded are the same thing.
-        let out = items.iter().map(|m| self.open(m)).collect();
+        let out = items
+            .iter()
+            .map(|m| self.open(m).map(Fetched::local))
+            .collect();
         Box::pin(async move { out })
     }
 

@@ -8,15 +8,19 @@
 //! write lock is taken up front, so two writers queue on the busy timeout instead of
 //! failing when a read lock cannot be upgraded. On PostgreSQL, row locks of the
 //! `UPDATE … RETURNING` that bumps a version serialize writers of one secret, so
-//! `expected_version` has exactly one winner even across servers.
+//! `expected_version` has exactly one winner even across servers. Writers of external
+//! secrets (AWS, Vault) first take a row of `write_reservations` (checking
+//! `expected_version` in the same transaction), write the backend, then record the
+//! version and delete the row in one transaction: the backend is only ever written by the
+//! writer that will win.
 
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
-    Category, DispatchRecord, Error, LinkPrefixes, MetadataStore, NewVersion, Principal, Result,
-    Role, ScopePath, SecretMeta, SecretName, SessionAuth, SessionInfo, StoredMaterial, Task,
-    TaskId, TokenInfo, Version, VersionMeta,
+    Category, DispatchRecord, Error, LinkPrefixes, MetadataStore, NewVersion, Principal,
+    Reservation, Reserved, Result, Role, ScopePath, SecretMeta, SecretName, SessionAuth,
+    SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -73,6 +77,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 "link policy",
                 include_str!("../migrations/sqlite/0005_link_policy.sql"),
             ),
+            m(
+                6,
+                "write reservations and brief backend versions",
+                include_str!("../migrations/sqlite/0006_write_reservations.sql"),
+            ),
         ],
         Dialect::Postgres => vec![
             m(
@@ -99,6 +108,11 @@ fn migrator(dialect: Dialect) -> sqlx::migrate::Migrator {
                 5,
                 "link policy",
                 include_str!("../migrations/postgres/0005_link_policy.sql"),
+            ),
+            m(
+                6,
+                "write reservations and brief backend versions",
+                include_str!("../migrations/postgres/0006_write_reservations.sql"),
             ),
         ],
     })
@@ -188,6 +202,13 @@ impl From<sqlx::Error> for TxError {
 
 fn db(e: sqlx::Error) -> Error {
     Error::Storage(format!("database error: {e}"))
+}
+
+/// Now, in milliseconds since the Unix epoch (the clock of write reservations).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -362,6 +383,24 @@ impl SqlStore {
         };
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
+            if let Some(holder) = &w.reservation {
+                // The reservation under which the backend was written ends with this
+                // write; one that was taken over (it expired) fails the whole write.
+                let released = sqlx::query(
+                    "DELETE FROM write_reservations WHERE scope = $1 AND name = $2 AND holder = $3",
+                )
+                .bind(w.scope.as_str())
+                .bind(w.name.as_str())
+                .bind(holder)
+                .execute(&mut *tx)
+                .await?;
+                if released.rows_affected() == 0 {
+                    return Err(TxError::Fail(Error::Conflict(format!(
+                        "the write reservation of {} at {} expired before the new version was recorded; nothing was recorded",
+                        w.name, w.scope
+                    ))));
+                }
+            }
             let sid = scope_id(&mut tx, &w.scope).await?.ok_or_else(|| {
                 TxError::Fail(Error::NotFound(format!(
                     "unknown {} {}",
@@ -451,6 +490,80 @@ impl SqlStore {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// One attempt of [`MetadataStore::reserve_writes`]: the reservations and what the
+    /// database holds of each secret, or the index of a secret another writer holds.
+    async fn reserve_once(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+        ttl: Duration,
+    ) -> Result<std::result::Result<Vec<Reserved>, usize>, TxError> {
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        let now = now_ms();
+        let expires = now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        // One order for every writer, so that two imports never wait for each other.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&a, &b| {
+            (items[a].scope.as_str(), items[a].name.as_str())
+                .cmp(&(items[b].scope.as_str(), items[b].name.as_str()))
+        });
+        let mut out: Vec<Reserved> = vec![None; items.len()];
+        let current_sql = format!(
+            "SELECT {META_COLUMNS}, v.ciphertext, v.backend_ref, v.backend_version \
+             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+             WHERE sc.path = $1 AND s.name = $2"
+        );
+        for i in order {
+            let it = &items[i];
+            if scope_id(&mut tx, &it.scope).await?.is_none() {
+                return Err(TxError::Fail(Error::NotFound(format!(
+                    "unknown {} {}",
+                    it.scope.level().as_str(),
+                    it.scope
+                ))));
+            }
+            // Taken when free, or when its holder let it expire (a writer that crashed).
+            let taken: Option<String> = sqlx::query_scalar(
+                "INSERT INTO write_reservations (scope, name, holder, expires_ms) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (scope, name) DO UPDATE \
+                    SET holder = excluded.holder, expires_ms = excluded.expires_ms \
+                    WHERE write_reservations.expires_ms < $5 \
+                 RETURNING holder",
+            )
+            .bind(it.scope.as_str())
+            .bind(it.name.as_str())
+            .bind(holder)
+            .bind(expires)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_none() {
+                return Ok(Err(i));
+            }
+            let row = sqlx::query(AssertSqlSafe(current_sql.clone()))
+                .bind(it.scope.as_str())
+                .bind(it.name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let current = match row {
+                Some(r) => Some((meta_row(&r)?, material_row(&r)?)),
+                None => None,
+            };
+            let version = current.as_ref().map_or(0, |(m, _)| m.version);
+            if let Some(e) = it.expected.filter(|e| *e != version) {
+                return Err(conflict(&it.scope, &it.name, e, version).into());
+            }
+            out[i] = current;
+        }
+        tx.commit().await?;
+        Ok(Ok(out))
     }
 
     /// How many local values (every version) the database holds.
@@ -813,6 +926,60 @@ impl MetadataStore for SqlStore {
         }
     }
 
+    async fn reserve_writes(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+        ttl: Duration,
+        wait: Duration,
+    ) -> Result<Vec<Reserved>> {
+        // A writer that names the version it replaces cannot win against a write in
+        // progress (that write would change the version): it is refused at once.
+        let may_wait = items.iter().all(|i| i.expected.is_none());
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let pause = Duration::from_millis(u64::from((5 * attempt).min(100)));
+            match self.reserve_once(holder, items, ttl).await {
+                Ok(Ok(reserved)) => return Ok(reserved),
+                Ok(Err(busy)) => {
+                    if !may_wait || tokio::time::Instant::now() + pause > deadline {
+                        let it = &items[busy];
+                        return Err(Error::Conflict(format!(
+                            "conflict: another write of {} at {} is in progress; nothing was changed",
+                            it.name, it.scope
+                        )));
+                    }
+                }
+                Err(TxError::Fail(e)) => return Err(e),
+                Err(TxError::Retry) if attempt < 50 => {}
+                Err(TxError::Retry) => {
+                    return Err(Error::Storage(
+                        "the write kept conflicting with concurrent writes; try again".into(),
+                    ));
+                }
+            }
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn release_writes(&self, holder: &str, items: &[Reservation]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for it in items {
+            sqlx::query(
+                "DELETE FROM write_reservations WHERE scope = $1 AND name = $2 AND holder = $3",
+            )
+            .bind(it.scope.as_str())
+            .bind(it.name.as_str())
+            .bind(holder)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
     async fn delete_secret(
         &self,
         scope: &ScopePath,
@@ -947,14 +1114,16 @@ impl MetadataStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        for (scope, name, version) in &rec.secrets {
+        for (scope, name, version, backend_version) in &rec.secrets {
             sqlx::query(
-                "INSERT INTO brief_secrets (brief_id, scope, name, version) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) \
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(rec.brief_id.as_str())
             .bind(scope)
             .bind(name)
             .bind(*version)
+            .bind(backend_version)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -986,7 +1155,8 @@ impl MetadataStore for SqlStore {
             completed_at: r.try_get("completed_at").map_err(db)?,
             revoked: revoked.is_some(),
             secrets: sqlx::query_as(
-                "SELECT scope, name, version FROM brief_secrets WHERE brief_id = $1 ORDER BY name",
+                "SELECT scope, name, version, backend_version FROM brief_secrets \
+                 WHERE brief_id = $1 ORDER BY name",
             )
             .bind(id.as_str())
             .fetch_all(&self.pool)

@@ -187,6 +187,7 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
             rollback_of: None,
             actor: actor.clone(),
             audit: AuditEntry::new(&actor, "secret.set", "test"),
+            reservation: None,
         }])
         .await
         .unwrap();
@@ -196,7 +197,7 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
         .fetch(&[&material], secretstore_core::Fetch::Current)
         .await;
     assert_eq!(
-        values[0].as_ref().unwrap().expose_secret(),
+        values[0].as_ref().unwrap().value.expose_secret(),
         "postgres://from-python\n"
     );
 }

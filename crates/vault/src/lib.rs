@@ -15,11 +15,16 @@
 //!
 //! A write is a KV v2 `PATCH` (JSON merge patch) of the one field, so the other fields of
 //! a linked entry are kept without their values ever reaching secretstore; a new entry is
-//! created with `cas=0`. The token therefore needs, on the paths it writes to:
+//! created with `cas=0`. A write that secretstore must take back (an import that failed on
+//! a later entry, a database commit that failed) is undone: the field as the version
+//! before had it is written again with `cas` on the new version (so a later write is never
+//! undone), and the new version is destroyed; a new entry's metadata is deleted. The token
+//! therefore needs, on the paths it writes to:
 //!
 //! ```hcl
 //! path "secret/data/secretstore/*"     { capabilities = ["create", "read", "update", "patch"] }
-//! path "secret/metadata/secretstore/*" { capabilities = ["read"] }   # link, doctor
+//! path "secret/metadata/secretstore/*" { capabilities = ["read", "delete"] }  # link, doctor, undo
+//! path "secret/destroy/secretstore/*"  { capabilities = ["update"] }          # undo
 //! ```
 //!
 //! A reference's mount is the configured mount when the reference starts with it (so a
@@ -38,14 +43,14 @@
 //! let scope = ScopePath::parse("acme/platform")?;
 //! let name = SecretName::parse("DB_URL")?;
 //! let value = SecretValue::new("postgres://db/prod".to_owned())?;
-//! let material = vault.write(&scope, &name, &value, None).await?;
+//! let material = vault.write(&scope, &name, &value, None).await?.material;
 //! assert_eq!(
 //!     material.backend_ref.as_deref(),
 //!     Some("secret/secretstore/acme/platform/DB_URL#value")
 //! );
 //!
 //! let fetched = vault.fetch(&[&material], Fetch::Current).await;
-//! assert_eq!(fetched[0].as_ref().unwrap().expose_secret(), "postgres://db/prod");
+//! assert_eq!(fetched[0].as_ref().unwrap().value.expose_secret(), "postgres://db/prod");
 //!
 //! // A value that already lives in Vault, by reference: only its metadata is read.
 //! let linked = vault.link("secret/legacy/app#password").await?;
@@ -64,8 +69,8 @@ use futures_util::StreamExt;
 use hyper::header::HeaderValue;
 use hyper::{Method, StatusCode};
 use secretstore_core::{
-    BackendError, BackendKind, BoxFuture, Error, Fetch, ScopePath, SecretName, SecretValue,
-    StoredMaterial, ValueBackend,
+    BackendError, BackendKind, BoxFuture, Change, Error, Fetch, Fetched, ScopePath, SecretName,
+    SecretValue, StoredMaterial, ValueBackend, Written,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -277,25 +282,26 @@ impl VaultBackend {
         })
     }
 
-    async fn fetch_one(
-        &self,
-        m: &StoredMaterial,
-        which: Fetch,
-    ) -> Result<SecretValue, BackendError> {
+    async fn fetch_one(&self, m: &StoredMaterial, which: Fetch) -> Result<Fetched, BackendError> {
         let r = self.parse_stored(m)?;
         let version = match which {
             Fetch::Current => None,
             Fetch::Recorded => Some(recorded_version(&r, m)?),
         };
-        self.read_field(&r, version).await
+        let (value, read) = self.read_field(&r, version).await?;
+        Ok(Fetched {
+            value,
+            version: read.or(version).map(|v| v.to_string()),
+        })
     }
 
-    /// Reads one field of one version (the latest when `version` is None).
+    /// Reads one field of one version (the latest when `version` is None), and the KV
+    /// version that answered.
     async fn read_field(
         &self,
         r: &KvRef,
         version: Option<u64>,
-    ) -> Result<SecretValue, BackendError> {
+    ) -> Result<(SecretValue, Option<u64>), BackendError> {
         let what = match version {
             Some(v) => format!("Vault {r} (version {v})"),
             None => format!("Vault {r}"),
@@ -323,6 +329,7 @@ impl VaultBackend {
                 None => format!("{what}: no data"),
             }));
         };
+        let read = data.metadata.as_ref().map(|m| m.version).filter(|v| *v > 0);
         let raw = fields
             .get(r.field.as_str())
             .copied()
@@ -337,9 +344,110 @@ impl VaultBackend {
                 r.field
             )));
         };
-        field_value(raw).ok_or_else(|| {
+        let value = field_value(raw).ok_or_else(|| {
             BackendError::NotFound(format!("{what}: the field {:?} is not text", r.field))
-        })
+        })?;
+        Ok((value, read))
+    }
+
+    /// The field of version `version` as it was, for an undo: `Ok(None)` when that version
+    /// is deleted or destroyed (or never existed), `Ok(Some(None))` when it had no such field.
+    async fn field_of_version(
+        &self,
+        r: &KvRef,
+        version: u64,
+    ) -> Result<Option<Option<SecretValue>>, BackendError> {
+        match self.read_field(r, Some(version)).await {
+            Ok((v, _)) => Ok(Some(Some(v))),
+            Err(BackendError::NotFound(m)) if m.contains("has no field") => Ok(Some(None)),
+            Err(BackendError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes back a write or restore (see [`ValueBackend::undo`]).
+    async fn undo_inner(&self, written: &Written) -> Result<(), BackendError> {
+        if written.change == Change::Nothing {
+            return Ok(());
+        }
+        let r = self.parse_stored(&written.material)?;
+        let ours = recorded_version(&r, &written.material)?;
+        let what = format!("Vault {r}");
+        if written.change == Change::Created {
+            // The entry did not exist before: its metadata goes, with every version,
+            // unless someone else wrote to it since.
+            let reply = self
+                .client
+                .send(Method::GET, &r.metadata_path(), None, &what)
+                .await?;
+            if !reply.status.is_success() {
+                return Err(reply.error(&what));
+            }
+            let meta: MetadataReply = reply.json(&what)?;
+            let current = meta.data.map(|m| m.current_version).unwrap_or_default();
+            if current != ours {
+                return Err(BackendError::Unavailable(format!(
+                    "{what}: version {current} was written after ours ({ours}); left as it is"
+                )));
+            }
+            let reply = self
+                .client
+                .send(Method::DELETE, &r.metadata_path(), None, &what)
+                .await?;
+            return if reply.status.is_success() {
+                Ok(())
+            } else {
+                Err(reply.error(&what))
+            };
+        }
+        // The field as the version before ours had it becomes current again, written with
+        // check-and-set on our version (so a later write is never undone), and our
+        // version is destroyed.
+        let before = match ours {
+            1 => None,
+            n => self.field_of_version(&r, n - 1).await?,
+        };
+        if let Some(field) = before {
+            let body = patch_body(&r.field, field.as_ref(), ours);
+            let reply = self
+                .client
+                .send(
+                    Method::PATCH,
+                    &r.data_path(),
+                    Some(("application/merge-patch+json", body)),
+                    &what,
+                )
+                .await?;
+            if !reply.status.is_success() {
+                return Err(match reply.status {
+                    StatusCode::BAD_REQUEST if reply.errors().contains("check-and-set") => {
+                        BackendError::Unavailable(format!(
+                            "{what}: a version was written after ours ({ours}); left as it is"
+                        ))
+                    }
+                    _ => reply.error(&what),
+                });
+            }
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "versions": [ours] }))
+            .map(|b| secret_body(Zeroizing::new(b)))
+            .map_err(|_| BackendError::Unavailable(format!("{what}: could not build a request")))?;
+        let reply = self
+            .client
+            .send(
+                Method::POST,
+                &r.destroy_path(),
+                Some(("application/json", body)),
+                &what,
+            )
+            .await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.error(&format!(
+                "{what}: the old value is current again, but destroying version {ours}"
+            )))
+        }
     }
 
     /// Writes `value` into `r`'s field as a new version and returns that version.
@@ -359,7 +467,7 @@ impl VaultBackend {
         r: &KvRef,
         value: &SecretValue,
         owned: bool,
-    ) -> Result<u64, BackendError> {
+    ) -> Result<(u64, Change), BackendError> {
         let what = format!("Vault {r}");
         for _ in 0..WRITE_ATTEMPTS {
             let body = write_body(&r.field, value, None);
@@ -373,7 +481,9 @@ impl VaultBackend {
                 )
                 .await?;
             let cas = match reply.status {
-                s if s.is_success() => return written_version(&reply, &what),
+                s if s.is_success() => {
+                    return Ok((written_version(&reply, &what)?, Change::Updated));
+                }
                 StatusCode::NOT_FOUND => {
                     match reply.json::<WriteReply>(&what).ok().and_then(|w| w.data) {
                         // The entry exists; its latest version is deleted or destroyed.
@@ -410,7 +520,14 @@ impl VaultBackend {
                 )
                 .await?;
             match reply.status {
-                s if s.is_success() => return written_version(&reply, &what),
+                s if s.is_success() => {
+                    let change = if cas == 0 {
+                        Change::Created
+                    } else {
+                        Change::Updated
+                    };
+                    return Ok((written_version(&reply, &what)?, change));
+                }
                 // Someone else wrote first: start again from the PATCH.
                 StatusCode::BAD_REQUEST if reply.errors().contains("check-and-set") => continue,
                 _ => return Err(reply.error(&what)),
@@ -579,11 +696,14 @@ impl ValueBackend for VaultBackend {
         name: &'a SecretName,
         value: &'a SecretValue,
         previous: Option<&'a StoredMaterial>,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
         Box::pin(async move {
             let (r, owned) = self.target(scope, name, previous)?;
-            let version = self.write_field(&r, value, owned).await?;
-            Ok(Self::material(&r, version))
+            let (version, change) = self.write_field(&r, value, owned).await?;
+            Ok(Written {
+                material: Self::material(&r, version),
+                change,
+            })
         })
     }
 
@@ -591,7 +711,7 @@ impl ValueBackend for VaultBackend {
         &'a self,
         items: &'a [&'a StoredMaterial],
         which: Fetch,
-    ) -> BoxFuture<'a, Vec<Result<SecretValue, BackendError>>> {
+    ) -> BoxFuture<'a, Vec<Result<Fetched, BackendError>>> {
         Box::pin(async move {
             // At most `concurrency` requests in flight; `buffered` yields in input order.
             // (The futures are made first: a `map` closure held across the await trips
@@ -660,14 +780,21 @@ impl ValueBackend for VaultBackend {
         scope: &'a ScopePath,
         name: &'a SecretName,
         target: &'a StoredMaterial,
-    ) -> BoxFuture<'a, Result<StoredMaterial, BackendError>> {
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
         Box::pin(async move {
             let (r, owned) = self.target(scope, name, Some(target))?;
             let version = recorded_version(&r, target)?;
-            let value = self.read_field(&r, Some(version)).await?;
-            let new = self.write_field(&r, &value, owned).await?;
-            Ok(Self::material(&r, new))
+            let (value, _) = self.read_field(&r, Some(version)).await?;
+            let (new, change) = self.write_field(&r, &value, owned).await?;
+            Ok(Written {
+                material: Self::material(&r, new),
+                change,
+            })
         })
+    }
+
+    fn undo<'a>(&'a self, written: &'a Written) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(self.undo_inner(written))
     }
 
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, BackendError>> {
@@ -752,6 +879,37 @@ fn write_body(
         reason = "serializing string pairs into a Vec cannot fail"
     )]
     serde_json::to_writer(&mut *buf, &body).expect("serialize a KV write");
+    secret_body(buf)
+}
+
+/// `{"data": {FIELD: VALUE or null}, "options": {"cas": N}}` for a PATCH (JSON merge patch:
+/// null removes the field), in a zeroizing buffer sized up front.
+fn patch_body(
+    field: &str,
+    value: Option<&SecretValue>,
+    cas: u64,
+) -> http_body_util::Full<bytes::Bytes> {
+    #[derive(serde::Serialize)]
+    struct Options {
+        cas: u64,
+    }
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        data: HashMap<&'a str, Option<&'a str>>,
+        options: Options,
+    }
+    let v = value.map(SecretValue::expose_secret);
+    let len = v.map_or(0, str::len);
+    let mut buf = Zeroizing::new(Vec::with_capacity(6 * (len + field.len()) + 64));
+    let body = Body {
+        data: HashMap::from([(field, v)]),
+        options: Options { cas },
+    };
+    #[allow(
+        clippy::expect_used,
+        reason = "serializing string pairs into a Vec cannot fail"
+    )]
+    serde_json::to_writer(&mut *buf, &body).expect("serialize a KV patch");
     secret_body(buf)
 }
 

@@ -98,6 +98,11 @@ impl KvRef {
         self.api_path("metadata")
     }
 
+    /// `/v1/MOUNT/destroy/PATH`, percent-encoded.
+    pub fn destroy_path(&self) -> String {
+        self.api_path("destroy")
+    }
+
     fn api_path(&self, kind: &str) -> String {
         format!(
             "/v1/{}/{kind}/{}",

@@ -124,7 +124,7 @@ async fn get(
         .into_iter()
         .next()
         .expect("one result")
-        .map(|s| s.expose_secret().to_owned())
+        .map(|s| s.value.expose_secret().to_owned())
 }
 
 #[track_caller]
@@ -186,7 +186,8 @@ async fn a_new_secret_goes_to_its_secretstore_path_and_the_value_stays_in_vault(
     let m = b
         .write(&sc, &name("DB_URL"), &v("postgres://u:pw@db/prod"), None)
         .await
-        .expect("write");
+        .expect("write")
+        .material;
     let path = format!("secretstore/{sc}/DB_URL");
     assert_eq!(m.backend_ref, Some(format!("secret/{path}#value")));
     assert_eq!(m.backend_version.as_deref(), Some("1"));
@@ -205,7 +206,8 @@ async fn a_token_that_may_not_read_is_refused_and_never_named() {
     let m = b
         .write(&sc, &name("API_KEY"), &v("canary-value-9f3"), None)
         .await
-        .expect("write");
+        .expect("write")
+        .material;
 
     // May read metadata (so link works) but not data.
     let token_id = format!("canary-token-{}", unique());
@@ -288,7 +290,8 @@ async fn a_rotation_with_bao_kv_put_takes_effect_at_the_next_fetch() {
     let m1 = b
         .write(&sc, &name("TOKEN"), &v("before rotation"), None)
         .await
-        .expect("write");
+        .expect("write")
+        .material;
     assert_eq!(
         get(b.as_ref(), &m1, Fetch::Current).await.unwrap(),
         "before rotation"
@@ -314,7 +317,8 @@ async fn a_rotation_with_bao_kv_put_takes_effect_at_the_next_fetch() {
     let m3 = b
         .write(&sc, &name("TOKEN"), &v("third"), Some(&m1))
         .await
-        .expect("write after rotation");
+        .expect("write after rotation")
+        .material;
     assert_eq!(m3.backend_version.as_deref(), Some("3"));
 }
 
@@ -327,8 +331,16 @@ async fn deleted_and_destroyed_versions_and_missing_fields_are_not_found() {
     let sc = scope(&format!("acme/t{}", unique()));
     let n = name("PASSWORD");
     let path = format!("secretstore/{sc}/PASSWORD");
-    let m1 = b.write(&sc, &n, &v("one"), None).await.expect("v1");
-    let m2 = b.write(&sc, &n, &v("two"), Some(&m1)).await.expect("v2");
+    let m1 = b
+        .write(&sc, &n, &v("one"), None)
+        .await
+        .expect("v1")
+        .material;
+    let m2 = b
+        .write(&sc, &n, &v("two"), Some(&m1))
+        .await
+        .expect("v2")
+        .material;
 
     // Soft delete of the latest version (DELETE /v1/secret/data/PATH).
     s.bao(&["kv", "delete", "-mount=secret", &path]);
@@ -363,7 +375,11 @@ async fn deleted_and_destroyed_versions_and_missing_fields_are_not_found() {
     );
 
     // secretstore's own path may be written again over a deleted latest version.
-    let m3 = b.write(&sc, &n, &v("three"), Some(&m2)).await.expect("v3");
+    let m3 = b
+        .write(&sc, &n, &v("three"), Some(&m2))
+        .await
+        .expect("v3")
+        .material;
     assert_eq!(m3.backend_version.as_deref(), Some("3"));
     assert_eq!(get(b.as_ref(), &m3, Fetch::Current).await.unwrap(), "three");
 
@@ -373,7 +389,8 @@ async fn deleted_and_destroyed_versions_and_missing_fields_are_not_found() {
     let m4 = b
         .write(&sc, &n, &v("four"), Some(&m3))
         .await
-        .expect("recreate");
+        .expect("recreate")
+        .material;
     assert_eq!(m4.backend_version.as_deref(), Some("1"));
 
     // A missing field: link checks only that the entry exists; the fetch says NotFound.
@@ -436,7 +453,8 @@ async fn a_write_to_a_linked_secret_changes_only_its_field() {
     let m2 = b
         .write(&sc, &n, &v("new-password"), Some(&linked))
         .await
-        .expect("write to the linked path");
+        .expect("write to the linked path")
+        .material;
     assert_eq!(
         m2.backend_ref, linked.backend_ref,
         "the linked path is kept"
@@ -464,7 +482,7 @@ async fn a_write_to_a_linked_secret_changes_only_its_field() {
     );
 
     // Rollback: the old password becomes a new version; the other fields stay.
-    let m3 = b.restore(&sc, &n, &linked).await.expect("restore");
+    let m3 = b.restore(&sc, &n, &linked).await.expect("restore").material;
     assert_eq!(m3.backend_ref, linked.backend_ref);
     assert_eq!(m3.backend_version.as_deref(), Some("3"));
     assert_eq!(field("password").trim_end(), "old-password");
@@ -542,7 +560,8 @@ async fn thirty_refs_are_fetched_in_order_with_a_bound() {
                 None,
             )
             .await
-            .expect("write"),
+            .expect("write")
+            .material,
         );
     }
     // One missing ref in the middle fails alone, in its place.
@@ -564,7 +583,7 @@ async fn thirty_refs_are_fetched_in_order_with_a_bound() {
                 (17, other) => panic!("the missing ref: got {other:?}"),
                 (i, Ok(val)) => {
                     let want = format!("value-{}", if i < 17 { i } else { i - 1 });
-                    assert_eq!(val.expose_secret(), want, "item {i}");
+                    assert_eq!(val.value.expose_secret(), want, "item {i}");
                 }
                 (i, Err(e)) => panic!("item {i}: {e}"),
             }
@@ -748,7 +767,8 @@ async fn a_sealed_vault_is_unavailable() {
     let m = b
         .write(&scope("acme"), &name("SEALED"), &v("v"), None)
         .await
-        .expect("write");
+        .expect("write")
+        .material;
     own.bao(&["operator", "seal"]);
     match get(b.as_ref(), &m, Fetch::Current).await {
         Err(BackendError::Unavailable(msg)) => assert!(msg.contains("sealed"), "{msg}"),
@@ -877,7 +897,8 @@ async fn a_namespace_is_sent_with_every_request() {
     let m = b
         .write(&sc, &name("IN_NS"), &v("namespaced"), None)
         .await
-        .expect("write in the namespace");
+        .expect("write in the namespace")
+        .material;
     assert_eq!(get(&b, &m, Fetch::Current).await.unwrap(), "namespaced");
     let seen = s.bao_in(
         &[
@@ -914,7 +935,8 @@ async fn values_of_every_shape_round_trip() {
         let m = b
             .write(&sc, &name(&format!("SHAPE_{i}")), &v(val), None)
             .await
-            .expect("write");
+            .expect("write")
+            .material;
         assert!(
             get(b.as_ref(), &m, Fetch::Current).await.unwrap() == val,
             "shape {i}"
