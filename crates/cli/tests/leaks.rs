@@ -299,6 +299,72 @@ fn a_canary_written_through_every_path_appears_in_no_sink() {
     outputs.borrow_mut().push(text);
     record(&env.run_stdin(&["callback", "verify", revoked], revoked_token.as_bytes()));
     record(&env.run(&["brief", "show", revoked]));
+    // `run` of the task: the child prints its whole environment; what reaches our output
+    // is masked, and the child gets none of secretstore's settings (with and without
+    // --clean-env).
+    for extra in [&[][..], &["--clean-env"][..]] {
+        let mut args = vec!["run", "--task", &t];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--",
+            "sh",
+            "-c",
+            "env; echo \"$VIA_AWS $VIA_VAULT $CLI_STDIN\" >&2",
+        ]);
+        let r = env.run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(r.stdout.contains("VIA_AWS=***"), "masked: {}", r.stdout);
+        for own in [
+            "FERNET_SECRET_KEY",
+            "VAULT_TOKEN=",
+            "AWS_SECRET_ACCESS_KEY",
+            "DATABASE_URL",
+        ] {
+            assert!(
+                !r.stdout.contains(own),
+                "{own} reached the child: {}",
+                r.stdout
+            );
+        }
+        record(&r);
+    }
+    // A member of another team tries to link team platform's own AWS and Vault values:
+    // refused before the backend is asked, and nothing of them in any answer.
+    record(env.run(&["team", "create", "acme/other"]).ok_run());
+    record(env.run(&["account", "create", "mallory"]).ok_run());
+    record(
+        env.run(&["grant", "mallory", "member", "acme/other"])
+            .ok_run(),
+    );
+    let mallory = env
+        .run(&["token", "create", "mallory"])
+        .ok()
+        .lines()
+        .find(|l| l.trim().starts_with("sst_"))
+        .expect("a token line")
+        .trim()
+        .to_string();
+    for body in [
+        json!({"aws_arn": format!("leak{}/acme/platform/VIA_AWS", std::process::id()), "category": "infrastructure"}),
+        json!({"vault_path": "secret/secretstore/acme/platform/dev/VIA_VAULT#value", "category": "infrastructure"}),
+    ] {
+        let (code, _, text) = server.call(
+            "POST",
+            "/api/v1/secrets/STOLEN/link?scope=acme/other",
+            Some(&mallory),
+            Some(&body.to_string()),
+        );
+        assert_eq!(code, 403, "{text}");
+        outputs.borrow_mut().push(text);
+    }
+    let (code, _, text) = server.call(
+        "GET",
+        "/api/v1/secrets/STOLEN/value?scope=acme/other",
+        Some(&mallory),
+        None,
+    );
+    assert_eq!(code, 404, "{text}");
+    outputs.borrow_mut().push(text);
     // A `run` whose command cannot start: its brief is revoked, its error holds no value.
     record(&env.run(&["run", "--task", &t, "--", "/nonexistent/leak-cmd"]));
     // A payload holding a value is refused before the task (and its payload) is stored.
