@@ -736,6 +736,26 @@ fn link_to_another_teams_aws_secret_is_refused() {
         (200, Some("team-b-canary-7781")),
         "{t}"
     );
+    // Every refused attempt is audited, who and where, never the reference.
+    let audit = w.e.run(&["audit", "--json"]).ok().to_string();
+    let records: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let refused: Vec<_> = records
+        .iter()
+        .filter(|r| r["action"] == "secret.link_refused")
+        .collect();
+    assert_eq!(refused.len(), 5, "{audit}");
+    assert!(refused.iter().all(|r| r["scope"] == "acme/platform"
+        && r["name"] == "STOLEN"
+        && r["detail"]["backend"] == "aws_sm"));
+    assert_eq!(
+        refused.iter().filter(|r| r["actor"] == "alice").count(),
+        4,
+        "{audit}"
+    );
+    assert!(
+        !audit.contains(&b_arn) && !audit.contains("acme/other/DB_PW"),
+        "{audit}"
+    );
 }
 
 #[test]

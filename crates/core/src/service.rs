@@ -724,14 +724,20 @@ impl<S: MetadataStore> Service<S> {
         }
         let backend = self.backends.get(kind)?;
         // Before the backend is asked anything: a refusal says nothing of existence.
-        self.authorize_link(who, &scope, backend.as_ref(), reference)
-            .await?;
+        let refused = |e: Error| self.refused_link(who, &scope, &name, kind, e);
+        if let Err(e) = self
+            .authorize_link(who, &scope, backend.as_ref(), reference)
+            .await
+        {
+            return Err(refused(e).await);
+        }
         let material = backend.link(reference).await?;
         // Again on what the backend resolved the reference to.
         let resolved = backend.reference_of(&material);
-        if let Some(r) = &resolved {
-            self.authorize_link(who, &scope, backend.as_ref(), r)
-                .await?;
+        if let Some(r) = &resolved
+            && let Err(e) = self.authorize_link(who, &scope, backend.as_ref(), r).await
+        {
+            return Err(refused(e).await);
         }
         let audit =
             self.audit(who, "secret.link")
@@ -769,6 +775,29 @@ impl<S: MetadataStore> Service<S> {
             .into_iter()
             .next()
             .ok_or_else(|| Error::Storage("write returned no version".into()))
+    }
+
+    /// A link refused by the link rule is audited (`secret.link_refused`: who, where, which
+    /// backend; never the reference, which may name another team's secret); other errors
+    /// pass through. Returns the error to answer.
+    async fn refused_link(
+        &self,
+        who: &Principal,
+        scope: &ScopePath,
+        name: &SecretName,
+        kind: BackendKind,
+        e: Error,
+    ) -> Error {
+        if matches!(e, Error::Forbidden(_)) {
+            let audit = self
+                .audit(who, "secret.link_refused")
+                .secret(scope, name)
+                .detail(serde_json::json!({ "backend": kind.as_str() }));
+            if let Err(a) = self.store.append_audit(audit).await {
+                return a;
+            }
+        }
+        e
     }
 
     /// The link rule of [`crate::links`] for a new link: every normal form of the
