@@ -1666,7 +1666,28 @@ fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
         None,
     );
     assert_eq!(code, 200, "{text}");
-    assert_eq!(v["value"], in_aws);
+    let labelled = labelled.as_array().unwrap();
+    if labelled.len() == 1 {
+        assert_eq!(v["value"], in_aws);
+    } else {
+        // moto 5.2.5 leaves AWSCURRENT on two versions after UpdateSecretVersionStage and
+        // then PutSecretValue (real AWS never does), and GetSecretValue answers either: the
+        // value handed out must then be one of the versions AWS calls current.
+        let current: Vec<serde_json::Value> = labelled
+            .iter()
+            .map(|id| {
+                aws_py(
+                    "print(json.dumps(sm.get_secret_value(SecretId=sys.argv[2], VersionId=sys.argv[3])['SecretString']))",
+                    &[&secret_id, id.as_str().unwrap()],
+                )
+            })
+            .collect();
+        assert!(
+            current.contains(&v["value"]),
+            "{} not in {current:?}",
+            v["value"]
+        );
+    }
 }
 
 #[test]
