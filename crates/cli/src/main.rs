@@ -1,16 +1,26 @@
 //! `secretstore`: the operator's command line. It works on the database directly and
 //! records its actions in the audit log as `cli:<os user>`.
+//!
+//! [`commands::run`] runs one command on the service that [`wiring`] builds from the
+//! settings [`config`] reads; [`serve`] runs the HTTP API on the same wiring. The
+//! binary's own failures are [`error::CliError`]s.
 #![forbid(unsafe_code)]
+// The command-line shape (`args`) is clap's derive: its doc comments are the `--help`
+// text, so the rest of its items stay undocumented rather than change the help.
+#![allow(missing_docs, reason = "a binary: nothing is public")]
 
 mod args;
 mod commands;
 mod config;
 mod dotenv;
 mod envfile;
+mod error;
 mod input;
 mod mask;
+mod output;
 mod serve;
 mod tls;
+mod wiring;
 
 use clap::Parser;
 use std::ffi::OsString;
