@@ -1,4 +1,5 @@
 //! The S3 brief store against a real moto server.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 

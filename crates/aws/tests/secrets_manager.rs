@@ -1,4 +1,5 @@
 //! The AWS Secrets Manager backend against a real moto server.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 

@@ -7,6 +7,7 @@
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian: `apt-get install -y chromium
 //! chromium-driver`; scripts/test.sh installs them). Only 127.0.0.1 is contacted.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use common::server::*;

@@ -1,4 +1,5 @@
 //! The command line used as the README walks through it, against the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use common::*;

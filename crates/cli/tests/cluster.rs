@@ -2,6 +2,7 @@
 //! one SQLite file otherwise): writes seen at once by the other server, exact
 //! `expected_version` under races, no lost writes, durability across kill -9, and
 //! snapshot-consistent dispatches under racing rotations.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use common::server::*;

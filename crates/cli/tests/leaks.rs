@@ -10,6 +10,7 @@
 //! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use common::server::*;

@@ -1,4 +1,5 @@
 //! `secretstore serve` as a user runs it: the real binary on a loopback port.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use common::server::*;

@@ -13,6 +13,8 @@
 //! `Unavailable` (connection refused, timeout, 5xx, sealed). No error message carries a
 //! value or the token.
 //!
+//! [`BackendError`]: secretstore_core::BackendError
+//!
 //! A write is a KV v2 `PATCH` (JSON merge patch) of the one field, so the other fields of
 //! a linked entry are kept without their values ever reaching secretstore; a new entry is
 //! created with `cas=0`. A write that secretstore must take back (an import that failed on
@@ -69,6 +71,3 @@ mod wire;
 
 pub use backend::VaultBackend;
 pub use settings::{DEFAULT_CONCURRENCY, DEFAULT_KV_MOUNT, DEFAULT_TIMEOUT, VaultSettings};
-
-#[cfg(doc)]
-use secretstore_core::BackendError;

@@ -99,7 +99,6 @@ pub(crate) fn written_version(reply: &Reply, what: &str) -> Result<u64, BackendE
 }
 
 /// `GET /v1/MOUNT/data/PATH`: the fields borrow from the (zeroizing) body, so no copy of
-
 /// another field's value is made.
 #[derive(Deserialize)]
 pub(crate) struct DataReply<'a> {
