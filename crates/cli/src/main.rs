@@ -42,12 +42,34 @@ fn main() -> ExitCode {
     match rt.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", cli_words(&e));
             if let Some(h) = e.hint() {
                 eprintln!("hint: {h}");
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// The domain says what went wrong in its own words; the command line words how to fix it
+/// with its own flags and commands.
+fn cli_words(e: &secretstore_core::Error) -> String {
+    use secretstore_core::Error;
+    match e {
+        Error::CategoryRequired { scope, name } => format!(
+            "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
+        ),
+        Error::ParentMissing { level, parent } => {
+            let command = if level == "organization" {
+                "org"
+            } else {
+                level
+            };
+            format!(
+                "unknown {level} {parent}: create it first with `secretstore {command} create {parent}`"
+            )
+        }
+        other => other.to_string(),
     }
 }
 

@@ -15,10 +15,12 @@ pub struct Backends {
 }
 
 impl Backends {
+    /// No backend configured yet.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Adds (or replaces) the backend of `backend.kind()`.
     pub fn with(mut self, backend: Arc<dyn ValueBackend>) -> Self {
         self.map.insert(backend.kind(), backend);
         self
@@ -35,15 +37,19 @@ impl Backends {
         self
     }
 
+    /// The backend of `kind`, or `NotConfigured` saying why it is missing.
     pub fn get(&self, kind: BackendKind) -> Result<&Arc<dyn ValueBackend>> {
         self.map
             .get(&kind)
             .ok_or_else(|| match self.missing.get(&kind) {
-                Some((why, hint)) => Error::config(why.clone(), hint.clone()),
-                None => Error::config(
-                    format!("the {kind} backend is not configured"),
-                    "see the README's section on backends",
-                ),
+                Some((why, hint)) => Error::NotConfigured {
+                    message: why.clone(),
+                    hint: Some(hint.clone()),
+                },
+                None => Error::NotConfigured {
+                    message: format!("the {kind} backend is not configured"),
+                    hint: Some("see the README's section on backends".to_owned()),
+                },
             })
     }
 }

@@ -3,6 +3,12 @@
 //! `testing` feature; each backend crate calls [`run`] from its own tests against a real
 //! server.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test suite for adapters: a failed step is a failed test"
+)]
+
 use crate::error::{BackendError, Error};
 use crate::model::StoredMaterial;
 use crate::name::SecretName;

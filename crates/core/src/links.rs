@@ -29,7 +29,9 @@ pub const MAX_PREFIXES: usize = 100;
 /// What root allowed an organization to link, per backend. Normalised and sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkPrefixes {
+    /// The prefixes of AWS Secrets Manager ARNs the organization's members may link.
     pub aws_prefixes: Vec<String>,
+    /// The prefixes of Vault paths (`mount/path`) the organization's members may link.
     pub vault_prefixes: Vec<String>,
 }
 
@@ -65,6 +67,7 @@ impl LinkPrefixes {
         }
     }
 
+    /// True when nothing may be linked by members.
     pub fn is_empty(&self) -> bool {
         self.aws_prefixes.is_empty() && self.vault_prefixes.is_empty()
     }

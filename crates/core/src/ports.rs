@@ -31,6 +31,7 @@ pub enum Fetch {
 /// A value as a backend handed it out, with the backend's version of it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
+    /// The value.
     pub value: SecretValue,
     /// The backend's own version of the value that was read (AWS `VersionId`, Vault KV
     /// version); `None` for the local backend, whose versions are the database's.
@@ -63,7 +64,9 @@ pub enum Change {
 /// The outcome of a backend write: what the database keeps, and what changed outside.
 #[derive(Debug, Clone)]
 pub struct Written {
+    /// What to store for the new version (ciphertext or reference).
     pub material: StoredMaterial,
+    /// What the write did to the backend (for undoing it).
     pub change: Change,
 }
 
@@ -186,15 +189,21 @@ pub trait BriefStore: Send + Sync {
 /// One write of a new version, as handed to the store.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
+    /// The scope written to.
     pub scope: ScopePath,
+    /// The secret's name.
     pub name: SecretName,
     /// The category to set; `None` keeps the existing one (an error for a new secret).
     pub category: Option<Category>,
+    /// The backend the value lives in.
     pub backend: BackendKind,
+    /// What the new version stores (ciphertext or reference).
     pub material: StoredMaterial,
     /// The version this write replaces (`0`: the secret must not exist yet).
     pub expected: Option<Version>,
+    /// The version this write restores, for a rollback.
     pub rollback_of: Option<Version>,
+    /// Who writes.
     pub actor: Actor,
     /// The audit record; the store fills in the new version.
     pub audit: AuditEntry,
@@ -206,7 +215,9 @@ pub struct NewVersion {
 /// One secret whose write reservation is asked for.
 #[derive(Debug, Clone)]
 pub struct Reservation {
+    /// The scope of the secret.
     pub scope: ScopePath,
+    /// The secret's name.
     pub name: SecretName,
     /// The version the caller expects to replace (`0`: the secret must not exist yet);
     /// checked against the database in the transaction that takes the reservation.
@@ -220,14 +231,23 @@ pub type Reserved = Option<(SecretMeta, StoredMaterial)>;
 /// What the database keeps of a dispatch: never the token, only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DispatchRecord {
+    /// The brief's id.
     pub brief_id: BriefId,
+    /// The task dispatched.
     pub task_id: TaskId,
+    /// The task's project.
     pub project: String,
+    /// When it was dispatched (RFC 3339, UTC).
     pub created_at: String,
+    /// The SHA-256 of the callback token.
     pub token_hash: String,
+    /// When the callback token expires (RFC 3339, UTC).
     pub expires_at: String,
+    /// `running` until the agent's callback (or a revocation) ends it.
     pub status: String,
+    /// When the callback came, if it came.
     pub completed_at: Option<String>,
+    /// True once the callback token was revoked.
     pub revoked: bool,
     /// Which secrets (scope, name, version, backend version) the brief handed out.
     pub secrets: Vec<(String, String, Version, Option<String>)>,
@@ -236,11 +256,17 @@ pub struct DispatchRecord {
 /// A dispatch as the web UI lists it, with the secrets rotated since.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BriefSummary {
+    /// The brief's id.
     pub brief_id: String,
+    /// The task dispatched.
     pub task_id: String,
+    /// The task's project.
     pub project: String,
+    /// When it was dispatched (RFC 3339, UTC).
     pub created_at: String,
+    /// `running`, `completed`, `failed` or `revoked`.
     pub status: String,
+    /// When the callback came, if it came.
     pub completed_at: Option<String>,
     /// Names of secrets the brief used that have a newer version (or were deleted) since:
     /// a running agent still holds the old value.
@@ -255,6 +281,7 @@ pub trait ScopeStore: Send + Sync {
         path: &ScopePath,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// True if the scope exists.
     fn scope_exists(&self, path: &ScopePath) -> impl Future<Output = Result<bool>> + Send;
     /// Every scope, ordered by path.
     fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
@@ -271,11 +298,13 @@ pub trait ScopeStore: Send + Sync {
 
 /// The database: secrets, their versions and material, write reservations and link approvals.
 pub trait SecretStore: Send + Sync {
+    /// A secret's metadata, or `None` if it does not exist.
     fn secret(
         &self,
         scope: &ScopePath,
         name: &SecretName,
     ) -> impl Future<Output = Result<Option<SecretMeta>>> + Send;
+    /// The secrets kept at one scope, ordered by name.
     fn list_secrets(
         &self,
         scope: &ScopePath,
@@ -317,6 +346,7 @@ pub trait SecretStore: Send + Sync {
         holder: &str,
         items: &[Reservation],
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes a secret and its versions, audited in the same transaction.
     fn delete_secret(
         &self,
         scope: &ScopePath,
@@ -347,17 +377,21 @@ pub trait SecretStore: Send + Sync {
 
 /// The database: tasks and the dispatches (briefs) made of them.
 pub trait DispatchStore: Send + Sync {
+    /// Stores a task, audited in the same transaction.
     fn create_task(
         &self,
         task: &Task,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// A stored task; `NotFound` for an unknown id.
     fn task(&self, id: &TaskId) -> impl Future<Output = Result<Task>> + Send;
+    /// Records a dispatch (and which secrets it handed out), audited in the same transaction.
     fn record_dispatch(
         &self,
         record: &DispatchRecord,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// What is recorded of a dispatch; `NotFound` for an unknown brief.
     fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
     /// The newest dispatches, newest first, with their stale secrets.
     fn recent_briefs(&self, limit: i64) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
@@ -381,6 +415,7 @@ pub trait DispatchStore: Send + Sync {
 
 /// The database: the append-only audit log.
 pub trait AuditStore: Send + Sync {
+    /// Appends one audit record on its own (for events without a change: reveals, refusals).
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
     /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
     /// under one of them (records without a scope, such as account changes, only without).

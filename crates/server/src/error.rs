@@ -91,8 +91,17 @@ impl From<Error> for ApiError {
             Error::Backend(b) => {
                 ApiError::new(S::BAD_GATEWAY, "backend_unavailable", b.to_string())
             }
+            e @ Error::CategoryRequired { .. } => {
+                ApiError::new(S::BAD_REQUEST, "invalid_request", e.to_string())
+            }
+            e @ Error::ParentMissing { .. } => {
+                ApiError::new(S::NOT_FOUND, "not_found", e.to_string())
+            }
             Error::Config { message, .. } => {
                 ApiError::new(S::BAD_GATEWAY, "backend_unavailable", message)
+            }
+            Error::NotConfigured { message, .. } => {
+                ApiError::new(S::SERVICE_UNAVAILABLE, "not_configured", message)
             }
             Error::Crypto(m) => ApiError::new(S::BAD_GATEWAY, "backend_unavailable", m),
             Error::Dispatch(failures) => {
@@ -112,12 +121,11 @@ impl From<Error> for ApiError {
                                 match error {
                                     BackendError::NotFound(_) => "not_found",
                                     BackendError::Refused(_) => "refused",
-                                    _ => "unavailable",
+                                    BackendError::Unavailable(_) => "unavailable",
                                 },
                                 Some(scope),
                             ),
                             RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
-                            _ => ("unavailable", None),
                         };
                         RefError {
                             name: f.name,
@@ -141,7 +149,7 @@ impl From<Error> for ApiError {
                     retry_after: None,
                 }
             }
-            other => {
+            other @ Error::Storage(_) => {
                 tracing::error!(error = %other, "internal error");
                 ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
             }

@@ -755,18 +755,15 @@ fn material_row(r: &AnyRow) -> Result<StoredMaterial> {
     })
 }
 
-fn parent_word(path: &ScopePath) -> String {
+fn parent_missing(path: &ScopePath) -> Error {
     let parent = path.parent().map(|p| p.to_string()).unwrap_or_default();
     let level = ScopePath::parse(&parent)
         .map(|p| p.level().as_str())
         .unwrap_or("scope");
-    format!(
-        "unknown {level} {parent}: create it first with `secretstore {} create {parent}`",
-        match level {
-            "organization" => "org",
-            other => other,
-        }
-    )
+    Error::ParentMissing {
+        level: level.to_owned(),
+        parent,
+    }
 }
 
 impl ScopeStore for SqlStore {
@@ -776,7 +773,7 @@ impl ScopeStore for SqlStore {
             None => None,
             Some(parent) => match scope_id(&mut tx, &parent).await? {
                 Some(id) => Some(id),
-                None => return Err(Error::NotFound(parent_word(path))),
+                None => return Err(parent_missing(path)),
             },
         };
         let inserted = sqlx::query(

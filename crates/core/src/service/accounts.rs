@@ -36,6 +36,7 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         Ok(created.then_some(token))
     }
 
+    /// Creates a person or service account (root only).
     pub async fn create_account(
         &self,
         who: &Principal,
@@ -52,11 +53,13 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         self.store.account(name).await
     }
 
+    /// An account with its roles (root only).
     pub async fn account(&self, who: &Principal, name: &str) -> Result<Account> {
         Self::require_root(who)?;
         self.store.account(name).await
     }
 
+    /// Every account with its roles (root only).
     pub async fn accounts(&self, who: &Principal) -> Result<Vec<Account>> {
         Self::require_root(who)?;
         self.store.list_accounts().await
@@ -77,6 +80,7 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         self.store.account(name).await
     }
 
+    /// Removes a role from an account (root only).
     pub async fn revoke_grant(&self, who: &Principal, name: &str, role: &Role) -> Result<Account> {
         Self::require_root(who)?;
         let audit = self
@@ -113,12 +117,14 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         Ok((info, token))
     }
 
+    /// An account's tokens, never a token itself (root only).
     pub async fn tokens(&self, who: &Principal, name: &str) -> Result<Vec<TokenInfo>> {
         Self::require_root(who)?;
         self.store.account(name).await?;
         self.store.list_tokens(name).await
     }
 
+    /// Revokes a token by its public id (root only); its sessions end with it.
     pub async fn revoke_token(&self, who: &Principal, id: &str) -> Result<()> {
         Self::require_root(who)?;
         if !crate::random::is_uuid(id) {

@@ -38,9 +38,10 @@ impl<S: MetadataStore> Service<S> {
             None => {
                 self.existing_scope(scope.clone()).await?;
                 if category.is_none() {
-                    return Err(Error::Invalid(format!(
-                        "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
-                    )));
+                    return Err(Error::CategoryRequired {
+                        scope: scope.to_string(),
+                        name: name.to_string(),
+                    });
                 }
             }
         }

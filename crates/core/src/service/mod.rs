@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 /// The result of a successful dispatch.
 pub struct Dispatched {
+    /// The stored brief (no values).
     pub brief: Brief,
     /// The secrets, in the order of the task's refs, then `SECRETSTORE_BRIEF_ID` and
     /// `SECRETSTORE_CALLBACK_TOKEN`.
@@ -45,22 +46,31 @@ pub struct ServiceConfig {
 
 /// secretstore's operations.
 pub struct Service<S> {
+    /// The database.
     pub store: S,
+    /// The configured value backends.
     pub backends: Backends,
+    /// Where briefs are kept.
     pub briefs: Arc<dyn BriefStore>,
+    /// The settings.
     pub config: ServiceConfig,
 }
 
 /// A new web UI session: the cookie's secret (shown once), its public id and CSRF token.
 pub struct NewSession {
+    /// The cookie's secret, shown once; only its hash is stored.
     pub id: SecretValue,
+    /// The session's public id.
     pub public_id: String,
+    /// The CSRF token forms must echo.
     pub csrf: String,
 }
 
 /// One entry of a dotenv import.
 pub struct ImportEntry {
+    /// The dotenv key.
     pub name: String,
+    /// The value.
     pub value: SecretValue,
 }
 

@@ -54,9 +54,10 @@ impl<S: MetadataStore> Service<S> {
         if existing.is_none() {
             self.existing_scope(scope.clone()).await?;
             if category.is_none() {
-                return Err(Error::Invalid(format!(
-                    "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
-                )));
+                return Err(Error::CategoryRequired {
+                    scope: scope.to_string(),
+                    name: name.to_string(),
+                });
             }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
@@ -136,10 +137,10 @@ impl<S: MetadataStore> Service<S> {
                 new.name, new.scope, meta.backend
             ))),
             None if matches!(op, ExternalOp::Restore(_)) => Some(not_found(&new.scope, &new.name)),
-            None if new.category.is_none() => Some(Error::Invalid(format!(
-                "{} is a new secret at {}: --category is required (provider, infrastructure, integration or agent)",
-                new.name, new.scope
-            ))),
+            None if new.category.is_none() => Some(Error::CategoryRequired {
+                scope: new.scope.to_string(),
+                name: new.name.to_string(),
+            }),
             _ => None,
         };
         if let Some(e) = refuse {
@@ -237,11 +238,13 @@ impl<S: MetadataStore> Service<S> {
         Ok((value, v))
     }
 
+    /// The secrets kept at one scope (metadata only).
     pub async fn list(&self, who: &Principal, scope: &str) -> Result<Vec<SecretMeta>> {
         let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
         self.store.list_secrets(&scope).await
     }
 
+    /// A secret's history, newest first (metadata only).
     pub async fn history(
         &self,
         who: &Principal,
@@ -253,6 +256,7 @@ impl<S: MetadataStore> Service<S> {
         self.store.versions(&scope, &name).await
     }
 
+    /// A secret's metadata (never its value).
     pub async fn metadata(&self, who: &Principal, scope: &str, name: &str) -> Result<SecretMeta> {
         let name = SecretName::parse_existing(name)?;
         let scope = self.secret_scope(who, scope, Action::ReadMeta).await?;
@@ -309,6 +313,7 @@ impl<S: MetadataStore> Service<S> {
         .await
     }
 
+    /// Deletes a secret and its history, audited.
     pub async fn delete(&self, who: &Principal, scope: &str, name: &str) -> Result<()> {
         let name = SecretName::parse_existing(name)?;
         let scope = self.secret_scope(who, scope, Action::Write).await?;
