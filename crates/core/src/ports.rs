@@ -87,7 +87,7 @@ impl Written {
 /// scope's value during an outage).
 ///
 /// The service calls `write`, `restore` and `undo` of an external backend only while it
-/// holds the database's write reservation of that secret (see [`MetadataStore::reserve_writes`]),
+/// holds the database's write reservation of that secret (see [`SecretStore::reserve_writes`]),
 /// so two secretstore writers never meet in the backend.
 pub trait ValueBackend: Send + Sync {
     /// Which backend this is.
