@@ -360,3 +360,88 @@ where
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn answer(e: Error) -> (StatusCode, serde_json::Value, Option<ErrorSummary>) {
+        let res = ApiError::from(e).into_response();
+        let status = res.status();
+        let summary = res.extensions().get::<ErrorSummary>().cloned();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap(), summary)
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_is_not_configured_is_503_not_configured() {
+        let e = Error::config("Vault is not configured", "set VAULT_ADDR and VAULT_TOKEN");
+        let (status, body, summary) = answer(e).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "not_configured");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("Vault is not configured"), "{message}");
+        // The operator's hint (an environment variable) is not the client's.
+        assert!(!message.contains("VAULT_ADDR"), "{message}");
+        let summary = summary.unwrap();
+        assert_eq!(summary.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(summary.code, "not_configured");
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_keeps_its_detail_for_the_log_only() {
+        let (status, body, summary) = answer(Error::Storage("disk I/O error".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert_eq!(&*summary.unwrap().message, "disk I/O error");
+    }
+
+    #[tokio::test]
+    async fn every_error_answer_carries_its_summary() {
+        let (status, body, summary) = answer(Error::NotFound("no such secret".into())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["message"], "no such secret");
+        let summary = summary.unwrap();
+        assert_eq!((summary.status, summary.code), (status, "not_found"));
+        let res = ApiError::too_many_requests(7).into_response();
+        assert!(res.extensions().get::<ErrorSummary>().is_some());
+        assert_eq!(res.headers()[axum::http::header::RETRY_AFTER], "7");
+    }
+
+    #[tokio::test]
+    async fn no_command_line_flag_reaches_an_api_client() {
+        let e = Error::Invalid(
+            "DB_URL is a new secret at acme: --category is required (provider, infrastructure, integration or agent)".into(),
+        );
+        let (status, body, _) = answer(e).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("category is required"), "{message}");
+        assert!(!message.contains("--"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_names_each_ref() {
+        let failures = vec![
+            RefFailure {
+                name: "A".into(),
+                reason: RefFailureReason::Missing,
+            },
+            RefFailure {
+                name: "B".into(),
+                reason: RefFailureReason::Backend {
+                    scope: "acme".into(),
+                    error: BackendError::Refused("bad token".into()),
+                },
+            },
+        ];
+        let (status, body, _) = answer(Error::Dispatch(failures)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body["error"]["code"], "backend_unavailable");
+        assert_eq!(body["error"]["refs"][0]["reason"], "missing");
+        assert_eq!(body["error"]["refs"][1]["reason"], "refused");
+        assert_eq!(body["error"]["refs"][1]["scope"], "acme");
+    }
+}

@@ -240,3 +240,27 @@ fn log_error(request_id: &str, route: &str, err: &ErrorSummary) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn the_logging_middleware_takes_the_error_summary_off_the_answer() {
+        let app = Router::new()
+            .route(
+                "/boom/{x}",
+                get(|| async { ApiError::from(secretstore_core::Error::Storage("x".into())) }),
+            )
+            .route_layer(middleware::from_fn(note_route))
+            .layer(middleware::from_fn(log_requests));
+        let req = Request::get("/boom/1").body(Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.extensions().get::<ErrorSummary>().is_none());
+        assert!(res.extensions().get::<RouteTemplate>().is_none());
+        assert!(res.headers().contains_key("x-request-id"));
+    }
+}
