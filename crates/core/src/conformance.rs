@@ -6,8 +6,8 @@
 use crate::error::{BackendError, Error};
 use crate::model::StoredMaterial;
 use crate::name::SecretName;
+use crate::ports::{Fetch, ValueBackend};
 use crate::scope::ScopePath;
-use crate::service::{Fetch, ValueBackend};
 use crate::value::SecretValue;
 use std::sync::Arc;
 

@@ -1394,8 +1394,8 @@ async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_nothing() {
     use secretstore_core::{
-        Actor, AuditEntry, BackendKind, Category, Error, MetadataStore, NewVersion, Reservation,
-        ScopePath, SecretName, StoredMaterial,
+        Actor, AuditEntry, BackendKind, Category, Error, NewVersion, Reservation, ScopePath,
+        SecretName, SecretStore, StoredMaterial,
     };
     use std::time::{Duration, Instant};
     let h = Harness::new().await;

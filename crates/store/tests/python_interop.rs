@@ -6,8 +6,8 @@
 //! `SECRETSTORE_TEST_PYTHON`; otherwise `python3` is used if it has the package.
 
 use secretstore_core::{
-    Actor, AuditEntry, BackendKind, Category, MetadataStore, NewVersion, ScopePath, SecretName,
-    StoredMaterial, ValueBackend,
+    Actor, AuditEntry, BackendKind, Category, NewVersion, ScopePath, ScopeStore, SecretName,
+    SecretStore, StoredMaterial, ValueBackend,
 };
 use secretstore_store::{Keyring, LocalBackend, SqlStore};
 use std::io::Write;
