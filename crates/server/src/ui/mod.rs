@@ -177,10 +177,6 @@ fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
         // No page dispatches: a dispatch's error here would be a bug.
         Error::Dispatch(_) | Error::Storage(_) => return internal(),
         // TODO(#11): goes once core drops `#[non_exhaustive]` from `Error`.
-        #[allow(
-            unreachable_patterns,
-            reason = "core's Error is still #[non_exhaustive]"
-        )]
         _ => return internal(),
     };
     (status, message, None)
