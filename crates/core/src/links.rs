@@ -88,7 +88,7 @@ pub fn normalise_prefix(kind: BackendKind, prefix: &str) -> Result<String> {
     let bad = |why: &str| Err(Error::Invalid(format!("a {kind} link prefix {why}")));
     let p = prefix.strip_suffix('/').unwrap_or(prefix);
     if p.is_empty() {
-        return bad("is empty (to allow nothing, use --none)");
+        return bad("is empty (to allow nothing, give no prefixes)");
     }
     if p.len() > MAX_PREFIX_BYTES {
         return bad(&format!("is longer than {MAX_PREFIX_BYTES} bytes"));
@@ -137,7 +137,7 @@ pub fn covers(prefix: &str, reference: &str) -> bool {
 /// hint whether it exists, or whose it is).
 pub fn refusal(scope: &impl std::fmt::Display) -> Error {
     Error::Forbidden(format!(
-        "this reference may not be linked or used at {scope}: only root may link it, or root must allow its prefix for the organization (secretstore org allow-links)"
+        "this reference may not be linked or used at {scope}: only root may link it, or root must allow its prefix for the organization"
     ))
 }
 

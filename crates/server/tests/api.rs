@@ -1,5 +1,6 @@
 //! The API through the router, without a socket: shapes, errors, limits, callbacks,
 //! concurrency.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use axum::body::Body;

@@ -1,6 +1,7 @@
 //! The web UI through the router, without a socket: sessions, CSRF, security headers,
 //! permissions (another team's member gets the 404 page of a missing scope), values only
 //! after an audited reveal and never in a URL.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod common;
 use axum::body::Body;
