@@ -1,5 +1,13 @@
 //! `secretstore`: the operator's command line. It works on the database directly and
 //! records its actions in the audit log as `cli:<os user>`.
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "issue #11: this crate is brought clean under the workspace lints on its own branch, not merged yet"
+)]
 #![forbid(unsafe_code)]
 
 mod args;

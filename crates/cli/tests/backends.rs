@@ -2,6 +2,14 @@
 //! the database, linking, mixed dispatch, rotation in the backend, failures that fail
 //! closed. `scripts/test.sh` starts the servers and sets the `SECRETSTORE_TEST_*` variables.
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::*;
 use std::process::{Child, Command, Stdio};

@@ -3,6 +3,14 @@
 //! `expected_version` under races, no lost writes, durability across kill -9, and
 //! snapshot-consistent dispatches under racing rotations.
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

@@ -11,6 +11,14 @@
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

@@ -1,6 +1,14 @@
 //! `secretstore run` (masking, signals) and `secretstore rekey` (master-key rotation that
 //! survives a kill -9).
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::*;
 use std::process::{Command, Stdio};

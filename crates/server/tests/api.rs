@@ -1,6 +1,13 @@
 //! The API through the router, without a socket: shapes, errors, limits, callbacks,
 //! concurrency.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 
 mod common;
 use axum::body::Body;
