@@ -1,6 +1,13 @@
 //! The S3 brief store against a real moto server.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 
 use common::{moto_url, s3_with, unique};

@@ -1,6 +1,13 @@
 //! The AWS Secrets Manager backend against a real moto server.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 
 use aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef;

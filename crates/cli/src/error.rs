@@ -135,8 +135,10 @@ pub(crate) enum CliError {
         /// Why.
         source: std::io::Error,
     },
-    /// What the domain (the service, the store, a backend) refused or failed at.
-    #[error(transparent)]
+    /// What the domain (the service, the store, a backend) refused or failed at, with
+    /// the fix worded in the command line's flags and commands where the domain leaves
+    /// that to its front ends ([`cli_words`]).
+    #[error("{}", cli_words(.0))]
     Core(#[from] secretstore_core::Error),
 }
 
@@ -158,6 +160,28 @@ impl CliError {
             CliError::Core(e) => e.hint(),
             _ => None,
         }
+    }
+}
+
+/// The domain says what went wrong in its own words; the command line words how to fix it
+/// with its own flags and commands.
+fn cli_words(e: &secretstore_core::Error) -> String {
+    use secretstore_core::Error;
+    match e {
+        Error::CategoryRequired { scope, name } => format!(
+            "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
+        ),
+        Error::ParentMissing { level, parent } => {
+            let command = if level == "organization" {
+                "org"
+            } else {
+                level
+            };
+            format!(
+                "unknown {level} {parent}: create it first with `secretstore {command} create {parent}`"
+            )
+        }
+        other => other.to_string(),
     }
 }
 
@@ -203,5 +227,18 @@ mod tests {
         let e = CliError::from(secretstore_core::Error::config("m", "h"));
         assert_eq!((e.to_string().as_str(), e.hint()), ("m", Some("h")));
         assert_eq!(CliError::Tls("t".into()).hint(), Some(TLS_HINT));
+        let e = CliError::from(secretstore_core::Error::ParentMissing {
+            level: "organization".into(),
+            parent: "acme".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "unknown organization acme: create it first with `secretstore org create acme`"
+        );
+        let e = CliError::from(secretstore_core::Error::CategoryRequired {
+            scope: "acme".into(),
+            name: "X".into(),
+        });
+        assert!(e.to_string().contains("--category is required"), "{e}");
     }
 }

@@ -1,8 +1,15 @@
 //! AWS Secrets Manager (moto) and Vault (OpenBao) through the real binary: values never in
 //! the database, linking, mixed dispatch, rotation in the backend, failures that fail
 //! closed. `scripts/test.sh` starts the servers and sets the `SECRETSTORE_TEST_*` variables.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::*;
 use std::process::{Child, Command, Stdio};
@@ -599,7 +606,7 @@ fn tag(e: &Env) -> String {
 
 struct LinkWorld {
     e: Env,
-    srv: Server,
+    srv: common::server::Server,
     root: String,
     /// member acme/platform
     alice: String,
@@ -622,7 +629,7 @@ fn link_world(backend: &str) -> LinkWorld {
     let ada = account_token(&e, "ada", &["admin", "acme"]);
     let gus = account_token(&e, "gus", &["admin", "globex"]);
     let root = account_token(&e, "ops", &["root"]);
-    let srv = Server::start(&e, &[("SECRET_BACKEND", backend)]);
+    let srv = common::server::Server::start(&e, &[("SECRET_BACKEND", backend)]);
     LinkWorld {
         e,
         srv,
@@ -1208,7 +1215,7 @@ fn race_puts(
                 }
                 barrier.wait();
                 let (code, _, _) =
-                    server::http(&addr, "PUT", &path, Some(&root), Some(&body.to_string()));
+                    common::server::http(&addr, "PUT", &path, Some(&root), Some(&body.to_string()));
                 (value, code)
             })
         })
@@ -1621,8 +1628,13 @@ fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
                     )
                 };
                 barrier.wait();
-                let (code, _, text) =
-                    server::http(&addr, method, &path, Some(&root), Some(&body.to_string()));
+                let (code, _, text) = common::server::http(
+                    &addr,
+                    method,
+                    &path,
+                    Some(&root),
+                    Some(&body.to_string()),
+                );
                 (i, code, text)
             })
         })
@@ -1728,7 +1740,7 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
                 for round in 0..3 {
                     if i % 3 == 0 {
                         let body = serde_json::json!({ "value": format!("hot-{i}-{round}") });
-                        let (code, _, text) = server::http(
+                        let (code, _, text) = common::server::http(
                             &addr,
                             "PUT",
                             &format!("/api/v1/secrets/{name}?scope=acme/platform"),
@@ -1737,7 +1749,7 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
                         );
                         assert_eq!(code, 200, "{text}");
                     } else {
-                        let (code, d, text) = server::http(
+                        let (code, d, text) = common::server::http(
                             &addr,
                             "POST",
                             &format!("/api/v1/tasks/{task}/dispatch"),

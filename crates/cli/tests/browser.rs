@@ -7,8 +7,15 @@
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian: `apt-get install -y chromium
 //! chromium-driver`; scripts/test.sh installs them). Only 127.0.0.1 is contacted.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

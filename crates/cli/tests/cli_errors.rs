@@ -2,6 +2,14 @@
 //! right exit code (1 for ours, 2 for wrong usage), no panic, no secret value in any
 //! output, and changes nothing.
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::*;
 

@@ -2,8 +2,15 @@
 //! one SQLite file otherwise): writes seen at once by the other server, exact
 //! `expected_version` under races, no lost writes, durability across kill -9, and
 //! snapshot-consistent dispatches under racing rotations.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

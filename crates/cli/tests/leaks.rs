@@ -10,8 +10,15 @@
 //! and WAL, or a full dump on PostgreSQL), the briefs, the audit records, the server log
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

@@ -1,7 +1,14 @@
 //! `secretstore run` (masking, signals) and `secretstore rekey` (master-key rotation that
 //! survives a kill -9).
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::*;
 use std::process::{Command, Stdio};
@@ -420,7 +427,7 @@ fn after_rekey_no_token_under_the_retired_key_is_left_in_the_database_files() {
     e.run(&["secret", "delete", "RETIRED_7", "--scope", "acme"])
         .ok();
     // A server holds the database open the whole time: its WAL stays on disk.
-    let server = server::Server::start(&e, &[]);
+    let server = common::server::Server::start(&e, &[]);
     let new = e.run(&["keygen"]).ok().trim().to_string();
     e.vars
         .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));

@@ -1,6 +1,13 @@
 //! `secretstore serve` as a user runs it: the real binary on a loopback port.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 mod common;
 use common::server::*;
 use common::*;

@@ -18,11 +18,14 @@ pub const SESSION_PREFIX: &str = "sss_";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
+    /// A person, who signs in to the web UI or uses the API with a token.
     Person,
+    /// A service account (a controller, CI), which uses API tokens only.
     Service,
 }
 
 impl AccountKind {
+    /// The kind as stored and shown (`person`, `service`).
     pub fn as_str(self) -> &'static str {
         match self {
             AccountKind::Person => "person",
@@ -30,6 +33,7 @@ impl AccountKind {
         }
     }
 
+    /// Parses `person` or `service`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "person" => Ok(AccountKind::Person),
@@ -45,18 +49,26 @@ impl AccountKind {
 /// An account and its roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
+    /// The account's unique name.
     pub name: String,
+    /// A person or a service account.
     pub kind: AccountKind,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Its roles, each at a scope.
     pub roles: Vec<Role>,
 }
 
 /// An API token's public facts (never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenInfo {
+    /// The token's public id (its prefix: safe to show and to revoke by).
     pub id: String,
+    /// The account the token belongs to.
     pub account: String,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
 }
 
@@ -64,10 +76,15 @@ pub struct TokenInfo {
 /// is, the API token it was made with, and when it ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SessionInfo {
+    /// The session's public id (shown in the session list; never the cookie's secret).
     pub id: String,
+    /// The account signed in.
     pub account: String,
+    /// The public id of the API token the session was opened with: revoking it ends the session.
     pub token_id: String,
+    /// When the session began (RFC 3339, UTC).
     pub created_at: String,
+    /// When it ends unless renewed (RFC 3339, UTC).
     pub expires_at: String,
     /// Where the sign-in came from.
     pub source: Option<String>,
@@ -77,9 +94,13 @@ pub struct SessionInfo {
 /// public id.
 #[derive(Debug, Clone)]
 pub struct SessionAuth {
+    /// The caller the session acts for.
     pub who: Principal,
+    /// The session's CSRF token, which every form must echo.
     pub csrf: String,
+    /// When the session ends (RFC 3339, UTC).
     pub expires_at: String,
+    /// The session's public id.
     pub public_id: String,
 }
 
@@ -143,13 +164,16 @@ pub trait AccountStore: Send + Sync {
         token_hash: &str,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Creates an account, audited in the same transaction.
     fn create_account(
         &self,
         name: &str,
         kind: AccountKind,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// An account with its roles; `NotFound` for an unknown name.
     fn account(&self, name: &str) -> impl Future<Output = Result<Account>> + Send;
+    /// Every account with its roles, ordered by name.
     fn list_accounts(&self) -> impl Future<Output = Result<Vec<Account>>> + Send;
     /// Grants a role (idempotent).
     fn grant(
@@ -158,12 +182,14 @@ pub trait AccountStore: Send + Sync {
         role: &Role,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a role from an account, audited; `NotFound` if it did not hold it.
     fn revoke_grant(
         &self,
         name: &str,
         role: &Role,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Stores a new API token's hash (never the token), audited.
     fn create_token(
         &self,
         name: &str,
@@ -171,7 +197,9 @@ pub trait AccountStore: Send + Sync {
         token_hash: &str,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Revokes a token by its public id, audited; its sessions end with it.
     fn revoke_token(&self, id: &str, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
+    /// An account's tokens (public ids and dates, never a token), newest first.
     fn list_tokens(&self, name: &str) -> impl Future<Output = Result<Vec<TokenInfo>>> + Send;
     /// The account and roles of an unrevoked token, by the SHA-256 of the whole token
     /// string, in one query; `None` for an unknown or revoked token.
@@ -216,5 +244,6 @@ pub trait AccountStore: Send + Sync {
         account: Option<&str>,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Ends a session by the hash of its cookie's secret.
     fn delete_session(&self, id_hash: &str) -> impl Future<Output = Result<()>> + Send;
 }

@@ -52,6 +52,7 @@ impl Role {
         }
     }
 
+    /// The role's name as stored and shown (`root`, `admin`, `member`, `dispatcher`).
     pub fn name(&self) -> &'static str {
         match self {
             Role::Root => "root",
@@ -61,6 +62,7 @@ impl Role {
         }
     }
 
+    /// The scope the role holds at (`None` for root, which holds everywhere).
     pub fn scope(&self) -> Option<&ScopePath> {
         match self {
             Role::Root => None,
@@ -83,6 +85,7 @@ impl fmt::Display for Role {
 pub struct Principal {
     /// The account name, or `cli:<os user>` for the command line.
     pub account: String,
+    /// The roles the caller holds.
     pub roles: Vec<Role>,
     /// `cli`, or the client's address.
     pub source: String,
@@ -121,6 +124,7 @@ pub enum Action {
 /// The answer of [`Principal::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// The caller may do it.
     Allowed,
     /// 403: the caller sees the scope but may not do this.
     Forbidden,
@@ -129,6 +133,7 @@ pub enum Access {
 }
 
 impl Principal {
+    /// True if the caller holds the root role.
     pub fn is_root(&self) -> bool {
         self.roles.contains(&Role::Root)
     }

@@ -10,22 +10,33 @@ use subtle::ConstantTimeEq;
 /// The JSON document assembled at dispatch. It never holds a value or a callback token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Brief {
+    /// The brief's id, handed to the agent as `SECRETSTORE_BRIEF_ID`.
     pub brief_id: BriefId,
+    /// The task it was dispatched from.
     pub task_id: TaskId,
+    /// The task's project.
     pub project: String,
+    /// When it was dispatched (RFC 3339, UTC).
     pub created_at: String,
+    /// Which secrets it handed out (names, scopes and versions; never values).
     pub secrets: Vec<BriefSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The task's payload, as given (checked to hold no secret value).
     pub payload: Option<serde_json::Value>,
 }
 
 /// Which secret (scope, version, backend) a brief handed out, never its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BriefSecret {
+    /// The environment name.
     pub name: String,
+    /// The scope whose secret won the resolution.
     pub scope: String,
+    /// The version handed out.
     pub version: Version,
+    /// Where its value lives.
     pub backend: BackendKind,
+    /// What kind of credential it is.
     pub category: Category,
     /// The backend's version of the value handed out (AWS `VersionId`, Vault KV version),
     /// as read with the value; absent for local secrets.

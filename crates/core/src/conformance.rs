@@ -3,11 +3,17 @@
 //! `testing` feature; each backend crate calls [`run`] from its own tests against a real
 //! server.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a test suite for adapters: a failed step is a failed test"
+)]
+
 use crate::error::{BackendError, Error};
 use crate::model::StoredMaterial;
 use crate::name::SecretName;
+use crate::ports::{Fetch, ValueBackend};
 use crate::scope::ScopePath;
-use crate::service::{Fetch, ValueBackend};
 use crate::value::SecretValue;
 use std::sync::Arc;
 

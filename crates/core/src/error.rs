@@ -17,12 +17,16 @@ pub struct RefFailure {
 
 /// The reason one ref failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RefFailureReason {
     /// No secret of that name at any scope of the project's chain.
     Missing,
     /// The winning secret's backend failed (the scope is named; broader scopes were not tried).
-    Backend { scope: String, error: BackendError },
+    Backend {
+        /// The scope whose secret won.
+        scope: String,
+        /// What its backend answered.
+        error: BackendError,
+    },
     /// The ref is an unsafe environment name (the rule is given): refused, never fetched.
     UnsafeName(String),
 }
@@ -41,7 +45,6 @@ impl fmt::Display for RefFailure {
 
 /// An error from a value backend. Three kinds that must never collapse into one another.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum BackendError {
     /// The backend answered that the value does not exist (deleted, destroyed, missing field).
     #[error("not found in backend: {0}")]
@@ -56,7 +59,6 @@ pub enum BackendError {
 
 /// The error type of every secretstore operation.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// Bad input: nothing was changed.
     #[error("{0}")]
@@ -76,10 +78,41 @@ pub enum Error {
     /// An optimistic-concurrency check failed: another write came first.
     #[error("{0}")]
     Conflict(String),
+    /// A new secret was written without its category (nothing was changed). Each front
+    /// end words how to give one.
+    #[error(
+        "{name} is a new secret at {scope}: a category is required (provider, infrastructure, integration or agent)"
+    )]
+    CategoryRequired {
+        /// The scope written to.
+        scope: String,
+        /// The secret's name.
+        name: String,
+    },
+    /// A scope was created under a parent that does not exist (or that the caller may not
+    /// see). Each front end words how to create it.
+    #[error("unknown {level} {parent}: create it first")]
+    ParentMissing {
+        /// The parent's level (`organization`, `team`, `workspace`).
+        level: String,
+        /// The parent's path.
+        parent: String,
+    },
     /// A setting is missing or wrong.
     #[error("{message}")]
     Config {
+        /// What is wrong.
         message: String,
+        /// What to do about it, for the person who runs secretstore.
+        hint: Option<String>,
+    },
+    /// The backend a secret needs is not configured on this server (a 503: the operator,
+    /// not the caller, can fix it).
+    #[error("{message}")]
+    NotConfigured {
+        /// Which backend, and why it is missing.
+        message: String,
+        /// What the operator can do about it.
         hint: Option<String>,
     },
     /// The encryption key does not open what is stored.
@@ -108,8 +141,19 @@ impl Error {
     /// A hint for the person at the keyboard, where one helps.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Config { hint, .. } => hint.as_deref(),
-            _ => None,
+            Error::Config { hint, .. } | Error::NotConfigured { hint, .. } => hint.as_deref(),
+            Error::Invalid(_)
+            | Error::NotFound(_)
+            | Error::Forbidden(_)
+            | Error::Unauthorized(_)
+            | Error::AlreadyExists(_)
+            | Error::Conflict(_)
+            | Error::CategoryRequired { .. }
+            | Error::ParentMissing { .. }
+            | Error::Crypto(_)
+            | Error::Backend(_)
+            | Error::Dispatch(_)
+            | Error::Storage(_) => None,
         }
     }
 
@@ -127,6 +171,12 @@ impl Error {
                 message: add(message),
                 hint,
             },
+            Error::NotConfigured { message, hint } => Error::NotConfigured {
+                message: add(message),
+                hint,
+            },
+            e @ Error::CategoryRequired { .. } => Error::Invalid(add(e.to_string())),
+            e @ Error::ParentMissing { .. } => Error::NotFound(add(e.to_string())),
             Error::Crypto(m) => Error::Crypto(add(m)),
             Error::Backend(b) => Error::Backend(match b {
                 BackendError::NotFound(m) => BackendError::NotFound(add(m)),

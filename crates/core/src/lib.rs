@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod authz;
+pub mod backends;
 pub mod brief;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -26,6 +27,7 @@ pub mod error;
 pub mod links;
 pub mod model;
 pub mod name;
+pub mod ports;
 pub mod random;
 pub mod resolve;
 pub mod scope;
@@ -34,6 +36,7 @@ pub mod value;
 
 pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo};
 pub use authz::{Access, Action, Principal, Role};
+pub use backends::Backends;
 pub use brief::{Brief, BriefSecret};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
@@ -42,13 +45,14 @@ pub use model::{
     TaskId, Version, VersionMeta,
 };
 pub use name::SecretName;
+pub use ports::{
+    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore, Fetch,
+    Fetched, MetadataStore, NewVersion, Reservation, Reserved, ScopeStore, SecretStore,
+    ValueBackend, Written,
+};
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
-pub use service::{
-    Backends, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, Dispatched, Fetch,
-    Fetched, ImportEntry, MetadataStore, NewSession, NewVersion, Reservation, Reserved, Service,
-    ServiceConfig, ValueBackend, Written,
-};
+pub use service::{Dispatched, ImportEntry, NewSession, Service, ServiceConfig};
 pub use value::SecretValue;
 
 const RFC3339_SECONDS: &[time::format_description::FormatItem<'static>] =

@@ -29,7 +29,9 @@ pub const MAX_PREFIXES: usize = 100;
 /// What root allowed an organization to link, per backend. Normalised and sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkPrefixes {
+    /// The prefixes of AWS Secrets Manager ARNs the organization's members may link.
     pub aws_prefixes: Vec<String>,
+    /// The prefixes of Vault paths (`mount/path`) the organization's members may link.
     pub vault_prefixes: Vec<String>,
 }
 
@@ -65,6 +67,7 @@ impl LinkPrefixes {
         }
     }
 
+    /// True when nothing may be linked by members.
     pub fn is_empty(&self) -> bool {
         self.aws_prefixes.is_empty() && self.vault_prefixes.is_empty()
     }
@@ -85,7 +88,7 @@ pub fn normalise_prefix(kind: BackendKind, prefix: &str) -> Result<String> {
     let bad = |why: &str| Err(Error::Invalid(format!("a {kind} link prefix {why}")));
     let p = prefix.strip_suffix('/').unwrap_or(prefix);
     if p.is_empty() {
-        return bad("is empty (to allow nothing, use --none)");
+        return bad("is empty (to allow nothing, give no prefixes)");
     }
     if p.len() > MAX_PREFIX_BYTES {
         return bad(&format!("is longer than {MAX_PREFIX_BYTES} bytes"));
@@ -134,7 +137,7 @@ pub fn covers(prefix: &str, reference: &str) -> bool {
 /// hint whether it exists, or whose it is).
 pub fn refusal(scope: &impl std::fmt::Display) -> Error {
     Error::Forbidden(format!(
-        "this reference may not be linked or used at {scope}: only root may link it, or root must allow its prefix for the organization (secretstore org allow-links)"
+        "this reference may not be linked or used at {scope}: only root may link it, or root must allow its prefix for the organization"
     ))
 }
 

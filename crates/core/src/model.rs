@@ -14,13 +14,18 @@ pub type Version = i64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
+    /// A model provider's API key (OpenAI, Anthropic, …).
     Provider,
+    /// A credential of the platform's own infrastructure (databases, clouds).
     Infrastructure,
+    /// A credential of a third-party integration (GitHub, Slack, …).
     Integration,
+    /// A credential of the agent itself.
     Agent,
 }
 
 impl Category {
+    /// Every category, in the order they are listed.
     pub const ALL: [Category; 4] = [
         Category::Provider,
         Category::Infrastructure,
@@ -28,6 +33,7 @@ impl Category {
         Category::Agent,
     ];
 
+    /// The category as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Provider => "provider",
@@ -72,6 +78,7 @@ pub enum BackendKind {
 }
 
 impl BackendKind {
+    /// The backend as stored and shown (`local`, `aws_sm`, `vault`).
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Local => "local",
@@ -115,21 +122,32 @@ impl fmt::Display for Actor {
 /// The metadata of a secret: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretMeta {
+    /// The scope the secret is kept at.
     pub scope: String,
+    /// The secret's name (its environment name).
     pub name: String,
+    /// What kind of credential it is.
     pub category: Category,
+    /// Where its value lives.
     pub backend: BackendKind,
+    /// Its current version.
     pub version: Version,
+    /// When version 1 was written (RFC 3339, UTC).
     pub created_at: String,
+    /// When the current version was written (RFC 3339, UTC).
     pub updated_at: String,
+    /// Who wrote the current version.
     pub updated_by: String,
 }
 
 /// One version in a secret's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionMeta {
+    /// The version number.
     pub version: Version,
+    /// When it was written (RFC 3339, UTC).
     pub created_at: String,
+    /// Who wrote it.
     pub created_by: String,
     /// The backend's own version id (AWS version id, Vault KV version), if any.
     pub backend_version: Option<String>,
@@ -155,19 +173,27 @@ pub struct StoredMaterial {
 /// so that a brief's version and the env's value always agree.
 #[derive(Debug, Clone)]
 pub struct Candidate {
+    /// The secret's metadata.
     pub meta: SecretMeta,
+    /// Its current version's material (ciphertext or reference).
     pub material: StoredMaterial,
 }
 
 /// A task: a project and the secrets it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Task {
+    /// The task's id.
     pub id: TaskId,
+    /// The project the task runs in (its refs resolve along the project's chain).
     pub project: String,
+    /// The secret names the task asks for.
     pub secret_refs: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the agent is told to do; never a secret value.
     pub payload: Option<serde_json::Value>,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Who created it.
     pub created_by: String,
 }
 
@@ -196,6 +222,7 @@ macro_rules! random_id {
                 }
             }
 
+            /// The id as text.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -226,11 +253,17 @@ pub struct AuditEntry {
     /// Filled by the store when read back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    /// When it happened (RFC 3339, UTC).
     pub at: String,
+    /// Who did it (an account name, or `cli:<os user>`).
     pub actor: String,
+    /// What was done (`secret.write`, `brief.dispatch`, …).
     pub action: String,
+    /// The scope it was done at, if any.
     pub scope: Option<String>,
+    /// The secret's name, if any.
     pub name: Option<String>,
+    /// The version written or read, if any.
     pub version: Option<Version>,
     /// A task or brief id, when the action is about one.
     pub target: Option<String>,
@@ -257,27 +290,32 @@ impl AuditEntry {
         }
     }
 
+    /// Records the secret acted on.
     pub fn secret(mut self, scope: &ScopePath, name: &SecretName) -> Self {
         self.scope = Some(scope.to_string());
         self.name = Some(name.to_string());
         self
     }
 
+    /// Records the scope acted on.
     pub fn scope(mut self, scope: &ScopePath) -> Self {
         self.scope = Some(scope.to_string());
         self
     }
 
+    /// Records the version written or read.
     pub fn version(mut self, v: Version) -> Self {
         self.version = Some(v);
         self
     }
 
+    /// Records the target (an account, a token id, a brief id).
     pub fn target(mut self, t: impl Into<String>) -> Self {
         self.target = Some(t.into());
         self
     }
 
+    /// Records details (never a value).
     pub fn detail(mut self, d: serde_json::Value) -> Self {
         self.detail = Some(d);
         self

@@ -20,28 +20,39 @@ pub struct Resolution {
 /// A resolution without material, as `resolve --explain` and `--json` print it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Explained {
+    /// The ref, as the task names it.
     pub name: String,
+    /// True if some scope of the chain has it.
     pub found: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The scope that wins (the narrowest that has it).
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The winner's current version.
     pub version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The winner's backend.
     pub backend: Option<crate::model::BackendKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The winner's category.
     pub category: Option<crate::model::Category>,
+    /// The broader scopes that also have it, which the winner shadows.
     pub shadows: Vec<ShadowedRef>,
 }
 
 /// A secret that a narrower one hides.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShadowedRef {
+    /// The broader scope.
     pub scope: String,
+    /// Its current version.
     pub version: i64,
+    /// Its backend.
     pub backend: crate::model::BackendKind,
 }
 
 impl Resolution {
+    /// What `resolve` shows of this resolution: winner and shadows, never a value.
     pub fn explain(&self) -> Explained {
         let w = self.winner.as_ref().map(|c| &c.meta);
         Explained {

@@ -7,9 +7,13 @@ use std::fmt;
 /// The level of a scope path, given by its depth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
+    /// The top: `acme`.
     Organization,
+    /// A team of an organization: `acme/platform`.
     Team,
+    /// A workspace of a team: `acme/platform/dev`.
     Workspace,
+    /// A project of a workspace, where tasks run: `acme/platform/dev/agent-x`.
     Project,
 }
 

@@ -33,8 +33,11 @@ pub fn source(parts: &Parts, st: &AppState) -> String {
 /// the brute-force limiter counts it.
 #[derive(Clone, Debug)]
 pub struct Client {
+    /// The client's address, when the connection's peer is known.
     pub ip: Option<IpAddr>,
+    /// The address as audit records show it (`unknown` without one).
     pub source: String,
+    /// What the brute-force limiter counts the client as.
     pub key: ClientKey,
 }
 
@@ -139,6 +142,7 @@ impl TrustedProxies {
         Ok(TrustedProxies(out))
     }
 
+    /// Whether no proxy is trusted (`X-Forwarded-For` is then ignored).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -163,12 +167,16 @@ impl TrustedProxies {
 /// What a failed authentication tried, for its audit record.
 #[derive(Clone, Copy, Debug)]
 pub enum Credential {
+    /// An API token (`Authorization: Bearer`).
     ApiToken,
+    /// An API token given to the web UI's sign-in form.
     SessionSignIn,
+    /// A brief's callback token.
     CallbackToken,
 }
 
 impl Credential {
+    /// The credential's name in audit records (`api_token`, `session_sign_in`, `callback_token`).
     pub fn as_str(self) -> &'static str {
         match self {
             Credential::ApiToken => "api_token",

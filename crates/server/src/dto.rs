@@ -10,22 +10,28 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
+/// `GET /healthz`: the server is up.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     /// `ok`
     pub status: String,
+    /// The server's version (`secretstore` crate version).
     pub version: String,
 }
 
+/// An organization, team, workspace or project.
 #[derive(Serialize, ToSchema)]
 pub struct ScopeDto {
+    /// `ORG`, `ORG/TEAM`, `ORG/TEAM/WS` or `ORG/TEAM/WS/PROJECT`.
     pub path: String,
     /// `organization`, `team`, `workspace` or `project`.
     pub level: String,
 }
 
+/// `GET /api/v1/scopes`: the scopes the caller may see.
 #[derive(Serialize, ToSchema)]
 pub struct ScopeList {
+    /// Each scope, with its level.
     pub scopes: Vec<ScopeDto>,
 }
 
@@ -77,6 +83,7 @@ impl From<secretstore_core::LinkPrefixes> for LinkPrefixesDto {
     }
 }
 
+/// `POST /api/v1/secrets/{name}/rollback`: the version to roll back to.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
@@ -84,15 +91,24 @@ pub struct Rollback {
     pub to: i64,
 }
 
+/// A secret's metadata. Never its value.
 #[derive(Serialize, ToSchema)]
 pub struct SecretDto {
+    /// The scope the secret is stored at.
     pub scope: String,
+    /// The environment variable name.
     pub name: String,
+    /// `provider`, `infrastructure`, `integration` or `agent`.
     pub category: String,
+    /// Where the value lives: `local`, `aws_sm` or `vault`.
     pub backend: String,
+    /// The current version (1 for a new secret).
     pub version: i64,
+    /// When version 1 was written (RFC 3339, UTC).
     pub created_at: String,
+    /// When the current version was written (RFC 3339, UTC).
     pub updated_at: String,
+    /// The account that wrote the current version.
     pub updated_by: String,
 }
 
@@ -111,18 +127,27 @@ impl From<SecretMeta> for SecretDto {
     }
 }
 
+/// `GET /api/v1/secrets`: the secrets the caller may see.
 #[derive(Serialize, ToSchema)]
 pub struct SecretList {
+    /// Each secret's metadata.
     pub secrets: Vec<SecretDto>,
 }
 
+/// One version of a secret's history.
 #[derive(Serialize, ToSchema)]
 pub struct VersionDto {
+    /// The version number, from 1.
     pub version: i64,
+    /// When it was written (RFC 3339, UTC).
     pub created_at: String,
+    /// The account that wrote it.
     pub created_by: String,
+    /// The backend's own version id (AWS `VersionId`, Vault KV version), if any.
     pub backend_version: Option<String>,
+    /// The earlier version whose value a rollback copied into this one.
     pub rollback_of: Option<i64>,
+    /// Whether this is the secret's current version.
     pub current: bool,
 }
 
@@ -139,19 +164,24 @@ impl From<VersionMeta> for VersionDto {
     }
 }
 
+/// `GET /api/v1/secrets/{name}/versions`: newest first.
 #[derive(Serialize, ToSchema)]
 pub struct VersionList {
+    /// Each version, newest first.
     pub versions: Vec<VersionDto>,
 }
 
 /// A revealed value. The only response that carries one (besides a dispatch's env).
 #[derive(Serialize, ToSchema)]
 pub struct ValueDto {
+    /// The plaintext value.
     #[schema(value_type = String)]
     pub value: Zeroizing<String>,
+    /// The version the value is of.
     pub version: i64,
 }
 
+/// `POST /api/v1/tasks`: a task to dispatch later.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
@@ -164,14 +194,21 @@ pub struct CreateTask {
     pub payload: Option<serde_json::Value>,
 }
 
+/// A stored task.
 #[derive(Serialize, ToSchema)]
 pub struct TaskDto {
+    /// The task id (a UUID).
     pub id: String,
+    /// The project whose secrets the task resolves.
     pub project: String,
+    /// The names of the secrets the task needs.
     pub secret_refs: Vec<String>,
+    /// The opaque instructions for the agent, as given.
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
+    /// When the task was created (RFC 3339, UTC).
     pub created_at: String,
+    /// The account that created it.
     pub created_by: String,
 }
 
@@ -192,18 +229,27 @@ impl From<Task> for TaskDto {
 /// `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`).
 #[derive(Serialize, ToSchema)]
 pub struct DispatchDto {
+    /// The brief this dispatch stored (a UUID).
     pub brief_id: String,
+    /// The task dispatched.
     pub task_id: String,
+    /// Variable name to value: the secrets, `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`.
     #[schema(value_type = BTreeMap<String, String>)]
     pub env: BTreeMap<String, Zeroizing<String>>,
 }
 
+/// One secret handed out by a dispatch: which version of which scope's secret.
 #[derive(Serialize, ToSchema)]
 pub struct BriefSecretDto {
+    /// The environment variable name.
     pub name: String,
+    /// The scope whose secret won the resolution.
     pub scope: String,
+    /// The secret's version handed out.
     pub version: i64,
+    /// Where the value lives: `local`, `aws_sm` or `vault`.
     pub backend: String,
+    /// `provider`, `infrastructure`, `integration` or `agent`.
     pub category: String,
     /// The backend's version of the value handed out (AWS `VersionId`, Vault KV version);
     /// absent for local secrets.
@@ -214,21 +260,30 @@ pub struct BriefSecretDto {
 /// A stored brief with its dispatch status. Never a value or a token.
 #[derive(Serialize, ToSchema)]
 pub struct BriefDto {
+    /// The brief id (a UUID).
     pub brief_id: String,
+    /// The task that was dispatched.
     pub task_id: String,
+    /// The task's project.
     pub project: String,
+    /// When the dispatch stored the brief (RFC 3339, UTC).
     pub created_at: String,
+    /// The secrets handed out, without values.
     pub secrets: Vec<BriefSecretDto>,
+    /// The task's payload, copied into the brief.
     #[schema(value_type = Option<Object>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<serde_json::Value>,
     /// `running`, `completed` or `revoked`.
     pub status: String,
+    /// When the callback completed it (RFC 3339, UTC), if it did.
     pub completed_at: Option<String>,
+    /// Until when the callback token is accepted (RFC 3339, UTC).
     pub callback_expires_at: String,
 }
 
 impl BriefDto {
+    /// The brief as stored, with its dispatch record's status.
     pub fn new(b: secretstore_core::Brief, rec: DispatchRecord) -> Self {
         BriefDto {
             brief_id: b.brief_id.to_string(),
@@ -258,6 +313,7 @@ impl BriefDto {
 /// The answer of a brief revocation.
 #[derive(Serialize, ToSchema)]
 pub struct BriefRevokedDto {
+    /// The brief revoked.
     pub brief_id: String,
     /// The brief's status now: `revoked`, or `completed` if it had completed before.
     pub status: String,
@@ -265,23 +321,37 @@ pub struct BriefRevokedDto {
     pub changed: bool,
 }
 
+/// The answer to a brief's callback.
 #[derive(Serialize, ToSchema)]
 pub struct CallbackDto {
+    /// The brief that the callback completed.
     pub brief_id: String,
+    /// `completed`.
     pub status: String,
 }
 
+/// One audit record: who did what, when, from where. Never a value.
 #[derive(Serialize, ToSchema)]
 pub struct AuditDto {
+    /// The record's number: increasing, in the order of writing.
     pub id: Option<i64>,
+    /// When (RFC 3339, UTC).
     pub at: String,
+    /// Who acted: an account name, or `cli:<os user>` for the command line.
     pub actor: String,
+    /// What was done: `secret.write`, `secret.reveal`, `task.dispatch`, ….
     pub action: String,
+    /// The scope acted on, if any.
     pub scope: Option<String>,
+    /// The secret acted on, if any.
     pub name: Option<String>,
+    /// The secret's version acted on, if any.
     pub version: Option<i64>,
+    /// A task or brief id, when the action is about one.
     pub target: Option<String>,
+    /// Where the action came from: `cli`, or a client address.
     pub source: Option<String>,
+    /// Extra structured detail (never a value).
     #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
 }
@@ -303,23 +373,29 @@ impl From<AuditEntry> for AuditDto {
     }
 }
 
+/// `GET /api/v1/audit`: audit records, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct AuditList {
+    /// Each record.
     pub records: Vec<AuditDto>,
 }
 
+/// `POST /api/v1/accounts`: a new account.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
+    /// The account's name: `[a-z0-9][a-z0-9_.-]{0,62}`.
     pub name: String,
     /// `person` (default) or `service`.
     pub kind: Option<String>,
 }
 
+/// One role of an account.
 #[derive(Serialize, ToSchema)]
 pub struct RoleDto {
     /// `root`, `admin`, `member` or `dispatcher`.
     pub role: String,
+    /// The organization (`admin`, `dispatcher`) or team (`member`) it applies to; none for root.
     pub scope: Option<String>,
 }
 
@@ -332,6 +408,7 @@ impl From<&Role> for RoleDto {
     }
 }
 
+/// `POST`/`DELETE /api/v1/accounts/{name}/grants`: the role granted or revoked.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
@@ -341,11 +418,16 @@ pub struct GrantBody {
     pub scope: Option<String>,
 }
 
+/// An account and its roles.
 #[derive(Serialize, ToSchema)]
 pub struct AccountDto {
+    /// The account's name.
     pub name: String,
+    /// `person` or `service`.
     pub kind: String,
+    /// When it was created (RFC 3339, UTC).
     pub created_at: String,
+    /// Its roles.
     pub roles: Vec<RoleDto>,
 }
 
@@ -360,16 +442,23 @@ impl From<Account> for AccountDto {
     }
 }
 
+/// `GET /api/v1/accounts`: every account.
 #[derive(Serialize, ToSchema)]
 pub struct AccountList {
+    /// Each account, with its roles.
     pub accounts: Vec<AccountDto>,
 }
 
+/// An API token's public facts: never the token itself.
 #[derive(Serialize, ToSchema)]
 pub struct TokenDto {
+    /// The token's public id.
     pub id: String,
+    /// The account it authenticates as.
     pub account: String,
+    /// When it was issued (RFC 3339, UTC).
     pub created_at: String,
+    /// When it was revoked (RFC 3339, UTC), if it was.
     pub revoked_at: Option<String>,
 }
 
@@ -387,11 +476,15 @@ impl From<TokenInfo> for TokenDto {
 /// A web UI session's public facts. `id` is public: not the cookie's secret.
 #[derive(Serialize, ToSchema)]
 pub struct SessionDto {
+    /// The session's public id (`DELETE /api/v1/sessions/{id}` ends it).
     pub id: String,
+    /// The account signed in.
     pub account: String,
     /// The API token the session was signed in with: revoking it ends the session.
     pub token_id: String,
+    /// When the session started (RFC 3339, UTC).
     pub created_at: String,
+    /// When it ends by itself (RFC 3339, UTC).
     pub expires_at: String,
     /// Where the sign-in came from.
     pub source: Option<String>,
@@ -410,28 +503,39 @@ impl From<SessionInfo> for SessionDto {
     }
 }
 
+/// `GET /api/v1/sessions`: the live web UI sessions the caller may see.
 #[derive(Serialize, ToSchema)]
 pub struct SessionList {
+    /// Each session.
     pub sessions: Vec<SessionDto>,
 }
 
+/// `GET /api/v1/accounts/{name}/tokens`: an account's tokens.
 #[derive(Serialize, ToSchema)]
 pub struct TokenList {
+    /// Each token, without its secret.
     pub tokens: Vec<TokenDto>,
 }
 
 /// A new API token: shown once.
 #[derive(Serialize, ToSchema)]
 pub struct NewToken {
+    /// The token's public id (for revoking it).
     pub id: String,
+    /// The account it authenticates as.
     pub account: String,
+    /// When it was issued (RFC 3339, UTC).
     pub created_at: String,
+    /// The token itself: shown this once, only its SHA-256 is stored.
     #[schema(value_type = String)]
     pub token: Zeroizing<String>,
 }
 
+/// `GET /api/v1/whoami`: the caller's account and roles.
 #[derive(Serialize, ToSchema)]
 pub struct WhoAmI {
+    /// The caller's account.
     pub account: String,
+    /// The caller's roles.
     pub roles: Vec<RoleDto>,
 }

@@ -1,27 +1,36 @@
 //! Errors as HTTP answers: always `{"error": {"code", "message"}}` with the fitting status.
 //! A 500 says only "internal error"; the detail goes to the log.
+//!
+//! Turning an error into a response has no side effect (axum's `examples/error-handling`):
+//! the response carries an `ErrorSummary` in its extensions, and the request-logging
+//! middleware (`log_requests` in the crate root) logs it once, with the route template.
 
+use crate::wording::{self, Reader};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use secretstore_core::{BackendError, Error, RefFailureReason};
+use secretstore_core::{BackendError, Error, RefFailure, RefFailureReason};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The body of every error answer.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: ErrorDetail,
 }
 
+/// What went wrong, for programs (`code`) and for people (`message`).
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_request`, `invalid_json`, `unauthorized`,
-    /// `forbidden`, `not_found`, `conflict`, `already_exists`, `payload_too_large`,
-    /// `too_many_requests`,
-    /// `missing_secrets`, `backend_unavailable`, `callback_replayed`, `internal`.
+    /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `already_exists`,
+    /// `payload_too_large`, `too_many_requests`, `missing_secrets`, `backend_unavailable`,
+    /// `not_configured` (a backend the request needs is not configured on this server),
+    /// `callback_replayed`, `internal`.
     pub code: String,
     /// For people; never a secret value.
     pub message: String,
@@ -30,14 +39,97 @@ pub struct ErrorDetail {
     pub refs: Option<Vec<RefError>>,
 }
 
+/// One ref of a failed dispatch.
 #[derive(Serialize, ToSchema)]
 pub struct RefError {
+    /// The secret name as the task's `secret_refs` wrote it.
     pub name: String,
     /// `missing`, `not_found`, `refused`, `unavailable` or `unsafe_name` (a name refused
     /// as an unsafe environment name since the task was stored).
     pub reason: String,
+    /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+/// What the log keeps of an error answer: put into the response's extensions when the
+/// error becomes a response, logged once by the request-logging middleware. Cheap to
+/// clone; never a secret value (the domain's messages never hold one).
+#[derive(Clone, Debug)]
+pub(crate) struct ErrorSummary {
+    /// The answer's status.
+    pub(crate) status: StatusCode,
+    /// The answer's code (`internal`, `backend_unavailable`, …).
+    pub(crate) code: &'static str,
+    /// The message the client got or, for an internal error, the detail it did not get.
+    pub(crate) message: Arc<str>,
+}
+
+impl ErrorSummary {
+    /// Puts this summary on `res`, for the logging middleware.
+    pub(crate) fn attach(self, res: &mut Response) {
+        res.extensions_mut().insert(self);
+    }
+}
+
+/// The status and code of a service error, the same for the API and the web UI.
+pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
+    use StatusCode as S;
+    match e {
+        Error::Invalid(_) | Error::CategoryRequired { .. } => (S::BAD_REQUEST, "invalid_request"),
+        Error::NotFound(_) | Error::ParentMissing { .. } => (S::NOT_FOUND, "not_found"),
+        Error::AlreadyExists(_) => (S::CONFLICT, "already_exists"),
+        Error::Conflict(_) => (S::CONFLICT, "conflict"),
+        Error::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+        Error::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
+        Error::Backend(_) | Error::Crypto(_) => (S::BAD_GATEWAY, "backend_unavailable"),
+        // A setting is missing or wrong on the server (a backend that is not configured):
+        // no retry of the client's helps until the operator changes it.
+        Error::Config { .. } | Error::NotConfigured { .. } => {
+            (S::SERVICE_UNAVAILABLE, "not_configured")
+        }
+        Error::Dispatch(failures) => dispatch_status(failures),
+        Error::Storage(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502
+/// otherwise (a backend failed).
+fn dispatch_status(failures: &[RefFailure]) -> (StatusCode, &'static str) {
+    let any_unsafe = failures
+        .iter()
+        .any(|f| matches!(f.reason, RefFailureReason::UnsafeName(_)));
+    let only_missing = failures
+        .iter()
+        .all(|f| matches!(f.reason, RefFailureReason::Missing));
+    if any_unsafe {
+        (StatusCode::BAD_REQUEST, "invalid_request")
+    } else if only_missing {
+        (StatusCode::NOT_FOUND, "missing_secrets")
+    } else {
+        (StatusCode::BAD_GATEWAY, "backend_unavailable")
+    }
+}
+
+/// One failing ref as the API names it.
+fn ref_error(f: &RefFailure) -> RefError {
+    let (reason, scope) = match &f.reason {
+        RefFailureReason::Missing => ("missing", None),
+        RefFailureReason::Backend { scope, error } => (
+            match error {
+                BackendError::NotFound(_) => "not_found",
+                BackendError::Refused(_) => "refused",
+                BackendError::Unavailable(_) => "unavailable",
+            },
+            Some(scope.clone()),
+        ),
+        RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
+    };
+    RefError {
+        name: f.name.clone(),
+        reason: reason.into(),
+        scope,
+    }
 }
 
 /// An error answer.
@@ -48,9 +140,12 @@ pub struct ApiError {
     refs: Option<Vec<RefError>>,
     /// Seconds for a `Retry-After` header (a 429).
     retry_after: Option<u64>,
+    /// What the log gets instead of `message` (an internal error's detail).
+    detail: Option<String>,
 }
 
 impl ApiError {
+    /// An answer with this status, code and message (a message for people, never a value).
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -58,6 +153,7 @@ impl ApiError {
             message: message.into(),
             refs: None,
             retry_after: None,
+            detail: None,
         }
     }
 
@@ -73,6 +169,7 @@ impl ApiError {
         }
     }
 
+    /// The answer's status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -80,77 +177,52 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        use StatusCode as S;
-        match e {
-            Error::Invalid(m) => ApiError::new(S::BAD_REQUEST, "invalid_request", m),
-            Error::NotFound(m) => ApiError::new(S::NOT_FOUND, "not_found", m),
-            Error::AlreadyExists(m) => ApiError::new(S::CONFLICT, "already_exists", m),
-            Error::Conflict(m) => ApiError::new(S::CONFLICT, "conflict", m),
-            Error::Forbidden(m) => ApiError::new(S::FORBIDDEN, "forbidden", m),
-            Error::Unauthorized(m) => ApiError::new(S::UNAUTHORIZED, "unauthorized", m),
-            Error::Backend(b) => {
-                ApiError::new(S::BAD_GATEWAY, "backend_unavailable", b.to_string())
+        let (status, code) = status_and_code(&e);
+        let message = match &e {
+            Error::Invalid(m)
+            | Error::NotFound(m)
+            | Error::AlreadyExists(m)
+            | Error::Conflict(m)
+            | Error::Forbidden(m)
+            | Error::Unauthorized(m)
+            | Error::Crypto(m) => m.clone(),
+            Error::CategoryRequired { .. } | Error::Backend(_) | Error::Dispatch(_) => {
+                e.to_string()
             }
-            Error::Config { message, .. } => {
-                ApiError::new(S::BAD_GATEWAY, "backend_unavailable", message)
+            Error::ParentMissing { level, parent } => {
+                wording::parent_missing(level, parent, Reader::Api)
             }
-            Error::Crypto(m) => ApiError::new(S::BAD_GATEWAY, "backend_unavailable", m),
-            Error::Dispatch(failures) => {
-                let only_missing = failures
-                    .iter()
-                    .all(|f| matches!(f.reason, RefFailureReason::Missing));
-                let any_unsafe = failures
-                    .iter()
-                    .any(|f| matches!(f.reason, RefFailureReason::UnsafeName(_)));
-                let message = Error::Dispatch(failures.clone()).to_string();
-                let refs = failures
-                    .into_iter()
-                    .map(|f| {
-                        let (reason, scope) = match f.reason {
-                            RefFailureReason::Missing => ("missing", None),
-                            RefFailureReason::Backend { scope, error } => (
-                                match error {
-                                    BackendError::NotFound(_) => "not_found",
-                                    BackendError::Refused(_) => "refused",
-                                    _ => "unavailable",
-                                },
-                                Some(scope),
-                            ),
-                            RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
-                            _ => ("unavailable", None),
-                        };
-                        RefError {
-                            name: f.name,
-                            reason: reason.into(),
-                            scope,
-                        }
-                    })
-                    .collect();
-                let (status, code) = if any_unsafe {
-                    (S::BAD_REQUEST, "invalid_request")
-                } else if only_missing {
-                    (S::NOT_FOUND, "missing_secrets")
-                } else {
-                    (S::BAD_GATEWAY, "backend_unavailable")
-                };
-                ApiError {
-                    status,
-                    code,
-                    message,
-                    refs: Some(refs),
-                    retry_after: None,
-                }
+            // The hint is for the server's operator (an environment variable to set): the
+            // client gets its own.
+            Error::Config { message, .. } | Error::NotConfigured { message, .. } => {
+                wording::not_configured(message)
             }
-            other => {
-                tracing::error!(error = %other, "internal error");
-                ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error")
-            }
+            Error::Storage(_) => "internal error".into(),
+        };
+        let refs = if let Error::Dispatch(failures) = &e {
+            Some(failures.iter().map(ref_error).collect())
+        } else {
+            None
+        };
+        let detail = (status == StatusCode::INTERNAL_SERVER_ERROR).then(|| e.to_string());
+        ApiError {
+            status,
+            code,
+            message,
+            refs,
+            retry_after: None,
+            detail,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let summary = ErrorSummary {
+            status: self.status,
+            code: self.code,
+            message: Arc::from(self.detail.as_deref().unwrap_or(&self.message)),
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.into(),
@@ -163,6 +235,7 @@ impl IntoResponse for ApiError {
             res.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
+        summary.attach(&mut res);
         res
     }
 }
@@ -268,5 +341,91 @@ where
             .map_err(|_| {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "malformed path")
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn answer(e: Error) -> (StatusCode, serde_json::Value, Option<ErrorSummary>) {
+        let res = ApiError::from(e).into_response();
+        let status = res.status();
+        let summary = res.extensions().get::<ErrorSummary>().cloned();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap(), summary)
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_is_not_configured_is_503_not_configured() {
+        let e = Error::config("Vault is not configured", "set VAULT_ADDR and VAULT_TOKEN");
+        let (status, body, summary) = answer(e).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["error"]["code"], "not_configured");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("Vault is not configured"), "{message}");
+        // The operator's hint (an environment variable) is not the client's.
+        assert!(!message.contains("VAULT_ADDR"), "{message}");
+        let summary = summary.unwrap();
+        assert_eq!(summary.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(summary.code, "not_configured");
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_keeps_its_detail_for_the_log_only() {
+        let (status, body, summary) = answer(Error::Storage("disk I/O error".into())).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert_eq!(&*summary.unwrap().message, "disk I/O error");
+    }
+
+    #[tokio::test]
+    async fn every_error_answer_carries_its_summary() {
+        let (status, body, summary) = answer(Error::NotFound("no such secret".into())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["message"], "no such secret");
+        let summary = summary.unwrap();
+        assert_eq!((summary.status, summary.code), (status, "not_found"));
+        let res = ApiError::too_many_requests(7).into_response();
+        assert!(res.extensions().get::<ErrorSummary>().is_some());
+        assert_eq!(res.headers()[axum::http::header::RETRY_AFTER], "7");
+    }
+
+    #[tokio::test]
+    async fn no_command_line_flag_reaches_an_api_client() {
+        let e = Error::CategoryRequired {
+            scope: "acme".into(),
+            name: "DB_URL".into(),
+        };
+        let (status, body, _) = answer(e).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("category is required"), "{message}");
+        assert!(!message.contains("--"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_names_each_ref() {
+        let failures = vec![
+            RefFailure {
+                name: "A".into(),
+                reason: RefFailureReason::Missing,
+            },
+            RefFailure {
+                name: "B".into(),
+                reason: RefFailureReason::Backend {
+                    scope: "acme".into(),
+                    error: BackendError::Refused("bad token".into()),
+                },
+            },
+        ];
+        let (status, body, _) = answer(Error::Dispatch(failures)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert_eq!(body["error"]["code"], "backend_unavailable");
+        assert_eq!(body["error"]["refs"][0]["reason"], "missing");
+        assert_eq!(body["error"]["refs"][1]["reason"], "refused");
+        assert_eq!(body["error"]["refs"][1]["scope"], "acme");
     }
 }

@@ -19,6 +19,7 @@ pub mod limit;
 pub mod openapi;
 pub mod routes;
 pub mod ui;
+mod wording;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -26,7 +27,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use error::ApiError;
+use error::{ApiError, ErrorSummary};
 use routes::{accounts, audit, briefs, health, scopes, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
@@ -42,6 +43,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
+    /// The secretstore service every operation goes through.
     pub svc: Arc<Service<Db>>,
     /// Failed authentications per client (brute-force protection).
     pub limiter: Arc<limit::Limiter>,
@@ -165,6 +167,10 @@ async fn note_route(matched: Option<MatchedPath>, req: Request, next: Next) -> R
 /// One log line per request: request id, method, the route template (never the raw path:
 /// a name or scope in it may be a value pasted in the wrong place; `unmatched` when no route
 /// matched), status and latency. Never headers (the Authorization header), never bodies.
+///
+/// The one place where error answers are logged, too: an answer that carries an
+/// [`ErrorSummary`] (put there when an error became the response) gets a line of its own,
+/// with the same request id and route (see [`log_error`]).
 async fn log_requests(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = secretstore_core::random::uuid_v4();
@@ -174,6 +180,9 @@ async fn log_requests(req: Request, next: Next) -> Response {
         .extensions_mut()
         .remove::<RouteTemplate>()
         .map_or(Arc::from("unmatched"), |r| r.0);
+    if let Some(err) = res.extensions_mut().remove::<ErrorSummary>() {
+        log_error(&id, &route, &err);
+    }
     let status = res.status();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
@@ -191,4 +200,67 @@ async fn log_requests(req: Request, next: Next) -> Response {
     res.headers_mut()
         .insert("cache-control", HeaderValue::from_static("no-store"));
     res.into_response()
+}
+
+/// One error answer in the log: an internal error (500) at `error` with its detail, any
+/// other 5xx (a backend unavailable or not configured) at `warn` with its message, a 4xx at
+/// `debug` with its code only (an invalid-input message may echo what was sent in the
+/// wrong place, a value pasted as a name).
+fn log_error(request_id: &str, route: &str, err: &ErrorSummary) {
+    let status = err.status.as_u16();
+    let code = err.code;
+    if err.status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(
+            target: "secretstore::http",
+            request_id,
+            route,
+            status,
+            code,
+            error = %err.message,
+            "internal error"
+        );
+    } else if err.status.is_server_error() {
+        tracing::warn!(
+            target: "secretstore::http",
+            request_id,
+            route,
+            status,
+            code,
+            error = %err.message,
+            "error answer"
+        );
+    } else {
+        tracing::debug!(
+            target: "secretstore::http",
+            request_id,
+            route,
+            status,
+            code,
+            "error answer"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn the_logging_middleware_takes_the_error_summary_off_the_answer() {
+        let app = Router::new()
+            .route(
+                "/boom/{x}",
+                get(|| async { ApiError::from(secretstore_core::Error::Storage("x".into())) }),
+            )
+            .route_layer(middleware::from_fn(note_route))
+            .layer(middleware::from_fn(log_requests));
+        let req = Request::get("/boom/1").body(Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(res.extensions().get::<ErrorSummary>().is_none());
+        assert!(res.extensions().get::<RouteTemplate>().is_none());
+        assert!(res.headers().contains_key("x-request-id"));
+    }
 }

@@ -54,12 +54,16 @@ impl Default for Limits {
 /// Who is counted: an IPv4 address, an IPv6 /64, or "unknown" (no peer address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClientKey {
+    /// An IPv4 address (an IPv4-mapped IPv6 address counts as its IPv4 one).
     V4(u32),
+    /// The /64 network of an IPv6 address (one host usually holds a whole /64).
     V6Net(u64),
+    /// No peer address: every such request shares one count.
     Unknown,
 }
 
 impl ClientKey {
+    /// The key that counts the client at `ip`.
     pub fn of(ip: Option<IpAddr>) -> ClientKey {
         match ip {
             None => ClientKey::Unknown,
@@ -90,13 +94,13 @@ impl Entry {
     }
 }
 
-/// What a failure did.
 /// The clients, and when expired entries were last swept out.
 struct Table {
     map: HashMap<ClientKey, Entry>,
     swept: Instant,
 }
 
+/// What a failure did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Failure {
     /// Counted; the client may try again.
@@ -120,6 +124,7 @@ impl Default for Limiter {
 }
 
 impl Limiter {
+    /// A limiter with these limits (each raised to at least 1, and a lockout of at least 1 s).
     pub fn new(limits: Limits) -> Limiter {
         Limiter {
             limits: Limits {
@@ -135,6 +140,7 @@ impl Limiter {
         }
     }
 
+    /// The limits in force (after [`Limiter::new`] raised them to their minimums).
     pub fn limits(&self) -> Limits {
         self.limits
     }

@@ -8,6 +8,7 @@ use utoipa::openapi::schema::{Object, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+/// The API's OpenAPI 3 document, served at `/api/v1/openapi.json`.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "secretstore", description = "Scoped secrets for agent dispatch."),

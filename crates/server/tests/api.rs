@@ -1,5 +1,13 @@
 //! The API through the router, without a socket: shapes, errors, limits, callbacks,
 //! concurrency.
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 
 mod common;
 use axum::body::Body;
@@ -1393,8 +1401,8 @@ async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_nothing() {
     use secretstore_core::{
-        Actor, AuditEntry, BackendKind, Category, Error, MetadataStore, NewVersion, Reservation,
-        ScopePath, SecretName, StoredMaterial,
+        Actor, AuditEntry, BackendKind, Category, Error, NewVersion, Reservation, ScopePath,
+        SecretName, SecretStore, StoredMaterial,
     };
     use std::time::{Duration, Instant};
     let h = Harness::new().await;

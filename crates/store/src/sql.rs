@@ -17,10 +17,11 @@
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
-    Account, AccountKind, AccountStore, AuditEntry, BackendKind, BriefId, BriefSummary, Candidate,
-    Category, DispatchRecord, Error, LinkPrefixes, MetadataStore, NewVersion, Principal,
-    Reservation, Reserved, Result, Role, ScopePath, SecretMeta, SecretName, SessionAuth,
-    SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
+    Account, AccountKind, AccountStore, AuditEntry, AuditStore, BackendKind, BriefId, BriefSummary,
+    Candidate, Category, DispatchRecord, DispatchStore, Error, LinkPrefixes, NewVersion, Principal,
+    Reservation, Reserved, Result, Role, ScopePath, ScopeStore, SecretMeta, SecretName,
+    SecretStore, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
+    VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -754,28 +755,25 @@ fn material_row(r: &AnyRow) -> Result<StoredMaterial> {
     })
 }
 
-fn parent_word(path: &ScopePath) -> String {
+fn parent_missing(path: &ScopePath) -> Error {
     let parent = path.parent().map(|p| p.to_string()).unwrap_or_default();
     let level = ScopePath::parse(&parent)
         .map(|p| p.level().as_str())
         .unwrap_or("scope");
-    format!(
-        "unknown {level} {parent}: create it first with `secretstore {} create {parent}`",
-        match level {
-            "organization" => "org",
-            other => other,
-        }
-    )
+    Error::ParentMissing {
+        level: level.to_owned(),
+        parent,
+    }
 }
 
-impl MetadataStore for SqlStore {
+impl ScopeStore for SqlStore {
     async fn create_scope(&self, path: &ScopePath, audit: AuditEntry) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let parent_id = match path.parent() {
             None => None,
             Some(parent) => match scope_id(&mut tx, &parent).await? {
                 Some(id) => Some(id),
-                None => return Err(Error::NotFound(parent_word(path))),
+                None => return Err(parent_missing(path)),
             },
         };
         let inserted = sqlx::query(
@@ -807,6 +805,73 @@ impl MetadataStore for SqlStore {
         Ok(scope_id(&mut conn, path).await?.is_some())
     }
 
+    async fn list_scopes(&self) -> Result<Vec<ScopePath>> {
+        let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM scopes ORDER BY path")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        paths.iter().map(|p| ScopePath::parse(p)).collect()
+    }
+
+    async fn link_prefixes(&self, org: &ScopePath) -> Result<LinkPrefixes> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT lp.backend, lp.prefix FROM link_prefixes lp JOIN scopes sc ON sc.id = lp.org_id \
+             WHERE sc.path = $1 ORDER BY lp.backend, lp.prefix",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = LinkPrefixes::default();
+        for (backend, prefix) in rows {
+            match BackendKind::from_str(&backend) {
+                Ok(BackendKind::AwsSm) => out.aws_prefixes.push(prefix),
+                Ok(BackendKind::Vault) => out.vault_prefixes.push(prefix),
+                // Nothing else is ever written; an unknown row allows nothing.
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_link_prefixes(
+        &self,
+        org: &ScopePath,
+        prefixes: &LinkPrefixes,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = scope_id(&mut tx, org)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("unknown organization {org}")))?;
+        sqlx::query("DELETE FROM link_prefixes WHERE org_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for (kind, list) in [
+            (BackendKind::AwsSm, &prefixes.aws_prefixes),
+            (BackendKind::Vault, &prefixes.vault_prefixes),
+        ] {
+            for prefix in list {
+                sqlx::query(
+                    "INSERT INTO link_prefixes (org_id, backend, prefix) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(kind.as_str())
+                .bind(prefix)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+impl SecretStore for SqlStore {
     async fn secret(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<SecretMeta>> {
         let sql = format!(
             "SELECT {META_COLUMNS} FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
@@ -1003,6 +1068,102 @@ impl MetadataStore for SqlStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn candidates(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+    ) -> Result<Vec<Candidate>> {
+        if chain.is_empty() || names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scope_ph = (1..=chain.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let name_ph = (chain.len() + 1..=chain.len() + names.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Metadata and the current version's material in one statement: a brief's version
+        // and the env's value always come from the same row.
+        let sql = format!(
+            "SELECT {META_COLUMNS}, v.ciphertext, v.backend_ref, v.backend_version \
+             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
+             WHERE sc.path IN ({scope_ph}) AND s.name IN ({name_ph})"
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for s in chain {
+            q = q.bind(s.as_str());
+        }
+        for n in names {
+            q = q.bind(n.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                Ok(Candidate {
+                    meta: meta_row(r)?,
+                    material: material_row(r)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn link_approval(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT la.reference FROM link_approvals la JOIN secrets s ON s.id = la.secret_id \
+             JOIN scopes sc ON sc.id = s.scope_id WHERE sc.path = $1 AND s.name = $2",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    async fn set_link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        approval: Option<(&str, &str)>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
+             WHERE sc.path = $1 AND s.name = $2",
+        )
+        .bind(scope.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let id = id.ok_or_else(|| not_found(scope, name))?;
+        sqlx::query("DELETE FROM link_approvals WHERE secret_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some((reference, by)) = approval {
+            sqlx::query(
+                "INSERT INTO link_approvals (secret_id, reference, approved_by, approved_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(reference)
+            .bind(by)
+            .bind(secretstore_core::now_rfc3339())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+}
+
+impl DispatchStore for SqlStore {
     async fn create_task(&self, task: &Task, audit: AuditEntry) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let project = ScopePath::parse(&task.project)?;
@@ -1052,50 +1213,6 @@ impl MetadataStore for SqlStore {
             created_at: row.try_get("created_at").map_err(db)?,
             created_by: row.try_get("created_by").map_err(db)?,
         })
-    }
-
-    async fn candidates(
-        &self,
-        chain: &[ScopePath],
-        names: &[SecretName],
-    ) -> Result<Vec<Candidate>> {
-        if chain.is_empty() || names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let scope_ph = (1..=chain.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let name_ph = (chain.len() + 1..=chain.len() + names.len())
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // Metadata and the current version's material in one statement: a brief's version
-        // and the env's value always come from the same row.
-        let sql = format!(
-            "SELECT {META_COLUMNS}, v.ciphertext, v.backend_ref, v.backend_version \
-             FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
-             JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-             WHERE sc.path IN ({scope_ph}) AND s.name IN ({name_ph})"
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for s in chain {
-            q = q.bind(s.as_str());
-        }
-        for n in names {
-            q = q.bind(n.as_str());
-        }
-        q.fetch_all(&self.pool)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| {
-                Ok(Candidate {
-                    meta: meta_row(r)?,
-                    material: material_row(r)?,
-                })
-            })
-            .collect()
     }
 
     async fn record_dispatch(&self, rec: &DispatchRecord, audit: AuditEntry) -> Result<()> {
@@ -1202,19 +1319,6 @@ impl MetadataStore for SqlStore {
         Ok(out)
     }
 
-    async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        insert_audit(&mut conn, &audit).await
-    }
-
-    async fn list_scopes(&self) -> Result<Vec<ScopePath>> {
-        let paths: Vec<String> = sqlx::query_scalar("SELECT path FROM scopes ORDER BY path")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        paths.iter().map(|p| ScopePath::parse(p)).collect()
-    }
-
     async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         // Check and complete in one statement: of concurrent callbacks, one finds the brief
@@ -1256,112 +1360,12 @@ impl MetadataStore for SqlStore {
         tx.commit().await.map_err(db)?;
         Ok(true)
     }
+}
 
-    async fn link_prefixes(&self, org: &ScopePath) -> Result<LinkPrefixes> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT lp.backend, lp.prefix FROM link_prefixes lp JOIN scopes sc ON sc.id = lp.org_id \
-             WHERE sc.path = $1 ORDER BY lp.backend, lp.prefix",
-        )
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let mut out = LinkPrefixes::default();
-        for (backend, prefix) in rows {
-            match BackendKind::from_str(&backend) {
-                Ok(BackendKind::AwsSm) => out.aws_prefixes.push(prefix),
-                Ok(BackendKind::Vault) => out.vault_prefixes.push(prefix),
-                // Nothing else is ever written; an unknown row allows nothing.
-                _ => {}
-            }
-        }
-        Ok(out)
-    }
-
-    async fn set_link_prefixes(
-        &self,
-        org: &ScopePath,
-        prefixes: &LinkPrefixes,
-        audit: AuditEntry,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let id = scope_id(&mut tx, org)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("unknown organization {org}")))?;
-        sqlx::query("DELETE FROM link_prefixes WHERE org_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        for (kind, list) in [
-            (BackendKind::AwsSm, &prefixes.aws_prefixes),
-            (BackendKind::Vault, &prefixes.vault_prefixes),
-        ] {
-            for prefix in list {
-                sqlx::query(
-                    "INSERT INTO link_prefixes (org_id, backend, prefix) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(id)
-                .bind(kind.as_str())
-                .bind(prefix)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            }
-        }
-        insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db)
-    }
-
-    async fn link_approval(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<String>> {
-        sqlx::query_scalar(
-            "SELECT la.reference FROM link_approvals la JOIN secrets s ON s.id = la.secret_id \
-             JOIN scopes sc ON sc.id = s.scope_id WHERE sc.path = $1 AND s.name = $2",
-        )
-        .bind(scope.as_str())
-        .bind(name.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)
-    }
-
-    async fn set_link_approval(
-        &self,
-        scope: &ScopePath,
-        name: &SecretName,
-        approval: Option<(&str, &str)>,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT s.id FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
-             WHERE sc.path = $1 AND s.name = $2",
-        )
-        .bind(scope.as_str())
-        .bind(name.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-        let id = id.ok_or_else(|| not_found(scope, name))?;
-        sqlx::query("DELETE FROM link_approvals WHERE secret_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if let Some((reference, by)) = approval {
-            sqlx::query(
-                "INSERT INTO link_approvals (secret_id, reference, approved_by, approved_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(id)
-            .bind(reference)
-            .bind(by)
-            .bind(secretstore_core::now_rfc3339())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)
+impl AuditStore for SqlStore {
+    async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        insert_audit(&mut conn, &audit).await
     }
 
     async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {

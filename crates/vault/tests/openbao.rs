@@ -1,8 +1,15 @@
 //! The Vault backend against a real OpenBao dev server on loopback (started by
 //! `scripts/services.sh start`, which `scripts/test.sh` runs). "Outside secretstore" is
 //! the `bao` command line, the way an operator would rotate or delete a secret.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
 use secretstore_core::conformance::{self, Fixture};
 use secretstore_core::{
     BackendError, Error, Fetch, ScopePath, SecretName, SecretValue, StoredMaterial, ValueBackend,

@@ -4,11 +4,6 @@
     dead_code,
     reason = "each test binary uses a different part of the helpers"
 )]
-#![allow(
-    unreachable_pub,
-    reason = "the helpers are `pub` for the test files that include this module"
-)]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use secretstore_aws::{AwsSettings, AwsSmBackend, Credentials, S3BriefStore, Sse};
 use std::net::{TcpListener, TcpStream};

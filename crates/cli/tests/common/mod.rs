@@ -3,11 +3,6 @@
     dead_code,
     reason = "each test file uses a different part of the harness"
 )]
-#![allow(
-    unreachable_pub,
-    reason = "the helpers are `pub` for the test files that include this module"
-)]
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 pub mod server;
 

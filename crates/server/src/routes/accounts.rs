@@ -90,8 +90,11 @@ pub async fn grant(
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+/// `?role=ROLE[&scope=PATH]`: the role to take away.
 pub struct RoleParams {
+    /// `root`, `admin`, `member` or `dispatcher`.
     pub role: String,
+    /// `ORG` for admin and dispatcher, `ORG/TEAM` for member, none for root.
     pub scope: Option<String>,
 }
 

@@ -7,10 +7,10 @@ use crate::error::{ApiError, AppQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use utoipa::IntoParams;
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+/// `?scope=PATH&limit=N`: which audit records.
 pub struct AuditParams {
     /// Only records at or under this scope.
     pub scope: Option<String>,

@@ -1,3 +1,5 @@
+//! `GET /healthz`: whether the server is up (no authentication, no database).
+
 use crate::dto::Health;
 use axum::Json;
 

@@ -12,26 +12,29 @@ use axum::http::StatusCode;
 use secretstore_core::{BackendKind, Category, Error, SecretValue};
 use serde::Deserialize;
 use std::str::FromStr;
-use utoipa::IntoParams;
 use zeroize::Zeroizing;
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+/// `?scope=PATH`: the scope of the secret named.
 pub struct ScopeParam {
     /// The organization, team or workspace path.
     pub scope: String,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+/// `?scope=PATH`, optional: one scope's secrets, or every visible one.
 pub struct OptionalScope {
     /// Only this scope; without it, every scope the caller may see.
     pub scope: Option<String>,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+/// `?scope=PATH[&version=N]`: the value to reveal.
 pub struct ValueParams {
+    /// The organization, team or workspace path.
     pub scope: String,
     /// An earlier version (default: the current one).
     pub version: Option<i64>,
@@ -60,7 +63,8 @@ async fn written(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "expected_version is stale", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody)),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, description = "`not_configured`: the backend it needs is not configured on this server", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put(
     State(st): State<AppState>,
@@ -131,7 +135,8 @@ pub async fn get(
     params(("name" = String, Path), ValueParams),
     responses((status = 200, body = ValueDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, description = "`not_configured`: the backend it needs is not configured on this server", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn value(
     State(st): State<AppState>,
@@ -171,7 +176,7 @@ pub async fn versions(
     responses((status = 200, body = SecretDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 502, body = ErrorBody)),
+        (status = 502, body = ErrorBody), (status = 503, description = "`not_configured`: the backend it needs is not configured on this server", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn rollback(
     State(st): State<AppState>,
@@ -192,7 +197,7 @@ pub async fn rollback(
     responses((status = 200, body = SecretDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 502, body = ErrorBody)),
+        (status = 502, body = ErrorBody), (status = 503, description = "`not_configured`: the backend it needs is not configured on this server", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn link(
     State(st): State<AppState>,

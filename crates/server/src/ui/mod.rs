@@ -28,14 +28,18 @@
 
 mod pages;
 pub mod session;
+mod target;
 mod views;
 
 use crate::AppState;
+use crate::error::{ErrorSummary, status_and_code};
+use crate::wording::{self, Reader};
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use secretstore_core::Error;
+use std::sync::Arc;
 
 pub use session::{CSRF_FIELD, SESSION_COOKIE, SESSION_TTL_SECS};
 
@@ -50,31 +54,34 @@ const FAVICON: &str = include_str!("../../assets/favicon.svg");
 /// The UI's routes, with full paths, to be merged into the app.
 pub fn router() -> Router<AppState> {
     // Every route answers other methods with the UI's own 405 page (and its headers).
+    use views::{activity, auth, scopes, secrets};
     let m405 = views::method_not_allowed;
     Router::new()
         .route("/ui", get(|| async { see_other("/ui/") }).fallback(m405))
-        .route("/ui/", get(views::home).fallback(m405))
+        .route("/ui/", get(scopes::home).fallback(m405))
         .route(
             "/ui/login",
-            get(views::login_form).post(views::login).fallback(m405),
+            get(auth::login_form).post(auth::login).fallback(m405),
         )
-        .route("/ui/logout", post(views::logout).fallback(m405))
+        .route("/ui/logout", post(auth::logout).fallback(m405))
         .route(
             "/ui/scopes",
             get(|| async { see_other("/ui/") })
-                .post(views::create_scope)
+                .post(scopes::create_scope)
                 .fallback(m405),
         )
         .route(
             "/ui/scopes/{*rest}",
-            get(views::scope_get).post(views::scope_post).fallback(m405),
+            get(scopes::scope_get)
+                .post(secrets::scope_post)
+                .fallback(m405),
         )
-        .route("/ui/briefs", get(views::briefs).fallback(m405))
-        .route("/ui/audit", get(views::audit).fallback(m405))
-        .route("/ui/sessions", get(views::sessions).fallback(m405))
+        .route("/ui/briefs", get(activity::briefs).fallback(m405))
+        .route("/ui/audit", get(activity::audit).fallback(m405))
+        .route("/ui/sessions", get(activity::sessions).fallback(m405))
         .route(
             "/ui/sessions/{id}/end",
-            post(views::end_session).fallback(m405),
+            post(activity::end_session).fallback(m405),
         )
         .route("/ui/assets/app.css", get(css).fallback(m405))
         .route("/ui/assets/favicon.svg", get(favicon).fallback(m405))
@@ -127,24 +134,54 @@ pub(crate) fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// What a failed operation shows: the status and a message that never holds a value
-/// (service errors never do). "Not found" is one fixed text, so a hidden scope and a
-/// missing one give the same page.
+/// (service errors never do), worded for a person (no command-line flag). "Not found" is
+/// one fixed text, so a hidden scope and a missing one give the same page. The status is
+/// the API's for the same error.
 pub(crate) fn error_parts(e: &Error) -> (StatusCode, String) {
-    use StatusCode as S;
-    match e {
-        Error::Invalid(m) => (S::BAD_REQUEST, m.clone()),
-        Error::NotFound(_) => (S::NOT_FOUND, NOT_FOUND_TEXT.into()),
-        Error::AlreadyExists(m) | Error::Conflict(m) => (S::CONFLICT, m.clone()),
-        Error::Forbidden(m) => (S::FORBIDDEN, m.clone()),
-        Error::Unauthorized(_) => (S::UNAUTHORIZED, "sign in again".into()),
-        Error::Backend(b) => (S::BAD_GATEWAY, b.to_string()),
-        Error::Config { message, .. } => (S::BAD_GATEWAY, message.clone()),
-        Error::Crypto(m) => (S::BAD_GATEWAY, m.clone()),
-        other => {
-            tracing::error!(error = %other, "internal error");
-            (S::INTERNAL_SERVER_ERROR, "internal error".into())
-        }
+    let (status, message, _) = shown(e);
+    (status, message)
+}
+
+/// What the log keeps of a failed operation's page: see [`crate::error::ErrorSummary`].
+pub(crate) fn error_summary(e: &Error) -> ErrorSummary {
+    let (status, message, detail) = shown(e);
+    let (_, code) = status_and_code(e);
+    ErrorSummary {
+        status,
+        code,
+        message: Arc::from(detail.unwrap_or(message)),
     }
+}
+
+/// The status, the message shown and, for an internal error, the detail kept for the log.
+fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
+    let (status, _) = status_and_code(e);
+    let internal = || {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error".to_owned(),
+            Some(e.to_string()),
+        )
+    };
+    let message = match e {
+        Error::Invalid(m)
+        | Error::AlreadyExists(m)
+        | Error::Conflict(m)
+        | Error::Forbidden(m)
+        | Error::Crypto(m) => m.clone(),
+        Error::CategoryRequired { .. } | Error::Backend(_) => e.to_string(),
+        Error::ParentMissing { level, parent } => {
+            wording::parent_missing(level, parent, Reader::Ui)
+        }
+        Error::NotFound(_) => NOT_FOUND_TEXT.into(),
+        Error::Unauthorized(_) => "sign in again".into(),
+        Error::Config { message, .. } | Error::NotConfigured { message, .. } => {
+            wording::not_configured(message)
+        }
+        // No page dispatches: a dispatch's error here would be a bug.
+        Error::Dispatch(_) | Error::Storage(_) => return internal(),
+    };
+    (status, message, None)
 }
 
 /// The one text of every 404 page.

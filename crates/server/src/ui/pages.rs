@@ -3,46 +3,55 @@
 //! `.html` templates); none of them holds a value except the secret page after a reveal.
 
 use super::html;
+use crate::error::ErrorSummary;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::fmt;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// Renders a page; a template error is a 500 (and a log line, never the page's content).
-pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+/// Renders a page; a template error is a 500 (and a log line, never the page's content:
+/// the error goes into the response's extensions for the request-logging middleware).
+pub(crate) fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     match page.render() {
         Ok(body) => html(status, body),
         Err(e) => {
-            tracing::error!(error = %e, "template error");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+            let mut res = (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+            ErrorSummary {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "internal",
+                message: Arc::from(format!("template error: {e}")),
+            }
+            .attach(&mut res);
+            res
         }
     }
 }
 
 /// The navigation bar of a signed-in user.
-pub struct Nav {
-    pub account: String,
-    pub roles: String,
-    pub csrf: String,
+pub(crate) struct Nav {
+    pub(crate) account: String,
+    pub(crate) roles: String,
+    pub(crate) csrf: String,
     /// Whether to link the audit log.
-    pub audit: bool,
+    pub(crate) audit: bool,
 }
 
 /// What every page has around its content.
-pub struct Layout {
-    pub title: String,
-    pub nav: Option<Nav>,
+pub(crate) struct Layout {
+    pub(crate) title: String,
+    pub(crate) nav: Option<Nav>,
     /// Which top-level section is current: `scopes`, `briefs`, `audit` or none.
-    pub section: &'static str,
+    pub(crate) section: &'static str,
     /// A confirmation of what was just done.
-    pub notice: Option<String>,
+    pub(crate) notice: Option<String>,
     /// What went wrong with the last form.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl Layout {
-    pub fn new(title: impl Into<String>, nav: Option<Nav>, section: &'static str) -> Self {
+    pub(crate) fn new(title: impl Into<String>, nav: Option<Nav>, section: &'static str) -> Self {
         Layout {
             title: title.into(),
             nav,
@@ -54,12 +63,12 @@ impl Layout {
 }
 
 /// A timestamp (`2026-11-29T14:00:00Z`), shown as `2026-11-29 14:00 UTC`.
-pub struct Stamp {
-    pub iso: String,
+pub(crate) struct Stamp {
+    pub(crate) iso: String,
 }
 
 impl Stamp {
-    pub fn new(iso: impl Into<String>) -> Self {
+    pub(crate) fn new(iso: impl Into<String>) -> Self {
         Stamp { iso: iso.into() }
     }
 }
@@ -74,180 +83,180 @@ impl fmt::Display for Stamp {
 }
 
 /// A link to a scope.
-pub struct Crumb {
-    pub path: String,
-    pub name: String,
+pub(crate) struct Crumb {
+    pub(crate) path: String,
+    pub(crate) name: String,
 }
 
 #[derive(Template)]
 #[template(path = "error.html")]
-pub struct ErrorPage {
-    pub layout: Layout,
-    pub status: u16,
-    pub heading: &'static str,
-    pub message: String,
+pub(crate) struct ErrorPage {
+    pub(crate) layout: Layout,
+    pub(crate) status: u16,
+    pub(crate) heading: &'static str,
+    pub(crate) message: String,
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
-pub struct LoginPage {
-    pub layout: Layout,
+pub(crate) struct LoginPage {
+    pub(crate) layout: Layout,
     /// The sign-in form's double-submit token.
-    pub csrf: String,
+    pub(crate) csrf: String,
 }
 
 /// One scope of the tree, with the scopes under it.
-pub struct Node {
-    pub path: String,
-    pub name: String,
-    pub level: &'static str,
-    pub children: Vec<Node>,
+pub(crate) struct Node {
+    pub(crate) path: String,
+    pub(crate) name: String,
+    pub(crate) level: &'static str,
+    pub(crate) children: Vec<Node>,
 }
 
 #[derive(Template)]
 #[template(path = "home.html")]
-pub struct HomePage {
-    pub layout: Layout,
-    pub csrf: String,
-    pub roles: String,
-    pub tree: Vec<Node>,
-    pub can_create_org: bool,
+pub(crate) struct HomePage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    pub(crate) roles: String,
+    pub(crate) tree: Vec<Node>,
+    pub(crate) can_create_org: bool,
 }
 
 /// A secret stored at the scope shown.
-pub struct OwnRow {
-    pub name: String,
-    pub category: String,
-    pub backend: String,
-    pub version: i64,
-    pub updated: Stamp,
-    pub by: String,
+pub(crate) struct OwnRow {
+    pub(crate) name: String,
+    pub(crate) category: String,
+    pub(crate) backend: String,
+    pub(crate) version: i64,
+    pub(crate) updated: Stamp,
+    pub(crate) by: String,
     /// The broader scopes' secrets of the same name that this one hides: `acme (v2)`.
-    pub shadows: Vec<String>,
+    pub(crate) shadows: Vec<String>,
 }
 
 /// A secret of a broader scope, as seen from the scope shown.
-pub struct InheritedRow {
-    pub name: String,
-    pub scope: String,
-    pub category: String,
-    pub backend: String,
-    pub version: i64,
-    pub updated: Stamp,
-    pub by: String,
+pub(crate) struct InheritedRow {
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) category: String,
+    pub(crate) backend: String,
+    pub(crate) version: i64,
+    pub(crate) updated: Stamp,
+    pub(crate) by: String,
     /// The narrower scope whose secret of the same name wins over this one.
-    pub shadowed_by: Option<String>,
+    pub(crate) shadowed_by: Option<String>,
 }
 
 /// What a task under the scope shown gets for one name.
-pub struct EffectiveRow {
-    pub name: String,
-    pub scope: String,
-    pub version: i64,
+pub(crate) struct EffectiveRow {
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) version: i64,
     /// Whether the winner is stored at the scope shown.
-    pub here: bool,
+    pub(crate) here: bool,
 }
 
 #[derive(Template)]
 #[template(path = "scope.html")]
-pub struct ScopePage {
-    pub layout: Layout,
-    pub csrf: String,
-    pub path: String,
-    pub level: &'static str,
-    pub crumbs: Vec<Crumb>,
+pub(crate) struct ScopePage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    pub(crate) path: String,
+    pub(crate) level: &'static str,
+    pub(crate) crumbs: Vec<Crumb>,
     /// Projects hold no secrets: only the effective view.
-    pub holds_secrets: bool,
-    pub own: Vec<OwnRow>,
-    pub inherited: Vec<InheritedRow>,
-    pub effective: Vec<EffectiveRow>,
-    pub children: Vec<Crumb>,
+    pub(crate) holds_secrets: bool,
+    pub(crate) own: Vec<OwnRow>,
+    pub(crate) inherited: Vec<InheritedRow>,
+    pub(crate) effective: Vec<EffectiveRow>,
+    pub(crate) children: Vec<Crumb>,
     /// The level of a new child scope, if the user may create one here.
-    pub child_level: Option<&'static str>,
-    pub can_write: bool,
-    pub categories: Vec<&'static str>,
+    pub(crate) child_level: Option<&'static str>,
+    pub(crate) can_write: bool,
+    pub(crate) categories: Vec<&'static str>,
     /// The new-secret form's name and category after a failed attempt (never the value).
-    pub form_name: String,
-    pub form_category: String,
-    pub audit_link: bool,
+    pub(crate) form_name: String,
+    pub(crate) form_category: String,
+    pub(crate) audit_link: bool,
 }
 
 /// One version of a secret's history.
-pub struct VersionRow {
-    pub version: i64,
-    pub at: Stamp,
-    pub by: String,
-    pub backend_version: Option<String>,
-    pub rollback_of: Option<i64>,
-    pub current: bool,
+pub(crate) struct VersionRow {
+    pub(crate) version: i64,
+    pub(crate) at: Stamp,
+    pub(crate) by: String,
+    pub(crate) backend_version: Option<String>,
+    pub(crate) rollback_of: Option<i64>,
+    pub(crate) current: bool,
 }
 
 /// The value that a reveal answered (audited): only in the page that answers the POST.
-pub struct Revealed {
-    pub version: i64,
-    pub value: Zeroizing<String>,
+pub(crate) struct Revealed {
+    pub(crate) version: i64,
+    pub(crate) value: Zeroizing<String>,
 }
 
 #[derive(Template)]
 #[template(path = "secret.html")]
-pub struct SecretPage {
-    pub layout: Layout,
-    pub csrf: String,
-    pub scope: String,
-    pub crumbs: Vec<Crumb>,
-    pub name: String,
-    pub category: String,
-    pub backend: String,
-    pub version: i64,
-    pub created: Stamp,
-    pub updated: Stamp,
-    pub by: String,
-    pub history: Vec<VersionRow>,
-    pub can_write: bool,
-    pub can_reveal: bool,
-    pub revealed: Option<Revealed>,
+pub(crate) struct SecretPage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    pub(crate) scope: String,
+    pub(crate) crumbs: Vec<Crumb>,
+    pub(crate) name: String,
+    pub(crate) category: String,
+    pub(crate) backend: String,
+    pub(crate) version: i64,
+    pub(crate) created: Stamp,
+    pub(crate) updated: Stamp,
+    pub(crate) by: String,
+    pub(crate) history: Vec<VersionRow>,
+    pub(crate) can_write: bool,
+    pub(crate) can_reveal: bool,
+    pub(crate) revealed: Option<Revealed>,
     /// Broader scopes holding the same name, which this secret shadows: `acme (v1)`.
-    pub shadows: Vec<String>,
+    pub(crate) shadows: Vec<String>,
 }
 
 #[derive(Template)]
 #[template(path = "delete.html")]
-pub struct DeletePage {
-    pub layout: Layout,
-    pub csrf: String,
-    pub scope: String,
-    pub crumbs: Vec<Crumb>,
-    pub name: String,
-    pub version: i64,
+pub(crate) struct DeletePage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    pub(crate) scope: String,
+    pub(crate) crumbs: Vec<Crumb>,
+    pub(crate) name: String,
+    pub(crate) version: i64,
 }
 
 /// One dispatch.
-pub struct BriefRow {
-    pub id: String,
-    pub task_id: String,
-    pub project: String,
-    pub created: Stamp,
-    pub status: String,
-    pub completed: Option<Stamp>,
-    pub stale: Vec<String>,
+pub(crate) struct BriefRow {
+    pub(crate) id: String,
+    pub(crate) task_id: String,
+    pub(crate) project: String,
+    pub(crate) created: Stamp,
+    pub(crate) status: String,
+    pub(crate) completed: Option<Stamp>,
+    pub(crate) stale: Vec<String>,
 }
 
 impl BriefRow {
-    pub fn running(&self) -> bool {
+    pub(crate) fn running(&self) -> bool {
         self.status == "running"
     }
 
     /// The first block of the brief id: enough to tell briefs apart on the page (the whole
     /// id is the cell's title and the row's `data-brief`).
-    pub fn short_id(&self) -> String {
+    pub(crate) fn short_id(&self) -> String {
         short(&self.id)
     }
 
-    pub fn short_task(&self) -> String {
+    pub(crate) fn short_task(&self) -> String {
         short(&self.task_id)
     }
 
-    pub fn stale_names(&self) -> String {
+    pub(crate) fn stale_names(&self) -> String {
         self.stale.join(" ")
     }
 }
@@ -261,27 +270,27 @@ fn short(id: &str) -> String {
 
 #[derive(Template)]
 #[template(path = "briefs.html")]
-pub struct BriefsPage {
-    pub layout: Layout,
-    pub briefs: Vec<BriefRow>,
+pub(crate) struct BriefsPage {
+    pub(crate) layout: Layout,
+    pub(crate) briefs: Vec<BriefRow>,
 }
 
 /// One audit record.
-pub struct AuditRow {
-    pub at: Stamp,
-    pub actor: String,
-    pub action: String,
-    pub scope: String,
-    pub name: String,
-    pub version: String,
-    pub target: String,
-    pub source: String,
-    pub detail: String,
+pub(crate) struct AuditRow {
+    pub(crate) at: Stamp,
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) scope: String,
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) target: String,
+    pub(crate) source: String,
+    pub(crate) detail: String,
 }
 
 impl AuditRow {
     /// A task or brief id, shortened like the briefs page does; other targets as they are.
-    pub fn short_target(&self) -> String {
+    pub(crate) fn short_target(&self) -> String {
         if self.target.len() == 36 && self.target.matches('-').count() == 4 {
             short(&self.target)
         } else {
@@ -292,37 +301,51 @@ impl AuditRow {
 
 #[derive(Template)]
 #[template(path = "audit.html")]
-pub struct AuditPage {
-    pub layout: Layout,
-    pub scope: Option<String>,
-    pub limit: i64,
-    pub records: Vec<AuditRow>,
+pub(crate) struct AuditPage {
+    pub(crate) layout: Layout,
+    pub(crate) scope: Option<String>,
+    pub(crate) limit: i64,
+    pub(crate) records: Vec<AuditRow>,
 }
 
 /// One web UI session.
-pub struct SessionRow {
-    pub id: String,
-    pub account: String,
-    pub token_id: String,
-    pub created: Stamp,
-    pub expires: Stamp,
-    pub source: String,
+pub(crate) struct SessionRow {
+    pub(crate) id: String,
+    pub(crate) account: String,
+    pub(crate) token_id: String,
+    pub(crate) created: Stamp,
+    pub(crate) expires: Stamp,
+    pub(crate) source: String,
     /// The session of this very page.
-    pub current: bool,
+    pub(crate) current: bool,
 }
 
 impl SessionRow {
-    pub fn short_token(&self) -> String {
+    pub(crate) fn short_token(&self) -> String {
         short(&self.token_id)
     }
 }
 
 #[derive(Template)]
 #[template(path = "sessions.html")]
-pub struct SessionsPage {
-    pub layout: Layout,
-    pub csrf: String,
+pub(crate) struct SessionsPage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
     /// Root's view: every account's sessions.
-    pub all: bool,
-    pub sessions: Vec<SessionRow>,
+    pub(crate) all: bool,
+    pub(crate) sessions: Vec<SessionRow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_read_as_utc() {
+        assert_eq!(
+            Stamp::new("2026-11-29T14:00:05Z").to_string(),
+            "2026-11-29 14:00 UTC"
+        );
+        assert_eq!(Stamp::new("odd").to_string(), "odd");
+    }
 }

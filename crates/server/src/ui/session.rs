@@ -7,14 +7,14 @@
 //!   says so with `X-Forwarded-Proto: https` (or `Forwarded: proto=https`). The header can only add
 //!   `Secure`, never remove it from a TLS connection's cookie, so a forged one does no harm.
 //! - Every form holds the session's CSRF token in a hidden field named `csrf`. A POST
-//!   reaches its handler only through [`Posted`], which checks the token (in constant time)
+//!   reaches its handler only through `Posted`, which checks the token (in constant time)
 //!   before the form is even parsed into its type: missing or wrong → 403, nothing changed.
 //! - The sign-in form has no session yet: it gets a double-submit token instead, a random
 //!   value both in a short-lived cookie (`ss_login`, `Path=/ui/login`) and in the form.
 //! - A `Sec-Fetch-Site: cross-site` POST is refused as well (SameSite=Strict already keeps
 //!   the cookie out of it; this is a second fence).
 
-use super::{error_parts, pages, see_other};
+use super::{error_parts, error_summary, pages, see_other};
 use crate::AppState;
 use crate::auth;
 use axum::body::Bytes;
@@ -40,24 +40,24 @@ pub const SESSION_TTL_SECS: i64 = 8 * 3600;
 const LOGIN_TTL_SECS: i64 = 3600;
 
 /// A signed-in user of the UI.
-pub struct Session {
+pub(crate) struct Session {
     /// The session id from the cookie (for sign-out).
-    pub id: Zeroizing<String>,
-    pub who: Principal,
+    pub(crate) id: Zeroizing<String>,
+    pub(crate) who: Principal,
     /// This session's CSRF token, for the forms of the pages it renders.
-    pub csrf: String,
+    pub(crate) csrf: String,
     /// The session's public id (the sessions page marks the current one).
-    pub public_id: String,
+    pub(crate) public_id: String,
 }
 
 impl Session {
     /// Whether `given` is this session's CSRF token, compared in constant time.
-    pub fn csrf_matches(&self, given: Option<&str>) -> bool {
+    pub(crate) fn csrf_matches(&self, given: Option<&str>) -> bool {
         given.is_some_and(|g| ct_eq(g, &self.csrf))
     }
 
     /// Root, or an admin of some organization: who gets the audit page.
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.who
             .roles
             .iter()
@@ -65,7 +65,7 @@ impl Session {
     }
 
     /// The navigation bar's facts.
-    pub fn nav(&self) -> pages::Nav {
+    pub(crate) fn nav(&self) -> pages::Nav {
         pages::Nav {
             account: self.who.account.clone(),
             roles: self
@@ -81,14 +81,22 @@ impl Session {
     }
 
     /// An error page for this session.
-    pub fn error(&self, e: &Error) -> Response {
-        let (status, message) = error_parts(e);
-        error_page(Some(self), status, &message)
+    pub(crate) fn error(&self, e: &Error) -> Response {
+        error_response(Some(self), e)
     }
 }
 
+/// The page of a failed operation, with what the log keeps of it in its extensions (the
+/// request-logging middleware logs it).
+pub(crate) fn error_response(session: Option<&Session>, e: &Error) -> Response {
+    let (status, message) = error_parts(e);
+    let mut res = error_page(session, status, &message);
+    error_summary(e).attach(&mut res);
+    res
+}
+
 /// An error page, with the navigation bar when signed in.
-pub fn error_page(session: Option<&Session>, status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(session: Option<&Session>, status: StatusCode, message: &str) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::FORBIDDEN => "Not allowed",
@@ -97,6 +105,7 @@ pub fn error_page(session: Option<&Session>, status: StatusCode, message: &str) 
         StatusCode::PAYLOAD_TOO_LARGE => "Too large",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
         StatusCode::BAD_GATEWAY => "Backend unavailable",
+        StatusCode::SERVICE_UNAVAILABLE => "Not configured",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
         _ => "Error",
     };
@@ -110,7 +119,7 @@ pub fn error_page(session: Option<&Session>, status: StatusCode, message: &str) 
 }
 
 /// 429: too many failed authentications from this address, with `Retry-After`.
-pub fn too_many_attempts(secs: u64) -> Response {
+pub(crate) fn too_many_attempts(secs: u64) -> Response {
     let mut res = error_page(
         None,
         StatusCode::TOO_MANY_REQUESTS,
@@ -125,7 +134,7 @@ fn ct_eq(a: &str, b: &str) -> bool {
 }
 
 /// The value of cookie `name`, from every `Cookie` header of the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -142,7 +151,7 @@ pub struct OverTls;
 
 /// Whether the request came over TLS: `serve`'s own TLS ([`OverTls`]), an `https` URI, or a proxy's
 /// `X-Forwarded-Proto: https` / `Forwarded: proto=https`.
-pub fn over_tls(parts: &Parts) -> bool {
+pub(crate) fn over_tls(parts: &Parts) -> bool {
     if parts.extensions.get::<OverTls>().is_some() || parts.uri.scheme_str() == Some("https") {
         return true;
     }
@@ -179,17 +188,17 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -
 }
 
 /// The session cookie for a new session.
-pub fn session_cookie(id: &str, secure: bool) -> HeaderValue {
+pub(crate) fn session_cookie(id: &str, secure: bool) -> HeaderValue {
     set_cookie(SESSION_COOKIE, id, "/ui", SESSION_TTL_SECS, secure)
 }
 
 /// Removes the session cookie.
-pub fn clear_session_cookie(secure: bool) -> HeaderValue {
+pub(crate) fn clear_session_cookie(secure: bool) -> HeaderValue {
     set_cookie(SESSION_COOKIE, "", "/ui", 0, secure)
 }
 
 /// A new sign-in token and its cookie.
-pub fn login_token(secure: bool) -> (String, HeaderValue) {
+pub(crate) fn login_token(secure: bool) -> (String, HeaderValue) {
     let mut raw = [0u8; 32];
     secretstore_core::random::fill(&mut raw);
     let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
@@ -198,12 +207,12 @@ pub fn login_token(secure: bool) -> (String, HeaderValue) {
 }
 
 /// Removes the sign-in cookie.
-pub fn clear_login_cookie(secure: bool) -> HeaderValue {
+pub(crate) fn clear_login_cookie(secure: bool) -> HeaderValue {
     set_cookie(LOGIN_COOKIE, "", "/ui/login", 0, secure)
 }
 
 /// Whether the sign-in form's token matches its cookie (constant time).
-pub fn login_token_matches(headers: &HeaderMap, given: &str) -> bool {
+pub(crate) fn login_token_matches(headers: &HeaderMap, given: &str) -> bool {
     cookie(headers, LOGIN_COOKIE).is_some_and(|c| !c.is_empty() && ct_eq(c, given))
 }
 
@@ -235,17 +244,14 @@ impl FromRequestParts<AppState> for Session {
                 public_id: found.public_id,
             }),
             Err(Error::Unauthorized(_)) => Err(to_login(parts, true)),
-            Err(e) => {
-                let (status, message) = error_parts(&e);
-                Err(error_page(None, status, &message))
-            }
+            Err(e) => Err(error_response(None, &e)),
         }
     }
 }
 
 /// Reads a form body: `application/x-www-form-urlencoded`, into zeroizing memory. Any
 /// failure is a fixed message: the body is never echoed.
-pub async fn read_form(
+pub(crate) async fn read_form(
     parts: Parts,
     body: axum::body::Body,
     st: &AppState,
@@ -281,7 +287,9 @@ pub async fn read_form(
 }
 
 /// Parses a form body into `T`; a malformed one gets a fixed message.
-pub fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, (StatusCode, &'static str)> {
+pub(crate) fn parse_form<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, (StatusCode, &'static str)> {
     serde_urlencoded::from_bytes(bytes)
         .map_err(|_| (StatusCode::BAD_REQUEST, "the form is malformed"))
 }
@@ -293,13 +301,13 @@ struct CsrfOnly {
 
 /// A POSTed form of a signed-in user whose CSRF token was checked. The only way for a
 /// POST handler (but sign-in) to get a form, so no handler can forget the check.
-pub struct Posted<T> {
-    pub session: Session,
-    pub form: T,
+pub(crate) struct Posted<T> {
+    pub(crate) session: Session,
+    pub(crate) form: T,
 }
 
 /// Whether a browser says the request comes from another site.
-pub fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))

@@ -3,6 +3,10 @@
     dead_code,
     reason = "each test file uses a different part of the harness"
 )]
+#![allow(
+    unreachable_pub,
+    reason = "a module of each test binary: its files use what it makes `pub`"
+)]
 
 use axum::Router;
 use axum::body::Body;

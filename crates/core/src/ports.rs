@@ -1,0 +1,433 @@
+//! The ports: what the domain needs from the outside (the database, the value backends,
+//! the brief store), as traits that the adapter crates implement, and the records they
+//! exchange.
+
+use crate::brief::Brief;
+use crate::error::{BackendError, Error, Result};
+use crate::links::LinkPrefixes;
+use crate::model::{
+    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    TaskId, Version, VersionMeta,
+};
+use crate::name::SecretName;
+use crate::scope::ScopePath;
+use crate::value::SecretValue;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, for the object-safe backend traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Which value of a secret to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// The backend's current value: a rotation done in the backend itself (the AWS console,
+    /// `vault kv put`) counts. Used by dispatch and by a reveal of the current version.
+    Current,
+    /// Exactly the backend version recorded in the material (a reveal of an old version).
+    Recorded,
+}
+
+/// A value as a backend handed it out, with the backend's version of it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The value.
+    pub value: SecretValue,
+    /// The backend's own version of the value that was read (AWS `VersionId`, Vault KV
+    /// version); `None` for the local backend, whose versions are the database's.
+    pub version: Option<String>,
+}
+
+impl Fetched {
+    /// A value without a backend version (the local backend).
+    pub fn local(value: SecretValue) -> Self {
+        Fetched {
+            value,
+            version: None,
+        }
+    }
+}
+
+/// What a write or restore changed in the backend, so that [`ValueBackend::undo`] can
+/// take it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing outside the database (the local backend; a restore of the version that
+    /// was already current).
+    Nothing,
+    /// The write created the entry in the backend.
+    Created,
+    /// The write made a new version current over an existing one.
+    Updated,
+}
+
+/// The outcome of a backend write: what the database keeps, and what changed outside.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// What to store for the new version (ciphertext or reference).
+    pub material: StoredMaterial,
+    /// What the write did to the backend (for undoing it).
+    pub change: Change,
+}
+
+impl Written {
+    /// A write that changed nothing outside the database.
+    pub fn local(material: StoredMaterial) -> Self {
+        Written {
+            material,
+            change: Change::Nothing,
+        }
+    }
+}
+
+/// Where values live. Implemented by the local Fernet backend, AWS Secrets Manager and Vault.
+///
+/// Errors keep `NotFound`, `Refused` and `Unavailable` apart: none of them may ever be
+/// turned into "no such secret here" by a caller (a resolver would then serve a broader
+/// scope's value during an outage).
+///
+/// The service calls `write`, `restore` and `undo` of an external backend only while it
+/// holds the database's write reservation of that secret (see [`SecretStore::reserve_writes`]),
+/// so two secretstore writers never meet in the backend.
+pub trait ValueBackend: Send + Sync {
+    /// Which backend this is.
+    fn kind(&self) -> BackendKind;
+
+    /// Stores a new value of (scope, name) and returns what the database keeps of it.
+    /// `previous` is the current version's material when the secret already exists (the
+    /// ARN or Vault path to write to, which a linked secret chose).
+    fn write<'a>(
+        &'a self,
+        scope: &'a ScopePath,
+        name: &'a SecretName,
+        value: &'a SecretValue,
+        previous: Option<&'a StoredMaterial>,
+    ) -> BoxFuture<'a, Result<Written, BackendError>>;
+
+    /// Fetches several values at once: one result per item, in order, each with the
+    /// backend version that was actually read.
+    fn fetch<'a>(
+        &'a self,
+        items: &'a [&'a StoredMaterial],
+        which: Fetch,
+    ) -> BoxFuture<'a, Vec<Result<Fetched, BackendError>>>;
+
+    /// Registers a value that already lives in the backend, by reference (an ARN;
+    /// `MOUNT/PATH#FIELD`), checking that it exists without reading the value.
+    fn link<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<StoredMaterial>> {
+        let _ = reference;
+        let kind = self.kind();
+        Box::pin(async move {
+            Err(Error::Invalid(format!(
+                "the {kind} backend cannot link an existing value"
+            )))
+        })
+    }
+
+    /// Makes an earlier version current again and returns the material of the new version.
+    /// The local backend simply keeps the old token.
+    fn restore<'a>(
+        &'a self,
+        _scope: &'a ScopePath,
+        _name: &'a SecretName,
+        target: &'a StoredMaterial,
+    ) -> BoxFuture<'a, Result<Written, BackendError>> {
+        Box::pin(async move { Ok(Written::local(target.clone())) })
+    }
+
+    /// Takes back a `write` or `restore` whose version the database did not record (an
+    /// import that failed on a later entry, a commit that failed): the value that was
+    /// current before is current again, and the new one is removed where the backend
+    /// allows it. Refuses (and changes nothing) when the backend moved on since.
+    /// Nothing to do for the local backend.
+    fn undo<'a>(&'a self, written: &'a Written) -> BoxFuture<'a, Result<(), BackendError>> {
+        let _ = written;
+        Box::pin(async move { Ok(()) })
+    }
+
+    /// Checks that the backend is reachable and usable (`secretstore doctor`): a line
+    /// describing what was checked, or why it fails.
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String, BackendError>>;
+
+    /// The normal forms (see [`crate::links`]) of a reference as a caller wrote it for
+    /// `link`, before the backend is asked anything: every form must pass the link rule
+    /// (an AWS ARN gives its name with and without the random suffix). Bad syntax is
+    /// `Invalid`, with a message that does not repeat the reference.
+    fn link_forms(&self, reference: &str) -> Result<Vec<String>> {
+        let _ = reference;
+        Err(Error::Invalid(format!(
+            "the {} backend cannot link an existing value",
+            self.kind()
+        )))
+    }
+
+    /// The normal form of the reference a version's material points to (`None`: nothing
+    /// external, as for the local backend).
+    fn reference_of(&self, material: &StoredMaterial) -> Option<String> {
+        let _ = material;
+        None
+    }
+
+    /// The scope whose secret secretstore itself created at this normalised reference
+    /// (under `AWS_SM_PREFIX`; under `secretstore/` in Vault's configured mount).
+    fn owner_scope(&self, reference: &str) -> Option<ScopePath> {
+        let _ = reference;
+        None
+    }
+}
+
+/// Where briefs are kept: a folder, later S3.
+pub trait BriefStore: Send + Sync {
+    /// Stores a brief. It must be durable before the env is handed out.
+    fn put<'a>(&'a self, brief: &'a Brief) -> BoxFuture<'a, Result<()>>;
+    /// Reads a stored brief.
+    fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>>;
+    /// Checks that briefs can be written and read (`secretstore doctor`).
+    fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+}
+
+/// One write of a new version, as handed to the store.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    /// The scope written to.
+    pub scope: ScopePath,
+    /// The secret's name.
+    pub name: SecretName,
+    /// The category to set; `None` keeps the existing one (an error for a new secret).
+    pub category: Option<Category>,
+    /// The backend the value lives in.
+    pub backend: BackendKind,
+    /// What the new version stores (ciphertext or reference).
+    pub material: StoredMaterial,
+    /// The version this write replaces (`0`: the secret must not exist yet).
+    pub expected: Option<Version>,
+    /// The version this write restores, for a rollback.
+    pub rollback_of: Option<Version>,
+    /// Who writes.
+    pub actor: Actor,
+    /// The audit record; the store fills in the new version.
+    pub audit: AuditEntry,
+    /// The write reservation (its holder) that this write ends: the store releases it in
+    /// the same transaction, and fails the write if it is no longer held.
+    pub reservation: Option<String>,
+}
+
+/// One secret whose write reservation is asked for.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The scope of the secret.
+    pub scope: ScopePath,
+    /// The secret's name.
+    pub name: SecretName,
+    /// The version the caller expects to replace (`0`: the secret must not exist yet);
+    /// checked against the database in the transaction that takes the reservation.
+    pub expected: Option<Version>,
+}
+
+/// A reserved secret as the database held it when the reservation was taken: its
+/// metadata and current material, or `None` for a secret that does not exist yet.
+pub type Reserved = Option<(SecretMeta, StoredMaterial)>;
+
+/// What the database keeps of a dispatch: never the token, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchRecord {
+    /// The brief's id.
+    pub brief_id: BriefId,
+    /// The task dispatched.
+    pub task_id: TaskId,
+    /// The task's project.
+    pub project: String,
+    /// When it was dispatched (RFC 3339, UTC).
+    pub created_at: String,
+    /// The SHA-256 of the callback token.
+    pub token_hash: String,
+    /// When the callback token expires (RFC 3339, UTC).
+    pub expires_at: String,
+    /// `running` until the agent's callback (or a revocation) ends it.
+    pub status: String,
+    /// When the callback came, if it came.
+    pub completed_at: Option<String>,
+    /// True once the callback token was revoked.
+    pub revoked: bool,
+    /// Which secrets (scope, name, version, backend version) the brief handed out.
+    pub secrets: Vec<(String, String, Version, Option<String>)>,
+}
+
+/// A dispatch as the web UI lists it, with the secrets rotated since.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BriefSummary {
+    /// The brief's id.
+    pub brief_id: String,
+    /// The task dispatched.
+    pub task_id: String,
+    /// The task's project.
+    pub project: String,
+    /// When it was dispatched (RFC 3339, UTC).
+    pub created_at: String,
+    /// `running`, `completed`, `failed` or `revoked`.
+    pub status: String,
+    /// When the callback came, if it came.
+    pub completed_at: Option<String>,
+    /// Names of secrets the brief used that have a newer version (or were deleted) since:
+    /// a running agent still holds the old value.
+    pub stale: Vec<String>,
+}
+
+/// The database: scopes and their organization-wide settings.
+pub trait ScopeStore: Send + Sync {
+    /// Creates a scope; its parent must exist.
+    fn create_scope(
+        &self,
+        path: &ScopePath,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// True if the scope exists.
+    fn scope_exists(&self, path: &ScopePath) -> impl Future<Output = Result<bool>> + Send;
+    /// Every scope, ordered by path.
+    fn list_scopes(&self) -> impl Future<Output = Result<Vec<ScopePath>>> + Send;
+    /// The references an organization may link (empty lists when none were allowed).
+    fn link_prefixes(&self, org: &ScopePath) -> impl Future<Output = Result<LinkPrefixes>> + Send;
+    /// Replaces an organization's lists, audited in the same transaction.
+    fn set_link_prefixes(
+        &self,
+        org: &ScopePath,
+        prefixes: &LinkPrefixes,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The database: secrets, their versions and material, write reservations and link approvals.
+pub trait SecretStore: Send + Sync {
+    /// A secret's metadata, or `None` if it does not exist.
+    fn secret(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Option<SecretMeta>>> + Send;
+    /// The secrets kept at one scope, ordered by name.
+    fn list_secrets(
+        &self,
+        scope: &ScopePath,
+    ) -> impl Future<Output = Result<Vec<SecretMeta>>> + Send;
+    /// The history, newest first; `NotFound` for an unknown secret.
+    fn versions(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Vec<VersionMeta>>> + Send;
+    /// A version's material (the current one when `version` is `None`).
+    fn material(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        version: Option<Version>,
+    ) -> impl Future<Output = Result<(SecretMeta, Version, StoredMaterial)>> + Send;
+    /// Writes new versions in one transaction, all or nothing; returns the new version numbers.
+    fn write_versions(
+        &self,
+        writes: Vec<NewVersion>,
+    ) -> impl Future<Output = Result<Vec<Version>>> + Send;
+    /// Takes the write reservations of these secrets for `holder`, all or none, for `ttl`
+    /// (after which another writer may take them over: a crashed writer blocks no one for
+    /// long), in one transaction that also checks each `expected` version. Returns what the
+    /// database holds of each. `Conflict` when an `expected` version is stale (nothing is
+    /// reserved), or when another writer holds one of them: at once if any `expected` is
+    /// given, otherwise after waiting up to `wait` for it to finish.
+    fn reserve_writes(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+        ttl: std::time::Duration,
+        wait: std::time::Duration,
+    ) -> impl Future<Output = Result<Vec<Reserved>>> + Send;
+    /// Releases the reservations `holder` still has on these secrets (after a failed write).
+    fn release_writes(
+        &self,
+        holder: &str,
+        items: &[Reservation],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Deletes a secret and its versions, audited in the same transaction.
+    fn delete_secret(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Every secret named in `names` at any scope of `chain`, each with its current
+    /// version's material, read in one query.
+    fn candidates(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+    ) -> impl Future<Output = Result<Vec<Candidate>>> + Send;
+    /// The normalised reference that root linked (scope, name) to, if root made its link.
+    fn link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Records (`Some((reference, by))`) or clears root's approval of a secret's link.
+    fn set_link_approval(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        approval: Option<(&str, &str)>,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The database: tasks and the dispatches (briefs) made of them.
+pub trait DispatchStore: Send + Sync {
+    /// Stores a task, audited in the same transaction.
+    fn create_task(
+        &self,
+        task: &Task,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// A stored task; `NotFound` for an unknown id.
+    fn task(&self, id: &TaskId) -> impl Future<Output = Result<Task>> + Send;
+    /// Records a dispatch (and which secrets it handed out), audited in the same transaction.
+    fn record_dispatch(
+        &self,
+        record: &DispatchRecord,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// What is recorded of a dispatch; `NotFound` for an unknown brief.
+    fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
+    /// The newest dispatches, newest first, with their stale secrets.
+    fn recent_briefs(&self, limit: i64) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
+    /// Marks a brief completed (or another final status) by its agent's callback, in one
+    /// atomic statement, only if it is still running and not revoked: `false` (and no
+    /// audit record) if it was not, so of concurrent callbacks exactly one wins.
+    fn complete_brief(
+        &self,
+        id: &BriefId,
+        status: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Revokes a running brief's callback token (status `revoked`), atomically; `false`
+    /// (and no audit record) if the brief was no longer running.
+    fn revoke_brief(
+        &self,
+        id: &BriefId,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
+}
+
+/// The database: the append-only audit log.
+pub trait AuditStore: Send + Sync {
+    /// Appends one audit record on its own (for events without a change: reveals, refusals).
+    fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
+    /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
+    /// under one of them (records without a scope, such as account changes, only without).
+    fn audit_log(
+        &self,
+        roots: Option<&[ScopePath]>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+}
+
+/// The database, as the domain sees it: one supertrait over the stores by resource. All
+/// SQL lives behind these traits; a type that implements all four is a `MetadataStore`.
+pub trait MetadataStore: ScopeStore + SecretStore + DispatchStore + AuditStore {}
+
+impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore> MetadataStore for T {}

@@ -1,0 +1,115 @@
+//! Briefs after dispatch: reading them, their status, the agent's callback, revocation.
+
+use super::{Service, require_in_project};
+use crate::authz::{Action, Principal};
+use crate::brief::{self, Brief};
+use crate::error::{Error, Result};
+use crate::model::BriefId;
+use crate::ports::{BriefSummary, DispatchRecord, MetadataStore};
+use crate::scope::ScopePath;
+
+impl<S: MetadataStore> Service<S> {
+    /// A stored brief, if the caller may dispatch in its project (else "no brief").
+    pub async fn brief(&self, who: &Principal, id: &str) -> Result<Brief> {
+        let id = BriefId::parse(id)?;
+        let brief = self.briefs.get(&id).await?;
+        require_in_project(who, &brief.project, || format!("no brief {id}"))?;
+        Ok(brief)
+    }
+
+    /// The dispatch record of a brief (status, expiry), for callers who may see it.
+    pub async fn brief_status(&self, who: &Principal, id: &str) -> Result<DispatchRecord> {
+        let id = BriefId::parse(id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        require_in_project(who, &rec.project, || format!("no brief {id}"))?;
+        Ok(rec)
+    }
+
+    /// Checks a callback token against a brief: valid, unexpired, not revoked, and its
+    /// callback not yet received (a spent token is no longer valid).
+    pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
+        let id = BriefId::parse(brief_id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        Ok(callback_token_valid(&rec, token) && rec.status == "running")
+    }
+
+    /// The agent's callback: with a valid token for this brief, marks it completed, once.
+    /// Anything else (unknown brief, wrong, expired or revoked token) is `Unauthorized`,
+    /// with one message for all. A second callback with a valid token is a `Conflict`
+    /// (a replay), audited as `brief.callback_replay`; the check and the completion are one
+    /// atomic statement, so of concurrent callbacks exactly one succeeds.
+    pub async fn callback(&self, brief_id: &str, token: &str, source: &str) -> Result<()> {
+        let unauthorized =
+            || Error::Unauthorized("invalid callback token for this brief".to_string());
+        let Ok(id) = BriefId::parse(brief_id) else {
+            return Err(unauthorized());
+        };
+        let rec = match self.store.dispatch_record(&id).await {
+            Ok(r) => r,
+            Err(Error::NotFound(_)) => return Err(unauthorized()),
+            Err(e) => return Err(e),
+        };
+        if !callback_token_valid(&rec, token) {
+            return Err(unauthorized());
+        }
+        let who = Principal {
+            account: format!("agent:{id}"),
+            roles: Vec::new(),
+            source: source.to_owned(),
+        };
+        let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
+        audit.scope = Some(rec.project.clone());
+        if self.store.complete_brief(&id, "completed", audit).await? {
+            return Ok(());
+        }
+        // Not running any more: revoked a moment ago (then the token is just invalid), or
+        // its callback was already received (a replay).
+        if self.store.dispatch_record(&id).await?.revoked {
+            return Err(unauthorized());
+        }
+        let mut replay = self
+            .audit(&who, "brief.callback_replay")
+            .target(id.to_string());
+        replay.scope = Some(rec.project.clone());
+        self.store.append_audit(replay).await?;
+        Err(Error::Conflict(format!(
+            "the callback of brief {id} was already received: a callback token is good for one callback"
+        )))
+    }
+
+    /// Revokes a brief: its callback token stops working at once and the brief shows
+    /// `revoked`. Allowed to whoever may dispatch in its project (else "no brief", as if
+    /// missing). A brief no longer running (completed, or already revoked) is left as it
+    /// is: the answer says so (`false`), nothing is audited. Returns the brief's record
+    /// after the call.
+    pub async fn revoke_brief(&self, who: &Principal, id: &str) -> Result<(DispatchRecord, bool)> {
+        let id = BriefId::parse(id)?;
+        let rec = self.store.dispatch_record(&id).await?;
+        require_in_project(who, &rec.project, || format!("no brief {id}"))?;
+        let mut audit = self.audit(who, "brief.revoke").target(id.to_string());
+        audit.scope = Some(rec.project.clone());
+        let changed = self.store.revoke_brief(&id, audit).await?;
+        Ok((self.store.dispatch_record(&id).await?, changed))
+    }
+
+    /// The newest dispatches in projects where the caller may dispatch, newest first.
+    pub async fn recent_briefs(&self, who: &Principal, limit: i64) -> Result<Vec<BriefSummary>> {
+        let all = self.store.recent_briefs(limit.clamp(1, 1000) * 4).await?;
+        Ok(all
+            .into_iter()
+            .filter(|b| {
+                ScopePath::parse(&b.project)
+                    .is_ok_and(|p| who.check(Action::Dispatch, &p) == crate::authz::Access::Allowed)
+            })
+            .take(limit.clamp(1, 1000) as usize)
+            .collect())
+    }
+}
+
+/// A callback token is valid for its brief, unexpired and not revoked.
+pub(super) fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
+    // Compare first, always: the time taken does not depend on expiry or revocation.
+    let matches = brief::token_matches(token, &rec.token_hash);
+    let fresh = crate::now_rfc3339() < rec.expires_at;
+    matches && fresh && !rec.revoked
+}

@@ -1,0 +1,361 @@
+//! Tasks and dispatch: resolving a task's refs (narrowest scope wins), fetching every
+//! winner, storing the brief and handing out the environment — all or nothing.
+
+use super::{Dispatched, Service, require_in_project};
+use crate::authz::{Action, Principal};
+use crate::brief::{self, Brief, BriefSecret};
+use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+use crate::model::{BackendKind, BriefId, StoredMaterial, Task, TaskId};
+use crate::name::SecretName;
+use crate::ports::{DispatchRecord, Fetch, Fetched, MetadataStore};
+use crate::resolve::{self, Resolution};
+use crate::scope::{Level, ScopePath};
+use crate::value::SecretValue;
+use std::collections::BTreeMap;
+
+impl<S: MetadataStore> Service<S> {
+    /// Creates a task. Its refs are checked for shape only: they are resolved at dispatch.
+    pub async fn create_task(
+        &self,
+        who: &Principal,
+        project: &str,
+        refs: &[String],
+        payload: Option<serde_json::Value>,
+    ) -> Result<Task> {
+        let project = ScopePath::parse_level(project, Level::Project)?;
+        who.require(Action::Dispatch, &project)?;
+        let mut names: Vec<String> = Vec::with_capacity(refs.len());
+        for r in refs {
+            let n = SecretName::parse(r)?;
+            if !names.iter().any(|x| x == n.as_str()) {
+                names.push(n.to_string());
+            }
+        }
+        if names.is_empty() {
+            return Err(Error::Invalid(
+                "a task needs at least one secret ref".into(),
+            ));
+        }
+        if !self.store.scope_exists(&project).await? {
+            return Err(Error::NotFound(format!("unknown project {project}")));
+        }
+        if let Some(p) = &payload {
+            // The payload is stored with the task: refuse it now, before it reaches the
+            // database, if it holds the current value of one of the refs (dispatch checks
+            // again, against the values it hands out).
+            let refs: Vec<SecretName> = names
+                .iter()
+                .map(|n| SecretName::parse(n))
+                .collect::<Result<_>>()?;
+            let candidates = self
+                .store
+                .candidates(&project.resolution_chain(), &refs)
+                .await?;
+            let resolutions = resolve::resolve(&project, &refs, candidates);
+            self.authorize_winners(who, &resolutions).await?;
+            // Refs that are missing or fail now are checked again at dispatch.
+            let (values, _) = self.fetch_winners(&resolutions).await;
+            refuse_values_in_payload(p, &resolutions, &values)?;
+        }
+        let task = Task {
+            id: TaskId::generate(),
+            project: project.to_string(),
+            secret_refs: names,
+            payload,
+            created_at: crate::now_rfc3339(),
+            created_by: who.account.clone(),
+        };
+        let audit = self
+            .audit(who, "task.create")
+            .scope(&project)
+            .target(task.id.to_string());
+        self.store.create_task(&task, audit).await?;
+        Ok(task)
+    }
+
+    /// A task, if the caller may dispatch in its project (else "no task", as if missing).
+    pub async fn task(&self, who: &Principal, id: &str) -> Result<Task> {
+        let task = self.store.task(&TaskId::parse(id)?).await?;
+        require_in_project(who, &task.project, || format!("no task {id}"))?;
+        Ok(task)
+    }
+
+    /// Resolves refs for a project without fetching any value.
+    pub async fn resolve(
+        &self,
+        who: &Principal,
+        project: &str,
+        refs: &[String],
+    ) -> Result<Vec<Resolution>> {
+        let project = ScopePath::parse_level(project, Level::Project)?;
+        who.require(Action::Dispatch, &project)?;
+        let names = refs
+            .iter()
+            .map(|r| SecretName::parse_existing(r))
+            .collect::<Result<Vec<_>>>()?;
+        if !self.store.scope_exists(&project).await? {
+            return Err(Error::NotFound(format!("unknown project {project}")));
+        }
+        let chain = project.resolution_chain();
+        let candidates = self.store.candidates(&chain, &names).await?;
+        Ok(resolve::resolve(&project, &names, candidates))
+    }
+
+    /// Fetches the current value of every winner, each backend asked once for all its
+    /// refs, with the backend version each value came from. One value slot per resolution (`None` where missing or failed) and the
+    /// failures: a missing ref, or the winner's backend error (never a broader scope's value).
+    pub(super) async fn fetch_winners(
+        &self,
+        resolutions: &[Resolution],
+    ) -> (Vec<Option<Fetched>>, Vec<RefFailure>) {
+        let mut failures: Vec<RefFailure> = Vec::new();
+        let mut values: Vec<Option<Fetched>> = vec![None; resolutions.len()];
+        let mut by_backend: BTreeMap<BackendKind, Vec<usize>> = BTreeMap::new();
+        for (i, r) in resolutions.iter().enumerate() {
+            match &r.winner {
+                None => failures.push(RefFailure {
+                    name: r.name.to_string(),
+                    reason: RefFailureReason::Missing,
+                }),
+                Some(c) => by_backend.entry(c.meta.backend).or_default().push(i),
+            }
+        }
+        for (kind, idx) in &by_backend {
+            let winner = |i: usize| resolutions[i].winner.as_ref();
+            let fail = |i: usize, error: BackendError| RefFailure {
+                name: resolutions[i].name.to_string(),
+                reason: RefFailureReason::Backend {
+                    scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                    error,
+                },
+            };
+            let backend = match self.backends.get(*kind) {
+                Ok(b) => b,
+                Err(e) => {
+                    for &i in idx {
+                        failures.push(fail(i, BackendError::Unavailable(e.to_string())));
+                    }
+                    continue;
+                }
+            };
+            let items: Vec<&StoredMaterial> = idx
+                .iter()
+                .filter_map(|&i| winner(i).map(|c| &c.material))
+                .collect();
+            let results = backend.fetch(&items, Fetch::Current).await;
+            for (n, &i) in idx.iter().enumerate() {
+                match results.get(n) {
+                    Some(Ok(v)) => values[i] = Some(v.clone()),
+                    Some(Err(e)) => failures.push(fail(i, e.clone())),
+                    None => failures.push(fail(
+                        i,
+                        BackendError::Unavailable("backend returned no result".into()),
+                    )),
+                }
+            }
+        }
+        (values, failures)
+    }
+
+    /// When a backend handed out another version than the one the database recorded at
+    /// resolution (a write committed in between), names the database version that holds
+    /// what was fetched, if there is one by now; otherwise the brief keeps the recorded
+    /// version, and its `backend_version` shows what was handed out.
+    pub(super) async fn align_versions(
+        &self,
+        chain: &[ScopePath],
+        names: &[SecretName],
+        mut resolutions: Vec<Resolution>,
+        values: &[Option<Fetched>],
+    ) -> Result<Vec<Resolution>> {
+        let moved = |r: &Resolution, v: &Option<Fetched>| match (&r.winner, v) {
+            (Some(c), Some(f)) => f.version.is_some() && f.version != c.material.backend_version,
+            _ => false,
+        };
+        if !resolutions.iter().zip(values).any(|(r, v)| moved(r, v)) {
+            return Ok(resolutions);
+        }
+        let candidates = self.store.candidates(chain, names).await?;
+        for (r, v) in resolutions.iter_mut().zip(values) {
+            if !moved(r, v) {
+                continue;
+            }
+            let (Some(winner), Some(fetched)) = (&r.winner, v) else {
+                continue;
+            };
+            let now = candidates.iter().find(|c| {
+                c.meta.name == winner.meta.name
+                    && c.meta.scope == winner.meta.scope
+                    && c.material.backend_version == fetched.version
+            });
+            if let Some(now) = now {
+                r.winner = Some(now.clone());
+            }
+        }
+        Ok(resolutions)
+    }
+
+    /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
+    /// callback token and returns the env. All or nothing: any missing or failing ref
+    /// fails the whole dispatch, naming every one, and nothing is stored or issued.
+    pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
+        let task = self.task(who, task_id).await?;
+        // A ref stored before unsafe environment names were refused is refused here.
+        refuse_unsafe_refs(&task.secret_refs)?;
+        let project = ScopePath::parse_level(&task.project, Level::Project)?;
+        let names = task
+            .secret_refs
+            .iter()
+            .map(|r| SecretName::parse(r))
+            .collect::<Result<Vec<_>>>()?;
+        let chain = project.resolution_chain();
+        let candidates = self.store.candidates(&chain, &names).await?;
+        let resolutions = resolve::resolve(&project, &names, candidates);
+        self.authorize_winners(who, &resolutions).await?;
+
+        let (values, mut failures) = self.fetch_winners(&resolutions).await;
+        if !failures.is_empty() {
+            let order = |f: &RefFailure| names.iter().position(|n| n.as_str() == f.name);
+            failures.sort_by_key(order);
+            return Err(Error::Dispatch(failures));
+        }
+
+        // A brief must never carry a value, even by a caller's mistake.
+        if let Some(payload) = &task.payload {
+            refuse_values_in_payload(payload, &resolutions, &values)?;
+        }
+        let resolutions = self
+            .align_versions(&chain, &names, resolutions, &values)
+            .await?;
+
+        let brief = Brief {
+            brief_id: BriefId::generate(),
+            task_id: task.id.clone(),
+            project: task.project.clone(),
+            created_at: crate::now_rfc3339(),
+            // The backend version is the one whose value is handed out, read with it:
+            // a write in the backend since the database recorded its version counts.
+            secrets: resolutions
+                .iter()
+                .zip(&values)
+                .filter_map(|(r, v)| Some((r.winner.as_ref()?, v.as_ref()?)))
+                .map(|(c, v)| BriefSecret {
+                    name: c.meta.name.clone(),
+                    scope: c.meta.scope.clone(),
+                    version: c.meta.version,
+                    backend: c.meta.backend,
+                    category: c.meta.category,
+                    backend_version: v.version.clone(),
+                })
+                .collect(),
+            payload: task.payload.clone(),
+        };
+        let token = brief::new_callback_token();
+        let record = DispatchRecord {
+            brief_id: brief.brief_id.clone(),
+            task_id: task.id.clone(),
+            project: task.project.clone(),
+            created_at: brief.created_at.clone(),
+            token_hash: brief::token_hash(token.expose_secret()),
+            expires_at: crate::rfc3339_in(self.config.callback_ttl_secs),
+            status: "running".into(),
+            completed_at: None,
+            revoked: false,
+            secrets: brief
+                .secrets
+                .iter()
+                .map(|s| {
+                    (
+                        s.scope.clone(),
+                        s.name.clone(),
+                        s.version,
+                        s.backend_version.clone(),
+                    )
+                })
+                .collect(),
+        };
+        // The brief is durable before the token becomes valid and the env is handed out.
+        self.briefs.put(&brief).await?;
+        let audit = self
+            .audit(who, "task.dispatch")
+            .scope(&project)
+            .target(brief.brief_id.to_string())
+            .detail(serde_json::json!({
+                "task_id": task.id,
+                "secrets": brief.secrets.iter().map(|s| serde_json::json!({
+                    "name": s.name, "scope": s.scope, "version": s.version,
+                    "backend_version": s.backend_version,
+                })).collect::<Vec<_>>(),
+            }));
+        self.store.record_dispatch(&record, audit).await?;
+
+        let mut env: Vec<(String, SecretValue)> = resolutions
+            .iter()
+            .zip(values)
+            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v.value)))
+            .collect();
+        #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
+        let id_value =
+            SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
+        env.push(("SECRETSTORE_BRIEF_ID".into(), id_value));
+        env.push(("SECRETSTORE_CALLBACK_TOKEN".into(), token));
+        Ok(Dispatched { brief, env })
+    }
+}
+
+/// Refuses a dispatch whose task names unsafe environment names (a task stored before the
+/// rule existed), naming every one with its rule: nothing is fetched, stored or issued.
+pub(super) fn refuse_unsafe_refs(refs: &[String]) -> Result<()> {
+    let failures: Vec<RefFailure> = refs
+        .iter()
+        .filter_map(|r| {
+            crate::name::unsafe_env_rule(r).map(|rule| RefFailure {
+                name: r.clone(),
+                reason: RefFailureReason::UnsafeName(rule.to_string()),
+            })
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Dispatch(failures))
+    }
+}
+
+/// Refuses a payload that holds a fetched value verbatim, naming the secrets (never the
+/// values): a brief must never carry a value.
+pub(super) fn refuse_values_in_payload(
+    payload: &serde_json::Value,
+    resolutions: &[Resolution],
+    values: &[Option<Fetched>],
+) -> Result<()> {
+    let leaked: Vec<String> = resolutions
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| json_contains(payload, v.value.expose_secret()))
+        })
+        .map(|(r, _)| r.name.to_string())
+        .collect();
+    if leaked.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "the task's payload contains the value of {}: a brief must never carry a secret value",
+            leaked.join(", ")
+        )))
+    }
+}
+
+/// True if any string (key or value) in `v` contains `needle`.
+pub(super) fn json_contains(v: &serde_json::Value, needle: &str) -> bool {
+    match v {
+        serde_json::Value::String(s) => s.contains(needle),
+        serde_json::Value::Array(a) => a.iter().any(|x| json_contains(x, needle)),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| k.contains(needle) || json_contains(x, needle)),
+        other => other.to_string().contains(needle),
+    }
+}

@@ -1,0 +1,142 @@
+//! The operations of secretstore, over the traits that adapters implement.
+//!
+//! The command line and the HTTP server both call these; neither talks to a backend or
+//! the database on its own. Every write, reveal, rollback, delete and dispatch is audited
+//! in the same transaction as the change it records (reveals: before the value is returned).
+
+mod accounts;
+mod audit;
+mod briefs;
+mod dispatch;
+mod doctor;
+mod links;
+mod scopes;
+mod secrets;
+
+use crate::backends::Backends;
+use crate::ports::{BriefStore, MetadataStore};
+pub use secrets::{WRITE_RESERVATION_TTL, WRITE_RESERVATION_WAIT};
+
+use crate::authz::{Action, Principal};
+use crate::brief::Brief;
+use crate::error::{Error, Result};
+use crate::model::{Actor, AuditEntry, BackendKind, Version};
+use crate::name::SecretName;
+use crate::scope::ScopePath;
+use crate::value::SecretValue;
+use std::sync::Arc;
+
+/// The result of a successful dispatch.
+pub struct Dispatched {
+    /// The stored brief (no values).
+    pub brief: Brief,
+    /// The secrets, in the order of the task's refs, then `SECRETSTORE_BRIEF_ID` and
+    /// `SECRETSTORE_CALLBACK_TOKEN`.
+    pub env: Vec<(String, SecretValue)>,
+}
+
+/// The settings the service needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Backend of new secrets.
+    pub default_backend: BackendKind,
+    /// How long a callback token is valid, in seconds.
+    pub callback_ttl_secs: i64,
+}
+
+/// secretstore's operations.
+pub struct Service<S> {
+    /// The database.
+    pub store: S,
+    /// The configured value backends.
+    pub backends: Backends,
+    /// Where briefs are kept.
+    pub briefs: Arc<dyn BriefStore>,
+    /// The settings.
+    pub config: ServiceConfig,
+}
+
+/// A new web UI session: the cookie's secret (shown once), its public id and CSRF token.
+pub struct NewSession {
+    /// The cookie's secret, shown once; only its hash is stored.
+    pub id: SecretValue,
+    /// The session's public id.
+    pub public_id: String,
+    /// The CSRF token forms must echo.
+    pub csrf: String,
+}
+
+/// One entry of a dotenv import.
+pub struct ImportEntry {
+    /// The dotenv key.
+    pub name: String,
+    /// The value.
+    pub value: SecretValue,
+}
+
+impl<S: MetadataStore> Service<S> {
+    pub(super) fn audit(&self, who: &Principal, action: &str) -> AuditEntry {
+        AuditEntry::new(&Actor(who.account.clone()), action, &who.source)
+    }
+
+    /// Parses a secret scope, checks the caller may do `action` there (a hidden scope is
+    /// reported exactly as a missing one), and that it exists.
+    pub(super) async fn secret_scope(
+        &self,
+        who: &Principal,
+        scope: &str,
+        action: Action,
+    ) -> Result<ScopePath> {
+        let scope = ScopePath::parse_secret_scope(scope)?;
+        who.require(action, &scope)?;
+        self.existing_scope(scope).await
+    }
+
+    pub(super) async fn existing_scope(&self, scope: ScopePath) -> Result<ScopePath> {
+        if !self.store.scope_exists(&scope).await? {
+            return Err(Error::NotFound(format!(
+                "unknown {} {scope}",
+                scope.level().as_str()
+            )));
+        }
+        Ok(scope)
+    }
+}
+
+/// The conflict error of a stale write.
+pub fn conflict(
+    scope: &ScopePath,
+    name: &SecretName,
+    expected: Version,
+    current: Version,
+) -> Error {
+    if current == 0 {
+        Error::Conflict(format!(
+            "conflict: {name} does not exist at {scope} (expected version {expected})"
+        ))
+    } else {
+        Error::Conflict(format!(
+            "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
+        ))
+    }
+}
+
+/// The not-found error of a secret.
+pub fn not_found(scope: &ScopePath, name: &SecretName) -> Error {
+    Error::NotFound(format!("no secret {name} at {scope}"))
+}
+
+/// Dispatch rights in a task's or brief's project: `Forbidden` where the caller sees the
+/// project, otherwise `missing()` as `NotFound` — the same answer as for an unknown id.
+pub(super) fn require_in_project(
+    who: &Principal,
+    project: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<()> {
+    let project = ScopePath::parse(project)?;
+    match who.check(Action::Dispatch, &project) {
+        crate::authz::Access::Allowed => Ok(()),
+        crate::authz::Access::Forbidden => who.require(Action::Dispatch, &project),
+        crate::authz::Access::Hidden => Err(Error::NotFound(missing())),
+    }
+}

@@ -1,0 +1,155 @@
+//! What happened: recent briefs (dispatches), the live sign-in sessions (and ending one),
+//! and the audit log.
+
+use super::{NoFields, err_not_found};
+use crate::AppState;
+use crate::ui::pages::{
+    AuditPage, AuditRow, BriefRow, BriefsPage, Layout, SessionRow, SessionsPage, Stamp, render,
+};
+use crate::ui::see_other;
+use crate::ui::session::{Posted, Session, clear_session_cookie, over_tls};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::Response;
+use secretstore_core::Error;
+use serde::Deserialize;
+
+/// How many briefs and audit records a page shows.
+const BRIEFS_SHOWN: i64 = 100;
+const AUDIT_SHOWN: i64 = 200;
+
+/// `GET /ui/briefs`: recent dispatches, with the secrets rotated since each.
+pub(crate) async fn briefs(State(st): State<AppState>, s: Session) -> Response {
+    let list = match st.svc.recent_briefs(&s.who, BRIEFS_SHOWN).await {
+        Ok(v) => v,
+        Err(e) => return s.error(&e),
+    };
+    let page = BriefsPage {
+        layout: Layout::new("Briefs", Some(s.nav()), "briefs"),
+        briefs: list
+            .into_iter()
+            .map(|b| BriefRow {
+                id: b.brief_id,
+                task_id: b.task_id,
+                project: b.project,
+                created: Stamp::new(b.created_at),
+                status: b.status,
+                completed: b.completed_at.map(Stamp::new),
+                stale: b.stale,
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `GET /ui/sessions`: the live sessions the account may see (root: everyone's; others:
+/// their own), each with an end button.
+pub(crate) async fn sessions(State(st): State<AppState>, s: Session) -> Response {
+    let list = match st.svc.sessions(&s.who).await {
+        Ok(v) => v,
+        Err(e) => return s.error(&e),
+    };
+    let page = SessionsPage {
+        layout: Layout::new("Sessions", Some(s.nav()), "sessions"),
+        csrf: s.csrf.clone(),
+        all: s.who.is_root(),
+        sessions: list
+            .into_iter()
+            .map(|x| SessionRow {
+                current: x.id == s.public_id,
+                id: x.id,
+                account: x.account,
+                token_id: x.token_id,
+                created: Stamp::new(x.created_at),
+                expires: Stamp::new(x.expires_at),
+                source: x.source.unwrap_or_default(),
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /ui/sessions/{id}/end`: ends a session (CSRF-checked); one's own current session
+/// signs out.
+pub(crate) async fn end_session(State(st): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let head = parts.clone();
+    let req = Request::from_parts(parts, body);
+    let id = head
+        .uri
+        .path()
+        .strip_prefix("/ui/sessions/")
+        .and_then(|r| r.strip_suffix("/end"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_owned);
+    let posted = Posted::<NoFields>::from_request(req, &st).await;
+    let Posted { session, .. } = match posted {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(id) = id else {
+        return session.error(&err_not_found());
+    };
+    if let Err(e) = st.svc.end_session(&session.who, &id).await {
+        return session.error(&e);
+    }
+    if id == session.public_id {
+        let mut res = see_other("/ui/login");
+        res.headers_mut()
+            .append(header::SET_COOKIE, clear_session_cookie(over_tls(&head)));
+        return res;
+    }
+    see_other("/ui/sessions")
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    scope: Option<String>,
+}
+
+/// `GET /ui/audit[?scope=PATH]`: the audit log, for root and organization admins.
+pub(crate) async fn audit(State(st): State<AppState>, s: Session, uri: Uri) -> Response {
+    if !s.is_admin() {
+        return s.error(&Error::Forbidden(format!(
+            "the audit log is for administrators (root or an organization's admin); {} is neither",
+            s.who.account
+        )));
+    }
+    let q: AuditQuery = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
+        Ok(q) => q,
+        Err(_) => {
+            return s.error(&Error::Invalid("malformed query".into()));
+        }
+    };
+    let scope = q.scope.filter(|v| !v.is_empty());
+    let records = match st
+        .svc
+        .audit_log(&s.who, scope.as_deref(), AUDIT_SHOWN)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return s.error(&e),
+    };
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    let page = AuditPage {
+        layout: Layout::new("Audit log", Some(s.nav()), "audit"),
+        scope,
+        limit: AUDIT_SHOWN,
+        records: records
+            .into_iter()
+            .rev()
+            .map(|r| AuditRow {
+                at: Stamp::new(r.at),
+                actor: r.actor,
+                action: r.action,
+                scope: opt(r.scope),
+                name: opt(r.name),
+                version: r.version.map(|v| v.to_string()).unwrap_or_default(),
+                target: opt(r.target),
+                source: opt(r.source),
+                detail: r.detail.map(|d| d.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    render(StatusCode::OK, &page)
+}
