@@ -38,14 +38,6 @@
 //! # Ok(())
 //! # }
 //! ```
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "issue #11: this crate is brought clean under the workspace lints on its own branch, not merged yet"
-)]
 #![forbid(unsafe_code)]
 
 mod errors;

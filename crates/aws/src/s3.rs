@@ -15,7 +15,10 @@ pub enum Sse {
     /// `AES256`: keys managed by S3 (SSE-S3).
     Aes256,
     /// `aws:kms`: SSE-KMS, with `BRIEF_SSE_KMS_KEY_ID` or else the account's default key.
-    Kms { key_id: Option<String> },
+    Kms {
+        /// The KMS key (id, ARN or alias); `None`: the account's default key for S3.
+        key_id: Option<String>,
+    },
 }
 
 impl fmt::Display for Sse {

@@ -12,13 +12,13 @@ use std::path::PathBuf;
     about = "Scoped secrets for agent dispatch: stored encrypted, resolved narrowest-scope-first, handed out as environment variables.",
     after_help = "Values are read from stdin, --from-file or --from-env; never from the command line."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub cmd: Cmd,
+    pub(crate) cmd: Cmd,
 }
 
 #[derive(Subcommand)]
-pub enum Cmd {
+pub(crate) enum Cmd {
     /// Print a new Fernet key.
     Keygen,
     /// Write .env (mode 0600) with a new key if none is set, and create the database.
@@ -146,7 +146,7 @@ pub enum Cmd {
 }
 
 #[derive(Subcommand)]
-pub enum AccountCmd {
+pub(crate) enum AccountCmd {
     /// Create an account (a person unless --service).
     Create {
         name: String,
@@ -162,7 +162,7 @@ pub enum AccountCmd {
 }
 
 #[derive(Subcommand)]
-pub enum TokenCmd {
+pub(crate) enum TokenCmd {
     /// Issue a new API token for an account; printed once.
     Create { name: String },
     /// List an account's tokens (ids, never the tokens).
@@ -176,13 +176,13 @@ pub enum TokenCmd {
 }
 
 #[derive(Subcommand)]
-pub enum ScopeCmd {
+pub(crate) enum ScopeCmd {
     /// Create it; its parent must exist.
     Create { path: String },
 }
 
 #[derive(Subcommand)]
-pub enum OrgCmd {
+pub(crate) enum OrgCmd {
     /// Create it.
     Create { path: String },
     /// Which backend references the organization's admins and members may link (root).
@@ -210,15 +210,15 @@ pub enum OrgCmd {
 }
 
 #[derive(Args)]
-pub struct At {
-    pub name: String,
+pub(crate) struct At {
+    pub(crate) name: String,
     /// The organization, team or workspace path.
     #[arg(long)]
-    pub scope: String,
+    pub(crate) scope: String,
 }
 
 #[derive(Subcommand)]
-pub enum SecretCmd {
+pub(crate) enum SecretCmd {
     /// Write a new version; the value comes from stdin (one trailing newline dropped),
     /// --from-file (bytes kept exactly) or --from-env.
     Set {
@@ -299,7 +299,7 @@ pub enum SecretCmd {
 }
 
 #[derive(Subcommand)]
-pub enum TaskCmd {
+pub(crate) enum TaskCmd {
     /// Create a task; prints its id.
     Create {
         #[arg(long)]
@@ -310,7 +310,7 @@ pub enum TaskCmd {
 }
 
 #[derive(Subcommand)]
-pub enum BriefCmd {
+pub(crate) enum BriefCmd {
     /// Print the stored brief JSON, with its status (running, completed or revoked).
     Show { brief_id: String },
     /// Revoke a brief: its callback token stops working at once.
@@ -318,7 +318,7 @@ pub enum BriefCmd {
 }
 
 #[derive(Subcommand)]
-pub enum CallbackCmd {
+pub(crate) enum CallbackCmd {
     /// Check a callback token (read from stdin): exit 0 if valid, 1 if not.
     Verify { brief_id: String },
 }

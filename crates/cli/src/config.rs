@@ -1,15 +1,16 @@
 //! Settings: read once, here, from the environment and a `.env` file in the working
 //! directory (the real environment wins), validated, and handed down.
 
+use crate::error::{CliError, Result};
 use secretstore_core::name::short_echo;
-use secretstore_core::{BackendKind, Error, Result, SecretValue};
+use secretstore_core::{BackendKind, SecretValue};
 use secretstore_store::Keyring;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Where briefs are kept.
-pub enum BriefStoreUrl {
+pub(crate) enum BriefStoreUrl {
     Folder(PathBuf),
     S3 {
         bucket: String,
@@ -19,64 +20,64 @@ pub enum BriefStoreUrl {
 }
 
 /// Server-side encryption of S3 briefs.
-pub enum SseSetting {
+pub(crate) enum SseSetting {
     Aes256,
     Kms { key_id: Option<String> },
 }
 
 /// AWS settings (the credentials come from the AWS SDK's standard chain).
-pub struct AwsConfig {
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub sm_prefix: String,
+pub(crate) struct AwsConfig {
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+    pub(crate) sm_prefix: String,
 }
 
 /// Vault KV v2 settings. No `Debug`: it holds the token.
-pub struct VaultConfig {
-    pub addr: String,
-    pub token: SecretValue,
-    pub namespace: Option<String>,
-    pub kv_mount: String,
+pub(crate) struct VaultConfig {
+    pub(crate) addr: String,
+    pub(crate) token: SecretValue,
+    pub(crate) namespace: Option<String>,
+    pub(crate) kv_mount: String,
 }
 
 /// The checked configuration. No `Debug`: it holds the Fernet keys.
-pub struct Config {
-    pub secret_backend: BackendKind,
+pub(crate) struct Config {
+    pub(crate) secret_backend: BackendKind,
     /// `None` when no key is configured.
-    pub keys: Option<Keyring>,
-    pub database_url: String,
+    pub(crate) keys: Option<Keyring>,
+    pub(crate) database_url: String,
     /// `DATABASE_MAX_CONNECTIONS`; each command picks its own default when unset.
-    pub db_max_connections: Option<u32>,
+    pub(crate) db_max_connections: Option<u32>,
     /// `DATABASE_ACQUIRE_TIMEOUT`: how long a request waits for a connection, in seconds.
-    pub db_acquire_timeout_secs: i64,
-    pub brief_store: BriefStoreUrl,
+    pub(crate) db_acquire_timeout_secs: i64,
+    pub(crate) brief_store: BriefStoreUrl,
     /// Set when AWS is configured (a region, endpoint or profile, `SECRET_BACKEND=aws_sm`,
     /// or an s3:// brief store).
-    pub aws: Option<AwsConfig>,
+    pub(crate) aws: Option<AwsConfig>,
     /// Set when `VAULT_ADDR` is.
-    pub vault: Option<VaultConfig>,
-    pub callback_ttl_secs: i64,
+    pub(crate) vault: Option<VaultConfig>,
+    pub(crate) callback_ttl_secs: i64,
     /// The operating-system user, for `cli:<user>` in the audit log.
-    pub os_user: String,
+    pub(crate) os_user: String,
     /// The address `serve` listens on.
-    pub listen: std::net::SocketAddr,
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// The raw settings: the environment over `.env`.
-pub struct RawSettings {
+pub(crate) struct RawSettings {
     dotenv: HashMap<String, String>,
 }
 
 impl RawSettings {
     /// Reads `.env` from the working directory, if there is one.
-    pub fn load() -> Result<Self> {
+    pub(crate) fn load() -> Result<Self> {
         let mut dotenv = HashMap::new();
         match dotenvy::from_path_iter(".env") {
             Ok(iter) => {
                 for (i, item) in iter.enumerate() {
                     // dotenvy's own error quotes the line, which may hold a secret: never show it.
                     let (k, v) = item.map_err(|_| {
-                        Error::config(
+                        CliError::config(
                             format!("cannot parse .env: entry {} is malformed", i + 1),
                             "each line is NAME=value; quote values with spaces or newlines",
                         )
@@ -86,7 +87,7 @@ impl RawSettings {
             }
             Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) => {
-                return Err(Error::config(
+                return Err(CliError::config(
                     "cannot read .env in the working directory",
                     "check its permissions and format",
                 ));
@@ -96,7 +97,7 @@ impl RawSettings {
     }
 
     /// A setting: the environment first, then `.env`; empty counts as unset.
-    pub fn get(&self, key: &str) -> Option<String> {
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
         std::env::var(key)
             .ok()
             .or_else(|| self.dotenv.get(key).cloned())
@@ -105,24 +106,24 @@ impl RawSettings {
 
     /// A secret setting that may come from a file instead: `NAME` or `NAME_FILE` (the
     /// file's content, trailing newline removed). Setting both is an error.
-    pub fn secret_setting(&self, name: &str) -> Result<Option<String>> {
+    pub(crate) fn secret_setting(&self, name: &str) -> Result<Option<String>> {
         let file_var = format!("{name}_FILE");
         match (self.get(name), self.get(&file_var)) {
-            (Some(_), Some(_)) => Err(Error::config(
+            (Some(_), Some(_)) => Err(CliError::config(
                 format!("both {name} and {file_var} are set"),
                 "set only one of them",
             )),
             (Some(v), None) => Ok(Some(v)),
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
-                    Error::config(
+                    CliError::config(
                         format!("{file_var}: cannot read {path}: {e}"),
                         "point it at a readable file",
                     )
                 })?;
                 let v = text.trim_end_matches(['\n', '\r']).to_string();
                 if v.is_empty() {
-                    return Err(Error::config(
+                    return Err(CliError::config(
                         format!("{file_var}: {path} is empty"),
                         "put the value in the file",
                     ));
@@ -134,7 +135,7 @@ impl RawSettings {
     }
 
     /// Whether a Fernet key is set anywhere.
-    pub fn has_key(&self) -> bool {
+    pub(crate) fn has_key(&self) -> bool {
         [
             "FERNET_SECRET_KEY",
             "FERNET_SECRET_KEYS",
@@ -146,30 +147,31 @@ impl RawSettings {
     }
 
     /// Checks every setting.
-    pub fn validate(&self) -> Result<Config> {
+    pub(crate) fn validate(&self) -> Result<Config> {
         let secret_backend = match self.get("SECRET_BACKEND") {
             None => BackendKind::Local,
-            Some(s) => BackendKind::from_str(&s)
-                .map_err(|e| Error::config(format!("SECRET_BACKEND: {e}"), "unset it for local"))?,
+            Some(s) => BackendKind::from_str(&s).map_err(|e| {
+                CliError::config(format!("SECRET_BACKEND: {e}"), "unset it for local")
+            })?,
         };
         let keys = match (
             self.secret_setting("FERNET_SECRET_KEY")?.map(zeroize::Zeroizing::new),
             self.secret_setting("FERNET_SECRET_KEYS")?.map(zeroize::Zeroizing::new),
         ) {
             (Some(_), Some(_)) => {
-                return Err(Error::config(
+                return Err(CliError::config(
                     "both FERNET_SECRET_KEY and FERNET_SECRET_KEYS are set",
                     "set only one: FERNET_SECRET_KEYS is a comma-separated list, newest first",
                 ));
             }
             (Some(k), None) => Some(Keyring::parse(&k).map_err(|e| {
-                Error::config(
+                CliError::config(
                     format!("FERNET_SECRET_KEY: {e}"),
                     "run `secretstore keygen` to make a valid key",
                 )
             })?),
             (None, Some(k)) => Some(Keyring::parse(&k).map_err(|e| {
-                Error::config(
+                CliError::config(
                     format!("FERNET_SECRET_KEYS: {e}"),
                     "a comma-separated list of keys as `secretstore keygen` prints them, newest first",
                 )
@@ -182,7 +184,7 @@ impl RawSettings {
         let supported = ["sqlite:", "postgres://", "postgresql://"];
         if !supported.iter().any(|p| database_url.starts_with(p)) {
             let scheme = database_url.split(':').next().unwrap_or("");
-            return Err(Error::config(
+            return Err(CliError::config(
                 format!(
                     "DATABASE_URL: the {} scheme is not supported",
                     short_echo(scheme)
@@ -202,7 +204,7 @@ impl RawSettings {
             Some(u) => match u.strip_prefix("file://") {
                 Some(p) => BriefStoreUrl::Folder(PathBuf::from(p)),
                 None if u.contains("://") => {
-                    return Err(Error::config(
+                    return Err(CliError::config(
                         format!("BRIEF_STORE_URL: unsupported URL {}", short_echo(&u)),
                         "use a folder path, file://PATH or s3://BUCKET/PREFIX",
                     ));
@@ -231,7 +233,7 @@ impl RawSettings {
         });
         let vault = match self.get("VAULT_ADDR") {
             None if secret_backend == BackendKind::Vault => {
-                return Err(Error::config(
+                return Err(CliError::config(
                     "SECRET_BACKEND=vault but VAULT_ADDR is not set",
                     "set VAULT_ADDR and VAULT_TOKEN",
                 ));
@@ -239,7 +241,7 @@ impl RawSettings {
             None => None,
             Some(addr) => {
                 if !(addr.starts_with("http://") || addr.starts_with("https://")) {
-                    return Err(Error::config(
+                    return Err(CliError::config(
                         format!(
                             "VAULT_ADDR: {} is not an http:// or https:// address",
                             short_echo(&addr)
@@ -250,13 +252,13 @@ impl RawSettings {
                 // No fallback to ~/.vault-token: a credential nobody configured here is
                 // never picked up.
                 let token = self.secret_setting("VAULT_TOKEN")?.ok_or_else(|| {
-                    Error::config(
+                    CliError::config(
                         "VAULT_ADDR is set but VAULT_TOKEN is not",
                         "set VAULT_TOKEN",
                     )
                 })?;
                 let token = SecretValue::new(token).map_err(|_| {
-                    Error::config("VAULT_TOKEN is not a valid token", "set VAULT_TOKEN")
+                    CliError::config("VAULT_TOKEN is not a valid token", "set VAULT_TOKEN")
                 })?;
                 Some(VaultConfig {
                     addr,
@@ -277,7 +279,7 @@ impl RawSettings {
             .get("SECRETSTORE_LISTEN")
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen_text.parse().map_err(|_| {
-            Error::config(
+            CliError::config(
                 format!(
                     "SECRETSTORE_LISTEN: {} is not an address",
                     short_echo(&listen_text)
@@ -302,11 +304,11 @@ impl RawSettings {
 }
 
 /// Bounds of `SECRETSTORE_CALLBACK_TTL`: one second to 30 days.
-pub const CALLBACK_TTL_SECS: (i64, i64) = (1, 30 * 86_400);
+pub(crate) const CALLBACK_TTL_SECS: (i64, i64) = (1, 30 * 86_400);
 /// Bounds of `DATABASE_ACQUIRE_TIMEOUT`: one second to 10 minutes.
-pub const ACQUIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
+pub(crate) const ACQUIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
 /// Bounds of `DATABASE_MAX_CONNECTIONS`.
-pub const MAX_CONNECTIONS: (u32, u32) = (1, 1000);
+pub(crate) const MAX_CONNECTIONS: (u32, u32) = (1, 1000);
 
 /// A number of seconds as the shortest of `d`, `h`, `m`, `s` that shows it exactly.
 fn duration_text(secs: i64) -> String {
@@ -333,11 +335,11 @@ impl RawSettings {
         );
         match parse_duration(&s) {
             Some(n) if (lo..=hi).contains(&n) => Ok(n),
-            Some(_) => Err(Error::config(
+            Some(_) => Err(CliError::config(
                 range,
                 "seconds, or a number with s, m, h or d, like 24h",
             )),
-            None => Err(Error::config(
+            None => Err(CliError::config(
                 format!("{range}; cannot read {} as a duration", short_echo(&s)),
                 "seconds, or a number with s, m, h or d, like 24h",
             )),
@@ -353,7 +355,7 @@ impl RawSettings {
             .filter(|n| (u64::from(lo)..=u64::from(hi)).contains(n))
             .and_then(|n| u32::try_from(n).ok())
             .ok_or_else(|| {
-                Error::config(
+                CliError::config(
                     format!("{key} must be between {lo} and {hi}"),
                     "a whole number, like 16",
                 )
@@ -364,7 +366,7 @@ impl RawSettings {
         let rest = &url["s3://".len()..];
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
-            return Err(Error::config(
+            return Err(CliError::config(
                 format!("BRIEF_STORE_URL: no bucket in {}", short_echo(url)),
                 "s3://BUCKET/PREFIX",
             ));
@@ -375,7 +377,7 @@ impl RawSettings {
                 key_id: self.get("BRIEF_SSE_KMS_KEY_ID"),
             },
             Some(other) => {
-                return Err(Error::config(
+                return Err(CliError::config(
                     format!("BRIEF_SSE: unknown value {}", short_echo(other)),
                     "AES256 or aws:kms (with BRIEF_SSE_KMS_KEY_ID)",
                 ));
@@ -419,13 +421,13 @@ fn os_user() -> String {
 // The settings only `serve` reads: trusted proxies, brute-force limits, TLS.
 
 /// What `serve` needs beyond [`Config`].
-pub struct ServeSettings {
+pub(crate) struct ServeSettings {
     /// `SECRETSTORE_TRUSTED_PROXIES`.
-    pub trusted_proxies: secretstore_server::auth::TrustedProxies,
+    pub(crate) trusted_proxies: secretstore_server::auth::TrustedProxies,
     /// `SECRETSTORE_AUTH_FAILURES_PER_MINUTE` and `SECRETSTORE_AUTH_LOCKOUT`.
-    pub limits: secretstore_server::limit::Limits,
+    pub(crate) limits: secretstore_server::limit::Limits,
     /// `SECRETSTORE_TLS_CERT` and `SECRETSTORE_TLS_KEY`: both or neither.
-    pub tls: Option<crate::tls::TlsFiles>,
+    pub(crate) tls: Option<crate::tls::TlsFiles>,
 }
 
 /// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
@@ -435,11 +437,11 @@ const AUTH_LOCKOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
 
 impl RawSettings {
     /// Checks the settings of `serve`.
-    pub fn serve_settings(&self) -> Result<ServeSettings> {
+    pub(crate) fn serve_settings(&self) -> Result<ServeSettings> {
         let trusted_proxies = match self.get("SECRETSTORE_TRUSTED_PROXIES") {
             None => Default::default(),
             Some(text) => secretstore_server::auth::TrustedProxies::parse(&text).map_err(|e| {
-                Error::config(
+                CliError::config(
                     format!("SECRETSTORE_TRUSTED_PROXIES: {e}"),
                     "a comma-separated list of addresses and networks, like 127.0.0.1,10.0.0.0/8",
                 )
@@ -453,7 +455,7 @@ impl RawSettings {
                 .ok()
                 .filter(|n| AUTH_FAILURES_RANGE.contains(n))
                 .ok_or_else(|| {
-                    Error::config(
+                    CliError::config(
                         "SECRETSTORE_AUTH_FAILURES_PER_MINUTE: not a whole number from 1 to 10000",
                         "the default is 10",
                     )
@@ -463,7 +465,7 @@ impl RawSettings {
             let secs = parse_duration(&text)
                 .filter(|n| AUTH_LOCKOUT_RANGE.contains(n))
                 .ok_or_else(|| {
-                    Error::config(
+                    CliError::config(
                         "SECRETSTORE_AUTH_LOCKOUT: not a duration from 1s to 24h",
                         "seconds, or a number with s, m or h, like 60s (the default)",
                     )
@@ -480,7 +482,7 @@ impl RawSettings {
                 key: key.into(),
             }),
             (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::config(
+                return Err(CliError::config(
                     "SECRETSTORE_TLS_CERT and SECRETSTORE_TLS_KEY go together: only one is set",
                     "set both (PEM files: the certificate chain and its private key), or neither for plain HTTP",
                 ));
@@ -496,7 +498,7 @@ impl RawSettings {
 
 /// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive). A number too large for the
 /// type reads as `i64::MAX` (so that it is reported as out of bounds, not unreadable).
-pub fn parse_duration(s: &str) -> Option<i64> {
+pub(crate) fn parse_duration(s: &str) -> Option<i64> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last()? {
         (i, 's') => (&s[..i], 1),

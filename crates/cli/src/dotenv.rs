@@ -11,12 +11,12 @@ use zeroize::Zeroizing;
 
 /// Where parsing failed: after this entry (or at the start).
 #[derive(Debug, PartialEq, Eq)]
-pub struct ParseError {
-    pub after: Option<String>,
+pub(crate) struct ParseError {
+    pub(crate) after: Option<String>,
 }
 
 /// The entries of a dotenv text, in order.
-pub fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, ParseError> {
     let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;

@@ -1,6 +1,8 @@
 //! Writing an env as a dotenv file that `dotenvy` and a POSIX shell read back exactly.
 
+use crate::error::{CliError, Result};
 use secretstore_core::SecretValue;
+use secretstore_store::Keyring;
 use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -8,7 +10,7 @@ use zeroize::Zeroizing;
 /// Quotes a value for a dotenv file the way a POSIX shell reads it too: single quotes,
 /// each `'` written as `'\''`. Inside single quotes nothing is special (no `$` expansion,
 /// no command substitution, newlines kept), so the file is safe to `source` as well.
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
@@ -23,7 +25,7 @@ pub fn quote(value: &str) -> String {
 }
 
 /// The dotenv text of an env.
-pub fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
+pub(crate) fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
     let mut text = Zeroizing::new(String::new());
     for (k, v) in env {
         let q = Zeroizing::new(quote(v.expose_secret()));
@@ -37,7 +39,7 @@ pub fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
 
 /// Refuses a path that is a symbolic link (dangling or not): env files are never written
 /// through one, so a link planted where the file goes cannot redirect the values.
-pub fn refuse_symlink(path: &Path) -> std::io::Result<()> {
+pub(crate) fn refuse_symlink(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => Err(symlink_error(path)),
         _ => Ok(()),
@@ -53,7 +55,7 @@ fn symlink_error(path: &Path) -> std::io::Error {
 
 /// Opens a private file for writing: mode 0600 (also when it already existed), never
 /// through a symbolic link (`O_NOFOLLOW`), truncated or appended to.
-pub fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
     refuse_symlink(path)?;
     let mut opts = std::fs::OpenOptions::new();
     if append {
@@ -85,11 +87,32 @@ pub fn open_private(path: &Path, append: bool) -> std::io::Result<std::fs::File>
 
 /// Writes the env to `path` with mode 0600 (also when the file already existed), never
 /// through a symbolic link.
-pub fn write(path: &Path, env: &[(String, SecretValue)]) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, env: &[(String, SecretValue)]) -> std::io::Result<()> {
     let text = render(env);
     let mut f = open_private(path, false)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
+}
+
+/// Appends `FERNET_SECRET_KEY=…` with a new key to the dotenv file at `path` (creating
+/// it with mode 0600), on a line of its own.
+pub(crate) fn write_new_key(path: &Path) -> Result<()> {
+    let key = Zeroizing::new(Keyring::generate_key());
+    let io = |source: std::io::Error| CliError::WriteFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = open_private(path, true).map_err(io)?;
+    let needs_newline = std::fs::read(path)
+        .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
+        .unwrap_or(false);
+    let line = Zeroizing::new(format!(
+        "{}FERNET_SECRET_KEY={}\n",
+        if needs_newline { "\n" } else { "" },
+        key.as_str()
+    ));
+    f.write_all(line.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reading secret values: from stdin, a file or an environment variable, never argv.
 
-use secretstore_core::{Error, Result, SecretValue, value::MAX_VALUE_BYTES};
+use crate::error::{CliError, Result};
+use secretstore_core::{SecretValue, value::MAX_VALUE_BYTES};
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use zeroize::Zeroizing;
@@ -13,48 +14,45 @@ fn read_limited(r: impl Read) -> std::io::Result<Zeroizing<Vec<u8>>> {
 }
 
 /// The value of `--from-file`: the bytes exactly.
-pub fn from_file(path: &Path) -> Result<SecretValue> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    let bytes = read_limited(f)
-        .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))?;
-    SecretValue::from_bytes(bytes.to_vec())
+pub(crate) fn from_file(path: &Path) -> Result<SecretValue> {
+    let unreadable = |source: std::io::Error| CliError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(unreadable)?;
+    let bytes = read_limited(f).map_err(unreadable)?;
+    Ok(SecretValue::from_bytes(bytes.to_vec())?)
 }
 
 /// The value of `--from-env VAR`.
-pub fn from_env(var: &str) -> Result<SecretValue> {
+pub(crate) fn from_env(var: &str) -> Result<SecretValue> {
     match std::env::var_os(var) {
-        None => Err(Error::Invalid(format!(
-            "environment variable {var} is not set"
-        ))),
+        None => Err(CliError::EnvVarUnset(var.to_owned())),
         Some(v) => {
-            let v = v.into_string().map_err(|_| {
-                Error::Invalid(format!("environment variable {var} is not valid UTF-8"))
-            })?;
-            SecretValue::new(v)
+            let v = v
+                .into_string()
+                .map_err(|_| CliError::EnvVarNotUtf8(var.to_owned()))?;
+            Ok(SecretValue::new(v)?)
         }
     }
 }
 
 /// The value on stdin, with one trailing newline (`\n` or `\r\n`) dropped.
-pub fn from_stdin(name: &str) -> Result<SecretValue> {
+pub(crate) fn from_stdin(name: &str) -> Result<SecretValue> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("Enter the value of {name}, then press Ctrl-D on a new line:");
     }
-    let mut bytes = read_limited(stdin.lock())
-        .map_err(|e| Error::Invalid(format!("cannot read stdin: {e}")))?;
+    let mut bytes = read_limited(stdin.lock()).map_err(CliError::ReadStdin)?;
     strip_one_newline(&mut bytes);
-    SecretValue::from_bytes(bytes.to_vec())
+    Ok(SecretValue::from_bytes(bytes.to_vec())?)
 }
 
 /// Reads a token from stdin (for `callback verify`), trimmed of one trailing newline.
-pub fn token_from_stdin() -> Result<Zeroizing<String>> {
-    let mut bytes = read_limited(std::io::stdin().lock())
-        .map_err(|e| Error::Invalid(format!("cannot read stdin: {e}")))?;
+pub(crate) fn token_from_stdin() -> Result<Zeroizing<String>> {
+    let mut bytes = read_limited(std::io::stdin().lock()).map_err(CliError::ReadStdin)?;
     strip_one_newline(&mut bytes);
-    let s = std::str::from_utf8(&bytes)
-        .map_err(|_| Error::Invalid("the token on stdin is not UTF-8".into()))?;
+    let s = std::str::from_utf8(&bytes).map_err(|_| CliError::TokenNotUtf8)?;
     Ok(Zeroizing::new(s.to_owned()))
 }
 

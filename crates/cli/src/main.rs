@@ -1,24 +1,26 @@
 //! `secretstore`: the operator's command line. It works on the database directly and
 //! records its actions in the audit log as `cli:<os user>`.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "issue #11: this crate is brought clean under the workspace lints on its own branch, not merged yet"
-)]
+//!
+//! [`commands::run`] runs one command on the service that [`wiring`] builds from the
+//! settings [`config`] reads; [`serve`] runs the HTTP API on the same wiring. The
+//! binary's own failures are [`error::CliError`]s.
 #![forbid(unsafe_code)]
+// The command-line shape (`args`) is clap's derive: its doc comments are the `--help`
+// text, so the rest of its items stay undocumented rather than change the help.
+#![allow(missing_docs, reason = "a binary: nothing is public")]
 
 mod args;
 mod commands;
 mod config;
 mod dotenv;
 mod envfile;
+mod error;
 mod input;
 mod mask;
+mod output;
 mod serve;
 mod tls;
+mod wiring;
 
 use clap::Parser;
 use std::ffi::OsString;
@@ -50,34 +52,12 @@ fn main() -> ExitCode {
     match rt.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", cli_words(&e));
+            eprintln!("error: {e}");
             if let Some(h) = e.hint() {
                 eprintln!("hint: {h}");
             }
             ExitCode::from(1)
         }
-    }
-}
-
-/// The domain says what went wrong in its own words; the command line words how to fix it
-/// with its own flags and commands.
-fn cli_words(e: &secretstore_core::Error) -> String {
-    use secretstore_core::Error;
-    match e {
-        Error::CategoryRequired { scope, name } => format!(
-            "{name} is a new secret at {scope}: --category is required (provider, infrastructure, integration or agent)"
-        ),
-        Error::ParentMissing { level, parent } => {
-            let command = if level == "organization" {
-                "org"
-            } else {
-                level
-            };
-            format!(
-                "unknown {level} {parent}: create it first with `secretstore {command} create {parent}`"
-            )
-        }
-        other => other.to_string(),
     }
 }
 

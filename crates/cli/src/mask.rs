@@ -13,18 +13,18 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zeroize::Zeroizing;
 
 /// The shortest value (or line of a value) that is masked.
-pub const MIN_MASKED_LEN: usize = 4;
+pub(crate) const MIN_MASKED_LEN: usize = 4;
 
 const MASK: &[u8] = b"***";
 
 /// The values to mask, longest first.
 #[derive(Clone)]
-pub struct Masker {
+pub(crate) struct Masker {
     patterns: Arc<Vec<Zeroizing<Vec<u8>>>>,
 }
 
 impl Masker {
-    pub fn new(values: &[&str]) -> Self {
+    pub(crate) fn new(values: &[&str]) -> Self {
         let mut patterns: Vec<Zeroizing<Vec<u8>>> = Vec::new();
         let mut add = |p: &[u8]| {
             if p.len() >= MIN_MASKED_LEN && !patterns.iter().any(|q| q.as_slice() == p) {
@@ -47,7 +47,11 @@ impl Masker {
 
     /// Masks what can be decided in `pending` and returns it; what could still be the
     /// start of a value stays in `pending` (unless `eof`).
-    pub fn process(&self, pending: &mut Zeroizing<Vec<u8>>, eof: bool) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn process(
+        &self,
+        pending: &mut Zeroizing<Vec<u8>>,
+        eof: bool,
+    ) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(pending.len()));
         let mut i = 0;
         'scan: while i < pending.len() {
@@ -78,7 +82,7 @@ impl Masker {
 }
 
 /// Copies `from` to `to`, masking the values.
-pub async fn copy_masked(
+pub(crate) async fn copy_masked(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
     masker: Masker,
@@ -99,7 +103,7 @@ pub async fn copy_masked(
 
 /// Waits for the child, passing SIGTERM on to it, and SIGINT too unless the terminal
 /// already delivered it (a Ctrl-C reaches the whole foreground process group).
-pub async fn wait_forwarding_signals(
+pub(crate) async fn wait_forwarding_signals(
     child: &mut tokio::process::Child,
 ) -> std::io::Result<std::process::ExitStatus> {
     use nix::sys::signal::{Signal, kill};

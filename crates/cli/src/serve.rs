@@ -1,13 +1,15 @@
 //! `secretstore serve`: the HTTP API, with a zero-configuration first start.
 
-use crate::commands::{open_with, write_new_key};
 use crate::config::RawSettings;
+use crate::envfile::write_new_key;
+use crate::error::{CliError, Result};
 use crate::tls;
+use crate::wiring::open_with;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use secretstore_core::{BackendKind, Error, Principal, Result};
+use secretstore_core::{BackendKind, Principal};
 use secretstore_server::ui::session::OverTls;
 use secretstore_server::{AppState, app};
 use std::net::SocketAddr;
@@ -37,18 +39,16 @@ fn init_logging(raw: &RawSettings) {
         .try_init();
 }
 
-pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
+/// Serves the API until Ctrl-C or SIGTERM.
+pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
     init_logging(&raw);
     let net = raw.serve_settings()?;
     // The certificate first: a bad one is an error before anything is written.
     let tls = match &net.tls {
         None => None,
         Some(files) => {
-            let certs =
-                tls::Certificates::load(files.clone()).map_err(|m| Error::config(m, TLS_HINT))?;
-            let config = certs
-                .server_config()
-                .map_err(|m| Error::config(m, TLS_HINT))?;
+            let certs = tls::Certificates::load(files.clone()).map_err(CliError::Tls)?;
+            let config = certs.server_config().map_err(CliError::Tls)?;
             Some((tokio_rustls::TlsAcceptor::from(config), certs))
         }
     };
@@ -81,11 +81,9 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
-        .map_err(|e| {
-            Error::config(
-                format!("cannot listen on {}: {e}", cfg.listen),
-                "set SECRETSTORE_LISTEN to a free address",
-            )
+        .map_err(|source| CliError::Listen {
+            addr: cfg.listen,
+            source,
         })?;
     if tls.is_none() && !cfg.listen.ip().is_loopback() {
         tracing::warn!(
@@ -111,8 +109,6 @@ pub async fn serve(raw: RawSettings) -> Result<ExitCode> {
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
-
-const TLS_HINT: &str = "SECRETSTORE_TLS_CERT: the PEM certificate chain (server certificate first); SECRETSTORE_TLS_KEY: its PEM private key (PKCS#8, PKCS#1 or SEC1)";
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -15,13 +15,13 @@ use std::sync::Arc;
 
 /// The two PEM files.
 #[derive(Clone, Debug)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
+pub(crate) struct TlsFiles {
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// The certificate in use, swapped on reload.
-pub struct Certificates {
+pub(crate) struct Certificates {
     files: TlsFiles,
     provider: Arc<CryptoProvider>,
     current: ArcSwap<CertifiedKey>,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Certificates {
 
 impl Certificates {
     /// Reads the files; the error says which file and why (never the key's content).
-    pub fn load(files: TlsFiles) -> Result<Arc<Certificates>, String> {
+    pub(crate) fn load(files: TlsFiles) -> Result<Arc<Certificates>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let current = read(&files, &provider)?;
         Ok(Arc::new(Certificates {
@@ -48,14 +48,14 @@ impl Certificates {
     }
 
     /// Reads the files again; on failure the certificate in use stays.
-    pub fn reload(&self) -> Result<(), String> {
+    pub(crate) fn reload(&self) -> Result<(), String> {
         let fresh = read(&self.files, &self.provider)?;
         self.current.store(Arc::new(fresh));
         Ok(())
     }
 
     /// The rustls configuration that serves these certificates (HTTP/1.1).
-    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, String> {
+    pub(crate) fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, String> {
         let mut cfg = ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS: {e}"))?

@@ -25,14 +25,14 @@ const MAX_RESPONSE_BYTES: usize = 8 << 20;
 
 /// An answer from Vault: its status and its body, zeroized on drop.
 pub(crate) struct Reply {
-    pub status: StatusCode,
-    pub body: Zeroizing<Vec<u8>>,
+    pub(crate) status: StatusCode,
+    pub(crate) body: Zeroizing<Vec<u8>>,
 }
 
 impl Reply {
     /// The body as `T`, which may borrow from it. A body that does not parse is the
     /// server misbehaving (or not being Vault): Unavailable.
-    pub fn json<'a, T: Deserialize<'a>>(&'a self, what: &str) -> Result<T, BackendError> {
+    pub(crate) fn json<'a, T: Deserialize<'a>>(&'a self, what: &str) -> Result<T, BackendError> {
         serde_json::from_slice(&self.body).map_err(|_| {
             BackendError::Unavailable(format!(
                 "{what}: Vault's answer (HTTP {}) is not the expected JSON",
@@ -42,7 +42,7 @@ impl Reply {
     }
 
     /// The `errors` of Vault's error body, joined, shortened, or "" when there are none.
-    pub fn errors(&self) -> String {
+    pub(crate) fn errors(&self) -> String {
         #[derive(Deserialize)]
         struct Errors {
             #[serde(default)]
@@ -62,7 +62,7 @@ impl Reply {
 
     /// The error for an answer that is not a success, in `what`'s words. 404 is left to
     /// the caller when it needs to tell "deleted" from "missing"; here it is plain NotFound.
-    pub fn error(&self, what: &str) -> BackendError {
+    pub(crate) fn error(&self, what: &str) -> BackendError {
         let code = self.status.as_u16();
         let detail = match self.errors() {
             e if e.is_empty() => String::new(),
@@ -132,7 +132,7 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub fn new(
+    pub(crate) fn new(
         addr: String,
         https: bool,
         token: SecretValue,
@@ -180,14 +180,14 @@ impl Client {
         })
     }
 
-    pub fn addr(&self) -> &str {
+    pub(crate) fn addr(&self) -> &str {
         &self.addr
     }
 
     /// Sends one request (`path` starts with `/v1/`) and reads the whole answer, all
     /// within the time bound. Transport failures are Unavailable; statuses are the
     /// caller's to judge.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         path: &str,

@@ -20,11 +20,11 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct KvRef {
     /// The mount, without slashes at either end (`secret`, or `team/kv` for a nested mount).
-    pub mount: String,
+    pub(crate) mount: String,
     /// The secret's path inside the mount, without slashes at either end.
-    pub path: String,
+    pub(crate) path: String,
     /// The field of the KV entry that holds the value.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 impl KvRef {
@@ -34,7 +34,7 @@ impl KvRef {
     /// without asking the server on every fetch).
     ///
     /// The error message never repeats the reference (it may be a pasted value).
-    pub fn parse(reference: &str, configured_mount: &str) -> Result<KvRef, String> {
+    pub(crate) fn parse(reference: &str, configured_mount: &str) -> Result<KvRef, String> {
         const FORM: &str = "expected MOUNT/PATH#FIELD, e.g. secret/myapp/db#password (Vault KV v2 mount, path, field)";
         if reference.len() > MAX_REF_BYTES {
             return Err(format!(
@@ -80,7 +80,7 @@ impl KvRef {
     }
 
     /// The reference secretstore writes a new secret to: `MOUNT/secretstore/SCOPE/NAME#value`.
-    pub fn owned(mount: &str, scope: &str, name: &str) -> KvRef {
+    pub(crate) fn owned(mount: &str, scope: &str, name: &str) -> KvRef {
         KvRef {
             mount: mount.to_owned(),
             path: format!("secretstore/{scope}/{name}"),
@@ -89,17 +89,17 @@ impl KvRef {
     }
 
     /// `/v1/MOUNT/data/PATH`, percent-encoded.
-    pub fn data_path(&self) -> String {
+    pub(crate) fn data_path(&self) -> String {
         self.api_path("data")
     }
 
     /// `/v1/MOUNT/metadata/PATH`, percent-encoded.
-    pub fn metadata_path(&self) -> String {
+    pub(crate) fn metadata_path(&self) -> String {
         self.api_path("metadata")
     }
 
     /// `/v1/MOUNT/destroy/PATH`, percent-encoded.
-    pub fn destroy_path(&self) -> String {
+    pub(crate) fn destroy_path(&self) -> String {
         self.api_path("destroy")
     }
 

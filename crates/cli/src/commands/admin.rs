@@ -1,0 +1,186 @@
+//! The operator's housekeeping: `init`, `doctor`, `rekey`, `org allow-links`, `audit`.
+
+use crate::config::{Config, RawSettings};
+use crate::envfile;
+use crate::error::{CliError, Result};
+use crate::output::{print_table, to_json, to_json_line};
+use crate::wiring::{Svc, open};
+use secretstore_core::{BackendKind, Principal};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `init`: writes `.env` with a new key unless one is configured, and creates the
+/// database.
+pub(super) async fn init(raw: RawSettings) -> Result<ExitCode> {
+    if raw.has_key() {
+        eprintln!("a Fernet key is already configured; .env left as it is");
+    } else {
+        envfile::write_new_key(Path::new(".env"))?;
+        eprintln!("wrote .env (mode 0600) with a new FERNET_SECRET_KEY");
+        eprintln!(
+            "keep that key safe and out of version control: without it the stored values cannot be decrypted"
+        );
+    }
+    let raw = RawSettings::load()?;
+    let cfg = raw.validate()?;
+    open(&cfg).await?;
+    eprintln!(
+        "database ready: {}",
+        secretstore_store::redact_url(&cfg.database_url)
+    );
+    if cfg.secret_backend == BackendKind::Local {
+        eprintln!(
+            "warning: the local backend keeps values in the database, encrypted with the key in .env; it is meant for development and tests"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `doctor`: one line per check; exits with 1 when one failed.
+pub(super) async fn doctor(svc: &Svc, cfg: &Config) -> Result<ExitCode> {
+    let mut failed = false;
+    println!(
+        "database: ok ({})",
+        secretstore_store::redact_url(&cfg.database_url)
+    );
+    for (what, r) in svc.doctor().await {
+        match r {
+            Ok(line) => println!("{what}: ok ({line})"),
+            Err(e) => {
+                failed = true;
+                println!("{what}: FAILED: {e}");
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `rekey`: re-encrypts every local value under the first key, with a progress bar on a
+/// terminal.
+pub(super) async fn rekey(
+    svc: &Svc,
+    cfg: &Config,
+    dry_run: bool,
+    batch_size: i64,
+) -> Result<ExitCode> {
+    let Some(keys) = &cfg.keys else {
+        return Err(CliError::config(
+            "no Fernet key: FERNET_SECRET_KEY(S) is not set",
+            "set FERNET_SECRET_KEYS=NEW_KEY,OLD_KEY (newest first) and run rekey again",
+        ));
+    };
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} values ({eta})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_message(if dry_run { "counting" } else { "re-encrypting" });
+        b
+    });
+    let report =
+        secretstore_store::rekey::rekey(&svc.store, keys, dry_run, batch_size, |done, total| {
+            if let Some(b) = &bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        })
+        .await?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    println!("{} local values (every version)", report.total);
+    for (i, n) in report.per_key.iter().enumerate() {
+        let which = if i == 0 { " (the first: encrypts)" } else { "" };
+        println!("  key #{}{which}: {n}", i + 1);
+    }
+    if report.unreadable > 0 {
+        println!("  no key: {}", report.unreadable);
+    }
+    if dry_run {
+        println!("dry run: nothing was changed");
+    } else {
+        println!("re-encrypted {} values under key #1", report.rewritten);
+        println!("compacted the database: no token under another key is left in its files");
+    }
+    if report.unreadable > 0 {
+        return Err(CliError::Undecryptable(report.unreadable));
+    }
+    if !dry_run && report.per_key.len() > 1 {
+        println!(
+            "every value is now under key #1: the other keys can be dropped from FERNET_SECRET_KEYS"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `org allow-links`: sets the organization's link prefixes, or shows them.
+pub(super) async fn allow_links(
+    svc: &Svc,
+    actor: &Principal,
+    org: &str,
+    aws: &[String],
+    vault: &[String],
+    none: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let lists = if none || !aws.is_empty() || !vault.is_empty() {
+        svc.allow_links(actor, org, aws, vault).await?
+    } else {
+        svc.link_prefixes(actor, org).await?
+    };
+    if json {
+        println!("{}", to_json_line(&lists)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lists.is_empty() {
+        println!("{org}: no references may be linked but by root");
+    }
+    for p in &lists.aws_prefixes {
+        println!("aws_sm {p}");
+    }
+    for p in &lists.vault_prefixes {
+        println!("vault {p}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `audit`: the log, oldest first, as a table or JSON.
+pub(super) async fn audit(
+    svc: &Svc,
+    actor: &Principal,
+    scope: Option<&str>,
+    limit: i64,
+    json: bool,
+) -> Result<ExitCode> {
+    let log = svc.audit_log(actor, scope, limit).await?;
+    if json {
+        println!("{}", to_json(&log)?);
+    } else {
+        let rows: Vec<Vec<String>> = log
+            .iter()
+            .map(|a| {
+                let what = match (&a.scope, &a.name, a.version) {
+                    (Some(s), Some(n), Some(v)) => format!("{s} {n} v{v}"),
+                    (Some(s), Some(n), None) => format!("{s} {n}"),
+                    (Some(s), None, _) => s.clone(),
+                    _ => String::new(),
+                };
+                vec![
+                    a.at.clone(),
+                    a.actor.clone(),
+                    a.action.clone(),
+                    what,
+                    a.target.clone().unwrap_or_default(),
+                    a.source.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}

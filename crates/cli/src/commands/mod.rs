@@ -1,0 +1,103 @@
+//! What each command does, printing for people (plain) or scripts (`--json`). [`run`]
+//! reads the settings, opens the service ([`crate::wiring`]) and hands the command to its
+//! module.
+
+mod account;
+mod admin;
+mod scope;
+mod secret;
+mod task;
+
+use crate::args::{BriefCmd, CallbackCmd, Cli, Cmd, OrgCmd, ScopeCmd, TaskCmd};
+use crate::config::RawSettings;
+use crate::error::Result;
+use crate::wiring::open;
+use secretstore_core::{Level, Principal};
+use secretstore_store::Keyring;
+use std::process::ExitCode;
+
+/// Runs one command; its exit code, or the error `main` reports.
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Cmd::Keygen = cli.cmd {
+        println!("{}", Keyring::generate_key());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let raw = RawSettings::load()?;
+    if let Cmd::Init = cli.cmd {
+        return admin::init(raw).await;
+    }
+    if let Cmd::Serve = cli.cmd {
+        return crate::serve::serve(raw).await;
+    }
+    let cfg = raw.validate()?;
+    let svc = open(&cfg).await?;
+    let actor = Principal::operator(&cfg.os_user);
+    match cli.cmd {
+        Cmd::Keygen | Cmd::Init | Cmd::Serve => Ok(ExitCode::SUCCESS),
+        Cmd::Doctor => admin::doctor(&svc, &cfg).await,
+        Cmd::Org {
+            cmd: OrgCmd::Create { path },
+        } => {
+            let cmd = ScopeCmd::Create { path };
+            scope::create(&svc, cmd, Level::Organization, &actor).await
+        }
+        Cmd::Org {
+            cmd:
+                OrgCmd::AllowLinks {
+                    org,
+                    aws,
+                    vault,
+                    none,
+                    json,
+                },
+        } => admin::allow_links(&svc, &actor, &org, &aws, &vault, none, json).await,
+        Cmd::Team { cmd } => scope::create(&svc, cmd, Level::Team, &actor).await,
+        Cmd::Workspace { cmd } => scope::create(&svc, cmd, Level::Workspace, &actor).await,
+        Cmd::Project { cmd } => scope::create(&svc, cmd, Level::Project, &actor).await,
+        Cmd::Secret { cmd } => secret::run(&svc, cmd, &actor).await,
+        Cmd::Task {
+            cmd: TaskCmd::Create { project, refs },
+        } => task::create(&svc, &actor, &project, &refs).await,
+        Cmd::Resolve {
+            project,
+            refs,
+            explain,
+            json,
+        } => task::resolve(&svc, &actor, &project, &refs, explain, json).await,
+        Cmd::Dispatch {
+            task_id,
+            env_file,
+            json,
+        } => task::dispatch(&svc, &task_id, env_file.as_deref(), json, &actor).await,
+        Cmd::Run {
+            task,
+            no_mask,
+            clean_env,
+            command,
+        } => task::run_command(&svc, &task, &command, !no_mask, clean_env, &actor).await,
+        Cmd::Rekey {
+            dry_run,
+            batch_size,
+        } => admin::rekey(&svc, &cfg, dry_run, batch_size).await,
+        Cmd::Brief {
+            cmd: BriefCmd::Show { brief_id },
+        } => task::show_brief(&svc, &actor, &brief_id).await,
+        Cmd::Brief {
+            cmd: BriefCmd::Revoke { brief_id },
+        } => task::revoke_brief(&svc, &actor, &brief_id).await,
+        Cmd::Callback {
+            cmd: CallbackCmd::Verify { brief_id },
+        } => task::verify_callback(&svc, &brief_id).await,
+        Cmd::Account { cmd } => account::account(&svc, cmd, &actor).await,
+        Cmd::Grant {
+            name,
+            role,
+            scope,
+            revoke,
+        } => account::grant(&svc, &actor, &name, &role, scope.as_deref(), revoke).await,
+        Cmd::Token { cmd } => account::token(&svc, cmd, &actor).await,
+        Cmd::Audit { scope, limit, json } => {
+            admin::audit(&svc, &actor, scope.as_deref(), limit, json).await
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! `secret set|get|list|history|rollback|delete|link|import`.
+
+use crate::args::SecretCmd;
+use crate::error::{CliError, Result};
+use crate::input;
+use crate::output::{print_table, to_json};
+use crate::wiring::Svc;
+use secretstore_core::{BackendKind, Category, ImportEntry, Principal, SecretValue};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use zeroize::Zeroizing;
+
+/// `--category`, when given.
+fn category(s: Option<&str>) -> Result<Option<Category>> {
+    Ok(s.map(Category::from_str).transpose()?)
+}
+
+/// Runs one `secret` subcommand.
+pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode> {
+    match cmd {
+        SecretCmd::Set {
+            at,
+            category: cat,
+            from_file,
+            from_env,
+            expect_version,
+        } => {
+            let cat = category(cat.as_deref())?;
+            // Check the cheap things before waiting on stdin.
+            secretstore_core::SecretName::parse(&at.name)?;
+            secretstore_core::ScopePath::parse_secret_scope(&at.scope)?;
+            let value = match (&from_file, &from_env) {
+                (Some(f), _) => input::from_file(f)?,
+                (None, Some(v)) => input::from_env(v)?,
+                (None, None) => input::from_stdin(&at.name)?,
+            };
+            let v = svc
+                .set_secret(actor, &at.scope, &at.name, &value, cat, expect_version)
+                .await?;
+            println!("{} at {}: version {v}", at.name, at.scope);
+        }
+        SecretCmd::Get { at, version } => {
+            let (value, _) = svc.reveal(actor, &at.scope, &at.name, version).await?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(value.expose_secret().as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(CliError::WriteStdout)?;
+        }
+        SecretCmd::List { scope, json } => {
+            let list = svc.list(actor, &scope).await?;
+            if json {
+                println!("{}", to_json(&list)?);
+            } else if list.is_empty() {
+                eprintln!("no secrets at {scope}");
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.name.clone(),
+                            m.category.to_string(),
+                            m.backend.to_string(),
+                            m.version.to_string(),
+                            m.updated_at.clone(),
+                            m.updated_by.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["NAME", "CATEGORY", "BACKEND", "VERSION", "UPDATED", "BY"],
+                    &rows,
+                );
+            }
+        }
+        SecretCmd::History { at, json } => {
+            let versions = svc.history(actor, &at.scope, &at.name).await?;
+            if json {
+                println!("{}", to_json(&versions)?);
+            } else {
+                let rows: Vec<Vec<String>> = versions
+                    .iter()
+                    .map(|v| {
+                        let mut note = Vec::new();
+                        if v.current {
+                            note.push("current".to_string());
+                        }
+                        if let Some(r) = v.rollback_of {
+                            note.push(format!("rollback to {r}"));
+                        }
+                        vec![
+                            v.version.to_string(),
+                            v.created_at.clone(),
+                            v.created_by.clone(),
+                            note.join(", "),
+                        ]
+                    })
+                    .collect();
+                print_table(&["VERSION", "CREATED", "BY", "NOTE"], &rows);
+            }
+        }
+        SecretCmd::Rollback { at, to } => {
+            let v = svc.rollback(actor, &at.scope, &at.name, to).await?;
+            println!(
+                "{} at {}: version {v} (the value of version {to})",
+                at.name, at.scope
+            );
+        }
+        SecretCmd::Delete { at } => {
+            svc.delete(actor, &at.scope, &at.name).await?;
+            println!("deleted {} at {}", at.name, at.scope);
+        }
+        SecretCmd::Link {
+            at,
+            aws_arn,
+            vault_path,
+            category: cat,
+        } => {
+            let cat = category(cat.as_deref())?;
+            let (kind, reference) = match (aws_arn, vault_path) {
+                (Some(arn), None) => (BackendKind::AwsSm, arn),
+                (None, Some(path)) => (BackendKind::Vault, path),
+                _ => {
+                    return Err(CliError::Usage(
+                        "give exactly one of --aws-arn or --vault-path",
+                    ));
+                }
+            };
+            let v = svc
+                .link_secret(actor, &at.scope, &at.name, kind, &reference, cat)
+                .await?;
+            println!(
+                "{} at {}: version {v} (linked to {kind})",
+                at.name, at.scope
+            );
+        }
+        SecretCmd::Import {
+            dotenv_file,
+            scope,
+            category: cat,
+        } => {
+            let cat = Category::from_str(&cat)?;
+            let entries = read_dotenv(&dotenv_file)?;
+            let done = svc.import(actor, &scope, cat, entries).await?;
+            for (name, v) in &done {
+                println!("{name} at {scope}: version {v}");
+            }
+            eprintln!("imported {} secrets", done.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses a dotenv file into import entries, literally (no `$VAR` expansion). Parse
+/// errors never quote the file's content.
+fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
+    let text =
+        Zeroizing::new(
+            std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+                path: path.to_owned(),
+                source,
+            })?,
+        );
+    let entries = crate::dotenv::parse(&text).map_err(|e| CliError::DotenvSyntax {
+        path: path.to_owned(),
+        after: e.after,
+    })?;
+    let mut out = Vec::with_capacity(entries.len());
+    for (name, value) in entries {
+        let value = match SecretValue::new(value.to_string()) {
+            Ok(v) => v,
+            Err(source) => {
+                return Err(CliError::DotenvValue {
+                    name,
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        out.push(ImportEntry { name, value });
+    }
+    Ok(out)
+}

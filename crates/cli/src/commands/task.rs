@@ -1,0 +1,331 @@
+//! Tasks and their briefs: `task create`, `resolve`, `dispatch`, `run`, `brief show|revoke`,
+//! `callback verify`.
+
+use crate::error::{CliError, Result};
+use crate::output::{to_json, zeroize_json};
+use crate::wiring::Svc;
+use crate::{envfile, input};
+use secretstore_core::Principal;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+use zeroize::Zeroizing;
+
+/// Prefixes of the settings that secretstore, the AWS SDK and the Vault client read: a
+/// child of `run` never inherits them from secretstore's environment (its brief may still
+/// set such a name, on purpose). `.env` is never loaded into the process environment, so
+/// what it holds cannot reach a child that way.
+const PRIVATE_SETTING_PREFIXES: &[&str] = &[
+    "FERNET_",
+    "DATABASE_",
+    "VAULT_",
+    "AWS_",
+    "BRIEF_",
+    "SECRETSTORE_",
+];
+
+/// Other settings secretstore reads: its backend, and the libpq variables that its
+/// PostgreSQL driver reads.
+const PRIVATE_SETTINGS: &[&str] = &[
+    "SECRET_BACKEND",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGDATABASE",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGAPPNAME",
+    "PGOPTIONS",
+];
+
+/// What `run --clean-env` keeps of secretstore's own environment (those that are set).
+const CLEAN_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "TERM", "TZ"];
+
+/// True for a variable of secretstore's own configuration, whatever its `_FILE` form.
+fn is_private_setting(name: &str) -> bool {
+    PRIVATE_SETTING_PREFIXES.iter().any(|p| name.starts_with(p)) || PRIVATE_SETTINGS.contains(&name)
+}
+
+/// The environment a child of `run` starts from, before the brief's env is applied:
+/// secretstore's own minus its settings, or with `clean` only [`CLEAN_ENV_KEEP`].
+fn child_base_env(cmd: &mut tokio::process::Command, clean: bool) {
+    if clean {
+        cmd.env_clear();
+        for k in CLEAN_ENV_KEEP {
+            if let Some(v) = std::env::var_os(k) {
+                cmd.env(k, v);
+            }
+        }
+    } else {
+        for (k, _) in std::env::vars_os() {
+            if k.to_str().is_some_and(is_private_setting) {
+                cmd.env_remove(&k);
+            }
+        }
+    }
+}
+
+/// `task create`: prints the new task's id.
+pub(super) async fn create(
+    svc: &Svc,
+    actor: &Principal,
+    project: &str,
+    refs: &[String],
+) -> Result<ExitCode> {
+    let task = svc.create_task(actor, project, refs, None).await?;
+    println!("{}", task.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `resolve`: which secret each ref resolves to (no values); fails when one is missing.
+pub(super) async fn resolve(
+    svc: &Svc,
+    actor: &Principal,
+    project: &str,
+    refs: &[String],
+    explain: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let res = svc.resolve(actor, project, refs).await?;
+    let explained: Vec<_> = res.iter().map(|r| r.explain()).collect();
+    if json {
+        println!("{}", to_json(&explained)?);
+    } else {
+        let mut out = String::new();
+        for e in &explained {
+            match (&e.scope, e.version, e.backend) {
+                (Some(scope), Some(v), Some(b)) => {
+                    out.push_str(&format!("{}\t{scope}\tversion {v}\t{b}\n", e.name));
+                    if explain {
+                        if e.shadows.is_empty() {
+                            out.push_str("\t(shadows nothing)\n");
+                        }
+                        for s in &e.shadows {
+                            out.push_str(&format!(
+                                "\tshadows {} (version {}, {})\n",
+                                s.scope, s.version, s.backend
+                            ));
+                        }
+                    }
+                }
+                _ => out.push_str(&format!("{}\t(missing)\n", e.name)),
+            }
+        }
+        print!("{out}");
+    }
+    let missing: Vec<String> = explained
+        .iter()
+        .filter(|e| !e.found)
+        .map(|e| e.name.clone())
+        .collect();
+    if missing.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(CliError::Missing {
+            project: project.to_owned(),
+            names: missing,
+        })
+    }
+}
+
+/// `dispatch`: stores the brief and prints its id; the env goes to `--env-file` or, with
+/// `--json`, to stdout.
+pub(super) async fn dispatch(
+    svc: &Svc,
+    task_id: &str,
+    env_file: Option<&Path>,
+    json: bool,
+    actor: &Principal,
+) -> Result<ExitCode> {
+    if let Some(path) = env_file {
+        // Before anything is dispatched: a refused path issues no brief and no token.
+        envfile::refuse_symlink(path).map_err(CliError::EnvFileRefused)?;
+    }
+    let d = svc.dispatch(actor, task_id).await?;
+    if let Some(path) = env_file {
+        envfile::write(path, &d.env).map_err(|source| CliError::EnvFileWrite {
+            brief_id: d.brief.brief_id.to_string(),
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    if json {
+        let mut env = serde_json::Map::new();
+        for (k, v) in &d.env {
+            env.insert(
+                k.clone(),
+                serde_json::Value::String(v.expose_secret().into()),
+            );
+        }
+        let doc = serde_json::json!({
+            "brief_id": d.brief.brief_id,
+            "task_id": d.brief.task_id,
+            "env": env,
+        });
+        let text = Zeroizing::new(doc.to_string());
+        println!("{}", text.as_str());
+        zeroize_json(doc);
+    } else {
+        println!("{}", d.brief.brief_id);
+        if env_file.is_none() {
+            eprintln!(
+                "note: the env (and the callback token) was not written anywhere; use --env-file, --json or `secretstore run`"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run`: dispatches the task, runs the command with its env (masked in its output unless
+/// `mask` is false) and exits with the command's code.
+pub(super) async fn run_command(
+    svc: &Svc,
+    task: &str,
+    command: &[OsString],
+    mask: bool,
+    clean_env: bool,
+    actor: &Principal,
+) -> Result<ExitCode> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(CliError::Usage("no command to run"));
+    };
+    let d = svc.dispatch(actor, task).await?;
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args);
+    child_base_env(&mut cmd, clean_env);
+    for (k, v) in &d.env {
+        cmd.env(k, v.expose_secret());
+    }
+    // The callback token is a secret too; the brief id is not.
+    let secrets: Vec<&str> = d
+        .env
+        .iter()
+        .filter(|(k, _)| k != "SECRETSTORE_BRIEF_ID")
+        .map(|(_, v)| v.expose_secret())
+        .collect();
+    let masker = crate::mask::Masker::new(&secrets);
+    drop(secrets);
+    if mask {
+        for (name, v) in &d.env {
+            if v.len() < crate::mask::MIN_MASKED_LEN {
+                eprintln!(
+                    "secretstore: {name} is shorter than {} bytes and is not masked in the output",
+                    crate::mask::MIN_MASKED_LEN
+                );
+            }
+        }
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(source) => {
+            // Nothing will ever use this brief's callback token: revoke it at once.
+            let id = d.brief.brief_id.to_string();
+            drop(d);
+            let revoked = match svc.revoke_brief(actor, &id).await {
+                Ok(_) => format!("the callback token of brief {id} was revoked"),
+                Err(r) => format!(
+                    "revoking brief {id} failed too ({r}): run `secretstore brief revoke {id}`"
+                ),
+            };
+            return Err(CliError::Spawn {
+                program: program.clone(),
+                source,
+                revoked,
+            });
+        }
+    };
+    drop(d);
+    let mut copies = Vec::new();
+    if mask {
+        if let Some(o) = child.stdout.take() {
+            copies.push(tokio::spawn(crate::mask::copy_masked(
+                o,
+                tokio::io::stdout(),
+                masker.clone(),
+            )));
+        }
+        if let Some(e) = child.stderr.take() {
+            copies.push(tokio::spawn(crate::mask::copy_masked(
+                e,
+                tokio::io::stderr(),
+                masker.clone(),
+            )));
+        }
+    }
+    drop(masker);
+    let status = crate::mask::wait_forwarding_signals(&mut child)
+        .await
+        .map_err(CliError::Wait)?;
+    for c in copies {
+        let _ = c.await;
+    }
+    Ok(exit_code(status))
+}
+
+/// The child's exit code as ours: its code, or 128 + the signal that ended it.
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    if let Some(c) = status.code() {
+        return ExitCode::from(u8::try_from(c & 0xff).unwrap_or(1));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return ExitCode::from(u8::try_from(128 + sig).unwrap_or(1));
+        }
+    }
+    ExitCode::from(1)
+}
+
+/// `brief show`: the stored brief JSON, with its status.
+pub(super) async fn show_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> Result<ExitCode> {
+    let brief = svc.brief(actor, brief_id).await?;
+    let rec = svc.brief_status(actor, brief_id).await?;
+    let mut shown = serde_json::to_value(&brief).map_err(CliError::Json)?;
+    if let Some(o) = shown.as_object_mut() {
+        o.insert("status".into(), rec.status.into());
+        if let Some(at) = rec.completed_at {
+            o.insert("completed_at".into(), at.into());
+        }
+    }
+    println!("{}", to_json(&shown)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `brief revoke`: its callback token stops working.
+pub(super) async fn revoke_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> Result<ExitCode> {
+    let (rec, changed) = svc.revoke_brief(actor, brief_id).await?;
+    if changed {
+        println!(
+            "revoked brief {}: its callback token no longer works",
+            rec.brief_id
+        );
+    } else {
+        println!(
+            "brief {} is already {}: its callback token no longer works; nothing changed",
+            rec.brief_id, rec.status
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `callback verify`: reads the token from stdin; exits with 0 when it is valid, 1 when not.
+pub(super) async fn verify_callback(svc: &Svc, brief_id: &str) -> Result<ExitCode> {
+    let token = input::token_from_stdin()?;
+    if svc.verify_callback(brief_id, &token).await? {
+        println!("valid");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "error: the callback token is not valid for brief {brief_id} (wrong, expired, revoked, or its callback was already received)"
+        );
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,67 @@
+//! Printing for people (aligned tables, role lists) and for scripts (JSON), and the
+//! zeroizing of JSON documents that held values.
+
+use crate::error::{CliError, Result};
+use secretstore_core::Role;
+
+/// An account's roles, comma-separated, or `(no roles)`.
+pub(crate) fn roles_text(roles: &[Role]) -> String {
+    if roles.is_empty() {
+        "(no roles)".into()
+    } else {
+        roles
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Pretty-printed JSON, as `--json` prints it.
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string_pretty(v).map_err(CliError::Json)
+}
+
+/// One-line JSON.
+pub(crate) fn to_json_line<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(CliError::JsonLine)
+}
+
+/// Prints a table: the header, then one line per row, each column as wide as its widest
+/// cell (the last one unpadded), two spaces apart, trailing blanks trimmed.
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+/// Overwrites the strings of a JSON document before it is dropped.
+pub(crate) fn zeroize_json(v: serde_json::Value) {
+    use zeroize::Zeroize;
+    if let serde_json::Value::Object(map) = v {
+        for (_, x) in map {
+            match x {
+                serde_json::Value::String(mut s) => s.zeroize(),
+                other => zeroize_json(other),
+            }
+        }
+    }
+}

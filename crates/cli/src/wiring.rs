@@ -1,0 +1,135 @@
+//! The composition root: the store, the value backends and the brief store, built from
+//! the checked [`Config`] into one [`Service`]. Every command and `serve` open it here.
+
+use crate::config::{BriefStoreUrl, Config, SseSetting};
+use crate::error::{CliError, Result};
+use secretstore_core::{BackendKind, Backends, BriefStore, Service, ServiceConfig};
+use secretstore_store::{FolderBriefStore, LocalBackend, SqlStore};
+use std::sync::Arc;
+
+/// The service as the binary runs it: on the SQL store.
+pub(crate) type Svc = Service<SqlStore>;
+
+/// What to do when no Fernet key is set.
+const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
+
+/// Opens the service with the pool size of a command (4 connections).
+pub(crate) async fn open(cfg: &Config) -> Result<Svc> {
+    open_with(cfg, 4).await
+}
+
+/// Opens the store and the backends; `connections` is the pool size unless
+/// `DATABASE_MAX_CONNECTIONS` says otherwise.
+pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
+    let mut pool = secretstore_store::PoolSettings::with_connections(
+        cfg.db_max_connections.unwrap_or(connections),
+    );
+    pool.acquire_timeout = std::time::Duration::from_secs(cfg.db_acquire_timeout_secs as u64);
+    let store = SqlStore::open_with(&cfg.database_url, &pool).await?;
+    let mut backends = Backends::new();
+    match &cfg.keys {
+        Some(keys) => {
+            store.check_key(keys).await?;
+            backends = backends.with(Arc::new(LocalBackend::new(keys.clone())));
+        }
+        None => {
+            backends = backends.without(
+                BackendKind::Local,
+                "no Fernet key: FERNET_SECRET_KEY is not set",
+                KEY_HINT,
+            );
+        }
+    }
+    let (backends, brief_store) = with_aws(cfg, backends).await?;
+    let backends = with_vault(cfg, backends)?;
+    let briefs: Arc<dyn BriefStore> = match (&cfg.brief_store, brief_store) {
+        (_, Some(s3)) => s3,
+        (BriefStoreUrl::Folder(p), None) => Arc::new(FolderBriefStore::new(p.clone())),
+        (BriefStoreUrl::S3 { .. }, None) => {
+            return Err(CliError::config(
+                "BRIEF_STORE_URL is s3:// but AWS is not configured",
+                "set AWS_REGION",
+            ));
+        }
+    };
+    Ok(Service {
+        store,
+        backends,
+        briefs,
+        config: ServiceConfig {
+            default_backend: cfg.secret_backend,
+            callback_ttl_secs: cfg.callback_ttl_secs,
+        },
+    })
+}
+
+/// Adds AWS Secrets Manager (or why it is missing) and, for an `s3://` brief store URL,
+/// returns the S3 brief store. One SDK configuration serves both.
+async fn with_aws(
+    cfg: &Config,
+    mut backends: Backends,
+) -> Result<(Backends, Option<Arc<dyn BriefStore>>)> {
+    let Some(aws) = &cfg.aws else {
+        let backends = backends.without(
+            BackendKind::AwsSm,
+            "AWS is not configured",
+            "set AWS_REGION (and AWS credentials, as the AWS SDK reads them)",
+        );
+        return Ok((backends, None));
+    };
+    let settings = secretstore_aws::AwsSettings {
+        region: aws.region.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        sm_prefix: aws.sm_prefix.clone(),
+        timeout: secretstore_aws::DEFAULT_TIMEOUT,
+    };
+    settings.validate()?;
+    let sdk = secretstore_aws::load_sdk_config(&settings, None).await;
+    let sm = match &sdk {
+        Ok(c) => {
+            secretstore_aws::AwsSmBackend::from_sdk_config(c, &settings).map_err(CliError::from)
+        }
+        Err(e) => Err(CliError::config(e.to_string(), "set AWS_REGION")),
+    };
+    match sm {
+        Ok(b) => backends = backends.with(Arc::new(b)),
+        // Needed for new secrets: refuse to start without it.
+        Err(e) if cfg.secret_backend == BackendKind::AwsSm => return Err(e),
+        Err(e) => backends = backends.without(BackendKind::AwsSm, e.to_string(), "set AWS_REGION"),
+    }
+    let BriefStoreUrl::S3 {
+        bucket,
+        prefix,
+        sse,
+    } = &cfg.brief_store
+    else {
+        return Ok((backends, None));
+    };
+    let sse = match sse {
+        SseSetting::Aes256 => secretstore_aws::Sse::Aes256,
+        SseSetting::Kms { key_id } => secretstore_aws::Sse::Kms {
+            key_id: key_id.clone(),
+        },
+    };
+    let sdk = sdk.map_err(|e| CliError::config(e.to_string(), "set AWS_REGION"))?;
+    let s3 = secretstore_aws::S3BriefStore::from_sdk_config(&sdk, &settings, bucket, prefix, sse)?;
+    Ok((backends, Some(Arc::new(s3))))
+}
+
+/// Adds Vault (or why it is missing).
+fn with_vault(cfg: &Config, backends: Backends) -> Result<Backends> {
+    Ok(match &cfg.vault {
+        None => backends.without(
+            BackendKind::Vault,
+            "Vault is not configured",
+            "set VAULT_ADDR and VAULT_TOKEN",
+        ),
+        Some(v) => {
+            let mut settings =
+                secretstore_vault::VaultSettings::new(v.addr.clone(), v.token.clone());
+            settings.namespace = v.namespace.clone();
+            settings.kv_mount = v.kv_mount.clone();
+            backends.with(Arc::new(secretstore_vault::VaultBackend::new(settings)?))
+        }
+    })
+}
