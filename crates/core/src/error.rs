@@ -27,6 +27,14 @@ pub enum RefFailureReason {
         /// What its backend answered.
         error: BackendError,
     },
+    /// The winning secret's backend is not configured on this server (the scope is named;
+    /// broader scopes were not tried): a fault of the settings, not of the backend.
+    NotConfigured {
+        /// The scope whose secret won.
+        scope: String,
+        /// Why the backend is missing.
+        message: String,
+    },
     /// The ref is an unsafe environment name (the rule is given): refused, never fetched.
     UnsafeName(String),
 }
@@ -37,6 +45,9 @@ impl fmt::Display for RefFailure {
             RefFailureReason::Missing => write!(f, "{} (missing)", self.name),
             RefFailureReason::Backend { scope, error } => {
                 write!(f, "{} (at {scope}: {error})", self.name)
+            }
+            RefFailureReason::NotConfigured { scope, message } => {
+                write!(f, "{} (at {scope}: not configured: {message})", self.name)
             }
             RefFailureReason::UnsafeName(rule) => write!(f, "{} (refused: {rule})", self.name),
         }

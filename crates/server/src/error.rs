@@ -44,10 +44,12 @@ pub struct ErrorDetail {
 pub struct RefError {
     /// The secret name as the task's `secret_refs` wrote it.
     pub name: String,
-    /// `missing`, `not_found`, `refused`, `unavailable` or `unsafe_name` (a name refused
-    /// as an unsafe environment name since the task was stored).
+    /// `missing`, `not_found`, `refused`, `unavailable`, `not_configured` (the secret's
+    /// backend is not configured on this server) or `unsafe_name` (a name refused as an
+    /// unsafe environment name since the task was stored).
     pub reason: String,
-    /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`).
+    /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`,
+    /// `not_configured`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
@@ -93,21 +95,19 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502
-/// otherwise (a backend failed).
+/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502 if
+/// a backend failed, 503 if the only other faults are backends this server has not
+/// configured.
 fn dispatch_status(failures: &[RefFailure]) -> (StatusCode, &'static str) {
-    let any_unsafe = failures
-        .iter()
-        .any(|f| matches!(f.reason, RefFailureReason::UnsafeName(_)));
-    let only_missing = failures
-        .iter()
-        .all(|f| matches!(f.reason, RefFailureReason::Missing));
-    if any_unsafe {
+    let any = |p: fn(&RefFailureReason) -> bool| failures.iter().any(|f| p(&f.reason));
+    if any(|r| matches!(r, RefFailureReason::UnsafeName(_))) {
         (StatusCode::BAD_REQUEST, "invalid_request")
-    } else if only_missing {
-        (StatusCode::NOT_FOUND, "missing_secrets")
-    } else {
+    } else if any(|r| matches!(r, RefFailureReason::Backend { .. })) {
         (StatusCode::BAD_GATEWAY, "backend_unavailable")
+    } else if any(|r| matches!(r, RefFailureReason::NotConfigured { .. })) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_configured")
+    } else {
+        (StatusCode::NOT_FOUND, "missing_secrets")
     }
 }
 
@@ -123,6 +123,7 @@ fn ref_error(f: &RefFailure) -> RefError {
             },
             Some(scope.clone()),
         ),
+        RefFailureReason::NotConfigured { scope, .. } => ("not_configured", Some(scope.clone())),
         RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
     };
     RefError {

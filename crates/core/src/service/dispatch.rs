@@ -132,8 +132,18 @@ impl<S: MetadataStore> Service<S> {
             let backend = match self.backends.get(*kind) {
                 Ok(b) => b,
                 Err(e) => {
+                    let message = match e {
+                        Error::NotConfigured { message, .. } => message,
+                        other => other.to_string(),
+                    };
                     for &i in idx {
-                        failures.push(fail(i, BackendError::Unavailable(e.to_string())));
+                        failures.push(RefFailure {
+                            name: resolutions[i].name.to_string(),
+                            reason: RefFailureReason::NotConfigured {
+                                scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                                message: message.clone(),
+                            },
+                        });
                     }
                     continue;
                 }
