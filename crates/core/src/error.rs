@@ -74,6 +74,14 @@ pub enum Error {
     /// Bad input: nothing was changed.
     #[error("{0}")]
     Invalid(String),
+    /// A task names more secret refs than a task may hold: nothing was changed.
+    #[error("a task may name at most {limit} secret refs; this one names {given}")]
+    TooManyRefs {
+        /// How many refs the task names.
+        given: usize,
+        /// The limit ([`crate::MAX_REFS`]).
+        limit: usize,
+    },
     /// The thing named does not exist (or the caller may not see it).
     #[error("{0}")]
     NotFound(String),
@@ -154,6 +162,7 @@ impl Error {
         match self {
             Error::Config { hint, .. } | Error::NotConfigured { hint, .. } => hint.as_deref(),
             Error::Invalid(_)
+            | Error::TooManyRefs { .. }
             | Error::NotFound(_)
             | Error::Forbidden(_)
             | Error::Unauthorized(_)
@@ -186,7 +195,9 @@ impl Error {
                 message: add(message),
                 hint,
             },
-            e @ Error::CategoryRequired { .. } => Error::Invalid(add(e.to_string())),
+            e @ (Error::CategoryRequired { .. } | Error::TooManyRefs { .. }) => {
+                Error::Invalid(add(e.to_string()))
+            }
             e @ Error::ParentMissing { .. } => Error::NotFound(add(e.to_string())),
             Error::Crypto(m) => Error::Crypto(add(m)),
             Error::Backend(b) => Error::Backend(match b {

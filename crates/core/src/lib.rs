@@ -52,7 +52,9 @@ pub use ports::{
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
-pub use service::{Dispatched, ImportEntry, NewSession, Service, ServiceConfig};
+pub use service::{
+    Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, Service, ServiceConfig,
+};
 pub use value::SecretValue;
 
 const RFC3339_SECONDS: &[time::format_description::FormatItem<'static>] =

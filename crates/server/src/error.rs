@@ -28,7 +28,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_request`, `invalid_json`, `unauthorized`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `already_exists`,
-    /// `payload_too_large`, `too_many_requests`, `missing_secrets`, `backend_unavailable`,
+    /// `payload_too_large`, `too_many_requests`, `too_many_refs`, `missing_secrets`,
+    /// `backend_unavailable`, `timeout` (the request took longer than the server allows),
     /// `not_configured` (a backend the request needs is not configured on this server),
     /// `callback_replayed`, `internal`.
     pub code: String,
@@ -79,6 +80,7 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
     use StatusCode as S;
     match e {
         Error::Invalid(_) | Error::CategoryRequired { .. } => (S::BAD_REQUEST, "invalid_request"),
+        Error::TooManyRefs { .. } => (S::BAD_REQUEST, "too_many_refs"),
         Error::NotFound(_) | Error::ParentMissing { .. } => (S::NOT_FOUND, "not_found"),
         Error::AlreadyExists(_) => (S::CONFLICT, "already_exists"),
         Error::Conflict(_) => (S::CONFLICT, "conflict"),
@@ -187,9 +189,10 @@ impl From<Error> for ApiError {
             | Error::Forbidden(m)
             | Error::Unauthorized(m)
             | Error::Crypto(m) => m.clone(),
-            Error::CategoryRequired { .. } | Error::Backend(_) | Error::Dispatch(_) => {
-                e.to_string()
-            }
+            Error::CategoryRequired { .. }
+            | Error::TooManyRefs { .. }
+            | Error::Backend(_)
+            | Error::Dispatch(_) => e.to_string(),
             Error::ParentMissing { level, parent } => {
                 wording::parent_missing(level, parent, Reader::Api)
             }
