@@ -21,28 +21,45 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-/// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`).
-fn init_logging(raw: &RawSettings) {
+/// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`);
+/// `SECRETSTORE_LOG_FORMAT=json` writes one JSON object per line (for log shippers) with
+/// the same fields as the text format.
+fn init_logging(raw: &RawSettings) -> Result<()> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
+    let json = match raw.get("SECRETSTORE_LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(_) => {
+            return Err(CliError::config(
+                "SECRETSTORE_LOG_FORMAT: not text or json",
+                "text (the default) or json: one JSON object per line",
+            ));
+        }
+    };
     let spec = raw.get("RUST_LOG").unwrap_or_else(|| "info".into());
     let targets = Targets::from_str(&spec).unwrap_or_else(|_| {
         eprintln!("warning: cannot read RUST_LOG={spec:?}; logging at info");
         Targets::new().with_default(tracing::Level::INFO)
     });
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .with(targets)
-        .try_init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let _ = if json {
+        tracing_subscriber::registry()
+            .with(layer.json().flatten_event(true))
+            .with(targets)
+            .try_init()
+    } else {
+        tracing_subscriber::registry()
+            .with(layer.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+            .with(targets)
+            .try_init()
+    };
+    Ok(())
 }
 
 /// Serves the API until Ctrl-C or SIGTERM.
 pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
-    init_logging(&raw);
+    init_logging(&raw)?;
     let net = raw.serve_settings()?;
     // The certificate first: a bad one is an error before anything is written.
     let tls = match &net.tls {

@@ -289,3 +289,38 @@ fn bad_wire_settings_are_refused_before_anything_is_written() {
         );
     }
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_fields_of_the_text_format_and_no_secret() {
+    let e = Env::new();
+    let s = Server::start(&e, &[("SECRETSTORE_LOG_FORMAT", "json")]);
+    let root = s.root_token();
+    s.call("PUT", "/api/v1/orgs/acme", Some(&root), None);
+    let (st, _, text) = put(&s, &root, "json-log-canary-value");
+    assert!(st == 200 || st == 201, "{st} {text}");
+    let (st, _, _) = s.call("GET", "/api/v1/secrets/NOPE?scope=acme", Some(&root), None);
+    assert_eq!(st, 404);
+    let (code, stderr) = s.terminate();
+    assert_eq!(code, 0);
+    assert!(!stderr.contains("json-log-canary-value") && !stderr.contains(&root));
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["message"] == "request").collect();
+    assert!(requests.len() >= 3, "{stderr}");
+    let put_line = requests
+        .iter()
+        .find(|l| l["method"] == "PUT" && l["route"] == "/api/v1/secrets/{name}")
+        .unwrap_or_else(|| panic!("no line for the PUT: {stderr}"));
+    assert!(put_line["status"].is_number(), "{put_line}");
+    assert!(put_line["request_id"].is_string(), "{put_line}");
+    assert!(put_line["latency_ms"].is_string() || put_line["latency_ms"].is_number());
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+}
