@@ -1,13 +1,5 @@
 //! The backend conformance suite against the local Fernet backend.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 use secretstore_core::conformance::{Fixture, run};
 use secretstore_store::{Keyring, LocalBackend};
 use std::sync::Arc;
