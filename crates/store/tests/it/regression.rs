@@ -1,7 +1,7 @@
 //! One test per bug pinned, each named after the defect it reproduces.
 
 use crate::common::{at, caller, database, dispatch, scope, scopes, task};
-use secretstore_core::{Backends, BackendKind, Role, Service, ServiceConfig};
+use secretstore_core::{BackendKind, Backends, Role, Service, ServiceConfig};
 use secretstore_store::{FolderBriefStore, SqlStore};
 use std::sync::Arc;
 
@@ -42,7 +42,11 @@ async fn recent_briefs_filter_before_limit_shows_own_briefs() {
     let shown = svc.recent_briefs(&member, 5).await.unwrap();
     let ids: Vec<&str> = shown.iter().map(|b| b.brief_id.as_str()).collect();
     let want: Vec<&str> = mine.iter().rev().map(|b| b.as_str()).collect();
-    assert_eq!(ids, want, "{}: the member's own briefs, newest first", db.kind);
+    assert_eq!(
+        ids, want,
+        "{}: the member's own briefs, newest first",
+        db.kind
+    );
     // Root sees the newest of all, up to the limit.
     let root = caller(vec![Role::Root]);
     let all = svc.recent_briefs(&root, 5).await.unwrap();
