@@ -26,6 +26,8 @@ mod connect;
 mod dispatch;
 mod error;
 mod keys;
+#[cfg(test)]
+mod query_count;
 mod reservations;
 mod rows;
 mod scopes;

@@ -15,5 +15,6 @@
 mod common;
 mod conformance;
 mod fernet_vectors;
+mod migrations;
 mod python_interop;
 mod regression;
