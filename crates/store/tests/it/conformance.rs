@@ -112,7 +112,7 @@ mod database {
             let (_, at, material) = store.material(&sc, &name, Some(1)).await.unwrap();
             assert_eq!((at, material.ciphertext.as_deref()), (1, Some("t1")));
             let candidates = store
-                .candidates(&[scope("acme"), sc.clone()], &[name.clone()])
+                .candidates(&[scope("acme"), sc.clone()], std::slice::from_ref(&name))
                 .await
                 .unwrap();
             assert_eq!(candidates.len(), 1);
