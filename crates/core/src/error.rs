@@ -143,9 +143,10 @@ pub enum Error {
     /// A dispatch failed as a whole; every failing ref is named.
     #[error("dispatch failed: {}", join_failures(.0))]
     Dispatch(Vec<RefFailure>),
-    /// The database or the brief store failed.
+    /// The database or the brief store failed; the source says how (a database error,
+    /// an I/O error, or a message). Its text never holds a secret value.
     #[error("{0}")]
-    Storage(String),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 fn join_failures(failures: &[RefFailure]) -> String {
@@ -205,9 +206,17 @@ impl Error {
                 BackendError::Refused(m) => BackendError::Refused(add(m)),
                 BackendError::Unavailable(m) => BackendError::Unavailable(add(m)),
             }),
-            Error::Storage(m) => Error::Storage(add(m)),
+            Error::Storage(source) => Error::Storage(Box::new(Noted {
+                text: add(source.to_string()),
+                source,
+            })),
             Error::Dispatch(f) => Error::Dispatch(f),
         }
+    }
+
+    /// A storage error that is only a message.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage(message.into().into())
     }
 
     /// Shorthand for a configuration error with a hint.
@@ -216,6 +225,26 @@ impl Error {
             message: message.into(),
             hint: Some(hint.into()),
         }
+    }
+}
+
+/// A storage error with a note appended to its text ([`Error::with_note`]), keeping the
+/// error it notes as its source.
+#[derive(Debug)]
+struct Noted {
+    text: String,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl fmt::Display for Noted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Noted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
     }
 }
 

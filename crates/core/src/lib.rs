@@ -34,7 +34,9 @@ pub mod scope;
 pub mod service;
 pub mod value;
 
-pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo};
+pub use accounts::{
+    Account, AccountKind, AccountStore, SessionAuth, SessionInfo, SessionStore, TokenInfo,
+};
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
 pub use brief::{Brief, BriefSecret};
