@@ -449,7 +449,7 @@ impl Default for WireSettings {
     fn default() -> Self {
         WireSettings {
             max_connections: 4096,
-            header_read_timeout: std::time::Duration::from_secs(10),
+            header_read_timeout: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(30),
         }
     }
@@ -549,7 +549,7 @@ impl RawSettings {
                 })?;
             Ok(Some(std::time::Duration::from_secs(secs as u64)))
         };
-        if let Some(d) = timeout("SECRETSTORE_HEADER_READ_TIMEOUT", "10s")? {
+        if let Some(d) = timeout("SECRETSTORE_HEADER_READ_TIMEOUT", "30s")? {
             wire.header_read_timeout = d;
         }
         if let Some(d) = timeout("SECRETSTORE_REQUEST_TIMEOUT", "30s")? {
