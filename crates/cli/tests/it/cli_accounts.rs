@@ -1,15 +1,6 @@
 //! `account`, `grant`, `token` and `audit` on the command line.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn accounts_grants_and_tokens() {

@@ -1,10 +1,6 @@
 //! Runs the real `secretstore` binary in a temporary folder of its own.
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the harness"
-)]
 
-pub mod server;
+pub(crate) mod server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,65 +9,29 @@ use std::process::{Command, Output, Stdio};
 /// A temporary working directory with its own `.env`, database and brief folder. With
 /// `SECRETSTORE_TEST_DB=postgres`, its database is a fresh one on the test PostgreSQL server
 /// (`SECRETSTORE_TEST_PG_URL`) instead of `secretstore.db`.
-pub struct Env {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Env {
+    pub(crate) dir: tempfile::TempDir,
     /// Extra environment for every command.
-    pub vars: Vec<(String, String)>,
+    pub(crate) vars: Vec<(String, String)>,
     /// The PostgreSQL database of this folder, in postgres mode.
-    pub pg_url: Option<String>,
+    pub(crate) pg_url: Option<String>,
 }
 
-/// True when the suite runs against PostgreSQL.
-pub fn postgres_mode() -> bool {
-    std::env::var("SECRETSTORE_TEST_DB").is_ok_and(|v| v == "postgres")
-}
-
-/// A new, empty database on the test PostgreSQL server; its URL.
-pub fn new_pg_database() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("SECRETSTORE_TEST_PG_URL")
-        .expect("SECRETSTORE_TEST_PG_URL is not set: run the tests with scripts/test.sh");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "t{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let out = Command::new("psql")
-        .args([
-            admin.as_str(),
-            "-q",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "CREATE DATABASE: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let base = admin.rsplit_once('/').unwrap().0;
-    format!("{base}/{name}")
-}
+pub(crate) use secretstore_testkit::db::{new_pg_database, postgres_mode};
+pub(crate) use secretstore_testkit::need;
 
 /// What one run of the binary did.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub raw_stdout: Vec<u8>,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) raw_stdout: Vec<u8>,
 }
 
 impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
-    pub fn ok(&self) -> &str {
+    pub(crate) fn ok(&self) -> &str {
         assert_eq!(
             self.code, 0,
             "expected success\nstdout: {}\nstderr: {}",
@@ -82,7 +42,7 @@ impl Run {
 
     /// Asserts a failure with this exit code and a single `error: …` line containing `needle`.
     #[track_caller]
-    pub fn fails(&self, code: i32, needle: &str) -> &Self {
+    pub(crate) fn fails(&self, code: i32, needle: &str) -> &Self {
         assert_eq!(
             self.code, code,
             "expected exit {code}\nstdout: {}\nstderr: {}",
@@ -100,37 +60,37 @@ impl Run {
     }
 }
 
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_secretstore"))
 }
 
 impl Env {
     /// A fresh folder with `secretstore init` run in it.
-    pub fn new() -> Env {
+    pub(crate) fn new() -> Env {
         let e = Env::bare();
         e.run(&["init"]).ok();
         e
     }
 
     /// A fresh, empty folder.
-    pub fn bare() -> Env {
+    pub(crate) fn bare() -> Env {
         let mut vars = vec![("USER".to_string(), "tester".to_string())];
         let pg_url = postgres_mode().then(new_pg_database);
         if let Some(u) = &pg_url {
             vars.push(("DATABASE_URL".into(), u.clone()));
         }
         Env {
-            dir: tempfile::tempdir().unwrap(),
+            dir: secretstore_testkit::scratch(),
             vars,
             pg_url,
         }
     }
 
-    pub fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.args(args).current_dir(self.dir.path());
         for k in [
@@ -150,12 +110,12 @@ impl Env {
     }
 
     /// Runs with empty stdin.
-    pub fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         self.run_stdin(args, b"")
     }
 
     /// Runs with `stdin` piped in.
-    pub fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
+    pub(crate) fn run_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
         let mut c = self.command(args);
         run_with(&mut c, stdin)
     }
@@ -163,7 +123,7 @@ impl Env {
     /// Creates org `acme`, team `acme/platform`, workspace `acme/platform/dev`, project
     /// `acme/platform/dev/agent-x`, and a second team `acme/other` with workspace `acme/other/dev`
     /// and project `acme/other/dev/bot`.
-    pub fn with_tree(self) -> Env {
+    pub(crate) fn with_tree(self) -> Env {
         for (kind, path) in [
             ("org", "acme"),
             ("team", "acme/platform"),
@@ -179,7 +139,7 @@ impl Env {
     }
 
     /// `secret set NAME --scope SCOPE --category CAT` with the value on stdin (no newline added).
-    pub fn set(&self, name: &str, scope: &str, category: &str, value: &str) -> Run {
+    pub(crate) fn set(&self, name: &str, scope: &str, category: &str, value: &str) -> Run {
         self.run_stdin(
             &[
                 "secret",
@@ -196,7 +156,7 @@ impl Env {
 
     /// Every byte under the folder (database, WAL, briefs, env files…), for leak checks;
     /// in postgres mode also a full dump of the database, as `secretstore.db`.
-    pub fn all_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
+    pub(crate) fn all_bytes(&self) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();
         walk(self.dir.path(), &mut out);
         if let Some(u) = &self.pg_url {
@@ -212,7 +172,7 @@ impl Env {
     }
 
     /// Runs SQL on this folder's database; rows as `a|b|c` lines.
-    pub fn sql(&self, query: &str) -> String {
+    pub(crate) fn sql(&self, query: &str) -> String {
         let out = match &self.pg_url {
             Some(u) => Command::new("psql")
                 .args([u.as_str(), "-At", "-F", "|", "-c", query])
@@ -243,7 +203,7 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
     }
 }
 
-pub fn run_with(c: &mut Command, stdin: &[u8]) -> Run {
+pub(crate) fn run_with(c: &mut Command, stdin: &[u8]) -> Run {
     c.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -263,6 +223,6 @@ pub fn run_with(c: &mut Command, stdin: &[u8]) -> Run {
 }
 
 /// True if `needle` occurs in `hay`.
-pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }

@@ -5,17 +5,8 @@
 //! Besides the status, each answer is checked for the error shape, for secret values in
 //! answers that must not carry them, and for unknown and revoked tokens getting the same
 //! body. Hidden scopes are compared with never-created ones, body for body.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,19 +1,10 @@
 //! The web UI through the router, without a socket: sessions, CSRF, security headers,
 //! permissions (another team's member gets the 404 page of a missing scope), values only
 //! after an audited reveal and never in a URL.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use common::*;
 use http_body_util::BodyExt;
 use serde_json::json;
 use tower::ServiceExt;

@@ -3,17 +3,8 @@
 //! `expected_version` under races, no lost writes, durability across kill -9, and
 //! snapshot-consistent dispatches under racing rotations.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::server::*;
-use common::*;
+use crate::common::server::*;
+use crate::common::*;
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

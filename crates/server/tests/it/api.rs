@@ -1,18 +1,9 @@
 //! The API through the router, without a socket: shapes, errors, limits, callbacks,
 //! concurrency.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
+use crate::common::*;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::*;
 use serde_json::json;
 
 const PROJECT: &str = "acme/platform/dev/agent-x";

@@ -1,12 +1,4 @@
 //! A router over a fresh SQLite database in a temporary folder, called without a socket.
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the harness"
-)]
-#![allow(
-    unreachable_pub,
-    reason = "a module of each test binary: its files use what it makes `pub`"
-)]
 
 use axum::Router;
 use axum::body::Body;
@@ -20,79 +12,42 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 /// The connect-info of a client at `ip` (port 40000), as `serve` attaches it.
-pub fn peer_info(ip: &str) -> axum::extract::ConnectInfo<std::net::SocketAddr> {
+pub(crate) fn peer_info(ip: &str) -> axum::extract::ConnectInfo<std::net::SocketAddr> {
     let ip: std::net::IpAddr = ip.parse().unwrap();
     axum::extract::ConnectInfo(std::net::SocketAddr::new(ip, 40000))
 }
 
-pub struct Harness {
-    pub dir: tempfile::TempDir,
+pub(crate) struct Harness {
+    pub(crate) dir: tempfile::TempDir,
     /// The database: a SQLite file in `dir`, or with `SECRETSTORE_TEST_DB=postgres` a fresh
     /// database on the test PostgreSQL server.
-    pub db_url: String,
-    pub state: AppState,
-    pub app: Router,
+    pub(crate) db_url: String,
+    pub(crate) state: AppState,
+    pub(crate) app: Router,
     /// The bootstrap root token.
-    pub root: String,
+    pub(crate) root: String,
 }
 
 /// One answer: status, JSON body (`Null` when empty) and the raw text.
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: axum::http::HeaderMap,
-    pub json: Value,
-    pub text: String,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) json: Value,
+    pub(crate) text: String,
 }
 
-/// A database for one test: a SQLite file in `dir`, or a new PostgreSQL database.
-pub fn test_database_url(dir: &std::path::Path) -> String {
-    if !std::env::var("SECRETSTORE_TEST_DB").is_ok_and(|v| v == "postgres") {
-        return format!("sqlite://{}", dir.join("t.db").display());
-    }
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let admin = std::env::var("SECRETSTORE_TEST_PG_URL")
-        .expect("SECRETSTORE_TEST_PG_URL is not set: run the tests with scripts/test.sh");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let name = format!(
-        "s{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let out = std::process::Command::new("psql")
-        .args([
-            admin.as_str(),
-            "-q",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
+pub(crate) use secretstore_testkit::db::test_database_url;
 
 impl Harness {
-    pub async fn new() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
+    pub(crate) async fn new() -> Harness {
+        let dir = secretstore_testkit::scratch();
         let url = test_database_url(dir.path());
         let store = SqlStore::open(&url, 8).await.unwrap();
         let keys = Keyring::parse(&Keyring::generate_key()).unwrap();
         store.check_key(&keys).await.unwrap();
         let mut backends = Backends::new().with(Arc::new(LocalBackend::new(keys)));
         // With the test OpenBao (scripts/test.sh), links to Vault work as in production.
-        if let (Ok(addr), Ok(token)) = (
-            std::env::var("SECRETSTORE_TEST_VAULT_ADDR"),
-            std::env::var("SECRETSTORE_TEST_VAULT_TOKEN"),
-        ) {
+        if let Some((addr, token)) = secretstore_testkit::services::vault_if_running() {
             let token = secretstore_core::SecretValue::new(token).unwrap();
             let vault = secretstore_vault::VaultBackend::new(
                 secretstore_vault::VaultSettings::new(addr, token),
@@ -127,7 +82,7 @@ impl Harness {
     }
 
     /// Calls the API. `body` is sent as JSON when given.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         uri: &str,
@@ -138,7 +93,7 @@ impl Harness {
     }
 
     /// Calls the API as a client at `peer` (the socket's address, as `serve` sees it).
-    pub async fn call_from(
+    pub(crate) async fn call_from(
         &self,
         peer: Option<&str>,
         method: &str,
@@ -163,7 +118,7 @@ impl Harness {
         self.send(req).await
     }
 
-    pub async fn send(&self, req: Request<Body>) -> Answer {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Answer {
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -179,7 +134,7 @@ impl Harness {
     }
 
     /// As root: `PUT` a scope of any level (by depth).
-    pub async fn scope(&self, path: &str) {
+    pub(crate) async fn scope(&self, path: &str) {
         let kind = ["orgs", "teams", "workspaces", "projects"][path.split('/').count() - 1];
         let a = self
             .call(
@@ -193,7 +148,7 @@ impl Harness {
     }
 
     /// As root: an account with one role (`None`: no role) and a token for it.
-    pub async fn account(&self, name: &str, role: Option<(&str, Option<&str>)>) -> String {
+    pub(crate) async fn account(&self, name: &str, role: Option<(&str, Option<&str>)>) -> String {
         let a = self
             .call(
                 "POST",
@@ -227,7 +182,7 @@ impl Harness {
     }
 
     /// As root: sets a secret.
-    pub async fn secret(&self, scope: &str, name: &str, value: &str) {
+    pub(crate) async fn secret(&self, scope: &str, name: &str, value: &str) {
         let a = self
             .call(
                 "PUT",
@@ -243,7 +198,7 @@ impl Harness {
 impl Answer {
     /// Asserts the error shape and code.
     #[track_caller]
-    pub fn error(&self, status: u16, code: &str) -> &Self {
+    pub(crate) fn error(&self, status: u16, code: &str) -> &Self {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
         assert_eq!(self.json["error"]["code"], code, "{}", self.text);
         assert!(self.json["error"]["message"].is_string(), "{}", self.text);

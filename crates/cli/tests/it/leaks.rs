@@ -11,25 +11,11 @@
 //! at trace level, every output and error message of every command and answer, and panic
 //! output (there must be none).
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::server::*;
-use common::*;
+use crate::common::server::*;
+use crate::common::*;
 use serde_json::json;
 
 const PROJECT: &str = "acme/platform/dev/agent-x";
-
-fn need(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run the tests with scripts/test.sh"))
-}
 
 #[test]
 fn a_canary_written_through_every_path_appears_in_no_sink() {

@@ -7,26 +7,22 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
-    pub out: std::path::PathBuf,
-    pub err: std::path::PathBuf,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) out: std::path::PathBuf,
+    pub(crate) err: std::path::PathBuf,
 }
 
 impl Server {
-    pub fn start(env: &Env, extra: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(env: &Env, extra: &[(&str, &str)]) -> Server {
         Server::start_on(env, "127.0.0.1", extra)
     }
 
     /// Listens on `host` (e.g. `0.0.0.0`, `[::1]`) at a free port; the tests talk to it on
     /// loopback only (`addr`: 127.0.0.1 for `0.0.0.0`).
-    pub fn start_on(env: &Env, host: &str, extra: &[(&str, &str)]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    pub(crate) fn start_on(env: &Env, host: &str, extra: &[(&str, &str)]) -> Server {
+        let port = secretstore_testkit::free_port();
         let listen = format!("{host}:{port}");
         let addr = match host {
             "0.0.0.0" => format!("127.0.0.1:{port}"),
@@ -64,16 +60,16 @@ impl Server {
         );
     }
 
-    pub fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         std::fs::read_to_string(&self.out).unwrap()
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.err).unwrap()
     }
 
     /// The root token printed at first start.
-    pub fn root_token(&self) -> String {
+    pub(crate) fn root_token(&self) -> String {
         self.stdout()
             .split_whitespace()
             .find(|w| w.starts_with("sst_"))
@@ -81,7 +77,7 @@ impl Server {
             .to_string()
     }
 
-    pub fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -91,7 +87,7 @@ impl Server {
         http(&self.addr, method, path, token, body)
     }
 
-    pub fn terminate(mut self) -> (i32, String) {
+    pub(crate) fn terminate(mut self) -> (i32, String) {
         Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
@@ -109,7 +105,7 @@ impl Drop for Server {
     }
 }
 
-pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> i32 {
+pub(crate) fn wait_with_timeout(child: &mut Child, limit: Duration) -> i32 {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -120,7 +116,7 @@ pub fn wait_with_timeout(child: &mut Child, limit: Duration) -> i32 {
     }
 }
 
-pub fn request_bytes(
+pub(crate) fn request_bytes(
     addr: &str,
     method: &str,
     path: &str,
@@ -144,7 +140,7 @@ pub fn request_bytes(
 }
 
 /// A minimal HTTP/1.1 client (Connection: close), enough for these tests.
-pub fn http(
+pub(crate) fn http(
     addr: &str,
     method: &str,
     path: &str,
@@ -157,7 +153,7 @@ pub fn http(
     read_response(&mut s)
 }
 
-pub fn read_response(s: &mut TcpStream) -> (u16, Value, String) {
+pub(crate) fn read_response(s: &mut TcpStream) -> (u16, Value, String) {
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -178,7 +174,7 @@ pub fn read_response(s: &mut TcpStream) -> (u16, Value, String) {
     )
 }
 
-pub fn dechunk(mut s: &str) -> String {
+pub(crate) fn dechunk(mut s: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = s.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);

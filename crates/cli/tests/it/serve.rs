@@ -1,16 +1,7 @@
 //! `secretstore serve` as a user runs it: the real binary on a loopback port.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::server::*;
-use common::*;
+use crate::common::server::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use std::io::Write;
 use std::net::TcpStream;

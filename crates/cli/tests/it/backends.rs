@@ -2,28 +2,12 @@
 //! the database, linking, mixed dispatch, rotation in the backend, failures that fail
 //! closed. `scripts/test.sh` starts the servers and sets the `SECRETSTORE_TEST_*` variables.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::*;
-use std::process::{Child, Command, Stdio};
+use crate::common::*;
+use secretstore_testkit::moto::Moto;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const PROJECT: &str = "acme/platform/dev/agent-x";
-
-fn need(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!(
-            "{var} is not set: run the tests with scripts/test.sh, which starts moto and OpenBao"
-        )
-    })
-}
 
 fn aws_vars(e: &mut Env, endpoint: &str) {
     for (k, v) in [
@@ -416,41 +400,11 @@ fn a_deleted_vault_secret_never_falls_through_to_a_broader_local_one() {
     r.fails(1, "API_TOKEN");
 }
 
-struct Moto(Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn own_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(need("SECRETSTORE_TEST_MOTO_SERVER"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto(child, url)
-}
-
 #[test]
 fn aws_stopped_mid_test_fails_the_dispatch_closed_within_the_bound() {
-    let moto = own_moto();
+    let moto = Moto::start(&[]);
     let mut e = Env::new().with_tree();
-    aws_vars(&mut e, &moto.1);
+    aws_vars(&mut e, &moto.url);
     e.set("LOCAL_ONE", "acme", "agent", "local").ok();
     set_with(&e, "aws_sm", "AWS_A", "acme/platform", "a").ok();
     set_with(&e, "aws_sm", "AWS_B", "acme/platform/dev", "b").ok();
@@ -606,7 +560,7 @@ fn tag(e: &Env) -> String {
 
 struct LinkWorld {
     e: Env,
-    srv: common::server::Server,
+    srv: Server,
     root: String,
     /// member acme/platform
     alice: String,
@@ -629,7 +583,7 @@ fn link_world(backend: &str) -> LinkWorld {
     let ada = account_token(&e, "ada", &["admin", "acme"]);
     let gus = account_token(&e, "gus", &["admin", "globex"]);
     let root = account_token(&e, "ops", &["root"]);
-    let srv = common::server::Server::start(&e, &[("SECRET_BACKEND", backend)]);
+    let srv = Server::start(&e, &[("SECRET_BACKEND", backend)]);
     LinkWorld {
         e,
         srv,
@@ -1215,7 +1169,7 @@ fn race_puts(
                 }
                 barrier.wait();
                 let (code, _, _) =
-                    common::server::http(&addr, "PUT", &path, Some(&root), Some(&body.to_string()));
+                    server::http(&addr, "PUT", &path, Some(&root), Some(&body.to_string()));
                 (value, code)
             })
         })
@@ -1252,7 +1206,7 @@ fn db_current(e: &Env, name: &str) -> (i64, String) {
     (v.parse().unwrap(), bv.to_owned())
 }
 
-use common::server::Server;
+use crate::common::server::Server;
 
 #[test]
 fn an_aws_write_that_loses_the_expected_version_race_never_changes_aws() {
@@ -1628,13 +1582,8 @@ fn an_aws_rollback_racing_writes_leaves_the_database_and_aws_agreeing() {
                     )
                 };
                 barrier.wait();
-                let (code, _, text) = common::server::http(
-                    &addr,
-                    method,
-                    &path,
-                    Some(&root),
-                    Some(&body.to_string()),
-                );
+                let (code, _, text) =
+                    server::http(&addr, method, &path, Some(&root), Some(&body.to_string()));
                 (i, code, text)
             })
         })
@@ -1740,7 +1689,7 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
                 for round in 0..3 {
                     if i % 3 == 0 {
                         let body = serde_json::json!({ "value": format!("hot-{i}-{round}") });
-                        let (code, _, text) = common::server::http(
+                        let (code, _, text) = server::http(
                             &addr,
                             "PUT",
                             &format!("/api/v1/secrets/{name}?scope=acme/platform"),
@@ -1749,7 +1698,7 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
                         );
                         assert_eq!(code, 200, "{text}");
                     } else {
-                        let (code, d, text) = common::server::http(
+                        let (code, d, text) = server::http(
                             &addr,
                             "POST",
                             &format!("/api/v1/tasks/{task}/dispatch"),
@@ -1792,9 +1741,9 @@ fn dispatches_racing_aws_writes_record_the_version_whose_value_they_handed_out()
 fn a_record_that_fails_after_the_aws_write_undoes_the_aws_write() {
     // moto of our own, paused (SIGSTOP) while a write waits on it: the secret is deleted
     // from the database meanwhile, so recording the new version fails for real.
-    let moto = own_moto();
+    let moto = Moto::start(&[]);
     let mut e = Env::new().with_tree();
-    aws_vars(&mut e, &moto.1);
+    aws_vars(&mut e, &moto.url);
     let prefix = e
         .vars
         .iter()
@@ -1807,7 +1756,7 @@ fn a_record_that_fails_after_the_aws_write_undoes_the_aws_write() {
     let signal = |sig: &str| {
         let ok = Command::new("kill")
             .arg(sig)
-            .arg(moto.0.id().to_string())
+            .arg(moto.pid().to_string())
             .status()
             .unwrap()
             .success();
@@ -1847,7 +1796,7 @@ fn a_record_that_fails_after_the_aws_write_undoes_the_aws_write() {
             "import boto3, sys; sm = boto3.client('secretsmanager', endpoint_url=sys.argv[1], \
              region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test'); \
              print(sm.get_secret_value(SecretId=sys.argv[2], VersionStage='AWSCURRENT')['SecretString'])",
-            &moto.1,
+            &moto.url,
             &secret_id,
         ])
         .output()

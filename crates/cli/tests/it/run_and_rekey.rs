@@ -1,16 +1,7 @@
 //! `secretstore run` (masking, signals) and `secretstore rekey` (master-key rotation that
 //! survives a kill -9).
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -427,7 +418,7 @@ fn after_rekey_no_token_under_the_retired_key_is_left_in_the_database_files() {
     e.run(&["secret", "delete", "RETIRED_7", "--scope", "acme"])
         .ok();
     // A server holds the database open the whole time: its WAL stays on disk.
-    let server = common::server::Server::start(&e, &[]);
+    let server = server::Server::start(&e, &[]);
     let new = e.run(&["keygen"]).ok().trim().to_string();
     e.vars
         .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));

@@ -1,16 +1,6 @@
 //! The S3 brief store against a real moto server.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-
-use common::{moto_url, s3_with, unique};
+use crate::common::{moto_url, s3_with, unique};
 use secretstore_aws::{S3BriefStore, Sse};
 use secretstore_core::{
     BackendKind, Brief, BriefId, BriefSecret, BriefStore, Category, Error, TaskId,
@@ -164,7 +154,7 @@ async fn a_missing_bucket_fails_check_put_and_get_as_storage_errors() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_a_storage_error() {
-    let url = format!("http://127.0.0.1:{}", common::closed_port());
+    let url = format!("http://127.0.0.1:{}", crate::common::closed_port());
     let s = s3_with(&url, "bucket", "briefs", Sse::Aes256).await;
     assert!(matches!(s.check().await, Err(Error::Storage(_))));
     assert!(matches!(

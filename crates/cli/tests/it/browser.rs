@@ -8,17 +8,8 @@
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian: `apt-get install -y chromium
 //! chromium-driver`; scripts/test.sh installs them). Only 127.0.0.1 is contacted.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::server::*;
-use common::*;
+use crate::common::server::*;
+use crate::common::*;
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -94,7 +85,7 @@ impl Chromedriver {
         let driver = Chromedriver {
             _child: child,
             url: format!("http://127.0.0.1:{port}"),
-            profile: tempfile::tempdir().unwrap(),
+            profile: secretstore_testkit::scratch(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -1,20 +1,10 @@
 //! The AWS Secrets Manager backend against a real moto server.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-
+use crate::common::{Moto, closed_port, creds, settings, sm, sm_with, unique};
 use aws_sdk_secretsmanager::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_secretsmanager::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_secretsmanager::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
-use common::{Moto, closed_port, creds, settings, sm, sm_with, unique};
 use secretstore_core::conformance::{Fixture, run};
 use secretstore_core::{
     BackendError, Error, Fetch, Fetched, ScopePath, SecretName, SecretValue, StoredMaterial,
@@ -300,7 +290,7 @@ async fn link_rejects_a_malformed_reference() {
 async fn check_names_region_and_endpoint() {
     let line = sm().await.check().await.unwrap();
     assert!(line.contains("us-east-1"), "{line}");
-    assert!(line.contains(&common::moto_url()), "{line}");
+    assert!(line.contains(&crate::common::moto_url()), "{line}");
     assert!(line.contains("reachable"), "{line}");
 }
 

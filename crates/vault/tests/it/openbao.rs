@@ -2,14 +2,6 @@
 //! `scripts/services.sh start`, which `scripts/test.sh` runs). "Outside secretstore" is
 //! the `bao` command line, the way an operator would rotate or delete a secret.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 use secretstore_core::conformance::{self, Fixture};
 use secretstore_core::{
     BackendError, Error, Fetch, ScopePath, SecretName, SecretValue, StoredMaterial, ValueBackend,
@@ -29,20 +21,11 @@ struct Server {
     bao: PathBuf,
 }
 
-fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: these tests need an OpenBao dev server; run scripts/test.sh \
-             (or eval \"$(scripts/services.sh start)\" first)"
-        )
-    })
-}
-
 fn server() -> Server {
     Server {
-        addr: var("SECRETSTORE_TEST_VAULT_ADDR"),
-        token: var("SECRETSTORE_TEST_VAULT_TOKEN"),
-        bao: PathBuf::from(var("SECRETSTORE_TEST_BAO")),
+        addr: secretstore_testkit::services::vault_addr(),
+        token: secretstore_testkit::services::vault_token(),
+        bao: PathBuf::from(secretstore_testkit::services::bao()),
     }
 }
 
@@ -110,9 +93,7 @@ fn v(s: &str) -> SecretValue {
     SecretValue::new(s.to_owned()).expect("value")
 }
 
-fn unique() -> String {
-    secretstore_core::random::uuid_v4()[..8].to_owned()
-}
+use secretstore_testkit::unique;
 
 fn scope(s: &str) -> ScopePath {
     ScopePath::parse(s).expect("scope")
@@ -148,10 +129,7 @@ fn assert_not_found(r: Result<String, BackendError>, says: &str) -> String {
 
 /// An address on loopback where nothing listens.
 fn closed_port_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    drop(l);
-    format!("http://127.0.0.1:{port}")
+    format!("http://127.0.0.1:{}", secretstore_testkit::closed_port())
 }
 
 // ---- 1. the conformance suite --------------------------------------------------------

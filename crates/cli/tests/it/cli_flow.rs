@@ -1,15 +1,6 @@
 //! The command line used as the README walks through it, against the real binary.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::*;
+use crate::common::*;
 
 const PROJECT: &str = "acme/platform/dev/agent-x";
 

@@ -2,16 +2,7 @@
 //! right exit code (1 for ours, 2 for wrong usage), no panic, no secret value in any
 //! output, and changes nothing.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
-mod common;
-use common::*;
+use crate::common::*;
 
 const PROJECT: &str = "acme/platform/dev/agent-x";
 
@@ -180,7 +171,7 @@ type ValueCase<'a> = (Vec<&'a str>, &'a [u8], i32, &'a str, &'a str);
 #[test]
 fn bad_values_are_refused_and_nothing_is_written() {
     let env = Env::new().with_tree();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = secretstore_testkit::scratch();
     let file = |name: &str, bytes: &[u8]| {
         let p = dir.path().join(name);
         std::fs::write(&p, bytes).unwrap();
@@ -755,7 +746,7 @@ fn dispatch_is_all_or_nothing() {
 #[test]
 fn values_never_reach_disk_in_plaintext() {
     let env = Env::new().with_tree();
-    let outside = tempfile::tempdir().unwrap();
+    let outside = secretstore_testkit::scratch();
     let from_file = outside.path().join("v");
     std::fs::write(&from_file, "CANARY-disk-file-0003").unwrap();
     let canaries = [
