@@ -8,5 +8,6 @@
 )]
 
 mod common;
+mod regression;
 mod s3_briefs;
 mod secrets_manager;

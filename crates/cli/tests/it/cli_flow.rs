@@ -676,7 +676,7 @@ fn org_allow_links_replaces_shows_and_clears_the_prefixes() {
 
 /// Runs the binary through `sh` with umask 000, so that any file it does not create
 /// owner-only on purpose comes out world-readable (and writable).
-fn umask0(e: &Env, args: &[&str], stdin: &[u8]) -> Run {
+pub(crate) fn umask0(e: &Env, args: &[&str], stdin: &[u8]) -> Run {
     let c = e.command(args);
     let mut sh = std::process::Command::new("sh");
     sh.arg("-c")
@@ -694,89 +694,13 @@ fn umask0(e: &Env, args: &[&str], stdin: &[u8]) -> Run {
 }
 
 #[cfg(unix)]
-fn mode(p: &std::path::Path) -> u32 {
+pub(crate) fn mode(p: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::symlink_metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .permissions()
         .mode()
         & 0o777
-}
-
-#[cfg(unix)]
-#[test]
-fn every_file_secretstore_creates_is_owner_only_whatever_the_umask() {
-    let e = Env::bare();
-    umask0(&e, &["init"], b"").ok();
-    for (kind, path) in [
-        ("org", "acme"),
-        ("team", "acme/platform"),
-        ("workspace", "acme/platform/dev"),
-        ("project", PROJECT),
-    ] {
-        umask0(&e, &[kind, "create", path], b"").ok();
-    }
-    umask0(
-        &e,
-        &[
-            "secret",
-            "set",
-            "A",
-            "--scope",
-            "acme",
-            "--category",
-            "agent",
-        ],
-        b"value-a",
-    )
-    .ok();
-    let t = umask0(
-        &e,
-        &["task", "create", "--project", PROJECT, "--ref", "A"],
-        b"",
-    )
-    .ok()
-    .trim()
-    .to_string();
-    umask0(&e, &["dispatch", &t, "--env-file", "task.env"], b"").ok();
-    // While secretstore holds the database open, its WAL and shared-memory files exist:
-    // the command of `run` looks at them.
-    let seen = umask0(
-        &e,
-        &[
-            "run",
-            "--task",
-            &t,
-            "--no-mask",
-            "--",
-            "sh",
-            "-c",
-            "for f in secretstore.db secretstore.db-wal secretstore.db-shm; do [ -e $f ] && stat -c '%n %a' $f; done; true",
-        ],
-        b"",
-    );
-    let seen = seen.ok().to_string();
-    assert_eq!(mode(&e.path(".env")), 0o600, ".env");
-    assert_eq!(mode(&e.path("task.env")), 0o600, "dispatch --env-file");
-    assert_eq!(mode(&e.path("briefs")), 0o700, "the brief folder");
-    let briefs: Vec<_> = std::fs::read_dir(e.path("briefs"))
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .collect();
-    assert_eq!(briefs.len(), 2, "{briefs:?}");
-    for b in &briefs {
-        assert_eq!(mode(b), 0o600, "{}", b.display());
-    }
-    if !postgres_mode() {
-        assert_eq!(mode(&e.path("secretstore.db")), 0o600, "the database");
-        assert!(
-            seen.contains("secretstore.db-wal") && seen.contains("secretstore.db-shm"),
-            "{seen}"
-        );
-        for line in seen.lines() {
-            assert!(line.ends_with(" 600"), "not owner-only: {line}");
-        }
-    }
 }
 
 #[cfg(unix)]

@@ -17,5 +17,6 @@ mod cli_flow;
 mod cluster;
 mod common;
 mod leaks;
+mod regression;
 mod run_and_rekey;
 mod serve;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const PROJECT: &str = "acme/platform/dev/agent-x";
 
-fn task(e: &Env, refs: &[&str]) -> String {
+pub(crate) fn task(e: &Env, refs: &[&str]) -> String {
     let mut args = vec!["task", "create", "--project", PROJECT];
     for r in refs {
         args.extend(["--ref", r]);
@@ -106,7 +106,7 @@ fn run_forwards_sigterm_and_exits_with_the_childs_code() {
     assert!(rest.contains("got-term"), "{rest}");
 }
 
-fn key_of(e: &Env) -> String {
+pub(crate) fn key_of(e: &Env) -> String {
     let env = std::fs::read_to_string(e.path(".env")).unwrap();
     env.lines()
         .find_map(|l| l.strip_prefix("FERNET_SECRET_KEY="))
@@ -197,35 +197,6 @@ fn rekey_rotates_the_master_key_survives_kill_9_and_lets_the_old_key_go() {
     e.vars.push(("FERNET_SECRET_KEYS".into(), old));
     e.run(&["secret", "get", "SECRET_1", "--scope", "acme"])
         .fails(1, "does not match");
-}
-
-#[test]
-fn a_secret_named_bash_env_cannot_make_run_copy_the_master_key() {
-    let e = Env::new().with_tree();
-    e.set("A", "acme", "agent", "value-a").ok();
-    // The attack of the issue: the next `run` of a task that refs it would run it in bash.
-    let attack = "$(cat .env > stolen.txt)";
-    e.set("BASH_ENV", "acme/platform", "agent", attack)
-        .fails(1, "BASH_ENV is an unsafe environment name");
-    e.run(&[
-        "task",
-        "create",
-        "--project",
-        PROJECT,
-        "--ref",
-        "A",
-        "--ref",
-        "BASH_ENV",
-    ])
-    .fails(1, "BASH_ENV is an unsafe environment name");
-    // Whatever the member could store, a run of a bash script copies nothing.
-    let t = task(&e, &["A"]);
-    let r = e.run(&["run", "--task", &t, "--", "bash", "-c", "true"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        !e.path("stolen.txt").exists(),
-        "the master key was copied by BASH_ENV"
-    );
 }
 
 /// `run --no-mask` of a task whose command prints its whole environment, one `NAME=value`
@@ -374,7 +345,7 @@ fn run_clean_env_passes_only_path_home_lang_term_tz_and_the_brief() {
 }
 
 /// Every Fernet-token-shaped string (`gAAAAA[A-Za-z0-9_-]+=*`) in `bytes`.
-fn fernet_tokens(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn fernet_tokens(bytes: &[u8]) -> Vec<String> {
     let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     let mut out = Vec::new();
     let mut i = 0;
@@ -391,70 +362,4 @@ fn fernet_tokens(bytes: &[u8]) -> Vec<String> {
         i = end;
     }
     out
-}
-
-#[test]
-fn after_rekey_no_token_under_the_retired_key_is_left_in_the_database_files() {
-    let mut e = Env::new().with_tree();
-    let old = key_of(&e);
-    // A few hundred values, each with a few versions (and a deleted secret).
-    let mut dotenv = String::new();
-    for i in 0..300 {
-        dotenv.push_str(&format!("RETIRED_{i}=retired-value-{i}\n"));
-    }
-    std::fs::write(e.path("many.env"), &dotenv).unwrap();
-    for _ in 0..3 {
-        e.run(&[
-            "secret",
-            "import",
-            "many.env",
-            "--scope",
-            "acme",
-            "--category",
-            "agent",
-        ])
-        .ok();
-    }
-    e.run(&["secret", "delete", "RETIRED_7", "--scope", "acme"])
-        .ok();
-    // A server holds the database open the whole time: its WAL stays on disk.
-    let server = server::Server::start(&e, &[]);
-    let new = e.run(&["keygen"]).ok().trim().to_string();
-    e.vars
-        .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));
-    e.vars.push(("FERNET_SECRET_KEY".into(), String::new()));
-    let done = e.run(&["rekey"]).ok().to_string();
-    assert!(done.contains("re-encrypted"), "{done}");
-    let retired = fernet::Fernet::new(&old).unwrap();
-    let current = fernet::Fernet::new(&new).unwrap();
-    let mut seen = 0;
-    let mut under_new = 0;
-    let files: Vec<(std::path::PathBuf, Vec<u8>)> = match &e.pg_url {
-        // PostgreSQL's files are the server's: the dump shows what the tables hold.
-        Some(_) => e.all_bytes(),
-        None => ["secretstore.db", "secretstore.db-wal", "secretstore.db-shm"]
-            .iter()
-            .filter_map(|f| std::fs::read(e.path(f)).ok().map(|b| (e.path(f), b)))
-            .collect(),
-    };
-    for (path, bytes) in &files {
-        for token in fernet_tokens(bytes) {
-            seen += 1;
-            assert!(
-                retired.decrypt(&token).is_err(),
-                "{} still holds a token that the retired key opens",
-                path.display()
-            );
-            if current.decrypt(&token).is_ok() {
-                under_new += 1;
-            }
-        }
-    }
-    assert!(seen > 0 && under_new > 0, "the scan found the new tokens");
-    // And the values are all there under the new key.
-    let t = task(&e, &["RETIRED_0", "RETIRED_299"]);
-    let d: serde_json::Value =
-        serde_json::from_str(e.run(&["dispatch", &t, "--json"]).ok()).unwrap();
-    assert_eq!(d["env"]["RETIRED_299"], "retired-value-299");
-    drop(server);
 }

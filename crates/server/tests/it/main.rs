@@ -10,4 +10,5 @@
 mod api;
 mod authz_table;
 mod common;
+mod regression;
 mod ui;

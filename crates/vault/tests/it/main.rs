@@ -8,3 +8,4 @@
 )]
 
 mod openbao;
+mod regression;
