@@ -4,8 +4,9 @@
 # scripts/setup.sh installs what the tests need (sqlite3, Chromium and chromedriver,
 # PostgreSQL, a Python venv with pinned `cryptography`, moto and OpenBao); then
 # scripts/services.sh starts moto, OpenBao and PostgreSQL on free loopback ports for the
-# tests, and stops them at the end. Then formatting, lints, every test of the workspace on
-# SQLite, and the integration suites (command line, HTTP API) again on PostgreSQL.
+# tests, and stops them at the end. Then formatting, lints, the docs (rustdoc warnings are
+# errors), every test of the workspace on SQLite, and the integration suites (command line,
+# HTTP API) and the store again on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,11 @@ cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
 log "cargo test (SQLite)"
 cargo test --workspace --locked
 
-log "cargo test (the integration suites again, on PostgreSQL)"
-SECRETSTORE_TEST_DB=postgres cargo test --locked -p secretstore -p secretstore-server
+log "cargo test (the integration suites and the store again, on PostgreSQL)"
+SECRETSTORE_TEST_DB=postgres cargo test --locked -p secretstore -p secretstore-server -p secretstore-store

@@ -194,6 +194,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// What `dispatch --env-file` writes (`envfile::render`), `secret import` reads
+        /// back exactly: any names, any values (quotes, `$`, backslashes, newlines, CR,
+        /// `#`, `=`, any Unicode), in order.
+        #[test]
+        fn any_env_the_writer_renders_reads_back_exactly(
+            env in proptest::collection::vec(
+                ("[A-Z_][A-Z0-9_]{0,12}", "[^\\x00]{1,40}"),
+                0..6,
+            ),
+        ) {
+            let values: Vec<(String, secretstore_core::SecretValue)> = env
+                .iter()
+                .map(|(k, v)| (k.clone(), secretstore_core::SecretValue::new(v.clone()).unwrap()))
+                .collect();
+            let text = crate::envfile::render(&values);
+            proptest::prop_assert_eq!(kv(&text), env);
+        }
+    }
+
     #[test]
     fn never_expands_the_environment() {
         assert_eq!(kv("A=$HOME\nB=${PATH}\n")[0].1, "$HOME");

@@ -184,3 +184,34 @@ pub(super) async fn audit(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use secretstore_store::redact_url;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The database line of `init` and `doctor` (`redact_url`): whatever the password
+        /// (`:`, `@`, `/`, `%`, any Unicode), the URL keeps its scheme, user, host and
+        /// database and shows `***` where the password was.
+        #[test]
+        fn any_password_is_replaced_by_stars(
+            scheme in prop::sample::select(vec!["postgres", "postgresql", "sqlite"]),
+            user in "[a-z_][a-z0-9_.-]{0,10}",
+            password in "[^\\x00]{1,24}",
+            host in "[a-z0-9.-]{1,20}(:[0-9]{1,5})?",
+            db in "(/[a-z0-9_]{0,10})?(\\?[a-z_]{1,8}=[a-z0-9]{1,8})?",
+        ) {
+            let url = format!("{scheme}://{user}:{password}@{host}{db}");
+            prop_assert_eq!(redact_url(&url), format!("{scheme}://{user}:***@{host}{db}"));
+        }
+
+        /// A URL without credentials is shown as it is.
+        #[test]
+        fn a_url_without_credentials_is_unchanged(url in "(postgres://|sqlite://)?[a-z0-9./:?=_-]{0,40}") {
+            prop_assert_eq!(redact_url(&url), url);
+        }
+    }
+}

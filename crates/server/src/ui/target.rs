@@ -87,4 +87,62 @@ mod tests {
             Some(Scope("secrets/DB_URL"))
         );
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A scope path: lower-case segments, now and then the word `secrets`.
+        fn scope() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![4 => "[a-z0-9][a-z0-9-]{0,8}", 1 => Just("secrets".to_string())],
+                1..5,
+            )
+            .prop_map(|segs| segs.join("/"))
+        }
+
+        fn name() -> impl Strategy<Value = String> {
+            "[A-Z_][A-Z0-9_]{0,12}"
+        }
+
+        fn action() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["rotate", "reveal", "rollback", "delete"])
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Every URL the pages link to names what it was built from.
+            #[test]
+            fn built_urls_parse_back(sc in scope(), n in name(), a in action(), post: bool) {
+                prop_assert_eq!(parse_target(&sc, false), Some(Target::Scope(&sc)));
+                let collection = format!("{sc}/secrets");
+                prop_assert_eq!(parse_target(&collection, true), Some(Target::Collection(&sc)));
+                let secret = format!("{sc}/secrets/{n}");
+                prop_assert_eq!(parse_target(&secret, post), Some(Target::Secret(&sc, &n)));
+                let act = format!("{sc}/secrets/{n}/{a}");
+                prop_assert_eq!(
+                    parse_target(&act, post),
+                    Some(Target::SecretAction(&sc, &n, a))
+                );
+            }
+
+            /// Any path (any bytes of UTF-8, empty segments, `secrets` anywhere) parses
+            /// without a panic into parts that put together give the path again.
+            #[test]
+            fn any_path_parses_into_parts_of_itself(
+                rest in "([a-zA-Z_/é]|secrets|/secrets/|rotate|delete){0,12}",
+                post: bool,
+            ) {
+                let again = match parse_target(&rest, post) {
+                    None => return Ok(()),
+                    Some(Target::Scope(s)) => s.to_string(),
+                    Some(Target::Collection(s)) => format!("{s}/secrets"),
+                    Some(Target::Secret(s, n)) => format!("{s}/secrets/{n}"),
+                    Some(Target::SecretAction(s, n, a)) => format!("{s}/secrets/{n}/{a}"),
+                };
+                prop_assert_eq!(again, rest);
+            }
+        }
+    }
 }

@@ -1,0 +1,61 @@
+//! What secretstore's integration tests share, so that no test crate keeps a copy of its
+//! own: a scratch folder, a database per test (a SQLite file, or with
+//! `SECRETSTORE_TEST_DB=postgres` a fresh database on the test PostgreSQL server), the test
+//! services that `scripts/services.sh` starts (moto, OpenBao, PostgreSQL), unique names and
+//! loopback ports.
+//!
+//! Dev-only (`publish = false`) and light: no AWS SDK, no secretstore crate. The moto
+//! helpers are behind the `moto` feature.
+//!
+//! ```no_run
+//! let dir = secretstore_testkit::scratch();
+//! // `sqlite://…/t.db` in `dir`, or a new PostgreSQL database in postgres mode.
+//! let url = secretstore_testkit::db::test_database_url(dir.path());
+//! assert!(url.starts_with("sqlite://") || url.starts_with("postgres"));
+//! ```
+
+pub mod db;
+#[cfg(feature = "moto")]
+pub mod moto;
+pub mod services;
+
+pub use services::need;
+
+use std::net::TcpListener;
+
+/// A fresh, empty folder, removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a scratch folder: {e}"))
+}
+
+/// Eight random lower-case hex digits, so that tests sharing a server never collide.
+pub fn unique() -> String {
+    let mut b = [0u8; 4];
+    getrandom::getrandom(&mut b).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A loopback port that was free a moment ago: for a server the test starts there.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"))
+        .port()
+}
+
+/// A loopback port where nothing listens (it was free a moment ago): for "connection
+/// refused".
+pub fn closed_port() -> u16 {
+    free_port()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unique_names_are_eight_hex_digits_and_differ() {
+        let (a, b) = (super::unique(), super::unique());
+        assert_eq!(a.len(), 8);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_ne!(a, b);
+    }
+}
