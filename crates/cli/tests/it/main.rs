@@ -20,3 +20,4 @@ mod leaks;
 mod regression;
 mod run_and_rekey;
 mod serve;
+mod wire;

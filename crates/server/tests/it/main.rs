@@ -10,5 +10,7 @@
 mod api;
 mod authz_table;
 mod common;
+mod dispatch_not_configured;
+mod limits;
 mod regression;
 mod ui;

@@ -1,19 +1,10 @@
 //! `serve` on the wire: a request stalled on the database is answered 503 `timeout`
 //! within the request timeout; idle connections neither stall other clients nor hold a
 //! slot forever; the connection limit is enforced; bad wire settings are refused.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
 
-use common::Env;
-use common::server::{Server, http, read_response, request_bytes};
+use crate::common::Env;
+use crate::common::server::{Server, http, read_response, request_bytes};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -276,7 +267,7 @@ fn bad_wire_settings_are_refused_before_anything_is_written() {
         let e = Env::bare();
         let mut c = e.command(&["serve"]);
         c.env(name, value).env("SECRETSTORE_LISTEN", "127.0.0.1:0");
-        let r = common::run_with(&mut c, b"");
+        let r = crate::common::run_with(&mut c, b"");
         r.fails(1, needle);
         assert!(
             r.stderr.starts_with("error: "),

@@ -1,18 +1,9 @@
 //! The bounds of one request (SPEC §8): refs per task, the payload, and a dispatch of as
 //! many refs as a task may name.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
 
 use axum::http::StatusCode;
-use common::Harness;
+use crate::common::Harness;
 use serde_json::json;
 
 const PROJECT: &str = "acme/platform/dev/agent";

@@ -1,20 +1,11 @@
 //! Regression: a dispatch whose winning secret lives in a backend this server has not
 //! configured answered 502 `backend_unavailable`, as if the backend were down; it is a
 //! configuration fault (503 `not_configured`), and the ref says so.
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 
-mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::Harness;
+use crate::common::Harness;
 use serde_json::json;
 use tower::ServiceExt;
 
