@@ -37,7 +37,7 @@ pub mod value;
 pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo};
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
-pub use brief::{Brief, BriefSecret};
+pub use brief::{Brief, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
 pub use model::{
@@ -46,9 +46,9 @@ pub use model::{
 };
 pub use name::SecretName;
 pub use ports::{
-    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore, Fetch,
-    Fetched, MetadataStore, NewVersion, Reservation, Reserved, ScopeStore, SecretStore,
-    ValueBackend, Written,
+    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore,
+    DispatchedSecret, Expected, Fetch, Fetched, MetadataStore, NewVersion, Reservation, Reserved,
+    ScopeStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};

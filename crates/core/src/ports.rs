@@ -2,7 +2,7 @@
 //! the brief store), as traits that the adapter crates implement, and the records they
 //! exchange.
 
-use crate::brief::Brief;
+use crate::brief::{Brief, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
 use crate::model::{
@@ -186,6 +186,35 @@ pub trait BriefStore: Send + Sync {
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
 }
 
+/// What a write expects of the secret it replaces, checked in the transaction that
+/// writes (or reserves) it: a stale expectation is a `Conflict` and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The secret must not exist yet.
+    Absent,
+    /// The secret's current version must be this one.
+    Version(Version),
+}
+
+impl Expected {
+    /// True if a secret whose current version is `current` (`None`: it does not exist)
+    /// is what this expects.
+    pub fn admits(self, current: Option<Version>) -> bool {
+        match self {
+            Expected::Absent => current.is_none(),
+            Expected::Version(v) => current == Some(v),
+        }
+    }
+
+    /// The version expected, if one is (`None` for [`Expected::Absent`]).
+    pub fn version(self) -> Option<Version> {
+        match self {
+            Expected::Absent => None,
+            Expected::Version(v) => Some(v),
+        }
+    }
+}
+
 /// One write of a new version, as handed to the store.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -199,8 +228,8 @@ pub struct NewVersion {
     pub backend: BackendKind,
     /// What the new version stores (ciphertext or reference).
     pub material: StoredMaterial,
-    /// The version this write replaces (`0`: the secret must not exist yet).
-    pub expected: Option<Version>,
+    /// What the write expects of the secret it replaces (`None`: anything).
+    pub expected: Option<Expected>,
     /// The version this write restores, for a rollback.
     pub rollback_of: Option<Version>,
     /// Who writes.
@@ -219,9 +248,9 @@ pub struct Reservation {
     pub scope: ScopePath,
     /// The secret's name.
     pub name: SecretName,
-    /// The version the caller expects to replace (`0`: the secret must not exist yet);
-    /// checked against the database in the transaction that takes the reservation.
-    pub expected: Option<Version>,
+    /// What the caller expects of the secret it replaces (`None`: anything); checked
+    /// against the database in the transaction that takes the reservation.
+    pub expected: Option<Expected>,
 }
 
 /// A reserved secret as the database held it when the reservation was taken: its
@@ -244,13 +273,26 @@ pub struct DispatchRecord {
     /// When the callback token expires (RFC 3339, UTC).
     pub expires_at: String,
     /// `running` until the agent's callback (or a revocation) ends it.
-    pub status: String,
+    pub status: BriefStatus,
     /// When the callback came, if it came.
     pub completed_at: Option<String>,
     /// True once the callback token was revoked.
     pub revoked: bool,
-    /// Which secrets (scope, name, version, backend version) the brief handed out.
-    pub secrets: Vec<(String, String, Version, Option<String>)>,
+    /// Which secrets the brief handed out.
+    pub secrets: Vec<DispatchedSecret>,
+}
+
+/// One secret a dispatch handed out, as the database keeps it (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchedSecret {
+    /// The scope whose secret won the resolution.
+    pub scope: ScopePath,
+    /// The environment name.
+    pub name: String,
+    /// The version handed out.
+    pub version: Version,
+    /// The backend's version of the value handed out, if the backend has versions.
+    pub backend_version: Option<String>,
 }
 
 /// A dispatch as the web UI lists it, with the secrets rotated since.
@@ -265,7 +307,7 @@ pub struct BriefSummary {
     /// When it was dispatched (RFC 3339, UTC).
     pub created_at: String,
     /// `running`, `completed`, `failed` or `revoked`.
-    pub status: String,
+    pub status: BriefStatus,
     /// When the callback came, if it came.
     pub completed_at: Option<String>,
     /// Names of secrets the brief used that have a newer version (or were deleted) since:
@@ -401,7 +443,7 @@ pub trait DispatchStore: Send + Sync {
     fn complete_brief(
         &self,
         id: &BriefId,
-        status: &str,
+        status: BriefStatus,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Revokes a running brief's callback token (status `revoked`), atomically; `false`

@@ -2,7 +2,7 @@
 //! bodies that carry a value have no `Debug`.
 
 use secretstore_core::{
-    Account, AuditEntry, DispatchRecord, Role, SecretMeta, SessionInfo, Task, TokenInfo,
+    Account, AuditEntry, DispatchRecord, Expected, Role, SecretMeta, SessionInfo, Task, TokenInfo,
     VersionMeta,
 };
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,14 @@ pub struct PutSecret {
     pub category: Option<String>,
     /// Refuse the write (409) unless the current version is this (0: must not exist).
     pub expected_version: Option<i64>,
+}
+
+/// The domain's [`Expected`] of an `expected_version` number: `0` is "must not exist yet".
+pub fn expected(version: Option<i64>) -> Option<Expected> {
+    version.map(|v| match v {
+        0 => Expected::Absent,
+        v => Expected::Version(v),
+    })
 }
 
 /// `POST /api/v1/secrets/{name}/link`: exactly one of `aws_arn` and `vault_path`.
@@ -303,7 +311,7 @@ impl BriefDto {
                 })
                 .collect(),
             payload: b.payload,
-            status: rec.status,
+            status: rec.status.to_string(),
             completed_at: rec.completed_at,
             callback_expires_at: rec.expires_at,
         }

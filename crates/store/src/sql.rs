@@ -17,11 +17,11 @@
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
 use secretstore_core::{
-    Account, AccountKind, AccountStore, AuditEntry, AuditStore, BackendKind, BriefId, BriefSummary,
-    Candidate, Category, DispatchRecord, DispatchStore, Error, LinkPrefixes, NewVersion, Principal,
-    Reservation, Reserved, Result, Role, ScopePath, ScopeStore, SecretMeta, SecretName,
-    SecretStore, SessionAuth, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
-    VersionMeta,
+    Account, AccountKind, AccountStore, AuditEntry, AuditStore, BackendKind, BriefId, BriefStatus,
+    BriefSummary, Candidate, Category, DispatchRecord, DispatchStore, DispatchedSecret, Error,
+    Expected, LinkPrefixes, NewVersion, Principal, Reservation, Reserved, Result, Role, ScopePath,
+    ScopeStore, SecretMeta, SecretName, SecretStore, SessionAuth, SessionInfo, StoredMaterial,
+    Task, TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Row};
@@ -410,21 +410,26 @@ impl SqlStore {
                 )))
             })?;
             let now = &w.audit.at;
-            let updated: Option<(i64, i64)> = sqlx::query_as(
-                "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
-                    updated_by = $4, category = COALESCE($5, category) \
-                 WHERE scope_id = $1 AND name = $2 \
-                   AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
-                 RETURNING id, current_version",
-            )
-            .bind(sid)
-            .bind(w.name.as_str())
-            .bind(now)
-            .bind(&w.actor.0)
-            .bind(w.category.map(|c| c.as_str()))
-            .bind(w.expected)
-            .fetch_optional(&mut *tx)
-            .await?;
+            // A write that expects the secret to be absent never updates one.
+            let updated: Option<(i64, i64)> = if w.expected == Some(Expected::Absent) {
+                None
+            } else {
+                sqlx::query_as(
+                    "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
+                        updated_by = $4, category = COALESCE($5, category) \
+                     WHERE scope_id = $1 AND name = $2 \
+                       AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
+                     RETURNING id, current_version",
+                )
+                .bind(sid)
+                .bind(w.name.as_str())
+                .bind(now)
+                .bind(&w.actor.0)
+                .bind(w.category.map(|c| c.as_str()))
+                .bind(w.expected.and_then(Expected::version))
+                .fetch_optional(&mut *tx)
+                .await?
+            };
             let (secret_id, version) = match updated {
                 Some(x) => x,
                 None => {
@@ -436,12 +441,11 @@ impl SqlStore {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(cur) = current {
-                        return Err(
-                            conflict(&w.scope, &w.name, w.expected.unwrap_or(cur), cur).into()
-                        );
+                        let expected = w.expected.unwrap_or(Expected::Version(cur));
+                        return Err(conflict(&w.scope, &w.name, expected, Some(cur)).into());
                     }
-                    if let Some(e) = w.expected.filter(|e| *e != 0) {
-                        return Err(conflict(&w.scope, &w.name, e, 0).into());
+                    if let Some(e) = w.expected.filter(|e| !e.admits(None)) {
+                        return Err(conflict(&w.scope, &w.name, e, None).into());
                     }
                     let category = w.category.ok_or_else(|| {
                         Error::Invalid(format!(
@@ -557,8 +561,8 @@ impl SqlStore {
                 Some(r) => Some((meta_row(&r)?, material_row(&r)?)),
                 None => None,
             };
-            let version = current.as_ref().map_or(0, |(m, _)| m.version);
-            if let Some(e) = it.expected.filter(|e| *e != version) {
+            let version = current.as_ref().map(|(m, _)| m.version);
+            if let Some(e) = it.expected.filter(|e| !e.admits(version)) {
                 return Err(conflict(&it.scope, &it.name, e, version).into());
             }
             out[i] = current;
@@ -745,6 +749,19 @@ fn meta_row(r: &AnyRow) -> Result<SecretMeta> {
         updated_at: r.try_get("updated_at").map_err(db)?,
         updated_by: r.try_get("updated_by").map_err(db)?,
     })
+}
+
+/// A scope path read from a column; one that does not parse is a corrupt row.
+fn scope_col(path: &str) -> Result<ScopePath> {
+    ScopePath::parse(path)
+        .map_err(|_| Error::Storage(format!("invalid scope path {path:?} in the database")))
+}
+
+/// A brief's `status` column; an unknown word is a corrupt row.
+fn status_col(r: &AnyRow) -> Result<BriefStatus> {
+    let status: String = r.try_get("status").map_err(db)?;
+    BriefStatus::from_str(&status)
+        .map_err(|_| Error::Storage(format!("unknown brief status {status:?} in the database")))
 }
 
 fn material_row(r: &AnyRow) -> Result<StoredMaterial> {
@@ -1227,20 +1244,20 @@ impl DispatchStore for SqlStore {
         .bind(&rec.created_at)
         .bind(&rec.token_hash)
         .bind(&rec.expires_at)
-        .bind(&rec.status)
+        .bind(rec.status.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        for (scope, name, version, backend_version) in &rec.secrets {
+        for s in &rec.secrets {
             sqlx::query(
                 "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) \
                  VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(rec.brief_id.as_str())
-            .bind(scope)
-            .bind(name)
-            .bind(*version)
-            .bind(backend_version)
+            .bind(s.scope.as_str())
+            .bind(&s.name)
+            .bind(s.version)
+            .bind(&s.backend_version)
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -1261,6 +1278,14 @@ impl DispatchStore for SqlStore {
         .ok_or_else(|| Error::NotFound(format!("no brief {id}")))?;
         let task: String = r.try_get("task_id").map_err(db)?;
         let revoked: Option<String> = r.try_get("revoked_at").map_err(db)?;
+        let secrets: Vec<(String, String, Version, Option<String>)> = sqlx::query_as(
+            "SELECT scope, name, version, backend_version FROM brief_secrets \
+             WHERE brief_id = $1 ORDER BY name",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(DispatchRecord {
             brief_id: id.clone(),
             task_id: TaskId::parse(&task)?,
@@ -1268,17 +1293,20 @@ impl DispatchStore for SqlStore {
             created_at: r.try_get("created_at").map_err(db)?,
             token_hash: r.try_get("token_hash").map_err(db)?,
             expires_at: r.try_get("expires_at").map_err(db)?,
-            status: r.try_get("status").map_err(db)?,
+            status: status_col(&r)?,
             completed_at: r.try_get("completed_at").map_err(db)?,
             revoked: revoked.is_some(),
-            secrets: sqlx::query_as(
-                "SELECT scope, name, version, backend_version FROM brief_secrets \
-                 WHERE brief_id = $1 ORDER BY name",
-            )
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?,
+            secrets: secrets
+                .into_iter()
+                .map(|(scope, name, version, backend_version)| {
+                    Ok(DispatchedSecret {
+                        scope: scope_col(&scope)?,
+                        name,
+                        version,
+                        backend_version,
+                    })
+                })
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -1311,7 +1339,7 @@ impl DispatchStore for SqlStore {
                 task_id: r.try_get("task_id").map_err(db)?,
                 project: r.try_get("project").map_err(db)?,
                 created_at: r.try_get("created_at").map_err(db)?,
-                status: r.try_get("status").map_err(db)?,
+                status: status_col(r)?,
                 completed_at: r.try_get("completed_at").map_err(db)?,
                 stale,
             });
@@ -1319,7 +1347,12 @@ impl DispatchStore for SqlStore {
         Ok(out)
     }
 
-    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<bool> {
+    async fn complete_brief(
+        &self,
+        id: &BriefId,
+        status: BriefStatus,
+        audit: AuditEntry,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         // Check and complete in one statement: of concurrent callbacks, one finds the brief
         // running (SQLite: the write lock; PostgreSQL: the row lock, then the condition is
@@ -1329,7 +1362,7 @@ impl DispatchStore for SqlStore {
              WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
         )
         .bind(id.as_str())
-        .bind(status)
+        .bind(status.as_str())
         .bind(&audit.at)
         .execute(&mut *tx)
         .await

@@ -5,7 +5,7 @@ use crate::error::{CliError, Result};
 use crate::input;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
-use secretstore_core::{BackendKind, Category, ImportEntry, Principal, SecretValue};
+use secretstore_core::{BackendKind, Category, Expected, ImportEntry, Principal, SecretValue};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -15,6 +15,14 @@ use zeroize::Zeroizing;
 /// `--category`, when given.
 fn category(s: Option<&str>) -> Result<Option<Category>> {
     Ok(s.map(Category::from_str).transpose()?)
+}
+
+/// The domain's [`Expected`] of `--expect-version N`: `0` is "only if it does not exist".
+fn expected(version: Option<i64>) -> Option<Expected> {
+    version.map(|v| match v {
+        0 => Expected::Absent,
+        v => Expected::Version(v),
+    })
 }
 
 /// Runs one `secret` subcommand.
@@ -37,7 +45,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                 (None, None) => input::from_stdin(&at.name)?,
             };
             let v = svc
-                .set_secret(actor, &at.scope, &at.name, &value, cat, expect_version)
+                .set_secret(
+                    actor,
+                    &at.scope,
+                    &at.name,
+                    &value,
+                    cat,
+                    expected(expect_version),
+                )
                 .await?;
             println!("{} at {}: version {v}", at.name, at.scope);
         }

@@ -290,7 +290,7 @@ pub(super) async fn show_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> 
     let rec = svc.brief_status(actor, brief_id).await?;
     let mut shown = serde_json::to_value(&brief).map_err(CliError::Json)?;
     if let Some(o) = shown.as_object_mut() {
-        o.insert("status".into(), rec.status.into());
+        o.insert("status".into(), rec.status.as_str().into());
         if let Some(at) = rec.completed_at {
             o.insert("completed_at".into(), at.into());
         }

@@ -2,7 +2,7 @@
 
 use super::{Service, require_in_project};
 use crate::authz::{Action, Principal};
-use crate::brief::{self, Brief};
+use crate::brief::{self, Brief, BriefStatus};
 use crate::error::{Error, Result};
 use crate::model::BriefId;
 use crate::ports::{BriefSummary, DispatchRecord, MetadataStore};
@@ -30,7 +30,7 @@ impl<S: MetadataStore> Service<S> {
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        Ok(callback_token_valid(&rec, token) && rec.status == "running")
+        Ok(callback_token_valid(&rec, token) && rec.status == BriefStatus::Running)
     }
 
     /// The agent's callback: with a valid token for this brief, marks it completed, once.
@@ -59,7 +59,11 @@ impl<S: MetadataStore> Service<S> {
         };
         let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
         audit.scope = Some(rec.project.clone());
-        if self.store.complete_brief(&id, "completed", audit).await? {
+        if self
+            .store
+            .complete_brief(&id, BriefStatus::Completed, audit)
+            .await?
+        {
             return Ok(());
         }
         // Not running any more: revoked a moment ago (then the token is just invalid), or

@@ -3,11 +3,11 @@
 
 use super::{Dispatched, Service, require_in_project};
 use crate::authz::{Action, Principal};
-use crate::brief::{self, Brief, BriefSecret};
+use crate::brief::{self, Brief, BriefSecret, BriefStatus};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::model::{BackendKind, BriefId, StoredMaterial, Task, TaskId};
 use crate::name::SecretName;
-use crate::ports::{DispatchRecord, Fetch, Fetched, MetadataStore};
+use crate::ports::{DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataStore};
 use crate::resolve::{self, Resolution};
 use crate::scope::{Level, ScopePath};
 use crate::value::SecretValue;
@@ -258,21 +258,21 @@ impl<S: MetadataStore> Service<S> {
             created_at: brief.created_at.clone(),
             token_hash: brief::token_hash(token.expose_secret()),
             expires_at: crate::rfc3339_in(self.config.callback_ttl_secs),
-            status: "running".into(),
+            status: BriefStatus::Running,
             completed_at: None,
             revoked: false,
             secrets: brief
                 .secrets
                 .iter()
                 .map(|s| {
-                    (
-                        s.scope.clone(),
-                        s.name.clone(),
-                        s.version,
-                        s.backend_version.clone(),
-                    )
+                    Ok(DispatchedSecret {
+                        scope: ScopePath::parse(&s.scope)?,
+                        name: s.name.clone(),
+                        version: s.version,
+                        backend_version: s.backend_version.clone(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         };
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;

@@ -7,7 +7,7 @@ use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::links::{self, LinkPrefixes};
 use crate::model::{Actor, BackendKind, Category, StoredMaterial, Version};
 use crate::name::SecretName;
-use crate::ports::{MetadataStore, NewVersion, ValueBackend};
+use crate::ports::{Expected, MetadataStore, NewVersion, ValueBackend};
 use crate::resolve::Resolution;
 use crate::scope::{Level, ScopePath};
 
@@ -73,7 +73,10 @@ impl<S: MetadataStore> Service<S> {
         let versions = self
             .store
             .write_versions(vec![NewVersion {
-                expected: existing.as_ref().map(|m| m.version).or(Some(0)),
+                expected: Some(match &existing {
+                    Some(m) => Expected::Version(m.version),
+                    None => Expected::Absent,
+                }),
                 scope: scope.clone(),
                 name: name.clone(),
                 category,

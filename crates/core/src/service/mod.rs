@@ -14,7 +14,7 @@ mod scopes;
 mod secrets;
 
 use crate::backends::Backends;
-use crate::ports::{BriefStore, MetadataStore};
+use crate::ports::{BriefStore, Expected, MetadataStore};
 pub use secrets::{WRITE_RESERVATION_TTL, WRITE_RESERVATION_WAIT};
 
 use crate::authz::{Action, Principal};
@@ -103,22 +103,24 @@ impl<S: MetadataStore> Service<S> {
     }
 }
 
-/// The conflict error of a stale write.
+/// The conflict error of a stale write: `expected` did not admit `current` (`None`: the
+/// secret does not exist).
 pub fn conflict(
     scope: &ScopePath,
     name: &SecretName,
-    expected: Version,
-    current: Version,
+    expected: Expected,
+    current: Option<Version>,
 ) -> Error {
-    if current == 0 {
-        Error::Conflict(format!(
+    // Worded with the API's `expected_version` number, where 0 is "must not exist yet".
+    let expected = expected.version().unwrap_or(0);
+    let Some(current) = current else {
+        return Error::Conflict(format!(
             "conflict: {name} does not exist at {scope} (expected version {expected})"
-        ))
-    } else {
-        Error::Conflict(format!(
-            "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
-        ))
-    }
+        ));
+    };
+    Error::Conflict(format!(
+        "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
+    ))
 }
 
 /// The not-found error of a secret.

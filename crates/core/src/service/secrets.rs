@@ -8,7 +8,9 @@ use crate::model::{
     Actor, BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta,
 };
 use crate::name::SecretName;
-use crate::ports::{Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written};
+use crate::ports::{
+    Expected, Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written,
+};
 use crate::scope::{Level, ScopePath};
 use crate::value::SecretValue;
 use std::sync::Arc;
@@ -39,7 +41,7 @@ impl<S: MetadataStore> Service<S> {
         name: &str,
         value: &SecretValue,
         category: Option<Category>,
-        expected: Option<Version>,
+        expected: Option<Expected>,
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
@@ -175,7 +177,10 @@ impl<S: MetadataStore> Service<S> {
             }
         };
         new.material = written.material.clone();
-        new.expected = Some(current.as_ref().map_or(0, |(m, _)| m.version));
+        new.expected = Some(match &current {
+            Some((m, _)) => Expected::Version(m.version),
+            None => Expected::Absent,
+        });
         new.reservation = Some(holder.clone());
         match self.commit_one(new).await {
             Ok(v) => Ok(v),
@@ -288,7 +293,7 @@ impl<S: MetadataStore> Service<S> {
             category: None,
             backend: meta.backend,
             material: StoredMaterial::default(),
-            expected: Some(meta.version),
+            expected: Some(Expected::Version(meta.version)),
             rollback_of: Some(v),
             actor: Actor(who.account.clone()),
             audit,
@@ -392,7 +397,9 @@ impl<S: MetadataStore> Service<S> {
                 (None, None)
             } else {
                 match reserved.next().flatten() {
-                    Some((meta, m)) if meta.backend == *kind => (Some(m), Some(meta.version)),
+                    Some((meta, m)) if meta.backend == *kind => {
+                        (Some(m), Some(Expected::Version(meta.version)))
+                    }
                     Some((meta, _)) => {
                         failed = Some(Error::Conflict(format!(
                             "{name} at {scope} is now a {} secret",
@@ -400,7 +407,7 @@ impl<S: MetadataStore> Service<S> {
                         )));
                         break;
                     }
-                    None => (None, Some(0)),
+                    None => (None, Some(Expected::Absent)),
                 }
             };
             // The link rule, on the reference this entry writes to (before its write;
@@ -504,11 +511,11 @@ pub(super) fn check_expected(
     scope: &ScopePath,
     name: &SecretName,
     existing: Option<&SecretMeta>,
-    expected: Option<Version>,
+    expected: Option<Expected>,
 ) -> Result<()> {
-    let current = existing.map(|m| m.version).unwrap_or(0);
+    let current = existing.map(|m| m.version);
     match expected {
-        Some(e) if e != current => Err(conflict(scope, name, e, current)),
+        Some(e) if !e.admits(current) => Err(conflict(scope, name, e, current)),
         _ => Ok(()),
     }
 }

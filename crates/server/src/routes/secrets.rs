@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{
-    LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
+    self, LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
 };
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use axum::Json;
@@ -87,7 +87,7 @@ pub async fn put(
             &name,
             &value,
             category,
-            body.expected_version,
+            dto::expected(body.expected_version),
         )
         .await?;
     written(&st, &caller, &q.scope, &name, version).await

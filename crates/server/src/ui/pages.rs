@@ -7,6 +7,7 @@ use crate::error::ErrorSummary;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use secretstore_core::BriefStatus;
 use std::fmt;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -236,14 +237,18 @@ pub(crate) struct BriefRow {
     pub(crate) task_id: String,
     pub(crate) project: String,
     pub(crate) created: Stamp,
-    pub(crate) status: String,
+    pub(crate) status: BriefStatus,
     pub(crate) completed: Option<Stamp>,
     pub(crate) stale: Vec<String>,
 }
 
 impl BriefRow {
     pub(crate) fn running(&self) -> bool {
-        self.status == "running"
+        self.status == BriefStatus::Running
+    }
+
+    pub(crate) fn revoked(&self) -> bool {
+        self.status == BriefStatus::Revoked
     }
 
     /// The first block of the brief id: enough to tell briefs apart on the page (the whole
