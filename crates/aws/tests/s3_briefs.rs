@@ -21,7 +21,7 @@ fn brief() -> Brief {
         brief_id: BriefId::generate(),
         task_id: TaskId::generate(),
         project: "acme/platform/dev/agent-x".into(),
-        created_at: secretstore_core::now_rfc3339(),
+        created_at: secretstore_core::timestamp::now(),
         secrets: vec![BriefSecret {
             name: "DB_URL".into(),
             scope: "acme/platform".into(),

@@ -3,6 +3,7 @@
 use crate::authz::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::model::AuditEntry;
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use base64::Engine;
 use serde::Serialize;
@@ -54,7 +55,7 @@ pub struct Account {
     /// A person or a service account.
     pub kind: AccountKind,
     /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    pub created_at: OffsetDateTime,
     /// Its roles, each at a scope.
     pub roles: Vec<Role>,
 }
@@ -67,9 +68,11 @@ pub struct TokenInfo {
     /// The account the token belongs to.
     pub account: String,
     /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When it was revoked, if it was.
-    pub revoked_at: Option<String>,
+    #[serde(with = "crate::timestamp::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// A web UI session's public facts: its public id (never the cookie's secret), whose it
@@ -83,9 +86,11 @@ pub struct SessionInfo {
     /// The public id of the API token the session was opened with: revoking it ends the session.
     pub token_id: String,
     /// When the session began (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When it ends unless renewed (RFC 3339, UTC).
-    pub expires_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub expires_at: OffsetDateTime,
     /// Where the sign-in came from.
     pub source: Option<String>,
 }
@@ -99,7 +104,7 @@ pub struct SessionAuth {
     /// The session's CSRF token, which every form must echo.
     pub csrf: String,
     /// When the session ends (RFC 3339, UTC).
-    pub expires_at: String,
+    pub expires_at: OffsetDateTime,
     /// The session's public id.
     pub public_id: String,
 }
@@ -218,7 +223,7 @@ pub trait AccountStore: Send + Sync {
         token_hash: &str,
         public_id: &str,
         csrf: &str,
-        expires_at: &str,
+        expires_at: OffsetDateTime,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
     /// The caller, CSRF token, expiry and public id of a session, in one query; `None` for
@@ -229,12 +234,12 @@ pub trait AccountStore: Send + Sync {
         id_hash: &str,
         source: &str,
     ) -> impl Future<Output = Result<Option<SessionAuth>>> + Send;
-    /// The live sessions (unexpired, token unrevoked, account with a grant), newest first;
-    /// with `account`, only that account's.
+    /// The live sessions (unexpired at `now`, token unrevoked, account with a grant),
+    /// newest first; with `account`, only that account's.
     fn list_sessions(
         &self,
         account: Option<&str>,
-        now: &str,
+        now: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<SessionInfo>>> + Send;
     /// Ends a session by its public id (with `account`, only if it is that account's);
     /// `NotFound` otherwise.

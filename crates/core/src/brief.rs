@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{BackendKind, BriefId, Category, TaskId, Version};
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -76,7 +77,8 @@ pub struct Brief {
     /// The task's project.
     pub project: String,
     /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Which secrets it handed out (names, scopes and versions; never values).
     pub secrets: Vec<BriefSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
+use crate::timestamp::OffsetDateTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -133,9 +134,11 @@ pub struct SecretMeta {
     /// Its current version.
     pub version: Version,
     /// When version 1 was written (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When the current version was written (RFC 3339, UTC).
-    pub updated_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub updated_at: OffsetDateTime,
     /// Who wrote the current version.
     pub updated_by: String,
 }
@@ -146,7 +149,8 @@ pub struct VersionMeta {
     /// The version number.
     pub version: Version,
     /// When it was written (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Who wrote it.
     pub created_by: String,
     /// The backend's own version id (AWS version id, Vault KV version), if any.
@@ -192,7 +196,8 @@ pub struct Task {
     /// What the agent is told to do; never a secret value.
     pub payload: Option<serde_json::Value>,
     /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Who created it.
     pub created_by: String,
 }
@@ -254,7 +259,8 @@ pub struct AuditEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// When it happened (RFC 3339, UTC).
-    pub at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub at: OffsetDateTime,
     /// Who did it (an account name, or `cli:<os user>`).
     pub actor: String,
     /// What was done (`secret.write`, `brief.dispatch`, …).
@@ -278,7 +284,7 @@ impl AuditEntry {
     pub fn new(actor: &Actor, action: &str, source: &str) -> Self {
         AuditEntry {
             id: None,
-            at: crate::now_rfc3339(),
+            at: crate::timestamp::now(),
             actor: actor.0.clone(),
             action: action.to_owned(),
             scope: None,

@@ -11,6 +11,7 @@ use crate::model::{
 };
 use crate::name::SecretName;
 use crate::scope::ScopePath;
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use std::future::Future;
 use std::pin::Pin;
@@ -267,15 +268,15 @@ pub struct DispatchRecord {
     /// The task's project.
     pub project: String,
     /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    pub created_at: OffsetDateTime,
     /// The SHA-256 of the callback token.
     pub token_hash: String,
     /// When the callback token expires (RFC 3339, UTC).
-    pub expires_at: String,
+    pub expires_at: OffsetDateTime,
     /// `running` until the agent's callback (or a revocation) ends it.
     pub status: BriefStatus,
     /// When the callback came, if it came.
-    pub completed_at: Option<String>,
+    pub completed_at: Option<OffsetDateTime>,
     /// True once the callback token was revoked.
     pub revoked: bool,
     /// Which secrets the brief handed out.
@@ -305,11 +306,13 @@ pub struct BriefSummary {
     /// The task's project.
     pub project: String,
     /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// `running`, `completed`, `failed` or `revoked`.
     pub status: BriefStatus,
     /// When the callback came, if it came.
-    pub completed_at: Option<String>,
+    #[serde(with = "crate::timestamp::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
     /// Names of secrets the brief used that have a newer version (or were deleted) since:
     /// a running agent still holds the old value.
     pub stale: Vec<String>,

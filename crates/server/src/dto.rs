@@ -1,6 +1,7 @@
 //! The request and response bodies of the API, with their OpenAPI schemas. Request
 //! bodies that carry a value have no `Debug`.
 
+use secretstore_core::timestamp;
 use secretstore_core::{
     Account, AuditEntry, DispatchRecord, Expected, Role, SecretMeta, SessionInfo, Task, TokenInfo,
     VersionMeta,
@@ -128,8 +129,8 @@ impl From<SecretMeta> for SecretDto {
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            created_at: timestamp::format(m.created_at),
+            updated_at: timestamp::format(m.updated_at),
             updated_by: m.updated_by,
         }
     }
@@ -163,7 +164,7 @@ impl From<VersionMeta> for VersionDto {
     fn from(v: VersionMeta) -> Self {
         VersionDto {
             version: v.version,
-            created_at: v.created_at,
+            created_at: timestamp::format(v.created_at),
             created_by: v.created_by,
             backend_version: v.backend_version,
             rollback_of: v.rollback_of,
@@ -227,7 +228,7 @@ impl From<Task> for TaskDto {
             project: t.project,
             secret_refs: t.secret_refs,
             payload: t.payload,
-            created_at: t.created_at,
+            created_at: timestamp::format(t.created_at),
             created_by: t.created_by,
         }
     }
@@ -297,7 +298,7 @@ impl BriefDto {
             brief_id: b.brief_id.to_string(),
             task_id: b.task_id.to_string(),
             project: b.project,
-            created_at: b.created_at,
+            created_at: timestamp::format(b.created_at),
             secrets: b
                 .secrets
                 .into_iter()
@@ -312,8 +313,8 @@ impl BriefDto {
                 .collect(),
             payload: b.payload,
             status: rec.status.to_string(),
-            completed_at: rec.completed_at,
-            callback_expires_at: rec.expires_at,
+            completed_at: rec.completed_at.map(timestamp::format),
+            callback_expires_at: timestamp::format(rec.expires_at),
         }
     }
 }
@@ -368,7 +369,7 @@ impl From<AuditEntry> for AuditDto {
     fn from(a: AuditEntry) -> Self {
         AuditDto {
             id: a.id,
-            at: a.at,
+            at: timestamp::format(a.at),
             actor: a.actor,
             action: a.action,
             scope: a.scope,
@@ -444,7 +445,7 @@ impl From<Account> for AccountDto {
         AccountDto {
             name: a.name,
             kind: a.kind.as_str().into(),
-            created_at: a.created_at,
+            created_at: timestamp::format(a.created_at),
             roles: a.roles.iter().map(RoleDto::from).collect(),
         }
     }
@@ -475,8 +476,8 @@ impl From<TokenInfo> for TokenDto {
         TokenDto {
             id: t.id,
             account: t.account,
-            created_at: t.created_at,
-            revoked_at: t.revoked_at,
+            created_at: timestamp::format(t.created_at),
+            revoked_at: t.revoked_at.map(timestamp::format),
         }
     }
 }
@@ -504,8 +505,8 @@ impl From<SessionInfo> for SessionDto {
             id: s.id,
             account: s.account,
             token_id: s.token_id,
-            created_at: s.created_at,
-            expires_at: s.expires_at,
+            created_at: timestamp::format(s.created_at),
+            expires_at: timestamp::format(s.expires_at),
             source: s.source,
         }
     }

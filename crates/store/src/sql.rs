@@ -16,6 +16,7 @@
 
 use crate::crypto::Keyring;
 use secretstore_core::service::{conflict, not_found};
+use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, AuditStore, BackendKind, BriefId, BriefStatus,
     BriefSummary, Candidate, Category, DispatchRecord, DispatchStore, DispatchedSecret, Error,
@@ -409,7 +410,7 @@ impl SqlStore {
                     w.scope
                 )))
             })?;
-            let now = &w.audit.at;
+            let now = &stamp(w.audit.at);
             // A write that expects the secret to be absent never updates one.
             let updated: Option<(i64, i64)> = if w.expected == Some(Expected::Absent) {
                 None
@@ -690,7 +691,7 @@ fn audit_row(r: &AnyRow) -> Result<AuditEntry> {
     let detail: Option<String> = r.try_get("detail").map_err(db)?;
     Ok(AuditEntry {
         id: Some(r.try_get("id").map_err(db)?),
-        at: r.try_get("at").map_err(db)?,
+        at: at_col(r, "at")?,
         actor: r.try_get("actor").map_err(db)?,
         action: r.try_get("action").map_err(db)?,
         scope: r.try_get("scope").map_err(db)?,
@@ -707,7 +708,7 @@ async fn insert_audit(conn: &mut AnyConnection, a: &AuditEntry) -> Result<()> {
         "INSERT INTO audit (at, actor, action, scope, name, version, target, source, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&a.at)
+    .bind(stamp(a.at))
     .bind(&a.actor)
     .bind(&a.action)
     .bind(&a.scope)
@@ -745,10 +746,33 @@ fn meta_row(r: &AnyRow) -> Result<SecretMeta> {
         backend: BackendKind::from_str(&backend)
             .map_err(|_| Error::Storage(format!("unknown backend {backend:?} in the database")))?,
         version: r.try_get("current_version").map_err(db)?,
-        created_at: r.try_get("created_at").map_err(db)?,
-        updated_at: r.try_get("updated_at").map_err(db)?,
+        created_at: at_col(r, "created_at")?,
+        updated_at: at_col(r, "updated_at")?,
         updated_by: r.try_get("updated_by").map_err(db)?,
     })
+}
+
+/// A timestamp as stored: the one text format of [`timestamp::format`].
+fn stamp(t: OffsetDateTime) -> String {
+    timestamp::format(t)
+}
+
+/// A stored timestamp; one not in the one text format is a corrupt row.
+fn at_text(s: &str) -> Result<OffsetDateTime> {
+    timestamp::parse(s)
+        .map_err(|_| Error::Storage(format!("invalid timestamp {s:?} in the database")))
+}
+
+/// A timestamp column.
+fn at_col(r: &AnyRow, col: &str) -> Result<OffsetDateTime> {
+    let s: String = r.try_get(col).map_err(db)?;
+    at_text(&s)
+}
+
+/// A timestamp column that may be NULL.
+fn at_opt_col(r: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>> {
+    let s: Option<String> = r.try_get(col).map_err(db)?;
+    s.as_deref().map(at_text).transpose()
 }
 
 /// A scope path read from a column; one that does not parse is a corrupt row.
@@ -799,7 +823,7 @@ impl ScopeStore for SqlStore {
         .bind(path.as_str())
         .bind(path.level().as_str())
         .bind(parent_id)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await;
@@ -942,7 +966,7 @@ impl SecretStore for SqlStore {
                 let current: Version = r.try_get("current_version").map_err(db)?;
                 Ok(VersionMeta {
                     version,
-                    created_at: r.try_get("created_at").map_err(db)?,
+                    created_at: at_col(r, "created_at")?,
                     created_by: r.try_get("created_by").map_err(db)?,
                     backend_version: r.try_get("backend_version").map_err(db)?,
                     rollback_of: r.try_get("rollback_of").map_err(db)?,
@@ -1171,7 +1195,7 @@ impl SecretStore for SqlStore {
             .bind(id)
             .bind(reference)
             .bind(by)
-            .bind(secretstore_core::now_rfc3339())
+            .bind(stamp(timestamp::now()))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -1197,7 +1221,7 @@ impl DispatchStore for SqlStore {
         .bind(pid)
         .bind(refs)
         .bind(task.payload.as_ref().map(|p| p.to_string()))
-        .bind(&task.created_at)
+        .bind(stamp(task.created_at))
         .bind(&task.created_by)
         .execute(&mut *tx)
         .await
@@ -1227,7 +1251,7 @@ impl DispatchStore for SqlStore {
                 .map(|p| serde_json::from_str(&p))
                 .transpose()
                 .map_err(corrupt)?,
-            created_at: row.try_get("created_at").map_err(db)?,
+            created_at: at_col(&row, "created_at")?,
             created_by: row.try_get("created_by").map_err(db)?,
         })
     }
@@ -1241,9 +1265,9 @@ impl DispatchStore for SqlStore {
         .bind(rec.brief_id.as_str())
         .bind(rec.task_id.as_str())
         .bind(&rec.project)
-        .bind(&rec.created_at)
+        .bind(stamp(rec.created_at))
         .bind(&rec.token_hash)
-        .bind(&rec.expires_at)
+        .bind(stamp(rec.expires_at))
         .bind(rec.status.as_str())
         .execute(&mut *tx)
         .await
@@ -1290,11 +1314,11 @@ impl DispatchStore for SqlStore {
             brief_id: id.clone(),
             task_id: TaskId::parse(&task)?,
             project: r.try_get("project").map_err(db)?,
-            created_at: r.try_get("created_at").map_err(db)?,
+            created_at: at_col(&r, "created_at")?,
             token_hash: r.try_get("token_hash").map_err(db)?,
-            expires_at: r.try_get("expires_at").map_err(db)?,
+            expires_at: at_col(&r, "expires_at")?,
             status: status_col(&r)?,
-            completed_at: r.try_get("completed_at").map_err(db)?,
+            completed_at: at_opt_col(&r, "completed_at")?,
             revoked: revoked.is_some(),
             secrets: secrets
                 .into_iter()
@@ -1338,9 +1362,9 @@ impl DispatchStore for SqlStore {
                 brief_id: id,
                 task_id: r.try_get("task_id").map_err(db)?,
                 project: r.try_get("project").map_err(db)?,
-                created_at: r.try_get("created_at").map_err(db)?,
+                created_at: at_col(r, "created_at")?,
                 status: status_col(r)?,
-                completed_at: r.try_get("completed_at").map_err(db)?,
+                completed_at: at_opt_col(r, "completed_at")?,
                 stale,
             });
         }
@@ -1363,7 +1387,7 @@ impl DispatchStore for SqlStore {
         )
         .bind(id.as_str())
         .bind(status.as_str())
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1382,7 +1406,7 @@ impl DispatchStore for SqlStore {
              WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
         )
         .bind(id.as_str())
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1476,7 +1500,7 @@ impl AccountStore for SqlStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO accounts (name, kind, created_at, created_by) VALUES ('root', 'person', $1, $2) RETURNING id",
         )
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .fetch_one(&mut *tx)
         .await
@@ -1485,7 +1509,7 @@ impl AccountStore for SqlStore {
             "INSERT INTO grants (account_id, role, scope, created_at, created_by) VALUES ($1, 'root', '', $2, $3)",
         )
         .bind(id)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await
@@ -1496,7 +1520,7 @@ impl AccountStore for SqlStore {
         .bind(token_id)
         .bind(id)
         .bind(token_hash)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await
@@ -1513,7 +1537,7 @@ impl AccountStore for SqlStore {
         )
         .bind(name)
         .bind(kind.as_str())
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await;
@@ -1549,7 +1573,7 @@ impl AccountStore for SqlStore {
         Ok(Account {
             name: row.try_get("name").map_err(db)?,
             kind: AccountKind::parse(&kind)?,
-            created_at: row.try_get("created_at").map_err(db)?,
+            created_at: at_col(&row, "created_at")?,
             roles: grants
                 .iter()
                 .map(|(r, s)| role_from_columns(r, s))
@@ -1580,7 +1604,7 @@ impl AccountStore for SqlStore {
         .bind(id)
         .bind(r)
         .bind(s)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await
@@ -1632,7 +1656,7 @@ impl AccountStore for SqlStore {
         .bind(token_id)
         .bind(id)
         .bind(token_hash)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .bind(&audit.actor)
         .execute(&mut *tx)
         .await
@@ -1647,7 +1671,7 @@ impl AccountStore for SqlStore {
             "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id)
-        .bind(&audit.at)
+        .bind(stamp(audit.at))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -1678,8 +1702,8 @@ impl AccountStore for SqlStore {
                 Ok(TokenInfo {
                     id: r.try_get("id").map_err(db)?,
                     account: r.try_get("name").map_err(db)?,
-                    created_at: r.try_get("created_at").map_err(db)?,
-                    revoked_at: r.try_get("revoked_at").map_err(db)?,
+                    created_at: at_col(r, "created_at")?,
+                    revoked_at: at_opt_col(r, "revoked_at")?,
                 })
             })
             .collect()
@@ -1718,7 +1742,7 @@ impl AccountStore for SqlStore {
         token_hash: &str,
         public_id: &str,
         csrf: &str,
-        expires_at: &str,
+        expires_at: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
@@ -1738,7 +1762,7 @@ impl AccountStore for SqlStore {
         };
         // Expired sessions are swept on the way.
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -1750,8 +1774,8 @@ impl AccountStore for SqlStore {
         .bind(id_hash)
         .bind(account_id)
         .bind(csrf)
-        .bind(&audit.at)
-        .bind(expires_at)
+        .bind(stamp(audit.at))
+        .bind(stamp(expires_at))
         .bind(&token_id)
         .bind(public_id)
         .bind(&audit.source)
@@ -1790,12 +1814,16 @@ impl AccountStore for SqlStore {
                 source: source.to_owned(),
             },
             csrf,
-            expires_at,
+            expires_at: at_text(&expires_at)?,
             public_id,
         }))
     }
 
-    async fn list_sessions(&self, account: Option<&str>, now: &str) -> Result<Vec<SessionInfo>> {
+    async fn list_sessions(
+        &self,
+        account: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>> {
         let rows: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
             "SELECT se.public_id, a.name, se.token_id, se.created_at, se.expires_at, se.source \
              FROM sessions se \
@@ -1805,24 +1833,24 @@ impl AccountStore for SqlStore {
                AND EXISTS (SELECT 1 FROM grants g WHERE g.account_id = a.id) \
              ORDER BY se.created_at DESC, se.public_id",
         )
-        .bind(now)
+        // Text compares as time: the stored format is fixed-width UTC.
+        .bind(stamp(now))
         .bind(account)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, account, token_id, created_at, expires_at, source)| SessionInfo {
+        rows.into_iter()
+            .map(|(id, account, token_id, created_at, expires_at, source)| {
+                Ok(SessionInfo {
                     id,
                     account,
                     token_id,
-                    created_at,
-                    expires_at,
+                    created_at: at_text(&created_at)?,
+                    expires_at: at_text(&expires_at)?,
                     source,
-                },
-            )
-            .collect())
+                })
+            })
+            .collect()
     }
 
     async fn end_session(

@@ -4,7 +4,7 @@ use crate::args::{AccountCmd, TokenCmd};
 use crate::error::Result;
 use crate::output::{print_table, roles_text, to_json};
 use crate::wiring::Svc;
-use secretstore_core::{AccountKind, Principal, Role};
+use secretstore_core::{AccountKind, Principal, Role, timestamp};
 use std::process::ExitCode;
 
 /// `account create` and `account list`.
@@ -26,7 +26,7 @@ pub(super) async fn account(svc: &Svc, cmd: AccountCmd, actor: &Principal) -> Re
                     .iter()
                     .map(|a| {
                         serde_json::json!({
-                            "name": a.name, "kind": a.kind, "created_at": a.created_at,
+                            "name": a.name, "kind": a.kind, "created_at": timestamp::format(a.created_at),
                             "roles": a.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
                         })
                     })
@@ -84,8 +84,9 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result
                     .map(|t| {
                         vec![
                             t.id.clone(),
-                            t.created_at.clone(),
-                            t.revoked_at.clone().unwrap_or_else(|| "active".into()),
+                            timestamp::format(t.created_at),
+                            t.revoked_at
+                                .map_or_else(|| "active".into(), timestamp::format),
                         ]
                     })
                     .collect();

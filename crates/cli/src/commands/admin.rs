@@ -5,7 +5,7 @@ use crate::envfile;
 use crate::error::{CliError, Result};
 use crate::output::{print_table, to_json, to_json_line};
 use crate::wiring::{Svc, open};
-use secretstore_core::{BackendKind, Principal};
+use secretstore_core::{BackendKind, Principal, timestamp};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -171,7 +171,7 @@ pub(super) async fn audit(
                     _ => String::new(),
                 };
                 vec![
-                    a.at.clone(),
+                    timestamp::format(a.at),
                     a.actor.clone(),
                     a.action.clone(),
                     what,

@@ -5,7 +5,9 @@ use crate::error::{CliError, Result};
 use crate::input;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
-use secretstore_core::{BackendKind, Category, Expected, ImportEntry, Principal, SecretValue};
+use secretstore_core::{
+    BackendKind, Category, Expected, ImportEntry, Principal, SecretValue, timestamp,
+};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -78,7 +80,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                             m.category.to_string(),
                             m.backend.to_string(),
                             m.version.to_string(),
-                            m.updated_at.clone(),
+                            timestamp::format(m.updated_at),
                             m.updated_by.clone(),
                         ]
                     })
@@ -106,7 +108,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                         }
                         vec![
                             v.version.to_string(),
-                            v.created_at.clone(),
+                            timestamp::format(v.created_at),
                             v.created_by.clone(),
                             note.join(", "),
                         ]

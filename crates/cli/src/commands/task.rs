@@ -5,7 +5,7 @@ use crate::error::{CliError, Result};
 use crate::output::{to_json, zeroize_json};
 use crate::wiring::Svc;
 use crate::{envfile, input};
-use secretstore_core::Principal;
+use secretstore_core::{Principal, timestamp};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
@@ -292,7 +292,7 @@ pub(super) async fn show_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> 
     if let Some(o) = shown.as_object_mut() {
         o.insert("status".into(), rec.status.as_str().into());
         if let Some(at) = rec.completed_at {
-            o.insert("completed_at".into(), at.into());
+            o.insert("completed_at".into(), timestamp::format(at).into());
         }
     }
     println!("{}", to_json(&shown)?);

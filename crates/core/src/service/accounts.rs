@@ -160,7 +160,7 @@ impl<S: MetadataStore + AccountStore> Service<S> {
                 &brief::token_hash(token),
                 &public_id,
                 &csrf,
-                &crate::rfc3339_in(ttl_secs),
+                crate::timestamp::in_secs(ttl_secs),
                 audit,
             )
             .await?;
@@ -184,7 +184,7 @@ impl<S: MetadataStore + AccountStore> Service<S> {
             .session_by_hash(&brief::token_hash(session_id), source)
             .await?
             .ok_or_else(unauthorized)?;
-        if crate::now_rfc3339() >= found.expires_at {
+        if crate::timestamp::now() >= found.expires_at {
             return Err(unauthorized());
         }
         Ok(found)
@@ -193,7 +193,9 @@ impl<S: MetadataStore + AccountStore> Service<S> {
     /// The live web UI sessions the caller may see: root every one, anyone else their own.
     pub async fn sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>> {
         let only = (!who.is_root()).then_some(who.account.as_str());
-        self.store.list_sessions(only, &crate::now_rfc3339()).await
+        self.store
+            .list_sessions(only, crate::timestamp::now())
+            .await
     }
 
     /// Ends a web UI session by its public id: root any, anyone else only their own (another

@@ -114,6 +114,6 @@ impl<S: MetadataStore> Service<S> {
 pub(super) fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
     // Compare first, always: the time taken does not depend on expiry or revocation.
     let matches = brief::token_matches(token, &rec.token_hash);
-    let fresh = crate::now_rfc3339() < rec.expires_at;
+    let fresh = crate::timestamp::now() < rec.expires_at;
     matches && fresh && !rec.revoked
 }

@@ -62,7 +62,7 @@ impl<S: MetadataStore> Service<S> {
             project: project.to_string(),
             secret_refs: names,
             payload,
-            created_at: crate::now_rfc3339(),
+            created_at: crate::timestamp::now(),
             created_by: who.account.clone(),
         };
         let audit = self
@@ -232,7 +232,7 @@ impl<S: MetadataStore> Service<S> {
             brief_id: BriefId::generate(),
             task_id: task.id.clone(),
             project: task.project.clone(),
-            created_at: crate::now_rfc3339(),
+            created_at: crate::timestamp::now(),
             // The backend version is the one whose value is handed out, read with it:
             // a write in the backend since the database recorded its version counts.
             secrets: resolutions
@@ -255,9 +255,9 @@ impl<S: MetadataStore> Service<S> {
             brief_id: brief.brief_id.clone(),
             task_id: task.id.clone(),
             project: task.project.clone(),
-            created_at: brief.created_at.clone(),
+            created_at: brief.created_at,
             token_hash: brief::token_hash(token.expose_secret()),
-            expires_at: crate::rfc3339_in(self.config.callback_ttl_secs),
+            expires_at: crate::timestamp::in_secs(self.config.callback_ttl_secs),
             status: BriefStatus::Running,
             completed_at: None,
             revoked: false,

@@ -134,7 +134,7 @@ pub async fn create_token(
         Json(NewToken {
             id: info.id,
             account: info.account,
-            created_at: info.created_at,
+            created_at: secretstore_core::timestamp::format(info.created_at),
             token: Zeroizing::new(token.expose_secret().to_owned()),
         }),
     ))

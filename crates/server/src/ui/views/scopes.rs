@@ -267,7 +267,7 @@ pub(super) async fn scope_view(
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            updated: Stamp::new(&m.updated_at),
+            updated: Stamp::new(m.updated_at),
             by: m.updated_by.clone(),
             shadows: broader
                 .iter()
@@ -286,7 +286,7 @@ pub(super) async fn scope_view(
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            updated: Stamp::new(&m.updated_at),
+            updated: Stamp::new(m.updated_at),
             by: m.updated_by.clone(),
             shadowed_by: winners
                 .get(&m.name)
@@ -374,8 +374,8 @@ pub(super) async fn secret_view(
         category: meta.category.to_string(),
         backend: meta.backend.to_string(),
         version: meta.version,
-        created: Stamp::new(&meta.created_at),
-        updated: Stamp::new(&meta.updated_at),
+        created: Stamp::new(meta.created_at),
+        updated: Stamp::new(meta.updated_at),
         by: meta.updated_by.clone(),
         history: history
             .into_iter()
