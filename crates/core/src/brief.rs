@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{BackendKind, BriefId, Category, TaskId, Version};
+use crate::scope::ScopePath;
 use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use base64::Engine;
@@ -75,7 +76,7 @@ pub struct Brief {
     /// The task it was dispatched from.
     pub task_id: TaskId,
     /// The task's project.
-    pub project: String,
+    pub project: ScopePath,
     /// When it was dispatched (RFC 3339, UTC).
     #[serde(with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -92,7 +93,7 @@ pub struct BriefSecret {
     /// The environment name.
     pub name: String,
     /// The scope whose secret won the resolution.
-    pub scope: String,
+    pub scope: ScopePath,
     /// The version handed out.
     pub version: Version,
     /// Where its value lives.

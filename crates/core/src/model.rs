@@ -124,7 +124,7 @@ impl fmt::Display for Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretMeta {
     /// The scope the secret is kept at.
-    pub scope: String,
+    pub scope: ScopePath,
     /// The secret's name (its environment name).
     pub name: String,
     /// What kind of credential it is.
@@ -189,7 +189,7 @@ pub struct Task {
     /// The task's id.
     pub id: TaskId,
     /// The project the task runs in (its refs resolve along the project's chain).
-    pub project: String,
+    pub project: ScopePath,
     /// The secret names the task asks for.
     pub secret_refs: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -266,7 +266,7 @@ pub struct DispatchRecord {
     /// The task dispatched.
     pub task_id: TaskId,
     /// The task's project.
-    pub project: String,
+    pub project: ScopePath,
     /// When it was dispatched (RFC 3339, UTC).
     pub created_at: OffsetDateTime,
     /// The SHA-256 of the callback token.
@@ -304,7 +304,7 @@ pub struct BriefSummary {
     /// The task dispatched.
     pub task_id: String,
     /// The task's project.
-    pub project: String,
+    pub project: ScopePath,
     /// When it was dispatched (RFC 3339, UTC).
     #[serde(with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,

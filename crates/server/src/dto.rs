@@ -124,7 +124,7 @@ pub struct SecretDto {
 impl From<SecretMeta> for SecretDto {
     fn from(m: SecretMeta) -> Self {
         SecretDto {
-            scope: m.scope,
+            scope: m.scope.to_string(),
             name: m.name,
             category: m.category.to_string(),
             backend: m.backend.to_string(),
@@ -225,7 +225,7 @@ impl From<Task> for TaskDto {
     fn from(t: Task) -> Self {
         TaskDto {
             id: t.id.to_string(),
-            project: t.project,
+            project: t.project.to_string(),
             secret_refs: t.secret_refs,
             payload: t.payload,
             created_at: timestamp::format(t.created_at),
@@ -297,14 +297,14 @@ impl BriefDto {
         BriefDto {
             brief_id: b.brief_id.to_string(),
             task_id: b.task_id.to_string(),
-            project: b.project,
+            project: b.project.to_string(),
             created_at: timestamp::format(b.created_at),
             secrets: b
                 .secrets
                 .into_iter()
                 .map(|s| BriefSecretDto {
                     name: s.name,
-                    scope: s.scope,
+                    scope: s.scope.to_string(),
                     version: s.version,
                     backend: s.backend.to_string(),
                     category: s.category.to_string(),

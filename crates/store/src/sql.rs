@@ -738,7 +738,7 @@ fn meta_row(r: &AnyRow) -> Result<SecretMeta> {
     let category: String = r.try_get("category").map_err(db)?;
     let backend: String = r.try_get("backend").map_err(db)?;
     Ok(SecretMeta {
-        scope: r.try_get("scope").map_err(db)?,
+        scope: scope_at(r, "scope")?,
         name: r.try_get("name").map_err(db)?,
         category: Category::from_str(&category).map_err(|_| {
             Error::Storage(format!("unknown category {category:?} in the database"))
@@ -779,6 +779,12 @@ fn at_opt_col(r: &AnyRow, col: &str) -> Result<Option<OffsetDateTime>> {
 fn scope_col(path: &str) -> Result<ScopePath> {
     ScopePath::parse(path)
         .map_err(|_| Error::Storage(format!("invalid scope path {path:?} in the database")))
+}
+
+/// A scope path column.
+fn scope_at(r: &AnyRow, col: &str) -> Result<ScopePath> {
+    let s: String = r.try_get(col).map_err(db)?;
+    scope_col(&s)
 }
 
 /// A brief's `status` column; an unknown word is a corrupt row.
@@ -1207,8 +1213,8 @@ impl SecretStore for SqlStore {
 impl DispatchStore for SqlStore {
     async fn create_task(&self, task: &Task, audit: AuditEntry) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let project = ScopePath::parse(&task.project)?;
-        let pid = scope_id(&mut tx, &project)
+        let project = &task.project;
+        let pid = scope_id(&mut tx, project)
             .await?
             .ok_or_else(|| Error::NotFound(format!("unknown project {project}")))?;
         let refs = serde_json::to_string(&task.secret_refs)
@@ -1245,7 +1251,7 @@ impl DispatchStore for SqlStore {
         let corrupt = |e: serde_json::Error| Error::Storage(format!("task {id} is corrupt: {e}"));
         Ok(Task {
             id: id.clone(),
-            project: row.try_get("path").map_err(db)?,
+            project: scope_at(&row, "path")?,
             secret_refs: serde_json::from_str(&refs).map_err(corrupt)?,
             payload: payload
                 .map(|p| serde_json::from_str(&p))
@@ -1264,7 +1270,7 @@ impl DispatchStore for SqlStore {
         )
         .bind(rec.brief_id.as_str())
         .bind(rec.task_id.as_str())
-        .bind(&rec.project)
+        .bind(rec.project.as_str())
         .bind(stamp(rec.created_at))
         .bind(&rec.token_hash)
         .bind(stamp(rec.expires_at))
@@ -1313,7 +1319,7 @@ impl DispatchStore for SqlStore {
         Ok(DispatchRecord {
             brief_id: id.clone(),
             task_id: TaskId::parse(&task)?,
-            project: r.try_get("project").map_err(db)?,
+            project: scope_at(&r, "project")?,
             created_at: at_col(&r, "created_at")?,
             token_hash: r.try_get("token_hash").map_err(db)?,
             expires_at: at_col(&r, "expires_at")?,
@@ -1361,7 +1367,7 @@ impl DispatchStore for SqlStore {
             out.push(BriefSummary {
                 brief_id: id,
                 task_id: r.try_get("task_id").map_err(db)?,
-                project: r.try_get("project").map_err(db)?,
+                project: scope_at(r, "project")?,
                 created_at: at_col(r, "created_at")?,
                 status: status_col(r)?,
                 completed_at: at_opt_col(r, "completed_at")?,

@@ -59,7 +59,7 @@ impl<S: MetadataStore> Service<S> {
         }
         let task = Task {
             id: TaskId::generate(),
-            project: project.to_string(),
+            project: project.clone(),
             secret_refs: names,
             payload,
             created_at: crate::timestamp::now(),
@@ -125,7 +125,9 @@ impl<S: MetadataStore> Service<S> {
             let fail = |i: usize, error: BackendError| RefFailure {
                 name: resolutions[i].name.to_string(),
                 reason: RefFailureReason::Backend {
-                    scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                    scope: winner(i)
+                        .map(|c| c.meta.scope.to_string())
+                        .unwrap_or_default(),
                     error,
                 },
             };
@@ -202,7 +204,7 @@ impl<S: MetadataStore> Service<S> {
         let task = self.task(who, task_id).await?;
         // A ref stored before unsafe environment names were refused is refused here.
         refuse_unsafe_refs(&task.secret_refs)?;
-        let project = ScopePath::parse_level(&task.project, Level::Project)?;
+        let project = ScopePath::parse_level(task.project.as_str(), Level::Project)?;
         let names = task
             .secret_refs
             .iter()
@@ -266,7 +268,7 @@ impl<S: MetadataStore> Service<S> {
                 .iter()
                 .map(|s| {
                     Ok(DispatchedSecret {
-                        scope: ScopePath::parse(&s.scope)?,
+                        scope: s.scope.clone(),
                         name: s.name.clone(),
                         version: s.version,
                         backend_version: s.backend_version.clone(),

@@ -243,7 +243,7 @@ impl<S: MetadataStore> Service<S> {
         let mut prefixes = None;
         for r in resolutions {
             let Some(c) = &r.winner else { continue };
-            let scope = ScopePath::parse(&c.meta.scope)?;
+            let scope = c.meta.scope.clone();
             let name = SecretName::parse(&c.meta.name)?;
             let verdict = self
                 .reference_verdict(
@@ -258,7 +258,7 @@ impl<S: MetadataStore> Service<S> {
                 failures.push(RefFailure {
                     name: r.name.to_string(),
                     reason: RefFailureReason::Backend {
-                        scope: c.meta.scope.clone(),
+                        scope: c.meta.scope.to_string(),
                         error: BackendError::Refused(links::refusal(&scope).to_string()),
                     },
                 });

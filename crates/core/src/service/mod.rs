@@ -132,13 +132,12 @@ pub fn not_found(scope: &ScopePath, name: &SecretName) -> Error {
 /// project, otherwise `missing()` as `NotFound` — the same answer as for an unknown id.
 pub(super) fn require_in_project(
     who: &Principal,
-    project: &str,
+    project: &ScopePath,
     missing: impl FnOnce() -> String,
 ) -> Result<()> {
-    let project = ScopePath::parse(project)?;
-    match who.check(Action::Dispatch, &project) {
+    match who.check(Action::Dispatch, project) {
         crate::authz::Access::Allowed => Ok(()),
-        crate::authz::Access::Forbidden => who.require(Action::Dispatch, &project),
+        crate::authz::Access::Forbidden => who.require(Action::Dispatch, project),
         crate::authz::Access::Hidden => Err(Error::NotFound(missing())),
     }
 }

@@ -190,7 +190,7 @@ async fn rotate(st: &AppState, s: &Session, path: &str, name: &str, form: Rotate
         let expected = crate::dto::expected(expected);
         let value = form_value(form.value)?;
         st.svc
-            .set_secret(&s.who, &meta.scope, &meta.name, &value, None, expected)
+            .set_secret(&s.who, meta.scope.as_str(), &meta.name, &value, None, expected)
             .await
             .map_err(|e| match e {
                 Error::Conflict(m) => Error::Conflict(format!(
