@@ -1,5 +1,6 @@
 //! The records of the domain: categories, backends, secrets, versions, tasks, ids.
 
+use crate::authz::Principal;
 use crate::error::{Error, Result};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
@@ -107,16 +108,6 @@ impl FromStr for BackendKind {
 impl fmt::Display for BackendKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Who did something: `cli:<os user>`, or an account name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -280,12 +271,23 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// A record of `action` by `actor` now, from `source`.
-    pub fn new(actor: &Actor, action: &str, source: &str) -> Self {
+    /// A record of `action` by `who` now: its account is the record's actor, its source
+    /// the record's source.
+    pub fn new(who: &Principal, action: &str) -> Self {
+        AuditEntry::by(&who.account, action, &who.source)
+    }
+
+    /// A record of `action` by nobody known (`anonymous`: a failed sign-in, a refused
+    /// token), from `source`.
+    pub fn anonymous(action: &str, source: &str) -> Self {
+        AuditEntry::by("anonymous", action, source)
+    }
+
+    fn by(actor: &str, action: &str, source: &str) -> Self {
         AuditEntry {
             id: None,
             at: crate::timestamp::now(),
-            actor: actor.0.clone(),
+            actor: actor.to_owned(),
             action: action.to_owned(),
             scope: None,
             name: None,

@@ -6,7 +6,7 @@ use crate::brief::{Brief, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
 use crate::model::{
-    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
     TaskId, Version, VersionMeta,
 };
 use crate::name::SecretName;
@@ -233,8 +233,9 @@ pub struct NewVersion {
     pub expected: Option<Expected>,
     /// The version this write restores, for a rollback.
     pub rollback_of: Option<Version>,
-    /// Who writes.
-    pub actor: Actor,
+    /// The account name of who writes (`who.account`): the version's `created_by` and the
+    /// secret's `updated_by`.
+    pub by: String,
     /// The audit record; the store fills in the new version.
     pub audit: AuditEntry,
     /// The write reservation (its holder) that this write ends: the store releases it in

@@ -1,7 +1,7 @@
 //! Timestamps: [`OffsetDateTime`] in UTC, to the second, in every record of the domain;
 //! compared as times. One text format, `2026-11-29T14:00:00Z` (RFC 3339, UTC, no
 //! fraction: fixed width, so it also sorts as text), for the database, every JSON answer
-//! and every line the command line prints: [`format`] writes it, [`parse`] reads it, and
+//! and every line the command line prints: [`format()`] writes it, [`parse`] reads it, and
 //! [`rfc3339`] (with [`rfc3339::option`]) is the `serde(with = …)` module of record fields.
 //!
 //! ```

@@ -1401,7 +1401,7 @@ async fn invalid_names_and_scopes_are_echoed_only_as_a_short_prefix_in_responses
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_nothing() {
     use secretstore_core::{
-        Actor, AuditEntry, BackendKind, Category, Error, Expected, NewVersion, Reservation,
+        AuditEntry, BackendKind, Category, Error, Expected, NewVersion, Principal, Reservation,
         ScopePath, SecretName, SecretStore, StoredMaterial,
     };
     use std::time::{Duration, Instant};
@@ -1464,7 +1464,11 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         .await
         .unwrap();
     assert!(reserved[0].is_none(), "the secret does not exist yet");
-    let actor = Actor("test".into());
+    let who = Principal {
+        account: "test".into(),
+        roles: Vec::new(),
+        source: "test".into(),
+    };
     let write = |holder: &str| NewVersion {
         scope: scope.clone(),
         name: name.clone(),
@@ -1477,8 +1481,8 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         },
         expected: Some(Expected::Absent),
         rollback_of: None,
-        actor: actor.clone(),
-        audit: AuditEntry::new(&actor, "secret.set", "test"),
+        by: who.account.clone(),
+        audit: AuditEntry::new(&who, "secret.set"),
         reservation: Some(holder.to_owned()),
     };
     let e = store

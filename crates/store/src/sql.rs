@@ -425,7 +425,7 @@ impl SqlStore {
                 .bind(sid)
                 .bind(w.name.as_str())
                 .bind(now)
-                .bind(&w.actor.0)
+                .bind(&w.by)
                 .bind(w.category.map(|c| c.as_str()))
                 .bind(w.expected.and_then(Expected::version))
                 .fetch_optional(&mut *tx)
@@ -464,7 +464,7 @@ impl SqlStore {
                     .bind(category.as_str())
                     .bind(w.backend.as_str())
                     .bind(now)
-                    .bind(&w.actor.0)
+                    .bind(&w.by)
                     .fetch_one(&mut *tx)
                     .await;
                     match inserted {
@@ -487,7 +487,7 @@ impl SqlStore {
             .bind(&w.material.backend_version)
             .bind(w.rollback_of)
             .bind(now)
-            .bind(&w.actor.0)
+            .bind(&w.by)
             .execute(&mut *tx)
             .await?;
             let audit = w.audit.clone().version(version);
@@ -752,7 +752,7 @@ fn meta_row(r: &AnyRow) -> Result<SecretMeta> {
     })
 }
 
-/// A timestamp as stored: the one text format of [`timestamp::format`].
+/// A timestamp as stored: the one text format of [`timestamp::format()`].
 fn stamp(t: OffsetDateTime) -> String {
     timestamp::format(t)
 }

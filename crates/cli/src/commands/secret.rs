@@ -28,7 +28,7 @@ fn expected(version: Option<i64>) -> Option<Expected> {
 }
 
 /// Runs one `secret` subcommand.
-pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode> {
+pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<ExitCode> {
     match cmd {
         SecretCmd::Set {
             at,
@@ -48,7 +48,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             };
             let v = svc
                 .set_secret(
-                    actor,
+                    who,
                     &at.scope,
                     &at.name,
                     &value,
@@ -59,14 +59,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             println!("{} at {}: version {v}", at.name, at.scope);
         }
         SecretCmd::Get { at, version } => {
-            let (value, _) = svc.reveal(actor, &at.scope, &at.name, version).await?;
+            let (value, _) = svc.reveal(who, &at.scope, &at.name, version).await?;
             let mut out = std::io::stdout().lock();
             out.write_all(value.expose_secret().as_bytes())
                 .and_then(|_| out.flush())
                 .map_err(CliError::WriteStdout)?;
         }
         SecretCmd::List { scope, json } => {
-            let list = svc.list(actor, &scope).await?;
+            let list = svc.list(who, &scope).await?;
             if json {
                 println!("{}", to_json(&list)?);
             } else if list.is_empty() {
@@ -92,7 +92,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             }
         }
         SecretCmd::History { at, json } => {
-            let versions = svc.history(actor, &at.scope, &at.name).await?;
+            let versions = svc.history(who, &at.scope, &at.name).await?;
             if json {
                 println!("{}", to_json(&versions)?);
             } else {
@@ -118,14 +118,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             }
         }
         SecretCmd::Rollback { at, to } => {
-            let v = svc.rollback(actor, &at.scope, &at.name, to).await?;
+            let v = svc.rollback(who, &at.scope, &at.name, to).await?;
             println!(
                 "{} at {}: version {v} (the value of version {to})",
                 at.name, at.scope
             );
         }
         SecretCmd::Delete { at } => {
-            svc.delete(actor, &at.scope, &at.name).await?;
+            svc.delete(who, &at.scope, &at.name).await?;
             println!("deleted {} at {}", at.name, at.scope);
         }
         SecretCmd::Link {
@@ -145,7 +145,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                 }
             };
             let v = svc
-                .link_secret(actor, &at.scope, &at.name, kind, &reference, cat)
+                .link_secret(who, &at.scope, &at.name, kind, &reference, cat)
                 .await?;
             println!(
                 "{} at {}: version {v} (linked to {kind})",
@@ -159,7 +159,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
         } => {
             let cat = Category::from_str(&cat)?;
             let entries = read_dotenv(&dotenv_file)?;
-            let done = svc.import(actor, &scope, cat, entries).await?;
+            let done = svc.import(who, &scope, cat, entries).await?;
             for (name, v) in &done {
                 println!("{name} at {scope}: version {v}");
             }

@@ -7,7 +7,7 @@ use crate::accounts::{
 use crate::authz::{Principal, Role};
 use crate::brief::{self};
 use crate::error::{Error, Result};
-use crate::model::{Actor, AuditEntry, BriefId};
+use crate::model::{AuditEntry, BriefId};
 use crate::ports::MetadataStore;
 use crate::value::SecretValue;
 
@@ -237,16 +237,15 @@ impl<S: MetadataStore + AccountStore> Service<S> {
         brief: Option<&str>,
         lockout_secs: Option<u64>,
     ) -> Result<()> {
-        let anonymous = Actor("anonymous".into());
         let brief = brief.and_then(|b| BriefId::parse(b).ok());
-        let mut failed = AuditEntry::new(&anonymous, "auth.failed", source)
+        let mut failed = AuditEntry::anonymous("auth.failed", source)
             .detail(serde_json::json!({ "credential": credential }));
         if let Some(b) = &brief {
             failed = failed.target(b.to_string());
         }
         self.store.append_audit(failed).await?;
         if let Some(secs) = lockout_secs {
-            let limited = AuditEntry::new(&anonymous, "auth.limited", source)
+            let limited = AuditEntry::anonymous("auth.limited", source)
                 .detail(serde_json::json!({ "credential": credential, "lockout_secs": secs }));
             self.store.append_audit(limited).await?;
         }

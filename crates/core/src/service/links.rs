@@ -5,7 +5,7 @@ use super::Service;
 use crate::authz::{Action, Principal, Role};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::links::{self, LinkPrefixes};
-use crate::model::{Actor, BackendKind, Category, StoredMaterial, Version};
+use crate::model::{BackendKind, Category, StoredMaterial, Version};
 use crate::name::SecretName;
 use crate::ports::{Expected, MetadataStore, NewVersion, ValueBackend};
 use crate::resolve::Resolution;
@@ -83,7 +83,7 @@ impl<S: MetadataStore> Service<S> {
                 backend: kind,
                 material,
                 rollback_of: None,
-                actor: Actor(who.account.clone()),
+                by: who.account.clone(),
                 audit,
                 reservation: None,
             }])

@@ -20,7 +20,7 @@ pub use secrets::{WRITE_RESERVATION_TTL, WRITE_RESERVATION_WAIT};
 use crate::authz::{Action, Principal};
 use crate::brief::Brief;
 use crate::error::{Error, Result};
-use crate::model::{Actor, AuditEntry, BackendKind, Version};
+use crate::model::{AuditEntry, BackendKind, Version};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
 use crate::value::SecretValue;
@@ -76,7 +76,7 @@ pub struct ImportEntry {
 
 impl<S: MetadataStore> Service<S> {
     pub(super) fn audit(&self, who: &Principal, action: &str) -> AuditEntry {
-        AuditEntry::new(&Actor(who.account.clone()), action, &who.source)
+        AuditEntry::new(who, action)
     }
 
     /// Parses a secret scope, checks the caller may do `action` there (a hidden scope is

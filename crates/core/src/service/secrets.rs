@@ -4,9 +4,7 @@
 use super::{ImportEntry, Service, conflict, not_found};
 use crate::authz::{Action, Principal};
 use crate::error::{BackendError, Error, Result};
-use crate::model::{
-    Actor, BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta,
-};
+use crate::model::{BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta};
 use crate::name::SecretName;
 use crate::ports::{
     Expected, Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written,
@@ -72,7 +70,7 @@ impl<S: MetadataStore> Service<S> {
             material: StoredMaterial::default(),
             expected,
             rollback_of: None,
-            actor: Actor(who.account.clone()),
+            by: who.account.clone(),
             audit,
             reservation: None,
         };
@@ -295,7 +293,7 @@ impl<S: MetadataStore> Service<S> {
             material: StoredMaterial::default(),
             expected: Some(Expected::Version(meta.version)),
             rollback_of: Some(v),
-            actor: Actor(who.account.clone()),
+            by: who.account.clone(),
             audit,
             reservation: None,
         };
@@ -441,7 +439,7 @@ impl<S: MetadataStore> Service<S> {
                 material: written.material,
                 expected,
                 rollback_of: None,
-                actor: Actor(who.account.clone()),
+                by: who.account.clone(),
                 audit,
                 reservation: (*kind != BackendKind::Local).then(|| holder.clone()),
             });

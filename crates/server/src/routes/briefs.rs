@@ -18,11 +18,11 @@ use secretstore_core::{BriefStatus, Error};
     security(("bearer" = [])))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<BriefDto>, ApiError> {
-    let rec = st.svc.brief_status(&caller.0, &id).await?;
-    let brief = st.svc.brief(&caller.0, &id).await?;
+    let rec = st.svc.brief_status(&who, &id).await?;
+    let brief = st.svc.brief(&who, &id).await?;
     Ok(Json(BriefDto::new(brief, rec)))
 }
 
@@ -75,10 +75,10 @@ pub async fn callback(
     security(("bearer" = [])))]
 pub async fn revoke(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<BriefRevokedDto>, ApiError> {
-    let (rec, changed) = st.svc.revoke_brief(&caller.0, &id).await?;
+    let (rec, changed) = st.svc.revoke_brief(&who, &id).await?;
     Ok(Json(BriefRevokedDto {
         brief_id: rec.brief_id.to_string(),
         status: rec.status.to_string(),
