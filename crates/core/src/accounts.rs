@@ -54,7 +54,7 @@ pub struct Account {
     pub name: String,
     /// A person or a service account.
     pub kind: AccountKind,
-    /// When it was created (RFC 3339, UTC).
+    /// When it was created (UTC).
     pub created_at: OffsetDateTime,
     /// Its roles, each at a scope.
     pub roles: Vec<Role>,
@@ -103,7 +103,7 @@ pub struct SessionAuth {
     pub who: Principal,
     /// The session's CSRF token, which every form must echo.
     pub csrf: String,
-    /// When the session ends (RFC 3339, UTC).
+    /// When the session ends (UTC).
     pub expires_at: OffsetDateTime,
     /// The session's public id.
     pub public_id: String,

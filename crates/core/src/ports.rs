@@ -268,11 +268,11 @@ pub struct DispatchRecord {
     pub task_id: TaskId,
     /// The task's project.
     pub project: ScopePath,
-    /// When it was dispatched (RFC 3339, UTC).
+    /// When it was dispatched (UTC).
     pub created_at: OffsetDateTime,
     /// The SHA-256 of the callback token.
     pub token_hash: String,
-    /// When the callback token expires (RFC 3339, UTC).
+    /// When the callback token expires (UTC).
     pub expires_at: OffsetDateTime,
     /// `running` until the agent's callback (or a revocation) ends it.
     pub status: BriefStatus,
