@@ -112,7 +112,7 @@ impl S3BriefStore {
     }
 
     fn storage(&self, what: &str, reason: String) -> Error {
-        Error::Storage(format!(
+        Error::storage(format!(
             "brief store {}: cannot {what}: {reason}",
             self.url()
         ))
@@ -168,7 +168,7 @@ impl BriefStore for S3BriefStore {
         Box::pin(async move {
             let key = self.key(&brief.brief_id)?;
             let json = serde_json::to_vec_pretty(brief)
-                .map_err(|e| Error::Storage(format!("cannot encode brief: {e}")))?;
+                .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
             // A PutObject is atomic: the brief is whole or absent.
             self.put_object(&key, json).await
         })
@@ -182,7 +182,7 @@ impl BriefStore for S3BriefStore {
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("no brief {id}")))?;
             serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Storage(format!("brief {id} is corrupt: {e}")))
+                .map_err(|e| Error::storage(format!("brief {id} is corrupt: {e}")))
         })
     }
 

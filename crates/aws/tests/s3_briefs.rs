@@ -152,7 +152,7 @@ async fn a_missing_bucket_fails_check_put_and_get_as_storage_errors() {
     .await;
     let err = s.check().await.unwrap_err();
     assert!(
-        matches!(&err, Error::Storage(m) if m.contains("NoSuchBucket")),
+        matches!(&err, Error::Storage(m) if m.to_string().contains("NoSuchBucket")),
         "{err:?}"
     );
     assert!(matches!(s.put(&brief()).await, Err(Error::Storage(_))));

@@ -428,7 +428,40 @@ pub(crate) struct ServeSettings {
     pub(crate) limits: secretstore_server::limit::Limits,
     /// `SECRETSTORE_TLS_CERT` and `SECRETSTORE_TLS_KEY`: both or neither.
     pub(crate) tls: Option<crate::tls::TlsFiles>,
+    /// The bounds of the wire: connections, header reads, whole requests.
+    pub(crate) wire: WireSettings,
 }
+
+/// What one client, or many, can hold of `serve`: each bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WireSettings {
+    /// `SECRETSTORE_MAX_CONNECTIONS`: connections served at once; more wait to be accepted.
+    pub(crate) max_connections: usize,
+    /// `SECRETSTORE_HEADER_READ_TIMEOUT`: how long a connection may take to send a
+    /// request's headers, the first or the next on a kept-alive connection (so it is also
+    /// the idle timeout of keep-alive).
+    pub(crate) header_read_timeout: std::time::Duration,
+    /// `SECRETSTORE_REQUEST_TIMEOUT`: how long one request may take, answered 503 after.
+    pub(crate) request_timeout: std::time::Duration,
+}
+
+impl Default for WireSettings {
+    fn default() -> Self {
+        WireSettings {
+            max_connections: 4096,
+            header_read_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+/// The bounds of `SECRETSTORE_MAX_CONNECTIONS`.
+const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
+/// The bounds of `SECRETSTORE_WORKER_THREADS`.
+const WORKER_THREADS_RANGE: std::ops::RangeInclusive<usize> = 1..=1024;
+/// The bounds of `SECRETSTORE_HEADER_READ_TIMEOUT` and `SECRETSTORE_REQUEST_TIMEOUT`, in
+/// seconds: 1 s to 10 minutes.
+const WIRE_TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=600;
 
 /// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
 const AUTH_FAILURES_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
@@ -488,11 +521,65 @@ impl RawSettings {
                 ));
             }
         };
+        let mut wire = WireSettings::default();
+        if let Some(text) = self.get("SECRETSTORE_MAX_CONNECTIONS") {
+            wire.max_connections = text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| MAX_CONNECTIONS_RANGE.contains(n))
+                .ok_or_else(|| {
+                    CliError::config(
+                        "SECRETSTORE_MAX_CONNECTIONS: not a whole number from 1 to 100000",
+                        "the default is 4096",
+                    )
+                })?;
+        }
+        let timeout = |name: &str, default: &str| -> Result<Option<std::time::Duration>> {
+            let Some(text) = self.get(name) else {
+                return Ok(None);
+            };
+            let secs = parse_duration(&text)
+                .filter(|n| WIRE_TIMEOUT_RANGE.contains(n))
+                .ok_or_else(|| {
+                    CliError::config(
+                        format!("{name}: not a duration from 1s to 10m"),
+                        format!("seconds, or a number with s or m, like {default} (the default)"),
+                    )
+                })?;
+            Ok(Some(std::time::Duration::from_secs(secs as u64)))
+        };
+        if let Some(d) = timeout("SECRETSTORE_HEADER_READ_TIMEOUT", "10s")? {
+            wire.header_read_timeout = d;
+        }
+        if let Some(d) = timeout("SECRETSTORE_REQUEST_TIMEOUT", "30s")? {
+            wire.request_timeout = d;
+        }
         Ok(ServeSettings {
             trusted_proxies,
             limits,
             tls,
+            wire,
         })
+    }
+
+    /// `SECRETSTORE_WORKER_THREADS`: the threads `serve`'s runtime runs requests on; by
+    /// default one per core.
+    pub(crate) fn worker_threads(&self) -> Result<usize> {
+        match self.get("SECRETSTORE_WORKER_THREADS") {
+            None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            Some(text) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| WORKER_THREADS_RANGE.contains(n))
+                .ok_or_else(|| {
+                    CliError::config(
+                        "SECRETSTORE_WORKER_THREADS: not a whole number from 1 to 1024",
+                        "the default is one per core",
+                    )
+                }),
+        }
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// The async runtime cannot be started (no threads left, say).
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
     /// Stdin cannot be read.
     #[error("cannot read stdin: {0}")]
     ReadStdin(std::io::Error),

@@ -39,26 +39,42 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(&cli) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return failed(&e),
     };
     match rt.block_on(commands::run(cli)) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
-            }
-            ExitCode::from(1)
-        }
+        Err(e) => failed(&e),
     }
+}
+
+/// The runtime a command runs on: `serve` on one worker thread per core (or
+/// `SECRETSTORE_WORKER_THREADS`), so that one slow request never holds up the others;
+/// every other command on the current thread.
+fn runtime(cli: &args::Cli) -> error::Result<tokio::runtime::Runtime> {
+    let mut builder = match cli.cmd {
+        args::Cmd::Serve => {
+            let threads = config::RawSettings::load()?.worker_threads()?;
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(error::CliError::Runtime)
+}
+
+/// Reports a command's error: `error: …` and its hint on stderr, exit code 1.
+fn failed(e: &error::CliError) -> ExitCode {
+    eprintln!("error: {e}");
+    if let Some(h) = e.hint() {
+        eprintln!("hint: {h}");
+    }
+    ExitCode::from(1)
 }
 
 /// Clap quotes an unexpected argument. On `secret set` that is likely a secret value typed

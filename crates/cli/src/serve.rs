@@ -1,6 +1,6 @@
 //! `secretstore serve`: the HTTP API, with a zero-configuration first start.
 
-use crate::config::RawSettings;
+use crate::config::{RawSettings, WireSettings};
 use crate::envfile::write_new_key;
 use crate::error::{CliError, Result};
 use crate::tls;
@@ -18,30 +18,48 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-/// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`).
-fn init_logging(raw: &RawSettings) {
+/// Logs go to stderr; `RUST_LOG` takes `level` or `target=level,…` (default `info`);
+/// `SECRETSTORE_LOG_FORMAT=json` writes one JSON object per line (for log shippers) with
+/// the same fields as the text format.
+fn init_logging(raw: &RawSettings) -> Result<()> {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
+    let json = match raw.get("SECRETSTORE_LOG_FORMAT").as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(_) => {
+            return Err(CliError::config(
+                "SECRETSTORE_LOG_FORMAT: not text or json",
+                "text (the default) or json: one JSON object per line",
+            ));
+        }
+    };
     let spec = raw.get("RUST_LOG").unwrap_or_else(|| "info".into());
     let targets = Targets::from_str(&spec).unwrap_or_else(|_| {
         eprintln!("warning: cannot read RUST_LOG={spec:?}; logging at info");
         Targets::new().with_default(tracing::Level::INFO)
     });
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
-        .with(targets)
-        .try_init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let _ = if json {
+        tracing_subscriber::registry()
+            .with(layer.json().flatten_event(true))
+            .with(targets)
+            .try_init()
+    } else {
+        tracing_subscriber::registry()
+            .with(layer.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+            .with(targets)
+            .try_init()
+    };
+    Ok(())
 }
 
 /// Serves the API until Ctrl-C or SIGTERM.
 pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
-    init_logging(&raw);
+    init_logging(&raw)?;
     let net = raw.serve_settings()?;
     // The certificate first: a bad one is an error before anything is written.
     let tls = match &net.tls {
@@ -104,8 +122,9 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
     );
     let state = AppState::new(svc)
         .with_limits(net.limits)
-        .with_trusted_proxies(net.trusted_proxies);
-    run(listener, app(state), tls, hangup).await;
+        .with_trusted_proxies(net.trusted_proxies)
+        .with_request_timeout(net.wire.request_timeout);
+    run(listener, app(state), tls, hangup, net.wire).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -121,11 +140,22 @@ async fn run(
     app: axum::Router,
     tls: Option<(tokio_rustls::TlsAcceptor, Arc<tls::Certificates>)>,
     mut hangup: Hangups,
+    wire: WireSettings,
 ) {
     let graceful = GracefulShutdown::new();
     let stop = shutdown();
     tokio::pin!(stop);
+    // One permit per connection served: at the limit, new connections wait in the
+    // listen queue until one ends (the header-read timeout ends idle ones).
+    let slots = Arc::new(Semaphore::new(wire.max_connections));
     loop {
+        let slot = tokio::select! {
+            _ = &mut stop => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+        };
         tokio::select! {
             _ = &mut stop => break,
             _ = hangup.recv() => match &tls {
@@ -153,11 +183,12 @@ async fn run(
                     None => {
                         tokio::spawn(async move {
                             let svc = service(app, peer, false);
-                            let conn = http1_builder()
+                            let conn = http1_builder(&wire)
                                 .serve_connection(TokioIo::new(tcp), svc);
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(error = %e, "connection ended");
                             }
+                            drop(slot);
                         });
                     }
                     Some((acceptor, _)) => {
@@ -180,11 +211,12 @@ async fn run(
                                 }
                             };
                             let svc = service(app, peer, true);
-                            let conn = http1_builder()
+                            let conn = http1_builder(&wire)
                                 .serve_connection(TokioIo::new(stream), svc);
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(error = %e, "connection ended");
                             }
+                            drop(slot);
                         });
                     }
                 }
@@ -197,9 +229,10 @@ async fn run(
 
 /// HTTP/1.1 with keep-alive; a request's headers must arrive within 30 s (hyper's
 /// default once a timer is set), so a connection that trickles them is closed.
-fn http1_builder() -> http1::Builder {
+fn http1_builder(wire: &WireSettings) -> http1::Builder {
     let mut b = http1::Builder::new();
-    b.timer(TokioTimer::new());
+    b.timer(TokioTimer::new())
+        .header_read_timeout(wire.header_read_timeout);
     b
 }
 

@@ -213,6 +213,10 @@ pub trait AccountStore: Send + Sync {
         hash: &str,
         source: &str,
     ) -> impl Future<Output = Result<Option<Principal>>> + Send;
+}
+
+/// Where the web UI's sessions are kept, each bound to an API token.
+pub trait SessionStore: Send + Sync {
     /// Stores a web UI session by the SHA-256 of its id, bound to the unrevoked API token
     /// whose SHA-256 is `token_hash` (the session's account is the token's). `Unauthorized`
     /// if that token was revoked in the meantime.

@@ -27,6 +27,14 @@ pub enum RefFailureReason {
         /// What its backend answered.
         error: BackendError,
     },
+    /// The winning secret's backend is not configured on this server (the scope is named;
+    /// broader scopes were not tried): a fault of the settings, not of the backend.
+    NotConfigured {
+        /// The scope whose secret won.
+        scope: String,
+        /// Why the backend is missing.
+        message: String,
+    },
     /// The ref is an unsafe environment name (the rule is given): refused, never fetched.
     UnsafeName(String),
 }
@@ -37,6 +45,9 @@ impl fmt::Display for RefFailure {
             RefFailureReason::Missing => write!(f, "{} (missing)", self.name),
             RefFailureReason::Backend { scope, error } => {
                 write!(f, "{} (at {scope}: {error})", self.name)
+            }
+            RefFailureReason::NotConfigured { scope, message } => {
+                write!(f, "{} (at {scope}: not configured: {message})", self.name)
             }
             RefFailureReason::UnsafeName(rule) => write!(f, "{} (refused: {rule})", self.name),
         }
@@ -63,6 +74,14 @@ pub enum Error {
     /// Bad input: nothing was changed.
     #[error("{0}")]
     Invalid(String),
+    /// A task names more secret refs than a task may hold: nothing was changed.
+    #[error("a task may name at most {limit} secret refs; this one names {given}")]
+    TooManyRefs {
+        /// How many refs the task names.
+        given: usize,
+        /// The limit ([`crate::MAX_REFS`]).
+        limit: usize,
+    },
     /// The thing named does not exist (or the caller may not see it).
     #[error("{0}")]
     NotFound(String),
@@ -124,9 +143,10 @@ pub enum Error {
     /// A dispatch failed as a whole; every failing ref is named.
     #[error("dispatch failed: {}", join_failures(.0))]
     Dispatch(Vec<RefFailure>),
-    /// The database or the brief store failed.
+    /// The database or the brief store failed; the source says how (a database error,
+    /// an I/O error, or a message). Its text never holds a secret value.
     #[error("{0}")]
-    Storage(String),
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 fn join_failures(failures: &[RefFailure]) -> String {
@@ -143,6 +163,7 @@ impl Error {
         match self {
             Error::Config { hint, .. } | Error::NotConfigured { hint, .. } => hint.as_deref(),
             Error::Invalid(_)
+            | Error::TooManyRefs { .. }
             | Error::NotFound(_)
             | Error::Forbidden(_)
             | Error::Unauthorized(_)
@@ -175,7 +196,9 @@ impl Error {
                 message: add(message),
                 hint,
             },
-            e @ Error::CategoryRequired { .. } => Error::Invalid(add(e.to_string())),
+            e @ (Error::CategoryRequired { .. } | Error::TooManyRefs { .. }) => {
+                Error::Invalid(add(e.to_string()))
+            }
             e @ Error::ParentMissing { .. } => Error::NotFound(add(e.to_string())),
             Error::Crypto(m) => Error::Crypto(add(m)),
             Error::Backend(b) => Error::Backend(match b {
@@ -183,9 +206,17 @@ impl Error {
                 BackendError::Refused(m) => BackendError::Refused(add(m)),
                 BackendError::Unavailable(m) => BackendError::Unavailable(add(m)),
             }),
-            Error::Storage(m) => Error::Storage(add(m)),
+            Error::Storage(source) => Error::Storage(Box::new(Noted {
+                text: add(source.to_string()),
+                source,
+            })),
             Error::Dispatch(f) => Error::Dispatch(f),
         }
+    }
+
+    /// A storage error that is only a message.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::Storage(message.into().into())
     }
 
     /// Shorthand for a configuration error with a hint.
@@ -194,6 +225,26 @@ impl Error {
             message: message.into(),
             hint: Some(hint.into()),
         }
+    }
+}
+
+/// A storage error with a note appended to its text ([`Error::with_note`]), keeping the
+/// error it notes as its source.
+#[derive(Debug)]
+struct Noted {
+    text: String,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl fmt::Display for Noted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Noted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
     }
 }
 

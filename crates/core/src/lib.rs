@@ -35,7 +35,9 @@ pub mod service;
 pub mod timestamp;
 pub mod value;
 
-pub use accounts::{Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo};
+pub use accounts::{
+    Account, AccountKind, AccountStore, SessionAuth, SessionInfo, SessionStore, TokenInfo,
+};
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
 pub use brief::{Brief, BriefSecret, BriefStatus};
@@ -53,5 +55,7 @@ pub use ports::{
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
-pub use service::{Dispatched, ImportEntry, NewSession, Service, ServiceConfig};
+pub use service::{
+    Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, Service, ServiceConfig,
+};
 pub use value::SecretValue;

@@ -355,6 +355,11 @@ pub trait SecretStore: Send + Sync {
         &self,
         scope: &ScopePath,
     ) -> impl Future<Output = Result<Vec<SecretMeta>>> + Send;
+    /// The secrets kept at any of these scopes, in one query, ordered by scope, then name.
+    fn list_secrets_in(
+        &self,
+        scopes: &[ScopePath],
+    ) -> impl Future<Output = Result<Vec<SecretMeta>>> + Send;
     /// The history, newest first; `NotFound` for an unknown secret.
     fn versions(
         &self,
@@ -439,8 +444,14 @@ pub trait DispatchStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// What is recorded of a dispatch; `NotFound` for an unknown brief.
     fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
-    /// The newest dispatches, newest first, with their stale secrets.
-    fn recent_briefs(&self, limit: i64) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
+    /// The newest `limit` dispatches, newest first, with their stale secrets; with
+    /// `projects`, only those in a project at or under one of them (filtered before the
+    /// limit). A constant number of queries, whatever the number of briefs.
+    fn recent_briefs(
+        &self,
+        projects: Option<&[ScopePath]>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
     /// Marks a brief completed (or another final status) by its agent's callback, in one
     /// atomic statement, only if it is still running and not revoked: `false` (and no
     /// audit record) if it was not, so of concurrent callbacks exactly one wins.

@@ -28,7 +28,8 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// A stable, machine-readable code: `invalid_request`, `invalid_json`, `unauthorized`,
     /// `forbidden`, `not_found`, `method_not_allowed`, `conflict`, `already_exists`,
-    /// `payload_too_large`, `too_many_requests`, `missing_secrets`, `backend_unavailable`,
+    /// `payload_too_large`, `too_many_requests`, `too_many_refs`, `missing_secrets`,
+    /// `backend_unavailable`, `timeout` (the request took longer than the server allows),
     /// `not_configured` (a backend the request needs is not configured on this server),
     /// `callback_replayed`, `internal`.
     pub code: String,
@@ -44,10 +45,12 @@ pub struct ErrorDetail {
 pub struct RefError {
     /// The secret name as the task's `secret_refs` wrote it.
     pub name: String,
-    /// `missing`, `not_found`, `refused`, `unavailable` or `unsafe_name` (a name refused
-    /// as an unsafe environment name since the task was stored).
+    /// `missing`, `not_found`, `refused`, `unavailable`, `not_configured` (the secret's
+    /// backend is not configured on this server) or `unsafe_name` (a name refused as an
+    /// unsafe environment name since the task was stored).
     pub reason: String,
-    /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`).
+    /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`,
+    /// `not_configured`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
@@ -77,6 +80,7 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
     use StatusCode as S;
     match e {
         Error::Invalid(_) | Error::CategoryRequired { .. } => (S::BAD_REQUEST, "invalid_request"),
+        Error::TooManyRefs { .. } => (S::BAD_REQUEST, "too_many_refs"),
         Error::NotFound(_) | Error::ParentMissing { .. } => (S::NOT_FOUND, "not_found"),
         Error::AlreadyExists(_) => (S::CONFLICT, "already_exists"),
         Error::Conflict(_) => (S::CONFLICT, "conflict"),
@@ -93,21 +97,19 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502
-/// otherwise (a backend failed).
+/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502 if
+/// a backend failed, 503 if the only other faults are backends this server has not
+/// configured.
 fn dispatch_status(failures: &[RefFailure]) -> (StatusCode, &'static str) {
-    let any_unsafe = failures
-        .iter()
-        .any(|f| matches!(f.reason, RefFailureReason::UnsafeName(_)));
-    let only_missing = failures
-        .iter()
-        .all(|f| matches!(f.reason, RefFailureReason::Missing));
-    if any_unsafe {
+    let any = |p: fn(&RefFailureReason) -> bool| failures.iter().any(|f| p(&f.reason));
+    if any(|r| matches!(r, RefFailureReason::UnsafeName(_))) {
         (StatusCode::BAD_REQUEST, "invalid_request")
-    } else if only_missing {
-        (StatusCode::NOT_FOUND, "missing_secrets")
-    } else {
+    } else if any(|r| matches!(r, RefFailureReason::Backend { .. })) {
         (StatusCode::BAD_GATEWAY, "backend_unavailable")
+    } else if any(|r| matches!(r, RefFailureReason::NotConfigured { .. })) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_configured")
+    } else {
+        (StatusCode::NOT_FOUND, "missing_secrets")
     }
 }
 
@@ -123,6 +125,7 @@ fn ref_error(f: &RefFailure) -> RefError {
             },
             Some(scope.clone()),
         ),
+        RefFailureReason::NotConfigured { scope, .. } => ("not_configured", Some(scope.clone())),
         RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
     };
     RefError {
@@ -186,9 +189,10 @@ impl From<Error> for ApiError {
             | Error::Forbidden(m)
             | Error::Unauthorized(m)
             | Error::Crypto(m) => m.clone(),
-            Error::CategoryRequired { .. } | Error::Backend(_) | Error::Dispatch(_) => {
-                e.to_string()
-            }
+            Error::CategoryRequired { .. }
+            | Error::TooManyRefs { .. }
+            | Error::Backend(_)
+            | Error::Dispatch(_) => e.to_string(),
             Error::ParentMissing { level, parent } => {
                 wording::parent_missing(level, parent, Reader::Api)
             }

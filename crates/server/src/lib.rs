@@ -32,7 +32,7 @@ use routes::{accounts, audit, briefs, health, scopes, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The database the server runs on.
 pub type Db = SqlStore;
@@ -49,7 +49,13 @@ pub struct AppState {
     pub limiter: Arc<limit::Limiter>,
     /// Whose `X-Forwarded-For` is believed (`SECRETSTORE_TRUSTED_PROXIES`).
     pub proxies: Arc<auth::TrustedProxies>,
+    /// How long one request may take before it is answered 503 `timeout`
+    /// (`SECRETSTORE_REQUEST_TIMEOUT`).
+    pub request_timeout: Duration,
 }
+
+/// How long one request may take, unless told otherwise.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AppState {
     /// The state over `svc`, with the default limits.
@@ -58,7 +64,14 @@ impl AppState {
             svc: Arc::new(svc),
             limiter: Arc::new(limit::Limiter::default()),
             proxies: Arc::new(auth::TrustedProxies::default()),
+            request_timeout: REQUEST_TIMEOUT,
         }
+    }
+
+    /// Answers a request that takes longer than `limit` with 503 `timeout`.
+    pub fn with_request_timeout(mut self, limit: Duration) -> AppState {
+        self.request_timeout = limit;
+        self
     }
 
     /// Believes `X-Forwarded-For` from these proxies.
@@ -130,6 +143,10 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)
         .merge(ui::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            bound_request_time,
+        ))
         .route_layer(middleware::from_fn(note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -148,6 +165,29 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this route",
     )
+}
+
+/// Answers 503 `timeout` when the route takes longer than the request timeout: a stalled
+/// database or backend holds up one request for a bounded time, never a client forever.
+/// What the route was doing is dropped with its future (a transaction not yet committed
+/// is rolled back).
+async fn bound_request_time(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} s and was abandoned; try again",
+                st.request_timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// The route template a request matched, handed from [`note_route`] to [`log_requests`].

@@ -10,6 +10,7 @@ pub struct FolderBriefStore {
 }
 
 impl FolderBriefStore {
+    /// The brief store in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FolderBriefStore { dir: dir.into() }
     }
@@ -36,13 +37,13 @@ impl FolderBriefStore {
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || crate::files::create_owner_only_dir_all(&dir))
             .await
-            .map_err(|e| Error::Storage(format!("brief store: {e}")))?
+            .map_err(|e| Error::storage(format!("brief store: {e}")))?
             .map_err(|e| storage("create the folder", &self.dir, e))
     }
 }
 
 fn storage(what: &str, dir: &std::path::Path, e: std::io::Error) -> Error {
-    Error::Storage(format!("brief store {}: cannot {what}: {e}", dir.display()))
+    Error::storage(format!("brief store {}: cannot {what}: {e}", dir.display()))
 }
 
 impl BriefStore for FolderBriefStore {
@@ -50,7 +51,7 @@ impl BriefStore for FolderBriefStore {
         Box::pin(async move {
             let path = self.path(&brief.brief_id)?;
             let json = serde_json::to_vec_pretty(brief)
-                .map_err(|e| Error::Storage(format!("cannot encode brief: {e}")))?;
+                .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
             self.create_dir().await?;
             // Write to a temporary name (new, owner-only), flush to disk, then rename: a
             // brief is whole or absent.
@@ -98,7 +99,7 @@ impl BriefStore for FolderBriefStore {
                 Err(e) => return Err(storage("read a brief", &self.dir, e)),
             };
             serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Storage(format!("brief {id} is corrupt: {e}")))
+                .map_err(|e| Error::storage(format!("brief {id} is corrupt: {e}")))
         })
     }
 }

@@ -15,11 +15,13 @@ use zeroize::Zeroizing;
 /// Why a key list could not be used. Never contains key material.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
+    /// The list holds no key.
     #[error("no Fernet key given")]
     Empty,
     #[error(
         "Fernet key #{0} is not a valid key: it must be the url-safe base64 of 32 bytes (as `secretstore keygen` prints)"
     )]
+    /// The key at this position (from 1) is not a Fernet key.
     Invalid(usize),
 }
 

@@ -9,14 +9,6 @@
 //! let token = ring.encrypt(b"s3cr3t");
 //! assert_eq!(ring.decrypt(&token).unwrap().as_slice(), b"s3cr3t");
 //! ```
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "issue #11: this crate is brought clean under the workspace lints on its own branch, not merged yet"
-)]
 #![forbid(unsafe_code)]
 
 pub mod briefs;
@@ -29,4 +21,4 @@ pub mod sql;
 pub use briefs::FolderBriefStore;
 pub use crypto::Keyring;
 pub use local::LocalBackend;
-pub use sql::{Dialect, PoolSettings, SqlStore, redact_url};
+pub use sql::{DatabaseError, Dialect, PoolSettings, SqlStore, redact_url};

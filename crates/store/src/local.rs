@@ -12,6 +12,7 @@ pub struct LocalBackend {
 }
 
 impl LocalBackend {
+    /// The local backend, encrypting under the first key of `keys`.
     pub fn new(keys: Keyring) -> Self {
         LocalBackend { keys }
     }

@@ -2,7 +2,7 @@
 
 use super::{NewSession, Service};
 use crate::accounts::{
-    self, Account, AccountKind, AccountStore, SessionAuth, SessionInfo, TokenInfo,
+    self, Account, AccountKind, AccountStore, SessionAuth, SessionInfo, SessionStore, TokenInfo,
 };
 use crate::authz::{Principal, Role};
 use crate::brief::{self};
@@ -12,7 +12,7 @@ use crate::ports::MetadataStore;
 use crate::value::SecretValue;
 
 /// Account management: root only.
-impl<S: MetadataStore + AccountStore> Service<S> {
+impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
     pub(super) fn require_root(who: &Principal) -> Result<()> {
         if who.is_root() {
             Ok(())
@@ -113,7 +113,7 @@ impl<S: MetadataStore + AccountStore> Service<S> {
             .await?
             .into_iter()
             .find(|t| t.id == id)
-            .ok_or_else(|| Error::Storage("the new token was not stored".into()))?;
+            .ok_or_else(|| Error::storage("the new token was not stored"))?;
         Ok((info, token))
     }
 

@@ -1,11 +1,12 @@
 //! Briefs after dispatch: reading them, their status, the agent's callback, revocation.
 
 use super::{Service, require_in_project};
-use crate::authz::{Action, Principal};
+use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefStatus};
 use crate::error::{Error, Result};
 use crate::model::BriefId;
 use crate::ports::{BriefSummary, DispatchRecord, MetadataStore};
+use crate::scope::ScopePath;
 
 impl<S: MetadataStore> Service<S> {
     /// A stored brief, if the caller may dispatch in its project (else "no brief").
@@ -96,14 +97,36 @@ impl<S: MetadataStore> Service<S> {
     }
 
     /// The newest dispatches in projects where the caller may dispatch, newest first.
+    /// The store filters by the caller's projects before the limit (a member sees its
+    /// own briefs however many other teams dispatched since); the check here only keeps
+    /// what [`Principal::check`] allows, should the two ever differ.
     pub async fn recent_briefs(&self, who: &Principal, limit: i64) -> Result<Vec<BriefSummary>> {
-        let all = self.store.recent_briefs(limit.clamp(1, 1000) * 4).await?;
-        Ok(all
+        let limit = limit.clamp(1, 1000);
+        let roots = dispatch_roots(who);
+        let found = self.store.recent_briefs(roots.as_deref(), limit).await?;
+        Ok(found
             .into_iter()
             .filter(|b| who.check(Action::Dispatch, &b.project) == crate::authz::Access::Allowed)
-            .take(limit.clamp(1, 1000) as usize)
             .collect())
     }
+}
+
+/// The scopes under which the caller may dispatch (and so read briefs): `None` for root,
+/// who may everywhere; else the scope of each role (an admin's or dispatcher's
+/// organization, a member's team).
+fn dispatch_roots(who: &Principal) -> Option<Vec<ScopePath>> {
+    if who.is_root() {
+        return None;
+    }
+    Some(
+        who.roles
+            .iter()
+            .filter_map(|r| match r {
+                Role::Root => None,
+                Role::Admin(s) | Role::Member(s) | Role::Dispatcher(s) => Some(s.clone()),
+            })
+            .collect(),
+    )
 }
 
 /// A callback token is valid for its brief, unexpired and not revoked.

@@ -11,7 +11,7 @@ use crate::ports::{DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataSto
 use crate::resolve::{self, Resolution};
 use crate::scope::{Level, ScopePath};
 use crate::value::SecretValue;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 impl<S: MetadataStore> Service<S> {
     /// Creates a task. Its refs are checked for shape only: they are resolved at dispatch.
@@ -24,10 +24,16 @@ impl<S: MetadataStore> Service<S> {
     ) -> Result<Task> {
         let project = ScopePath::parse_level(project, Level::Project)?;
         who.require(Action::Dispatch, &project)?;
+        check_ref_count(refs.len())?;
+        if let Some(p) = &payload {
+            check_payload_size(p)?;
+        }
+        // De-duplicated in one pass, first occurrence kept.
+        let mut seen: HashSet<String> = HashSet::with_capacity(refs.len());
         let mut names: Vec<String> = Vec::with_capacity(refs.len());
         for r in refs {
             let n = SecretName::parse(r)?;
-            if !names.iter().any(|x| x == n.as_str()) {
+            if seen.insert(n.to_string()) {
                 names.push(n.to_string());
             }
         }
@@ -134,8 +140,20 @@ impl<S: MetadataStore> Service<S> {
             let backend = match self.backends.get(*kind) {
                 Ok(b) => b,
                 Err(e) => {
+                    let message = match e {
+                        Error::NotConfigured { message, .. } => message,
+                        other => other.to_string(),
+                    };
                     for &i in idx {
-                        failures.push(fail(i, BackendError::Unavailable(e.to_string())));
+                        failures.push(RefFailure {
+                            name: resolutions[i].name.to_string(),
+                            reason: RefFailureReason::NotConfigured {
+                                scope: winner(i)
+                                    .map(|c| c.meta.scope.to_string())
+                                    .unwrap_or_default(),
+                                message: message.clone(),
+                            },
+                        });
                     }
                     continue;
                 }
@@ -202,6 +220,8 @@ impl<S: MetadataStore> Service<S> {
     /// fails the whole dispatch, naming every one, and nothing is stored or issued.
     pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
         let task = self.task(who, task_id).await?;
+        // A task stored before the limits were enforced is held to them here.
+        check_ref_count(task.secret_refs.len())?;
         // A ref stored before unsafe environment names were refused is refused here.
         refuse_unsafe_refs(&task.secret_refs)?;
         let project = ScopePath::parse_level(task.project.as_str(), Level::Project)?;
@@ -360,4 +380,33 @@ pub(super) fn json_contains(v: &serde_json::Value, needle: &str) -> bool {
             .any(|(k, x)| k.contains(needle) || json_contains(x, needle)),
         other => other.to_string().contains(needle),
     }
+}
+
+/// The most secret refs one task may name (SPEC §8): a dispatch's work, and the parameters
+/// of the queries it builds, stay bounded.
+pub const MAX_REFS: usize = 256;
+
+/// The largest payload a task may carry, as JSON text (SPEC §8).
+pub const MAX_PAYLOAD_BYTES: usize = 65_536;
+
+/// Refuses a task with more than [`MAX_REFS`] refs, before any of them is parsed.
+fn check_ref_count(given: usize) -> Result<()> {
+    if given > MAX_REFS {
+        return Err(Error::TooManyRefs {
+            given,
+            limit: MAX_REFS,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a payload larger than [`MAX_PAYLOAD_BYTES`] as JSON text.
+fn check_payload_size(payload: &serde_json::Value) -> Result<()> {
+    let size = serde_json::to_vec(payload).map_or(usize::MAX, |v| v.len());
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(Error::Invalid(format!(
+            "the task's payload is {size} bytes as JSON; the limit is {MAX_PAYLOAD_BYTES}"
+        )));
+    }
+    Ok(())
 }

@@ -100,7 +100,7 @@ impl<S: MetadataStore> Service<S> {
         versions
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Storage("write returned no version".into()))
+            .ok_or_else(|| Error::storage("write returned no version"))
     }
 
     /// A link refused by the link rule is audited (`secret.link_refused`: who, where, which

@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod briefs;
 mod dispatch;
+pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
 mod doctor;
 mod links;
 mod scopes;

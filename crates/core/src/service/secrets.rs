@@ -96,7 +96,7 @@ impl<S: MetadataStore> Service<S> {
             .await?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::Storage("write returned no version".into()))
+            .ok_or_else(|| Error::storage("write returned no version"))
     }
 
     /// A change of an external secret (AWS, Vault) as one step with its version check:
@@ -492,16 +492,18 @@ impl<S: MetadataStore> Service<S> {
     }
 
     /// The metadata of every secret the caller may see.
+    /// Two queries, whatever the number of scopes.
     pub async fn list_visible(&self, who: &Principal) -> Result<Vec<SecretMeta>> {
-        let mut out = Vec::new();
-        for scope in self.scopes(who).await? {
-            if scope.level() != Level::Project
-                && who.check(Action::ReadMeta, &scope) == crate::authz::Access::Allowed
-            {
-                out.extend(self.store.list_secrets(&scope).await?);
-            }
-        }
-        Ok(out)
+        let readable: Vec<ScopePath> = self
+            .scopes(who)
+            .await?
+            .into_iter()
+            .filter(|scope| {
+                scope.level() != Level::Project
+                    && who.check(Action::ReadMeta, scope) == crate::authz::Access::Allowed
+            })
+            .collect();
+        self.store.list_secrets_in(&readable).await
     }
 }
 

@@ -169,7 +169,9 @@ fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
         | Error::Conflict(m)
         | Error::Forbidden(m)
         | Error::Crypto(m) => m.clone(),
-        Error::CategoryRequired { .. } | Error::Backend(_) => e.to_string(),
+        Error::CategoryRequired { .. } | Error::TooManyRefs { .. } | Error::Backend(_) => {
+            e.to_string()
+        }
         Error::ParentMissing { level, parent } => {
             wording::parent_missing(level, parent, Reader::Ui)
         }

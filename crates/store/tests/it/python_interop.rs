@@ -5,14 +5,6 @@
 //! Needs a Python with `cryptography`: `scripts/test.sh` makes a venv and sets
 //! `SECRETSTORE_TEST_PYTHON`; otherwise `python3` is used if it has the package.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 use secretstore_core::{
     AuditEntry, BackendKind, Category, NewVersion, Principal, ScopePath, ScopeStore, SecretName,
     SecretStore, StoredMaterial, ValueBackend,

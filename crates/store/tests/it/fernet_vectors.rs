@@ -1,14 +1,6 @@
 //! The Fernet spec's own test vectors (`tests/data/fernet`), against our keyring and
 //! the `fernet` crate we build on.
 
-#![allow(
-    missing_docs,
-    unreachable_pub,
-    unused_qualifications,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "tests: a failed step is a failed test"
-)]
 use secretstore_store::crypto::{Keyring, token_timestamp};
 use serde::Deserialize;
 use std::path::PathBuf;

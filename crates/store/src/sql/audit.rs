@@ -1,0 +1,31 @@
+//! [`AuditStore`]: the append-only audit log.
+
+use super::SqlStore;
+use super::bind::Sql;
+use super::rows::{AUDIT_COLUMNS, AuditRow};
+use super::tx::insert_audit;
+use secretstore_core::{AuditEntry, AuditStore, Result, ScopePath};
+
+impl AuditStore for SqlStore {
+    async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
+        self.read(async |conn| insert_audit(conn, &audit).await)
+            .await
+    }
+
+    async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let mut sql = Sql::new(&format!("SELECT {AUDIT_COLUMNS} FROM audit"));
+        if let Some(roots) = roots {
+            if roots.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push(" WHERE ")
+                .under("scope", roots.iter().map(ScopePath::as_str));
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").bind(limit);
+        let rows: Vec<AuditRow> = self
+            .read(async |conn| Ok(sql.query_as()?.fetch_all(conn).await?))
+            .await?;
+        // Newest `limit`, shown oldest first.
+        rows.into_iter().rev().map(AuditEntry::try_from).collect()
+    }
+}

@@ -1,0 +1,212 @@
+//! [`DispatchStore`]: tasks, and the dispatches (briefs) made of them.
+
+use super::SqlStore;
+use super::bind::Sql;
+use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
+use super::tx::{insert_audit, scope_id};
+use secretstore_core::{
+    AuditEntry, BriefId, BriefStatus, BriefSummary, DispatchRecord, DispatchStore, Error, Result,
+    ScopePath, Task, TaskId,
+};
+use std::collections::HashMap;
+
+impl DispatchStore for SqlStore {
+    async fn create_task(&self, task: &Task, audit: AuditEntry) -> Result<()> {
+        let project = &task.project;
+        let refs = serde_json::to_string(&task.secret_refs)
+            .map_err(|e| Error::storage(format!("cannot encode refs: {e}")))?;
+        self.write_tx(Some(&audit), async |tx| {
+            let pid = scope_id(tx, project)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("unknown project {project}")))?;
+            sqlx::query(
+                "INSERT INTO tasks (id, project_id, secret_refs, payload, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(task.id.as_str())
+            .bind(pid)
+            .bind(refs)
+            .bind(task.payload.as_ref().map(|p| p.to_string()))
+            .bind(stamp(task.created_at))
+            .bind(&task.created_by)
+            .execute(&mut *tx)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn task(&self, id: &TaskId) -> Result<Task> {
+        let row: Option<TaskRow> = self
+            .read(async |conn| {
+                Ok(sqlx::query_as(
+                    "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
+                     FROM tasks t JOIN scopes sc ON sc.id = t.project_id WHERE t.id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(conn)
+                .await?)
+            })
+            .await?;
+        row.ok_or_else(|| Error::NotFound(format!("no task {id}")))?
+            .try_into()
+    }
+
+    async fn record_dispatch(&self, rec: &DispatchRecord, audit: AuditEntry) -> Result<()> {
+        self.write_tx(Some(&audit), async |tx| {
+            sqlx::query(
+                "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(rec.brief_id.as_str())
+            .bind(rec.task_id.as_str())
+            .bind(rec.project.as_str())
+            .bind(stamp(rec.created_at))
+            .bind(&rec.token_hash)
+            .bind(stamp(rec.expires_at))
+            .bind(rec.status.as_str())
+            .execute(&mut *tx)
+            .await?;
+            for s in &rec.secrets {
+                sqlx::query(
+                    "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(rec.brief_id.as_str())
+                .bind(s.scope.as_str())
+                .bind(&s.name)
+                .bind(s.version)
+                .bind(&s.backend_version)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dispatch_record(&self, id: &BriefId) -> Result<DispatchRecord> {
+        let (row, secrets) = self
+            .read(async |conn| {
+                let row: Option<BriefRow> = sqlx::query_as(
+                    "SELECT task_id, project, created_at, token_hash, expires_at, status, \
+                            completed_at, revoked_at FROM briefs WHERE id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some(row) = row else {
+                    return Ok((None, Vec::new()));
+                };
+                let secrets: Vec<BriefSecretRow> = sqlx::query_as(
+                    "SELECT scope, name, version, backend_version FROM brief_secrets \
+                     WHERE brief_id = $1 ORDER BY name",
+                )
+                .bind(id.as_str())
+                .fetch_all(&mut *conn)
+                .await?;
+                Ok((Some(row), secrets))
+            })
+            .await?;
+        row.ok_or_else(|| Error::NotFound(format!("no brief {id}")))?
+            .with_secrets(id.clone(), secrets)
+    }
+
+    async fn recent_briefs(
+        &self,
+        projects: Option<&[ScopePath]>,
+        limit: i64,
+    ) -> Result<Vec<BriefSummary>> {
+        if projects.is_some_and(|p| p.is_empty()) {
+            return Ok(Vec::new());
+        }
+        // Two statements whatever the number of briefs: the newest briefs in the caller's
+        // projects (filtered before the limit), then the stale secrets of all of them.
+        let mut list =
+            Sql::new("SELECT id, task_id, project, created_at, status, completed_at FROM briefs");
+        if let Some(roots) = projects {
+            list.push(" WHERE ")
+                .under("project", roots.iter().map(ScopePath::as_str));
+        }
+        list.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .bind(limit);
+        let (rows, stale) = self
+            .read(async |conn| {
+                let rows: Vec<BriefSummaryRow> = list.query_as()?.fetch_all(&mut *conn).await?;
+                if rows.is_empty() {
+                    return Ok((rows, Vec::new()));
+                }
+                // A secret is stale for a brief when it has a newer version or is gone.
+                let mut stale = Sql::new(
+                    "SELECT bs.brief_id, bs.name FROM brief_secrets bs \
+                     LEFT JOIN scopes sc ON sc.path = bs.scope \
+                     LEFT JOIN secrets s ON s.scope_id = sc.id AND s.name = bs.name \
+                     WHERE (s.id IS NULL OR s.current_version > bs.version) AND bs.brief_id IN ",
+                );
+                stale
+                    .bind_list(rows.iter().map(|r| r.id().to_owned()))
+                    .push(" ORDER BY bs.brief_id, bs.name");
+                let stale: Vec<(String, String)> = stale.query_as()?.fetch_all(&mut *conn).await?;
+                Ok((rows, stale))
+            })
+            .await?;
+        let mut by_brief: HashMap<String, Vec<String>> = HashMap::new();
+        for (brief, name) in stale {
+            by_brief.entry(brief).or_default().push(name);
+        }
+        rows.into_iter()
+            .map(|r| {
+                let stale = by_brief.remove(r.id()).unwrap_or_default();
+                r.with_stale(stale)
+            })
+            .collect()
+    }
+
+    async fn complete_brief(
+        &self,
+        id: &BriefId,
+        status: BriefStatus,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        // Audited inside, only when the brief was still running.
+        self.write_tx(None, async |tx| {
+            // Check and complete in one statement: of concurrent callbacks, one finds the
+            // brief running (SQLite: the write lock; PostgreSQL: the row lock, then the
+            // condition is evaluated again), the others find no row.
+            let done = sqlx::query(
+                "UPDATE briefs SET status = $2, completed_at = $3 \
+                 WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(status.as_str())
+            .bind(stamp(audit.at))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            insert_audit(tx, &audit).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn revoke_brief(&self, id: &BriefId, audit: AuditEntry) -> Result<bool> {
+        self.write_tx(None, async |tx| {
+            let done = sqlx::query(
+                "UPDATE briefs SET status = 'revoked', revoked_at = $2 \
+                 WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(stamp(audit.at))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            insert_audit(tx, &audit).await?;
+            Ok(true)
+        })
+        .await
+    }
+}

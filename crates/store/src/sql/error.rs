@@ -1,0 +1,167 @@
+//! The store's errors: [`StoreError`] inside the adapter (so that `?` works on sqlx's
+//! errors and the domain's alike), [`DatabaseError`] as the source the domain's
+//! [`Error::Storage`] keeps, and which database failures are worth a retry.
+
+use secretstore_core::Error;
+use std::fmt;
+
+/// SQLite's primary result codes that mean "another connection holds the lock" (the
+/// extended codes, `SQLITE_BUSY_SNAPSHOT` = 517 among them, keep them in their low byte).
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+/// PostgreSQL's SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
+const PG_RETRYABLE: [&str; 2] = ["40001", "40P01"];
+
+/// A failure inside the adapter: the domain's own error (an unknown scope, a conflict),
+/// or the database's.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// An error the domain words itself, passed through as it is.
+    Domain(Error),
+    /// The database failed.
+    Db(DatabaseError),
+    /// The transaction lost a race that a new attempt can win (a concurrent create of
+    /// the same row); the caller starts over.
+    Retry,
+}
+
+/// The adapter's result type.
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// True if a new attempt of the whole transaction may succeed.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Retry => true,
+            StoreError::Db(e) => e.is_retryable(),
+            StoreError::Domain(_) => false,
+        }
+    }
+
+    /// True for a violated unique constraint (the row exists already).
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Db(e) => e.is_unique_violation(),
+            StoreError::Domain(_) | StoreError::Retry => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(DatabaseError(e))
+    }
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        StoreError::Domain(e)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Domain(e) => e,
+            StoreError::Db(e) => Error::Storage(Box::new(e)),
+            StoreError::Retry => {
+                Error::storage("the write kept conflicting with concurrent writes; try again")
+            }
+        }
+    }
+}
+
+/// A database failure, as [`Error::Storage`] keeps it. Its `Display` and `Debug` show
+/// what sqlx says of it (for a database error: the database's code and primary message),
+/// never a bind parameter, a row's content, or the detail PostgreSQL adds to a
+/// constraint violation (which quotes the row's values). The sqlx error is its
+/// [`source`](std::error::Error::source).
+pub struct DatabaseError(sqlx::Error);
+
+impl DatabaseError {
+    /// The database's own code of the failure: SQLite's extended result code, or
+    /// PostgreSQL's SQLSTATE.
+    pub fn code(&self) -> Option<String> {
+        self.0
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned())
+    }
+
+    /// True if the transaction lost a race with another and a new attempt may succeed:
+    /// SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` with every extended code
+    /// (`SQLITE_BUSY_SNAPSHOT` too), PostgreSQL's serialization failure and deadlock.
+    pub fn is_retryable(&self) -> bool {
+        let Some(d) = self.0.as_database_error() else {
+            return false;
+        };
+        let code = d.code();
+        if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+            code.and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+        } else if d
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .is_some()
+        {
+            code.is_some_and(|c| PG_RETRYABLE.contains(&c.as_ref()))
+        } else {
+            false
+        }
+    }
+
+    /// True for a violated unique constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        self.0
+            .as_database_error()
+            .is_some_and(|d| d.is_unique_violation())
+    }
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_database_error() {
+            // The primary message only: PostgreSQL's detail ("Key (name)=(…)") is left out.
+            Some(d) => match d.code() {
+                Some(code) => write!(f, "database error {code}: {}", d.message()),
+                None => write!(f, "database error: {}", d.message()),
+            },
+            None => write!(f, "database error: {}", self.0),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not sqlx's Debug, which prints PostgreSQL's whole error response (its detail
+        // quotes the values of the row).
+        f.debug_struct("DatabaseError")
+            .field("code", &self.code())
+            .field("message", &self.to_string())
+            .finish()
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_error_passes_through_unchanged() {
+        let e: Error = StoreError::from(Error::NotFound("no secret X".into())).into();
+        assert!(matches!(e, Error::NotFound(m) if m == "no secret X"));
+    }
+
+    #[test]
+    fn a_database_error_keeps_its_source() {
+        let e: Error = StoreError::from(sqlx::Error::PoolTimedOut).into();
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<DatabaseError>().is_some());
+        assert!(e.to_string().starts_with("database error: "), "{e}");
+    }
+}

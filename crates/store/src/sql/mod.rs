@@ -1,0 +1,70 @@
+//! The metadata store on SQLite or PostgreSQL, chosen by the scheme of `DATABASE_URL`.
+//! Every SQL statement of secretstore lives in this module, one file per port of the
+//! domain: [`scopes`], [`secrets`] (with the write reservations in [`reservations`]),
+//! [`dispatch`], [`audit`], [`accounts`] and [`sessions`]; [`keys`] holds what `rekey`
+//! needs. Underneath: [`connect`] (opening and migrating), [`rows`] (the rows as read,
+//! converted into the domain's types at the edge), [`bind`] (statements with a variable
+//! number of parameters), [`tx`] (the write transaction) and [`error`].
+//!
+//! Both databases run the same statements through sqlx's `Any` driver: `$N` placeholders,
+//! `RETURNING`, `ON CONFLICT`, and types both understand (BIGINT, TEXT). The schemas differ
+//! only where the databases do (identity columns), in `migrations/sqlite` and
+//! `migrations/postgres`. On SQLite, write transactions start with `BEGIN IMMEDIATE`: the
+//! write lock is taken up front, so two writers queue on the busy timeout instead of
+//! failing when a read lock cannot be upgraded. On PostgreSQL, row locks of the
+//! `UPDATE … RETURNING` that bumps a version serialize writers of one secret, so
+//! `expected_version` has exactly one winner even across servers. Writers of external
+//! secrets (AWS, Vault) first take a row of `write_reservations` (checking
+//! `expected_version` in the same transaction), write the backend, then record the
+//! version and delete the row in one transaction: the backend is only ever written by the
+//! writer that will win.
+
+mod accounts;
+mod audit;
+mod bind;
+mod connect;
+mod dispatch;
+mod error;
+mod keys;
+#[cfg(test)]
+mod query_count;
+mod reservations;
+mod rows;
+mod scopes;
+mod secrets;
+mod sessions;
+mod tx;
+
+pub use connect::{PoolSettings, redact_url};
+pub use error::DatabaseError;
+
+use sqlx::AnyPool;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite, in a file (or in memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The metadata store: every port of the domain's database, on one pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+impl SqlStore {
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool, for the store's own tests.
+    #[doc(hidden)]
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,459 @@
+//! The rows as the statements read them, one struct per shape, converted into the
+//! domain's types at the edge (`TryFrom`: a value the domain does not know is a storage
+//! error, never a guess).
+
+use secretstore_core::timestamp::{self, OffsetDateTime};
+use secretstore_core::{
+    Account, AccountKind, AuditEntry, BackendKind, BriefId, BriefStatus, BriefSummary, Candidate,
+    Category, DispatchRecord, DispatchedSecret, Error, Result, Role, ScopePath, SecretMeta,
+    SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
+};
+use sqlx::FromRow;
+use std::str::FromStr;
+
+/// A timestamp as stored: the one text format of [`timestamp::format()`] (whole seconds,
+/// UTC, `Z`), which also sorts as text.
+pub(super) fn stamp(t: OffsetDateTime) -> String {
+    timestamp::format(t)
+}
+
+/// A stored timestamp; one not in the one text format is a corrupt row.
+pub(super) fn at(s: &str) -> Result<OffsetDateTime> {
+    timestamp::parse(s)
+        .map_err(|_| Error::storage(format!("invalid timestamp {s:?} in the database")))
+}
+
+/// A stored timestamp that may be NULL.
+pub(super) fn at_opt(s: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    s.map(at).transpose()
+}
+
+/// A stored scope path; one that does not parse is a corrupt row.
+pub(super) fn scope(path: &str) -> Result<ScopePath> {
+    ScopePath::parse(path)
+        .map_err(|_| Error::storage(format!("invalid scope path {path:?} in the database")))
+}
+
+/// A brief's stored status; an unknown word is a corrupt row.
+pub(super) fn status(s: &str) -> Result<BriefStatus> {
+    BriefStatus::from_str(s)
+        .map_err(|_| Error::storage(format!("unknown brief status {s:?} in the database")))
+}
+
+/// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
+pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
+     s.current_version, s.created_at, s.updated_at, s.updated_by";
+
+/// The columns of [`MaterialRow`], over `secret_versions v`.
+pub(super) const MATERIAL_COLUMNS: &str = "v.ciphertext, v.backend_ref, v.backend_version";
+
+/// A secret's metadata.
+#[derive(FromRow)]
+pub(super) struct MetaRow {
+    scope: String,
+    name: String,
+    category: String,
+    backend: String,
+    current_version: Version,
+    created_at: String,
+    updated_at: String,
+    updated_by: String,
+}
+
+impl TryFrom<MetaRow> for SecretMeta {
+    type Error = Error;
+
+    fn try_from(r: MetaRow) -> Result<Self> {
+        Ok(SecretMeta {
+            category: Category::from_str(&r.category).map_err(|_| {
+                Error::storage(format!("unknown category {:?} in the database", r.category))
+            })?,
+            backend: BackendKind::from_str(&r.backend).map_err(|_| {
+                Error::storage(format!("unknown backend {:?} in the database", r.backend))
+            })?,
+            scope: scope(&r.scope)?,
+            name: r.name,
+            version: r.current_version,
+            created_at: at(&r.created_at)?,
+            updated_at: at(&r.updated_at)?,
+            updated_by: r.updated_by,
+        })
+    }
+}
+
+/// What a version stores: a Fernet token, or a reference into an external backend.
+#[derive(FromRow)]
+pub(super) struct MaterialRow {
+    ciphertext: Option<String>,
+    backend_ref: Option<String>,
+    backend_version: Option<String>,
+}
+
+impl From<MaterialRow> for StoredMaterial {
+    fn from(r: MaterialRow) -> Self {
+        StoredMaterial {
+            ciphertext: r.ciphertext,
+            backend_ref: r.backend_ref,
+            backend_version: r.backend_version,
+        }
+    }
+}
+
+/// A secret with its current version's material.
+#[derive(FromRow)]
+pub(super) struct CurrentRow {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    #[sqlx(flatten)]
+    material: MaterialRow,
+}
+
+impl TryFrom<CurrentRow> for Candidate {
+    type Error = Error;
+
+    fn try_from(r: CurrentRow) -> Result<Self> {
+        Ok(Candidate {
+            meta: r.meta.try_into()?,
+            material: r.material.into(),
+        })
+    }
+}
+
+impl TryFrom<CurrentRow> for (SecretMeta, StoredMaterial) {
+    type Error = Error;
+
+    fn try_from(r: CurrentRow) -> Result<Self> {
+        Ok((r.meta.try_into()?, r.material.into()))
+    }
+}
+
+/// A secret with one version's number and material.
+#[derive(FromRow)]
+pub(super) struct VersionMaterialRow {
+    #[sqlx(flatten)]
+    meta: MetaRow,
+    version: Version,
+    #[sqlx(flatten)]
+    material: MaterialRow,
+}
+
+impl TryFrom<VersionMaterialRow> for (SecretMeta, Version, StoredMaterial) {
+    type Error = Error;
+
+    fn try_from(r: VersionMaterialRow) -> Result<Self> {
+        Ok((r.meta.try_into()?, r.version, r.material.into()))
+    }
+}
+
+/// One version of a secret's history, with the secret's current version.
+#[derive(FromRow)]
+pub(super) struct VersionRow {
+    version: Version,
+    created_at: String,
+    created_by: String,
+    backend_version: Option<String>,
+    rollback_of: Option<Version>,
+    current_version: Version,
+}
+
+impl TryFrom<VersionRow> for VersionMeta {
+    type Error = Error;
+
+    fn try_from(r: VersionRow) -> Result<Self> {
+        Ok(VersionMeta {
+            current: r.version == r.current_version,
+            version: r.version,
+            created_at: at(&r.created_at)?,
+            created_by: r.created_by,
+            backend_version: r.backend_version,
+            rollback_of: r.rollback_of,
+        })
+    }
+}
+
+/// The columns of [`AuditRow`].
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, at, actor, action, scope, name, version, target, source, detail";
+
+/// One audit record.
+#[derive(FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: String,
+    actor: String,
+    action: String,
+    scope: Option<String>,
+    name: Option<String>,
+    version: Option<Version>,
+    target: Option<String>,
+    source: Option<String>,
+    detail: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = Error;
+
+    fn try_from(r: AuditRow) -> Result<Self> {
+        Ok(AuditEntry {
+            id: Some(r.id),
+            at: at(&r.at)?,
+            actor: r.actor,
+            action: r.action,
+            scope: r.scope,
+            name: r.name,
+            version: r.version,
+            target: r.target,
+            source: r.source,
+            // Written by the store as JSON; an unreadable one reads as none.
+            detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+    }
+}
+
+/// A task, with its project's path.
+#[derive(FromRow)]
+pub(super) struct TaskRow {
+    id: String,
+    path: String,
+    secret_refs: String,
+    payload: Option<String>,
+    created_at: String,
+    created_by: String,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = Error;
+
+    fn try_from(r: TaskRow) -> Result<Self> {
+        let id = TaskId::parse(&r.id)?;
+        let corrupt = |e: serde_json::Error| Error::storage(format!("task {id} is corrupt: {e}"));
+        Ok(Task {
+            secret_refs: serde_json::from_str(&r.secret_refs).map_err(corrupt)?,
+            payload: r
+                .payload
+                .map(|p| serde_json::from_str(&p))
+                .transpose()
+                .map_err(corrupt)?,
+            id,
+            project: scope(&r.path)?,
+            created_at: at(&r.created_at)?,
+            created_by: r.created_by,
+        })
+    }
+}
+
+/// A dispatch as recorded (its secrets are read apart).
+#[derive(FromRow)]
+pub(super) struct BriefRow {
+    task_id: String,
+    project: String,
+    created_at: String,
+    token_hash: String,
+    expires_at: String,
+    status: String,
+    completed_at: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl BriefRow {
+    /// The record of brief `id`, with the secrets it handed out.
+    pub(super) fn with_secrets(
+        self,
+        id: BriefId,
+        secrets: Vec<BriefSecretRow>,
+    ) -> Result<DispatchRecord> {
+        Ok(DispatchRecord {
+            brief_id: id,
+            task_id: TaskId::parse(&self.task_id)?,
+            project: scope(&self.project)?,
+            created_at: at(&self.created_at)?,
+            token_hash: self.token_hash,
+            expires_at: at(&self.expires_at)?,
+            status: status(&self.status)?,
+            completed_at: at_opt(self.completed_at.as_deref())?,
+            revoked: self.revoked_at.is_some(),
+            secrets: secrets
+                .into_iter()
+                .map(DispatchedSecret::try_from)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// One secret a brief handed out.
+#[derive(FromRow)]
+pub(super) struct BriefSecretRow {
+    scope: String,
+    name: String,
+    version: Version,
+    backend_version: Option<String>,
+}
+
+impl TryFrom<BriefSecretRow> for DispatchedSecret {
+    type Error = Error;
+
+    fn try_from(r: BriefSecretRow) -> Result<Self> {
+        Ok(DispatchedSecret {
+            scope: scope(&r.scope)?,
+            name: r.name,
+            version: r.version,
+            backend_version: r.backend_version,
+        })
+    }
+}
+
+/// A dispatch as the briefs page lists it (its stale secrets are read apart).
+#[derive(FromRow)]
+pub(super) struct BriefSummaryRow {
+    id: String,
+    task_id: String,
+    project: String,
+    created_at: String,
+    status: String,
+    completed_at: Option<String>,
+}
+
+impl BriefSummaryRow {
+    /// The brief's id.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The summary, with the names of the secrets rotated (or deleted) since.
+    pub(super) fn with_stale(self, stale: Vec<String>) -> Result<BriefSummary> {
+        Ok(BriefSummary {
+            project: scope(&self.project)?,
+            created_at: at(&self.created_at)?,
+            status: status(&self.status)?,
+            completed_at: at_opt(self.completed_at.as_deref())?,
+            brief_id: self.id,
+            task_id: self.task_id,
+            stale,
+        })
+    }
+}
+
+/// A grant as stored: the role's name, and its scope (empty for root).
+#[derive(FromRow)]
+pub(super) struct GrantRow {
+    pub(super) role: String,
+    pub(super) scope: String,
+}
+
+impl TryFrom<GrantRow> for Role {
+    type Error = Error;
+
+    fn try_from(r: GrantRow) -> Result<Self> {
+        role_from_columns(&r.role, &r.scope)
+    }
+}
+
+/// The columns a role is stored in: its name, and its scope (empty for root).
+pub(super) fn role_columns(role: &Role) -> (&'static str, String) {
+    (
+        role.name(),
+        role.scope().map(|s| s.to_string()).unwrap_or_default(),
+    )
+}
+
+/// A role from its columns.
+pub(super) fn role_from_columns(role: &str, scope: &str) -> Result<Role> {
+    Role::parse(role, (!scope.is_empty()).then_some(scope))
+        .map_err(|e| Error::storage(format!("bad grant in the database: {e}")))
+}
+
+/// An account, without its roles.
+#[derive(FromRow)]
+pub(super) struct AccountRow {
+    pub(super) id: i64,
+    name: String,
+    kind: String,
+    created_at: String,
+}
+
+impl AccountRow {
+    /// The account, with its roles.
+    pub(super) fn with_roles(self, roles: Vec<Role>) -> Result<Account> {
+        Ok(Account {
+            kind: AccountKind::parse(&self.kind)?,
+            created_at: at(&self.created_at)?,
+            name: self.name,
+            roles,
+        })
+    }
+}
+
+/// A grant with the id of its account.
+#[derive(FromRow)]
+pub(super) struct AccountGrantRow {
+    pub(super) account_id: i64,
+    #[sqlx(flatten)]
+    pub(super) grant: GrantRow,
+}
+
+/// An API token (never the token: its public id and dates).
+#[derive(FromRow)]
+pub(super) struct TokenRow {
+    id: String,
+    name: String,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+impl TryFrom<TokenRow> for TokenInfo {
+    type Error = Error;
+
+    fn try_from(r: TokenRow) -> Result<Self> {
+        Ok(TokenInfo {
+            created_at: at(&r.created_at)?,
+            revoked_at: at_opt(r.revoked_at.as_deref())?,
+            id: r.id,
+            account: r.name,
+        })
+    }
+}
+
+/// A live web UI session, as listed.
+#[derive(FromRow)]
+pub(super) struct SessionRow {
+    public_id: String,
+    name: String,
+    token_id: String,
+    created_at: String,
+    expires_at: String,
+    source: Option<String>,
+}
+
+impl TryFrom<SessionRow> for SessionInfo {
+    type Error = Error;
+
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(SessionInfo {
+            created_at: at(&r.created_at)?,
+            expires_at: at(&r.expires_at)?,
+            id: r.public_id,
+            account: r.name,
+            token_id: r.token_id,
+            source: r.source,
+        })
+    }
+}
+
+/// A session as its cookie finds it, one row per grant of its account.
+#[derive(FromRow)]
+pub(super) struct SessionAuthRow {
+    pub(super) name: String,
+    pub(super) csrf: String,
+    pub(super) expires_at: String,
+    pub(super) public_id: String,
+    #[sqlx(flatten)]
+    pub(super) grant: GrantRow,
+}
+
+/// An account and one of its grants (none: the account holds no role), by token.
+#[derive(FromRow)]
+pub(super) struct TokenGrantRow {
+    pub(super) name: String,
+    pub(super) role: Option<String>,
+    pub(super) scope: Option<String>,
+}

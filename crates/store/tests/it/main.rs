@@ -1,0 +1,20 @@
+//! The store's integration tests, in one binary: the value backend and the database
+//! conformance suites (the database one on SQLite, and on PostgreSQL too with
+//! `SECRETSTORE_TEST_DB=postgres`), the Fernet spec's vectors, interoperability with
+//! Python's `cryptography`, the queries the pages cost, and one test per bug pinned.
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    unused_qualifications,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
+mod common;
+mod conformance;
+mod fernet_vectors;
+mod migrations;
+mod python_interop;
+mod regression;
