@@ -109,8 +109,8 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
             cfg.listen
         );
     }
-    let operator = Principal::operator(&cfg.os_user);
-    if let Some(token) = svc.bootstrap_root(&operator).await? {
+    let who = Principal::operator(&cfg.os_user);
+    if let Some(token) = svc.bootstrap_root(&who).await? {
         println!("created the account root; its API token, shown once:");
         println!();
         println!("    {}", token.expose_secret());

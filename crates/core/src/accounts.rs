@@ -3,6 +3,7 @@
 use crate::authz::{Principal, Role};
 use crate::error::{Error, Result};
 use crate::model::AuditEntry;
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use base64::Engine;
 use serde::Serialize;
@@ -53,8 +54,8 @@ pub struct Account {
     pub name: String,
     /// A person or a service account.
     pub kind: AccountKind,
-    /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    /// When it was created (UTC).
+    pub created_at: OffsetDateTime,
     /// Its roles, each at a scope.
     pub roles: Vec<Role>,
 }
@@ -67,9 +68,11 @@ pub struct TokenInfo {
     /// The account the token belongs to.
     pub account: String,
     /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When it was revoked, if it was.
-    pub revoked_at: Option<String>,
+    #[serde(with = "crate::timestamp::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
 }
 
 /// A web UI session's public facts: its public id (never the cookie's secret), whose it
@@ -83,9 +86,11 @@ pub struct SessionInfo {
     /// The public id of the API token the session was opened with: revoking it ends the session.
     pub token_id: String,
     /// When the session began (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When it ends unless renewed (RFC 3339, UTC).
-    pub expires_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub expires_at: OffsetDateTime,
     /// Where the sign-in came from.
     pub source: Option<String>,
 }
@@ -98,8 +103,8 @@ pub struct SessionAuth {
     pub who: Principal,
     /// The session's CSRF token, which every form must echo.
     pub csrf: String,
-    /// When the session ends (RFC 3339, UTC).
-    pub expires_at: String,
+    /// When the session ends (UTC).
+    pub expires_at: OffsetDateTime,
     /// The session's public id.
     pub public_id: String,
 }
@@ -222,7 +227,7 @@ pub trait SessionStore: Send + Sync {
         token_hash: &str,
         public_id: &str,
         csrf: &str,
-        expires_at: &str,
+        expires_at: OffsetDateTime,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
     /// The caller, CSRF token, expiry and public id of a session, in one query; `None` for
@@ -233,12 +238,12 @@ pub trait SessionStore: Send + Sync {
         id_hash: &str,
         source: &str,
     ) -> impl Future<Output = Result<Option<SessionAuth>>> + Send;
-    /// The live sessions (unexpired, token unrevoked, account with a grant), newest first;
-    /// with `account`, only that account's.
+    /// The live sessions (unexpired at `now`, token unrevoked, account with a grant),
+    /// newest first; with `account`, only that account's.
     fn list_sessions(
         &self,
         account: Option<&str>,
-        now: &str,
+        now: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<SessionInfo>>> + Send;
     /// Ends a session by its public id (with `account`, only if it is that account's);
     /// `NotFound` otherwise.

@@ -81,6 +81,15 @@ impl fmt::Display for Role {
 }
 
 /// An authenticated caller: who (for the audit log), what roles, and from where.
+///
+/// The one name for the caller in every crate: the type is `Principal`, and a variable,
+/// parameter or field holding one is called `who` — the service's `who: &Principal`
+/// parameters, [`SessionAuth::who`](crate::SessionAuth::who), the web UI's `Session::who`,
+/// the HTTP handlers' `Caller(who): Caller` (the server's extractor, bound by its content),
+/// and the command line's `who` (the operator). A record that keeps who did something
+/// keeps only the account name, in the field named after its column: the audit log's
+/// `actor` ([`AuditEntry::new`](crate::AuditEntry::new) takes the `Principal`), a version's
+/// `created_by` and a secret's `updated_by` ([`NewVersion::by`](crate::NewVersion::by)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The account name, or `cli:<os user>` for the command line.

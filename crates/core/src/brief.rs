@@ -1,11 +1,72 @@
 //! Briefs and callback tokens.
 
+use crate::error::{Error, Result};
 use crate::model::{BackendKind, BriefId, Category, TaskId, Version};
+use crate::scope::ScopePath;
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::fmt;
+use std::str::FromStr;
 use subtle::ConstantTimeEq;
+
+/// Where a dispatched brief stands: `running` until its agent's callback (or a
+/// revocation) ends it. Stored, serialized and shown as the lower-case word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BriefStatus {
+    /// Dispatched; its callback token is valid until it expires.
+    Running,
+    /// Its agent's callback came.
+    Completed,
+    /// Its agent reported a failure.
+    Failed,
+    /// Revoked: its callback token no longer works.
+    Revoked,
+}
+
+impl BriefStatus {
+    /// Every status.
+    pub const ALL: [BriefStatus; 4] = [
+        BriefStatus::Running,
+        BriefStatus::Completed,
+        BriefStatus::Failed,
+        BriefStatus::Revoked,
+    ];
+
+    /// The status as stored and shown (`running`, `completed`, `failed`, `revoked`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BriefStatus::Running => "running",
+            BriefStatus::Completed => "completed",
+            BriefStatus::Failed => "failed",
+            BriefStatus::Revoked => "revoked",
+        }
+    }
+}
+
+impl FromStr for BriefStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        BriefStatus::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown brief status {}: one of running, completed, failed, revoked",
+                    crate::name::short_echo(s)
+                ))
+            })
+    }
+}
+
+impl fmt::Display for BriefStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The JSON document assembled at dispatch. It never holds a value or a callback token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,9 +76,10 @@ pub struct Brief {
     /// The task it was dispatched from.
     pub task_id: TaskId,
     /// The task's project.
-    pub project: String,
+    pub project: ScopePath,
     /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Which secrets it handed out (names, scopes and versions; never values).
     pub secrets: Vec<BriefSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -31,7 +93,7 @@ pub struct BriefSecret {
     /// The environment name.
     pub name: String,
     /// The scope whose secret won the resolution.
-    pub scope: String,
+    pub scope: ScopePath,
     /// The version handed out.
     pub version: Version,
     /// Where its value lives.
@@ -92,6 +154,18 @@ mod tests {
         assert!(token_matches(s, &h));
         assert!(!token_matches("sscb_wrong", &h));
         assert_ne!(new_callback_token().expose_secret(), s);
+    }
+
+    #[test]
+    fn brief_statuses_round_trip_as_their_words() {
+        for s in BriefStatus::ALL {
+            assert_eq!(s.as_str().parse::<BriefStatus>().unwrap(), s);
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        assert!("Running".parse::<BriefStatus>().is_err());
     }
 
     #[test]

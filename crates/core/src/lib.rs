@@ -32,6 +32,7 @@ pub mod random;
 pub mod resolve;
 pub mod scope;
 pub mod service;
+pub mod timestamp;
 pub mod value;
 
 pub use accounts::{
@@ -39,18 +40,18 @@ pub use accounts::{
 };
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
-pub use brief::{Brief, BriefSecret};
+pub use brief::{Brief, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
 pub use model::{
-    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
     TaskId, Version, VersionMeta,
 };
 pub use name::SecretName;
 pub use ports::{
-    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore, Fetch,
-    Fetched, MetadataStore, NewVersion, Reservation, Reserved, ScopeStore, SecretStore,
-    ValueBackend, Written,
+    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore,
+    DispatchedSecret, Expected, Fetch, Fetched, MetadataStore, NewVersion, Reservation, Reserved,
+    ScopeStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
@@ -58,35 +59,3 @@ pub use service::{
     Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, Service, ServiceConfig,
 };
 pub use value::SecretValue;
-
-const RFC3339_SECONDS: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-
-/// Now, in UTC, as `2026-11-29T14:00:00Z`: the one timestamp format of secretstore
-/// (it sorts as text).
-pub fn now_rfc3339() -> String {
-    rfc3339_in(0)
-}
-
-/// Now plus `secs` seconds, in the same format. Never panics: a time past what the
-/// format holds is the last second of year 9999 (before year 1: its first second).
-pub fn rfc3339_in(secs: i64) -> String {
-    let now = time::OffsetDateTime::now_utc();
-    match now.checked_add(time::Duration::seconds(secs)) {
-        Some(t) if (1..=9999).contains(&t.year()) => t
-            .format(RFC3339_SECONDS)
-            .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned()),
-        _ if secs > 0 => "9999-12-31T23:59:59Z".to_owned(),
-        _ => "0001-01-01T00:00:00Z".to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_in_never_overflows() {
-        assert_eq!(super::rfc3339_in(i64::MAX), "9999-12-31T23:59:59Z");
-        assert_eq!(super::rfc3339_in(i64::MIN), "0001-01-01T00:00:00Z");
-        assert!(super::rfc3339_in(3600) > super::now_rfc3339());
-    }
-}

@@ -1,8 +1,10 @@
 //! The records of the domain: categories, backends, secrets, versions, tasks, ids.
 
+use crate::authz::Principal;
 use crate::error::{Error, Result};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
+use crate::timestamp::OffsetDateTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -109,21 +111,11 @@ impl fmt::Display for BackendKind {
     }
 }
 
-/// Who did something: `cli:<os user>`, or an account name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor(pub String);
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// The metadata of a secret: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretMeta {
     /// The scope the secret is kept at.
-    pub scope: String,
+    pub scope: ScopePath,
     /// The secret's name (its environment name).
     pub name: String,
     /// What kind of credential it is.
@@ -133,9 +125,11 @@ pub struct SecretMeta {
     /// Its current version.
     pub version: Version,
     /// When version 1 was written (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// When the current version was written (RFC 3339, UTC).
-    pub updated_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub updated_at: OffsetDateTime,
     /// Who wrote the current version.
     pub updated_by: String,
 }
@@ -146,7 +140,8 @@ pub struct VersionMeta {
     /// The version number.
     pub version: Version,
     /// When it was written (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Who wrote it.
     pub created_by: String,
     /// The backend's own version id (AWS version id, Vault KV version), if any.
@@ -185,14 +180,15 @@ pub struct Task {
     /// The task's id.
     pub id: TaskId,
     /// The project the task runs in (its refs resolve along the project's chain).
-    pub project: String,
+    pub project: ScopePath,
     /// The secret names the task asks for.
     pub secret_refs: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     /// What the agent is told to do; never a secret value.
     pub payload: Option<serde_json::Value>,
     /// When it was created (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// Who created it.
     pub created_by: String,
 }
@@ -254,7 +250,8 @@ pub struct AuditEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
     /// When it happened (RFC 3339, UTC).
-    pub at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub at: OffsetDateTime,
     /// Who did it (an account name, or `cli:<os user>`).
     pub actor: String,
     /// What was done (`secret.write`, `brief.dispatch`, …).
@@ -274,12 +271,23 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// A record of `action` by `actor` now, from `source`.
-    pub fn new(actor: &Actor, action: &str, source: &str) -> Self {
+    /// A record of `action` by `who` now: its account is the record's actor, its source
+    /// the record's source.
+    pub fn new(who: &Principal, action: &str) -> Self {
+        AuditEntry::by(&who.account, action, &who.source)
+    }
+
+    /// A record of `action` by nobody known (`anonymous`: a failed sign-in, a refused
+    /// token), from `source`.
+    pub fn anonymous(action: &str, source: &str) -> Self {
+        AuditEntry::by("anonymous", action, source)
+    }
+
+    fn by(actor: &str, action: &str, source: &str) -> Self {
         AuditEntry {
             id: None,
-            at: crate::now_rfc3339(),
-            actor: actor.0.clone(),
+            at: crate::timestamp::now(),
+            actor: actor.to_owned(),
             action: action.to_owned(),
             scope: None,
             name: None,

@@ -2,15 +2,16 @@
 //! the brief store), as traits that the adapter crates implement, and the records they
 //! exchange.
 
-use crate::brief::Brief;
+use crate::brief::{Brief, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
 use crate::model::{
-    Actor, AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
     TaskId, Version, VersionMeta,
 };
 use crate::name::SecretName;
 use crate::scope::ScopePath;
+use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use std::future::Future;
 use std::pin::Pin;
@@ -186,6 +187,35 @@ pub trait BriefStore: Send + Sync {
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
 }
 
+/// What a write expects of the secret it replaces, checked in the transaction that
+/// writes (or reserves) it: a stale expectation is a `Conflict` and changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// The secret must not exist yet.
+    Absent,
+    /// The secret's current version must be this one.
+    Version(Version),
+}
+
+impl Expected {
+    /// True if a secret whose current version is `current` (`None`: it does not exist)
+    /// is what this expects.
+    pub fn admits(self, current: Option<Version>) -> bool {
+        match self {
+            Expected::Absent => current.is_none(),
+            Expected::Version(v) => current == Some(v),
+        }
+    }
+
+    /// The version expected, if one is (`None` for [`Expected::Absent`]).
+    pub fn version(self) -> Option<Version> {
+        match self {
+            Expected::Absent => None,
+            Expected::Version(v) => Some(v),
+        }
+    }
+}
+
 /// One write of a new version, as handed to the store.
 #[derive(Debug, Clone)]
 pub struct NewVersion {
@@ -199,12 +229,13 @@ pub struct NewVersion {
     pub backend: BackendKind,
     /// What the new version stores (ciphertext or reference).
     pub material: StoredMaterial,
-    /// The version this write replaces (`0`: the secret must not exist yet).
-    pub expected: Option<Version>,
+    /// What the write expects of the secret it replaces (`None`: anything).
+    pub expected: Option<Expected>,
     /// The version this write restores, for a rollback.
     pub rollback_of: Option<Version>,
-    /// Who writes.
-    pub actor: Actor,
+    /// The account name of who writes (`who.account`): the version's `created_by` and the
+    /// secret's `updated_by`.
+    pub by: String,
     /// The audit record; the store fills in the new version.
     pub audit: AuditEntry,
     /// The write reservation (its holder) that this write ends: the store releases it in
@@ -219,9 +250,9 @@ pub struct Reservation {
     pub scope: ScopePath,
     /// The secret's name.
     pub name: SecretName,
-    /// The version the caller expects to replace (`0`: the secret must not exist yet);
-    /// checked against the database in the transaction that takes the reservation.
-    pub expected: Option<Version>,
+    /// What the caller expects of the secret it replaces (`None`: anything); checked
+    /// against the database in the transaction that takes the reservation.
+    pub expected: Option<Expected>,
 }
 
 /// A reserved secret as the database held it when the reservation was taken: its
@@ -236,21 +267,34 @@ pub struct DispatchRecord {
     /// The task dispatched.
     pub task_id: TaskId,
     /// The task's project.
-    pub project: String,
-    /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    pub project: ScopePath,
+    /// When it was dispatched (UTC).
+    pub created_at: OffsetDateTime,
     /// The SHA-256 of the callback token.
     pub token_hash: String,
-    /// When the callback token expires (RFC 3339, UTC).
-    pub expires_at: String,
+    /// When the callback token expires (UTC).
+    pub expires_at: OffsetDateTime,
     /// `running` until the agent's callback (or a revocation) ends it.
-    pub status: String,
+    pub status: BriefStatus,
     /// When the callback came, if it came.
-    pub completed_at: Option<String>,
+    pub completed_at: Option<OffsetDateTime>,
     /// True once the callback token was revoked.
     pub revoked: bool,
-    /// Which secrets (scope, name, version, backend version) the brief handed out.
-    pub secrets: Vec<(String, String, Version, Option<String>)>,
+    /// Which secrets the brief handed out.
+    pub secrets: Vec<DispatchedSecret>,
+}
+
+/// One secret a dispatch handed out, as the database keeps it (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchedSecret {
+    /// The scope whose secret won the resolution.
+    pub scope: ScopePath,
+    /// The environment name.
+    pub name: String,
+    /// The version handed out.
+    pub version: Version,
+    /// The backend's version of the value handed out, if the backend has versions.
+    pub backend_version: Option<String>,
 }
 
 /// A dispatch as the web UI lists it, with the secrets rotated since.
@@ -261,13 +305,15 @@ pub struct BriefSummary {
     /// The task dispatched.
     pub task_id: String,
     /// The task's project.
-    pub project: String,
+    pub project: ScopePath,
     /// When it was dispatched (RFC 3339, UTC).
-    pub created_at: String,
+    #[serde(with = "crate::timestamp::rfc3339")]
+    pub created_at: OffsetDateTime,
     /// `running`, `completed`, `failed` or `revoked`.
-    pub status: String,
+    pub status: BriefStatus,
     /// When the callback came, if it came.
-    pub completed_at: Option<String>,
+    #[serde(with = "crate::timestamp::rfc3339::option")]
+    pub completed_at: Option<OffsetDateTime>,
     /// Names of secrets the brief used that have a newer version (or were deleted) since:
     /// a running agent still holds the old value.
     pub stale: Vec<String>,
@@ -412,7 +458,7 @@ pub trait DispatchStore: Send + Sync {
     fn complete_brief(
         &self,
         id: &BriefId,
-        status: &str,
+        status: BriefStatus,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<bool>> + Send;
     /// Revokes a running brief's callback token (status `revoked`), atomically; `false`

@@ -58,7 +58,7 @@ impl Resolution {
         Explained {
             name: self.name.to_string(),
             found: w.is_some(),
-            scope: w.map(|m| m.scope.clone()),
+            scope: w.map(|m| m.scope.to_string()),
             version: w.map(|m| m.version),
             backend: w.map(|m| m.backend),
             category: w.map(|m| m.category),
@@ -66,7 +66,7 @@ impl Resolution {
                 .shadowed
                 .iter()
                 .map(|m| ShadowedRef {
-                    scope: m.scope.clone(),
+                    scope: m.scope.to_string(),
                     version: m.version,
                     backend: m.backend,
                 })
@@ -86,7 +86,7 @@ pub fn resolve(
 ) -> Vec<Resolution> {
     let chain = project.resolution_chain();
     // Position in the chain: 0 is the narrowest.
-    let rank = |scope: &str| chain.iter().position(|c| c.as_str() == scope);
+    let rank = |scope: &ScopePath| chain.iter().position(|c| c == scope);
     let mut out: Vec<Resolution> = Vec::with_capacity(refs.len());
     for name in refs {
         if out.iter().any(|r| &r.name == name) {
@@ -119,13 +119,13 @@ mod tests {
     fn cand(scope: &str, name: &str, version: i64) -> Candidate {
         Candidate {
             meta: SecretMeta {
-                scope: scope.into(),
+                scope: ScopePath::parse(scope).unwrap(),
                 name: name.into(),
                 category: Category::Provider,
                 backend: BackendKind::Local,
                 version,
-                created_at: String::new(),
-                updated_at: String::new(),
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                updated_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_by: String::new(),
             },
             material: StoredMaterial::default(),
@@ -181,13 +181,13 @@ mod tests {
             }).collect();
             let r = resolve(&project, &[n("X")], cands.clone());
             let in_chain: Vec<&Candidate> = cands.iter()
-                .filter(|c| chain.iter().any(|s| s.as_str() == c.meta.scope)).collect();
+                .filter(|c| chain.iter().any(|s| s == &c.meta.scope)).collect();
             match &r[0].winner {
                 None => prop_assert!(in_chain.is_empty()),
                 Some(w) => {
-                    prop_assert!(chain.iter().any(|s| s.as_str() == w.meta.scope));
-                    let depth = w.meta.scope.split('/').count();
-                    prop_assert!(in_chain.iter().all(|c| c.meta.scope.split('/').count() <= depth));
+                    prop_assert!(chain.iter().any(|s| s == &w.meta.scope));
+                    let depth = w.meta.scope.as_str().split('/').count();
+                    prop_assert!(in_chain.iter().all(|c| c.meta.scope.as_str().split('/').count() <= depth));
                     prop_assert_eq!(r[0].shadowed.len() + 1, in_chain.len());
                 }
             }

@@ -186,6 +186,47 @@ impl fmt::Display for ScopePath {
     }
 }
 
+impl PartialEq<str> for ScopePath {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ScopePath {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl TryFrom<String> for ScopePath {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        ScopePath::parse(&s)
+    }
+}
+
+impl TryFrom<&str> for ScopePath {
+    type Error = Error;
+    fn try_from(s: &str) -> Result<Self> {
+        ScopePath::parse(s)
+    }
+}
+
+/// Serialized as the path's text.
+impl serde::Serialize for ScopePath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// Read from text, and checked as [`ScopePath::parse`] checks it.
+impl<'de> serde::Deserialize<'de> for ScopePath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(d)?;
+        ScopePath::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use secretstore_core::Principal;
 use std::net::{IpAddr, SocketAddr};
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request (an API token's account). Handlers bind it by its
+/// content, `Caller(who): Caller`: the caller is `who` everywhere (see [`Principal`]).
 pub struct Caller(pub Principal);
 
 /// The bearer token of a request, if it has one.

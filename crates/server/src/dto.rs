@@ -1,8 +1,9 @@
 //! The request and response bodies of the API, with their OpenAPI schemas. Request
 //! bodies that carry a value have no `Debug`.
 
+use secretstore_core::timestamp;
 use secretstore_core::{
-    Account, AuditEntry, DispatchRecord, Role, SecretMeta, SessionInfo, Task, TokenInfo,
+    Account, AuditEntry, DispatchRecord, Expected, Role, SecretMeta, SessionInfo, Task, TokenInfo,
     VersionMeta,
 };
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,14 @@ pub struct PutSecret {
     pub category: Option<String>,
     /// Refuse the write (409) unless the current version is this (0: must not exist).
     pub expected_version: Option<i64>,
+}
+
+/// The domain's [`Expected`] of an `expected_version` number: `0` is "must not exist yet".
+pub fn expected(version: Option<i64>) -> Option<Expected> {
+    version.map(|v| match v {
+        0 => Expected::Absent,
+        v => Expected::Version(v),
+    })
 }
 
 /// `POST /api/v1/secrets/{name}/link`: exactly one of `aws_arn` and `vault_path`.
@@ -115,13 +124,13 @@ pub struct SecretDto {
 impl From<SecretMeta> for SecretDto {
     fn from(m: SecretMeta) -> Self {
         SecretDto {
-            scope: m.scope,
+            scope: m.scope.to_string(),
             name: m.name,
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            created_at: timestamp::format(m.created_at),
+            updated_at: timestamp::format(m.updated_at),
             updated_by: m.updated_by,
         }
     }
@@ -155,7 +164,7 @@ impl From<VersionMeta> for VersionDto {
     fn from(v: VersionMeta) -> Self {
         VersionDto {
             version: v.version,
-            created_at: v.created_at,
+            created_at: timestamp::format(v.created_at),
             created_by: v.created_by,
             backend_version: v.backend_version,
             rollback_of: v.rollback_of,
@@ -216,10 +225,10 @@ impl From<Task> for TaskDto {
     fn from(t: Task) -> Self {
         TaskDto {
             id: t.id.to_string(),
-            project: t.project,
+            project: t.project.to_string(),
             secret_refs: t.secret_refs,
             payload: t.payload,
-            created_at: t.created_at,
+            created_at: timestamp::format(t.created_at),
             created_by: t.created_by,
         }
     }
@@ -288,14 +297,14 @@ impl BriefDto {
         BriefDto {
             brief_id: b.brief_id.to_string(),
             task_id: b.task_id.to_string(),
-            project: b.project,
-            created_at: b.created_at,
+            project: b.project.to_string(),
+            created_at: timestamp::format(b.created_at),
             secrets: b
                 .secrets
                 .into_iter()
                 .map(|s| BriefSecretDto {
                     name: s.name,
-                    scope: s.scope,
+                    scope: s.scope.to_string(),
                     version: s.version,
                     backend: s.backend.to_string(),
                     category: s.category.to_string(),
@@ -303,9 +312,9 @@ impl BriefDto {
                 })
                 .collect(),
             payload: b.payload,
-            status: rec.status,
-            completed_at: rec.completed_at,
-            callback_expires_at: rec.expires_at,
+            status: rec.status.to_string(),
+            completed_at: rec.completed_at.map(timestamp::format),
+            callback_expires_at: timestamp::format(rec.expires_at),
         }
     }
 }
@@ -360,7 +369,7 @@ impl From<AuditEntry> for AuditDto {
     fn from(a: AuditEntry) -> Self {
         AuditDto {
             id: a.id,
-            at: a.at,
+            at: timestamp::format(a.at),
             actor: a.actor,
             action: a.action,
             scope: a.scope,
@@ -436,7 +445,7 @@ impl From<Account> for AccountDto {
         AccountDto {
             name: a.name,
             kind: a.kind.as_str().into(),
-            created_at: a.created_at,
+            created_at: timestamp::format(a.created_at),
             roles: a.roles.iter().map(RoleDto::from).collect(),
         }
     }
@@ -467,8 +476,8 @@ impl From<TokenInfo> for TokenDto {
         TokenDto {
             id: t.id,
             account: t.account,
-            created_at: t.created_at,
-            revoked_at: t.revoked_at,
+            created_at: timestamp::format(t.created_at),
+            revoked_at: t.revoked_at.map(timestamp::format),
         }
     }
 }
@@ -496,8 +505,8 @@ impl From<SessionInfo> for SessionDto {
             id: s.id,
             account: s.account,
             token_id: s.token_id,
-            created_at: s.created_at,
-            expires_at: s.expires_at,
+            created_at: timestamp::format(s.created_at),
+            expires_at: timestamp::format(s.expires_at),
             source: s.source,
         }
     }

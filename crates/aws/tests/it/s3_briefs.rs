@@ -10,11 +10,11 @@ fn brief() -> Brief {
     Brief {
         brief_id: BriefId::generate(),
         task_id: TaskId::generate(),
-        project: "acme/platform/dev/agent-x".into(),
-        created_at: secretstore_core::now_rfc3339(),
+        project: "acme/platform/dev/agent-x".try_into().unwrap(),
+        created_at: secretstore_core::timestamp::now(),
         secrets: vec![BriefSecret {
             name: "DB_URL".into(),
-            scope: "acme/platform".into(),
+            scope: "acme/platform".try_into().unwrap(),
             version: 3,
             backend: BackendKind::AwsSm,
             category: Category::Infrastructure,

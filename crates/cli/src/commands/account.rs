@@ -4,11 +4,11 @@ use crate::args::{AccountCmd, TokenCmd};
 use crate::error::Result;
 use crate::output::{print_table, roles_text, to_json};
 use crate::wiring::Svc;
-use secretstore_core::{AccountKind, Principal, Role};
+use secretstore_core::{AccountKind, Principal, Role, timestamp};
 use std::process::ExitCode;
 
 /// `account create` and `account list`.
-pub(super) async fn account(svc: &Svc, cmd: AccountCmd, actor: &Principal) -> Result<ExitCode> {
+pub(super) async fn account(svc: &Svc, cmd: AccountCmd, who: &Principal) -> Result<ExitCode> {
     match cmd {
         AccountCmd::Create { name, service } => {
             let kind = if service {
@@ -16,17 +16,17 @@ pub(super) async fn account(svc: &Svc, cmd: AccountCmd, actor: &Principal) -> Re
             } else {
                 AccountKind::Person
             };
-            let a = svc.create_account(actor, &name, kind).await?;
+            let a = svc.create_account(who, &name, kind).await?;
             println!("created {} account {}", a.kind.as_str(), a.name);
         }
         AccountCmd::List { json } => {
-            let list = svc.accounts(actor).await?;
+            let list = svc.accounts(who).await?;
             if json {
                 let v: Vec<serde_json::Value> = list
                     .iter()
                     .map(|a| {
                         serde_json::json!({
-                            "name": a.name, "kind": a.kind, "created_at": a.created_at,
+                            "name": a.name, "kind": a.kind, "created_at": timestamp::format(a.created_at),
                             "roles": a.roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
                         })
                     })
@@ -47,7 +47,7 @@ pub(super) async fn account(svc: &Svc, cmd: AccountCmd, actor: &Principal) -> Re
 /// `grant NAME ROLE [SCOPE] [--revoke]`: prints the account's roles after.
 pub(super) async fn grant(
     svc: &Svc,
-    actor: &Principal,
+    who: &Principal,
     name: &str,
     role: &str,
     scope: Option<&str>,
@@ -55,19 +55,19 @@ pub(super) async fn grant(
 ) -> Result<ExitCode> {
     let role = Role::parse(role, scope)?;
     let acct = if revoke {
-        svc.revoke_grant(actor, name, &role).await?
+        svc.revoke_grant(who, name, &role).await?
     } else {
-        svc.grant(actor, name, &role).await?
+        svc.grant(who, name, &role).await?
     };
     println!("{}: {}", acct.name, roles_text(&acct.roles));
     Ok(ExitCode::SUCCESS)
 }
 
 /// `token create`, `token list` and `token revoke`.
-pub(super) async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result<ExitCode> {
+pub(super) async fn token(svc: &Svc, cmd: TokenCmd, who: &Principal) -> Result<ExitCode> {
     match cmd {
         TokenCmd::Create { name } => {
-            let (info, token) = svc.create_token(actor, &name).await?;
+            let (info, token) = svc.create_token(who, &name).await?;
             println!("{}", token.expose_secret());
             eprintln!(
                 "token {} for {name}: shown once; only its SHA-256 is kept (revoke: secretstore token revoke {})",
@@ -75,7 +75,7 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result
             );
         }
         TokenCmd::List { name, json } => {
-            let list = svc.tokens(actor, &name).await?;
+            let list = svc.tokens(who, &name).await?;
             if json {
                 println!("{}", to_json(&list)?);
             } else {
@@ -84,8 +84,9 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result
                     .map(|t| {
                         vec![
                             t.id.clone(),
-                            t.created_at.clone(),
-                            t.revoked_at.clone().unwrap_or_else(|| "active".into()),
+                            timestamp::format(t.created_at),
+                            t.revoked_at
+                                .map_or_else(|| "active".into(), timestamp::format),
                         ]
                     })
                     .collect();
@@ -93,7 +94,7 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, actor: &Principal) -> Result
             }
         }
         TokenCmd::Revoke { id } => {
-            svc.revoke_token(actor, &id).await?;
+            svc.revoke_token(who, &id).await?;
             println!("revoked token {id}");
         }
     }

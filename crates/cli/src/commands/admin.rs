@@ -5,7 +5,7 @@ use crate::envfile;
 use crate::error::{CliError, Result};
 use crate::output::{print_table, to_json, to_json_line};
 use crate::wiring::{Svc, open};
-use secretstore_core::{BackendKind, Principal};
+use secretstore_core::{BackendKind, Principal, timestamp};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -121,7 +121,7 @@ pub(super) async fn rekey(
 /// `org allow-links`: sets the organization's link prefixes, or shows them.
 pub(super) async fn allow_links(
     svc: &Svc,
-    actor: &Principal,
+    who: &Principal,
     org: &str,
     aws: &[String],
     vault: &[String],
@@ -129,9 +129,9 @@ pub(super) async fn allow_links(
     json: bool,
 ) -> Result<ExitCode> {
     let lists = if none || !aws.is_empty() || !vault.is_empty() {
-        svc.allow_links(actor, org, aws, vault).await?
+        svc.allow_links(who, org, aws, vault).await?
     } else {
-        svc.link_prefixes(actor, org).await?
+        svc.link_prefixes(who, org).await?
     };
     if json {
         println!("{}", to_json_line(&lists)?);
@@ -152,12 +152,12 @@ pub(super) async fn allow_links(
 /// `audit`: the log, oldest first, as a table or JSON.
 pub(super) async fn audit(
     svc: &Svc,
-    actor: &Principal,
+    who: &Principal,
     scope: Option<&str>,
     limit: i64,
     json: bool,
 ) -> Result<ExitCode> {
-    let log = svc.audit_log(actor, scope, limit).await?;
+    let log = svc.audit_log(who, scope, limit).await?;
     if json {
         println!("{}", to_json(&log)?);
     } else {
@@ -171,7 +171,7 @@ pub(super) async fn audit(
                     _ => String::new(),
                 };
                 vec![
-                    a.at.clone(),
+                    timestamp::format(a.at),
                     a.actor.clone(),
                     a.action.clone(),
                     what,

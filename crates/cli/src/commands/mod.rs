@@ -31,7 +31,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     }
     let cfg = raw.validate()?;
     let svc = open(&cfg).await?;
-    let actor = Principal::operator(&cfg.os_user);
+    let who = Principal::operator(&cfg.os_user);
     match cli.cmd {
         Cmd::Keygen | Cmd::Init | Cmd::Serve => Ok(ExitCode::SUCCESS),
         Cmd::Doctor => admin::doctor(&svc, &cfg).await,
@@ -39,7 +39,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             cmd: OrgCmd::Create { path },
         } => {
             let cmd = ScopeCmd::Create { path };
-            scope::create(&svc, cmd, Level::Organization, &actor).await
+            scope::create(&svc, cmd, Level::Organization, &who).await
         }
         Cmd::Org {
             cmd:
@@ -50,54 +50,54 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                     none,
                     json,
                 },
-        } => admin::allow_links(&svc, &actor, &org, &aws, &vault, none, json).await,
-        Cmd::Team { cmd } => scope::create(&svc, cmd, Level::Team, &actor).await,
-        Cmd::Workspace { cmd } => scope::create(&svc, cmd, Level::Workspace, &actor).await,
-        Cmd::Project { cmd } => scope::create(&svc, cmd, Level::Project, &actor).await,
-        Cmd::Secret { cmd } => secret::run(&svc, cmd, &actor).await,
+        } => admin::allow_links(&svc, &who, &org, &aws, &vault, none, json).await,
+        Cmd::Team { cmd } => scope::create(&svc, cmd, Level::Team, &who).await,
+        Cmd::Workspace { cmd } => scope::create(&svc, cmd, Level::Workspace, &who).await,
+        Cmd::Project { cmd } => scope::create(&svc, cmd, Level::Project, &who).await,
+        Cmd::Secret { cmd } => secret::run(&svc, cmd, &who).await,
         Cmd::Task {
             cmd: TaskCmd::Create { project, refs },
-        } => task::create(&svc, &actor, &project, &refs).await,
+        } => task::create(&svc, &who, &project, &refs).await,
         Cmd::Resolve {
             project,
             refs,
             explain,
             json,
-        } => task::resolve(&svc, &actor, &project, &refs, explain, json).await,
+        } => task::resolve(&svc, &who, &project, &refs, explain, json).await,
         Cmd::Dispatch {
             task_id,
             env_file,
             json,
-        } => task::dispatch(&svc, &task_id, env_file.as_deref(), json, &actor).await,
+        } => task::dispatch(&svc, &task_id, env_file.as_deref(), json, &who).await,
         Cmd::Run {
             task,
             no_mask,
             clean_env,
             command,
-        } => task::run_command(&svc, &task, &command, !no_mask, clean_env, &actor).await,
+        } => task::run_command(&svc, &task, &command, !no_mask, clean_env, &who).await,
         Cmd::Rekey {
             dry_run,
             batch_size,
         } => admin::rekey(&svc, &cfg, dry_run, batch_size).await,
         Cmd::Brief {
             cmd: BriefCmd::Show { brief_id },
-        } => task::show_brief(&svc, &actor, &brief_id).await,
+        } => task::show_brief(&svc, &who, &brief_id).await,
         Cmd::Brief {
             cmd: BriefCmd::Revoke { brief_id },
-        } => task::revoke_brief(&svc, &actor, &brief_id).await,
+        } => task::revoke_brief(&svc, &who, &brief_id).await,
         Cmd::Callback {
             cmd: CallbackCmd::Verify { brief_id },
         } => task::verify_callback(&svc, &brief_id).await,
-        Cmd::Account { cmd } => account::account(&svc, cmd, &actor).await,
+        Cmd::Account { cmd } => account::account(&svc, cmd, &who).await,
         Cmd::Grant {
             name,
             role,
             scope,
             revoke,
-        } => account::grant(&svc, &actor, &name, &role, scope.as_deref(), revoke).await,
-        Cmd::Token { cmd } => account::token(&svc, cmd, &actor).await,
+        } => account::grant(&svc, &who, &name, &role, scope.as_deref(), revoke).await,
+        Cmd::Token { cmd } => account::token(&svc, cmd, &who).await,
         Cmd::Audit { scope, limit, json } => {
-            admin::audit(&svc, &actor, scope.as_deref(), limit, json).await
+            admin::audit(&svc, &who, scope.as_deref(), limit, json).await
         }
     }
 }

@@ -11,10 +11,10 @@ pub(super) async fn create(
     svc: &Svc,
     cmd: ScopeCmd,
     level: Level,
-    actor: &Principal,
+    who: &Principal,
 ) -> Result<ExitCode> {
     let ScopeCmd::Create { path } = cmd;
-    let path = svc.create_scope(actor, &path, level).await?;
+    let path = svc.create_scope(who, &path, level).await?;
     println!("created {level} {path}");
     Ok(ExitCode::SUCCESS)
 }

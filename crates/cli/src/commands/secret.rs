@@ -5,7 +5,9 @@ use crate::error::{CliError, Result};
 use crate::input;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
-use secretstore_core::{BackendKind, Category, ImportEntry, Principal, SecretValue};
+use secretstore_core::{
+    BackendKind, Category, Expected, ImportEntry, Principal, SecretValue, timestamp,
+};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,8 +19,16 @@ fn category(s: Option<&str>) -> Result<Option<Category>> {
     Ok(s.map(Category::from_str).transpose()?)
 }
 
+/// The domain's [`Expected`] of `--expect-version N`: `0` is "only if it does not exist".
+fn expected(version: Option<i64>) -> Option<Expected> {
+    version.map(|v| match v {
+        0 => Expected::Absent,
+        v => Expected::Version(v),
+    })
+}
+
 /// Runs one `secret` subcommand.
-pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<ExitCode> {
+pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<ExitCode> {
     match cmd {
         SecretCmd::Set {
             at,
@@ -37,19 +47,26 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                 (None, None) => input::from_stdin(&at.name)?,
             };
             let v = svc
-                .set_secret(actor, &at.scope, &at.name, &value, cat, expect_version)
+                .set_secret(
+                    who,
+                    &at.scope,
+                    &at.name,
+                    &value,
+                    cat,
+                    expected(expect_version),
+                )
                 .await?;
             println!("{} at {}: version {v}", at.name, at.scope);
         }
         SecretCmd::Get { at, version } => {
-            let (value, _) = svc.reveal(actor, &at.scope, &at.name, version).await?;
+            let (value, _) = svc.reveal(who, &at.scope, &at.name, version).await?;
             let mut out = std::io::stdout().lock();
             out.write_all(value.expose_secret().as_bytes())
                 .and_then(|_| out.flush())
                 .map_err(CliError::WriteStdout)?;
         }
         SecretCmd::List { scope, json } => {
-            let list = svc.list(actor, &scope).await?;
+            let list = svc.list(who, &scope).await?;
             if json {
                 println!("{}", to_json(&list)?);
             } else if list.is_empty() {
@@ -63,7 +80,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                             m.category.to_string(),
                             m.backend.to_string(),
                             m.version.to_string(),
-                            m.updated_at.clone(),
+                            timestamp::format(m.updated_at),
                             m.updated_by.clone(),
                         ]
                     })
@@ -75,7 +92,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             }
         }
         SecretCmd::History { at, json } => {
-            let versions = svc.history(actor, &at.scope, &at.name).await?;
+            let versions = svc.history(who, &at.scope, &at.name).await?;
             if json {
                 println!("{}", to_json(&versions)?);
             } else {
@@ -91,7 +108,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                         }
                         vec![
                             v.version.to_string(),
-                            v.created_at.clone(),
+                            timestamp::format(v.created_at),
                             v.created_by.clone(),
                             note.join(", "),
                         ]
@@ -101,14 +118,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
             }
         }
         SecretCmd::Rollback { at, to } => {
-            let v = svc.rollback(actor, &at.scope, &at.name, to).await?;
+            let v = svc.rollback(who, &at.scope, &at.name, to).await?;
             println!(
                 "{} at {}: version {v} (the value of version {to})",
                 at.name, at.scope
             );
         }
         SecretCmd::Delete { at } => {
-            svc.delete(actor, &at.scope, &at.name).await?;
+            svc.delete(who, &at.scope, &at.name).await?;
             println!("deleted {} at {}", at.name, at.scope);
         }
         SecretCmd::Link {
@@ -128,7 +145,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
                 }
             };
             let v = svc
-                .link_secret(actor, &at.scope, &at.name, kind, &reference, cat)
+                .link_secret(who, &at.scope, &at.name, kind, &reference, cat)
                 .await?;
             println!(
                 "{} at {}: version {v} (linked to {kind})",
@@ -142,7 +159,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, actor: &Principal) -> Result<
         } => {
             let cat = Category::from_str(&cat)?;
             let entries = read_dotenv(&dotenv_file)?;
-            let done = svc.import(actor, &scope, cat, entries).await?;
+            let done = svc.import(who, &scope, cat, entries).await?;
             for (name, v) in &done {
                 println!("{name} at {scope}: version {v}");
             }

@@ -5,7 +5,7 @@ use crate::error::{CliError, Result};
 use crate::output::{to_json, zeroize_json};
 use crate::wiring::Svc;
 use crate::{envfile, input};
-use secretstore_core::Principal;
+use secretstore_core::{Principal, timestamp};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
@@ -73,11 +73,11 @@ fn child_base_env(cmd: &mut tokio::process::Command, clean: bool) {
 /// `task create`: prints the new task's id.
 pub(super) async fn create(
     svc: &Svc,
-    actor: &Principal,
+    who: &Principal,
     project: &str,
     refs: &[String],
 ) -> Result<ExitCode> {
-    let task = svc.create_task(actor, project, refs, None).await?;
+    let task = svc.create_task(who, project, refs, None).await?;
     println!("{}", task.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -85,13 +85,13 @@ pub(super) async fn create(
 /// `resolve`: which secret each ref resolves to (no values); fails when one is missing.
 pub(super) async fn resolve(
     svc: &Svc,
-    actor: &Principal,
+    who: &Principal,
     project: &str,
     refs: &[String],
     explain: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let res = svc.resolve(actor, project, refs).await?;
+    let res = svc.resolve(who, project, refs).await?;
     let explained: Vec<_> = res.iter().map(|r| r.explain()).collect();
     if json {
         println!("{}", to_json(&explained)?);
@@ -140,13 +140,13 @@ pub(super) async fn dispatch(
     task_id: &str,
     env_file: Option<&Path>,
     json: bool,
-    actor: &Principal,
+    who: &Principal,
 ) -> Result<ExitCode> {
     if let Some(path) = env_file {
         // Before anything is dispatched: a refused path issues no brief and no token.
         envfile::refuse_symlink(path).map_err(CliError::EnvFileRefused)?;
     }
-    let d = svc.dispatch(actor, task_id).await?;
+    let d = svc.dispatch(who, task_id).await?;
     if let Some(path) = env_file {
         envfile::write(path, &d.env).map_err(|source| CliError::EnvFileWrite {
             brief_id: d.brief.brief_id.to_string(),
@@ -189,12 +189,12 @@ pub(super) async fn run_command(
     command: &[OsString],
     mask: bool,
     clean_env: bool,
-    actor: &Principal,
+    who: &Principal,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
         return Err(CliError::Usage("no command to run"));
     };
-    let d = svc.dispatch(actor, task).await?;
+    let d = svc.dispatch(who, task).await?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args);
     child_base_env(&mut cmd, clean_env);
@@ -228,7 +228,7 @@ pub(super) async fn run_command(
             // Nothing will ever use this brief's callback token: revoke it at once.
             let id = d.brief.brief_id.to_string();
             drop(d);
-            let revoked = match svc.revoke_brief(actor, &id).await {
+            let revoked = match svc.revoke_brief(who, &id).await {
                 Ok(_) => format!("the callback token of brief {id} was revoked"),
                 Err(r) => format!(
                     "revoking brief {id} failed too ({r}): run `secretstore brief revoke {id}`"
@@ -285,14 +285,14 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
 }
 
 /// `brief show`: the stored brief JSON, with its status.
-pub(super) async fn show_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> Result<ExitCode> {
-    let brief = svc.brief(actor, brief_id).await?;
-    let rec = svc.brief_status(actor, brief_id).await?;
+pub(super) async fn show_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Result<ExitCode> {
+    let brief = svc.brief(who, brief_id).await?;
+    let rec = svc.brief_status(who, brief_id).await?;
     let mut shown = serde_json::to_value(&brief).map_err(CliError::Json)?;
     if let Some(o) = shown.as_object_mut() {
-        o.insert("status".into(), rec.status.into());
+        o.insert("status".into(), rec.status.as_str().into());
         if let Some(at) = rec.completed_at {
-            o.insert("completed_at".into(), at.into());
+            o.insert("completed_at".into(), timestamp::format(at).into());
         }
     }
     println!("{}", to_json(&shown)?);
@@ -300,8 +300,8 @@ pub(super) async fn show_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> 
 }
 
 /// `brief revoke`: its callback token stops working.
-pub(super) async fn revoke_brief(svc: &Svc, actor: &Principal, brief_id: &str) -> Result<ExitCode> {
-    let (rec, changed) = svc.revoke_brief(actor, brief_id).await?;
+pub(super) async fn revoke_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Result<ExitCode> {
+    let (rec, changed) = svc.revoke_brief(who, brief_id).await?;
     if changed {
         println!(
             "revoked brief {}: its callback token no longer works",

@@ -7,7 +7,7 @@ use crate::accounts::{
 use crate::authz::{Principal, Role};
 use crate::brief::{self};
 use crate::error::{Error, Result};
-use crate::model::{Actor, AuditEntry, BriefId};
+use crate::model::{AuditEntry, BriefId};
 use crate::ports::MetadataStore;
 use crate::value::SecretValue;
 
@@ -160,7 +160,7 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
                 &brief::token_hash(token),
                 &public_id,
                 &csrf,
-                &crate::rfc3339_in(ttl_secs),
+                crate::timestamp::in_secs(ttl_secs),
                 audit,
             )
             .await?;
@@ -184,7 +184,7 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
             .session_by_hash(&brief::token_hash(session_id), source)
             .await?
             .ok_or_else(unauthorized)?;
-        if crate::now_rfc3339() >= found.expires_at {
+        if crate::timestamp::now() >= found.expires_at {
             return Err(unauthorized());
         }
         Ok(found)
@@ -193,7 +193,9 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
     /// The live web UI sessions the caller may see: root every one, anyone else their own.
     pub async fn sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>> {
         let only = (!who.is_root()).then_some(who.account.as_str());
-        self.store.list_sessions(only, &crate::now_rfc3339()).await
+        self.store
+            .list_sessions(only, crate::timestamp::now())
+            .await
     }
 
     /// Ends a web UI session by its public id: root any, anyone else only their own (another
@@ -235,16 +237,15 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
         brief: Option<&str>,
         lockout_secs: Option<u64>,
     ) -> Result<()> {
-        let anonymous = Actor("anonymous".into());
         let brief = brief.and_then(|b| BriefId::parse(b).ok());
-        let mut failed = AuditEntry::new(&anonymous, "auth.failed", source)
+        let mut failed = AuditEntry::anonymous("auth.failed", source)
             .detail(serde_json::json!({ "credential": credential }));
         if let Some(b) = &brief {
             failed = failed.target(b.to_string());
         }
         self.store.append_audit(failed).await?;
         if let Some(secs) = lockout_secs {
-            let limited = AuditEntry::new(&anonymous, "auth.limited", source)
+            let limited = AuditEntry::anonymous("auth.limited", source)
                 .detail(serde_json::json!({ "credential": credential, "lockout_secs": secs }));
             self.store.append_audit(limited).await?;
         }

@@ -2,7 +2,7 @@
 
 use super::{Service, require_in_project};
 use crate::authz::{Action, Principal, Role};
-use crate::brief::{self, Brief};
+use crate::brief::{self, Brief, BriefStatus};
 use crate::error::{Error, Result};
 use crate::model::BriefId;
 use crate::ports::{BriefSummary, DispatchRecord, MetadataStore};
@@ -30,7 +30,7 @@ impl<S: MetadataStore> Service<S> {
     pub async fn verify_callback(&self, brief_id: &str, token: &str) -> Result<bool> {
         let id = BriefId::parse(brief_id)?;
         let rec = self.store.dispatch_record(&id).await?;
-        Ok(callback_token_valid(&rec, token) && rec.status == "running")
+        Ok(callback_token_valid(&rec, token) && rec.status == BriefStatus::Running)
     }
 
     /// The agent's callback: with a valid token for this brief, marks it completed, once.
@@ -58,8 +58,12 @@ impl<S: MetadataStore> Service<S> {
             source: source.to_owned(),
         };
         let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
-        audit.scope = Some(rec.project.clone());
-        if self.store.complete_brief(&id, "completed", audit).await? {
+        audit.scope = Some(rec.project.to_string());
+        if self
+            .store
+            .complete_brief(&id, BriefStatus::Completed, audit)
+            .await?
+        {
             return Ok(());
         }
         // Not running any more: revoked a moment ago (then the token is just invalid), or
@@ -70,7 +74,7 @@ impl<S: MetadataStore> Service<S> {
         let mut replay = self
             .audit(&who, "brief.callback_replay")
             .target(id.to_string());
-        replay.scope = Some(rec.project.clone());
+        replay.scope = Some(rec.project.to_string());
         self.store.append_audit(replay).await?;
         Err(Error::Conflict(format!(
             "the callback of brief {id} was already received: a callback token is good for one callback"
@@ -87,7 +91,7 @@ impl<S: MetadataStore> Service<S> {
         let rec = self.store.dispatch_record(&id).await?;
         require_in_project(who, &rec.project, || format!("no brief {id}"))?;
         let mut audit = self.audit(who, "brief.revoke").target(id.to_string());
-        audit.scope = Some(rec.project.clone());
+        audit.scope = Some(rec.project.to_string());
         let changed = self.store.revoke_brief(&id, audit).await?;
         Ok((self.store.dispatch_record(&id).await?, changed))
     }
@@ -102,10 +106,7 @@ impl<S: MetadataStore> Service<S> {
         let found = self.store.recent_briefs(roots.as_deref(), limit).await?;
         Ok(found
             .into_iter()
-            .filter(|b| {
-                ScopePath::parse(&b.project)
-                    .is_ok_and(|p| who.check(Action::Dispatch, &p) == crate::authz::Access::Allowed)
-            })
+            .filter(|b| who.check(Action::Dispatch, &b.project) == crate::authz::Access::Allowed)
             .collect())
     }
 }
@@ -132,6 +133,6 @@ fn dispatch_roots(who: &Principal) -> Option<Vec<ScopePath>> {
 pub(super) fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
     // Compare first, always: the time taken does not depend on expiry or revocation.
     let matches = brief::token_matches(token, &rec.token_hash);
-    let fresh = crate::now_rfc3339() < rec.expires_at;
+    let fresh = crate::timestamp::now() < rec.expires_at;
     matches && fresh && !rec.revoked
 }

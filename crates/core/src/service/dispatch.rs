@@ -3,11 +3,11 @@
 
 use super::{Dispatched, Service, require_in_project};
 use crate::authz::{Action, Principal};
-use crate::brief::{self, Brief, BriefSecret};
+use crate::brief::{self, Brief, BriefSecret, BriefStatus};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::model::{BackendKind, BriefId, StoredMaterial, Task, TaskId};
 use crate::name::SecretName;
-use crate::ports::{DispatchRecord, Fetch, Fetched, MetadataStore};
+use crate::ports::{DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataStore};
 use crate::resolve::{self, Resolution};
 use crate::scope::{Level, ScopePath};
 use crate::value::SecretValue;
@@ -65,10 +65,10 @@ impl<S: MetadataStore> Service<S> {
         }
         let task = Task {
             id: TaskId::generate(),
-            project: project.to_string(),
+            project: project.clone(),
             secret_refs: names,
             payload,
-            created_at: crate::now_rfc3339(),
+            created_at: crate::timestamp::now(),
             created_by: who.account.clone(),
         };
         let audit = self
@@ -131,7 +131,9 @@ impl<S: MetadataStore> Service<S> {
             let fail = |i: usize, error: BackendError| RefFailure {
                 name: resolutions[i].name.to_string(),
                 reason: RefFailureReason::Backend {
-                    scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                    scope: winner(i)
+                        .map(|c| c.meta.scope.to_string())
+                        .unwrap_or_default(),
                     error,
                 },
             };
@@ -146,7 +148,9 @@ impl<S: MetadataStore> Service<S> {
                         failures.push(RefFailure {
                             name: resolutions[i].name.to_string(),
                             reason: RefFailureReason::NotConfigured {
-                                scope: winner(i).map(|c| c.meta.scope.clone()).unwrap_or_default(),
+                                scope: winner(i)
+                                    .map(|c| c.meta.scope.to_string())
+                                    .unwrap_or_default(),
                                 message: message.clone(),
                             },
                         });
@@ -220,7 +224,7 @@ impl<S: MetadataStore> Service<S> {
         check_ref_count(task.secret_refs.len())?;
         // A ref stored before unsafe environment names were refused is refused here.
         refuse_unsafe_refs(&task.secret_refs)?;
-        let project = ScopePath::parse_level(&task.project, Level::Project)?;
+        let project = ScopePath::parse_level(task.project.as_str(), Level::Project)?;
         let names = task
             .secret_refs
             .iter()
@@ -250,7 +254,7 @@ impl<S: MetadataStore> Service<S> {
             brief_id: BriefId::generate(),
             task_id: task.id.clone(),
             project: task.project.clone(),
-            created_at: crate::now_rfc3339(),
+            created_at: crate::timestamp::now(),
             // The backend version is the one whose value is handed out, read with it:
             // a write in the backend since the database recorded its version counts.
             secrets: resolutions
@@ -273,24 +277,24 @@ impl<S: MetadataStore> Service<S> {
             brief_id: brief.brief_id.clone(),
             task_id: task.id.clone(),
             project: task.project.clone(),
-            created_at: brief.created_at.clone(),
+            created_at: brief.created_at,
             token_hash: brief::token_hash(token.expose_secret()),
-            expires_at: crate::rfc3339_in(self.config.callback_ttl_secs),
-            status: "running".into(),
+            expires_at: crate::timestamp::in_secs(self.config.callback_ttl_secs),
+            status: BriefStatus::Running,
             completed_at: None,
             revoked: false,
             secrets: brief
                 .secrets
                 .iter()
                 .map(|s| {
-                    (
-                        s.scope.clone(),
-                        s.name.clone(),
-                        s.version,
-                        s.backend_version.clone(),
-                    )
+                    Ok(DispatchedSecret {
+                        scope: s.scope.clone(),
+                        name: s.name.clone(),
+                        version: s.version,
+                        backend_version: s.backend_version.clone(),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         };
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;

@@ -5,9 +5,9 @@ use super::Service;
 use crate::authz::{Action, Principal, Role};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::links::{self, LinkPrefixes};
-use crate::model::{Actor, BackendKind, Category, StoredMaterial, Version};
+use crate::model::{BackendKind, Category, StoredMaterial, Version};
 use crate::name::SecretName;
-use crate::ports::{MetadataStore, NewVersion, ValueBackend};
+use crate::ports::{Expected, MetadataStore, NewVersion, ValueBackend};
 use crate::resolve::Resolution;
 use crate::scope::{Level, ScopePath};
 
@@ -73,14 +73,17 @@ impl<S: MetadataStore> Service<S> {
         let versions = self
             .store
             .write_versions(vec![NewVersion {
-                expected: existing.as_ref().map(|m| m.version).or(Some(0)),
+                expected: Some(match &existing {
+                    Some(m) => Expected::Version(m.version),
+                    None => Expected::Absent,
+                }),
                 scope: scope.clone(),
                 name: name.clone(),
                 category,
                 backend: kind,
                 material,
                 rollback_of: None,
-                actor: Actor(who.account.clone()),
+                by: who.account.clone(),
                 audit,
                 reservation: None,
             }])
@@ -240,7 +243,7 @@ impl<S: MetadataStore> Service<S> {
         let mut prefixes = None;
         for r in resolutions {
             let Some(c) = &r.winner else { continue };
-            let scope = ScopePath::parse(&c.meta.scope)?;
+            let scope = c.meta.scope.clone();
             let name = SecretName::parse(&c.meta.name)?;
             let verdict = self
                 .reference_verdict(
@@ -255,7 +258,7 @@ impl<S: MetadataStore> Service<S> {
                 failures.push(RefFailure {
                     name: r.name.to_string(),
                     reason: RefFailureReason::Backend {
-                        scope: c.meta.scope.clone(),
+                        scope: c.meta.scope.to_string(),
                         error: BackendError::Refused(links::refusal(&scope).to_string()),
                     },
                 });

@@ -15,13 +15,13 @@ mod scopes;
 mod secrets;
 
 use crate::backends::Backends;
-use crate::ports::{BriefStore, MetadataStore};
+use crate::ports::{BriefStore, Expected, MetadataStore};
 pub use secrets::{WRITE_RESERVATION_TTL, WRITE_RESERVATION_WAIT};
 
 use crate::authz::{Action, Principal};
 use crate::brief::Brief;
 use crate::error::{Error, Result};
-use crate::model::{Actor, AuditEntry, BackendKind, Version};
+use crate::model::{AuditEntry, BackendKind, Version};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
 use crate::value::SecretValue;
@@ -77,7 +77,7 @@ pub struct ImportEntry {
 
 impl<S: MetadataStore> Service<S> {
     pub(super) fn audit(&self, who: &Principal, action: &str) -> AuditEntry {
-        AuditEntry::new(&Actor(who.account.clone()), action, &who.source)
+        AuditEntry::new(who, action)
     }
 
     /// Parses a secret scope, checks the caller may do `action` there (a hidden scope is
@@ -104,22 +104,24 @@ impl<S: MetadataStore> Service<S> {
     }
 }
 
-/// The conflict error of a stale write.
+/// The conflict error of a stale write: `expected` did not admit `current` (`None`: the
+/// secret does not exist).
 pub fn conflict(
     scope: &ScopePath,
     name: &SecretName,
-    expected: Version,
-    current: Version,
+    expected: Expected,
+    current: Option<Version>,
 ) -> Error {
-    if current == 0 {
-        Error::Conflict(format!(
+    // Worded with the API's `expected_version` number, where 0 is "must not exist yet".
+    let expected = expected.version().unwrap_or(0);
+    let Some(current) = current else {
+        return Error::Conflict(format!(
             "conflict: {name} does not exist at {scope} (expected version {expected})"
-        ))
-    } else {
-        Error::Conflict(format!(
-            "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
-        ))
-    }
+        ));
+    };
+    Error::Conflict(format!(
+        "conflict: {name} at {scope} is at version {current}, not {expected}; nothing was changed"
+    ))
 }
 
 /// The not-found error of a secret.
@@ -131,13 +133,12 @@ pub fn not_found(scope: &ScopePath, name: &SecretName) -> Error {
 /// project, otherwise `missing()` as `NotFound` — the same answer as for an unknown id.
 pub(super) fn require_in_project(
     who: &Principal,
-    project: &str,
+    project: &ScopePath,
     missing: impl FnOnce() -> String,
 ) -> Result<()> {
-    let project = ScopePath::parse(project)?;
-    match who.check(Action::Dispatch, &project) {
+    match who.check(Action::Dispatch, project) {
         crate::authz::Access::Allowed => Ok(()),
-        crate::authz::Access::Forbidden => who.require(Action::Dispatch, &project),
+        crate::authz::Access::Forbidden => who.require(Action::Dispatch, project),
         crate::authz::Access::Hidden => Err(Error::NotFound(missing())),
     }
 }

@@ -4,11 +4,11 @@
 use super::{ImportEntry, Service, conflict, not_found};
 use crate::authz::{Action, Principal};
 use crate::error::{BackendError, Error, Result};
-use crate::model::{
-    Actor, BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta,
-};
+use crate::model::{BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta};
 use crate::name::SecretName;
-use crate::ports::{Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written};
+use crate::ports::{
+    Expected, Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written,
+};
 use crate::scope::{Level, ScopePath};
 use crate::value::SecretValue;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ impl<S: MetadataStore> Service<S> {
         name: &str,
         value: &SecretValue,
         category: Option<Category>,
-        expected: Option<Version>,
+        expected: Option<Expected>,
     ) -> Result<Version> {
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
@@ -70,7 +70,7 @@ impl<S: MetadataStore> Service<S> {
             material: StoredMaterial::default(),
             expected,
             rollback_of: None,
-            actor: Actor(who.account.clone()),
+            by: who.account.clone(),
             audit,
             reservation: None,
         };
@@ -175,7 +175,10 @@ impl<S: MetadataStore> Service<S> {
             }
         };
         new.material = written.material.clone();
-        new.expected = Some(current.as_ref().map_or(0, |(m, _)| m.version));
+        new.expected = Some(match &current {
+            Some((m, _)) => Expected::Version(m.version),
+            None => Expected::Absent,
+        });
         new.reservation = Some(holder.clone());
         match self.commit_one(new).await {
             Ok(v) => Ok(v),
@@ -288,9 +291,9 @@ impl<S: MetadataStore> Service<S> {
             category: None,
             backend: meta.backend,
             material: StoredMaterial::default(),
-            expected: Some(meta.version),
+            expected: Some(Expected::Version(meta.version)),
             rollback_of: Some(v),
-            actor: Actor(who.account.clone()),
+            by: who.account.clone(),
             audit,
             reservation: None,
         };
@@ -392,7 +395,9 @@ impl<S: MetadataStore> Service<S> {
                 (None, None)
             } else {
                 match reserved.next().flatten() {
-                    Some((meta, m)) if meta.backend == *kind => (Some(m), Some(meta.version)),
+                    Some((meta, m)) if meta.backend == *kind => {
+                        (Some(m), Some(Expected::Version(meta.version)))
+                    }
                     Some((meta, _)) => {
                         failed = Some(Error::Conflict(format!(
                             "{name} at {scope} is now a {} secret",
@@ -400,7 +405,7 @@ impl<S: MetadataStore> Service<S> {
                         )));
                         break;
                     }
-                    None => (None, Some(0)),
+                    None => (None, Some(Expected::Absent)),
                 }
             };
             // The link rule, on the reference this entry writes to (before its write;
@@ -434,7 +439,7 @@ impl<S: MetadataStore> Service<S> {
                 material: written.material,
                 expected,
                 rollback_of: None,
-                actor: Actor(who.account.clone()),
+                by: who.account.clone(),
                 audit,
                 reservation: (*kind != BackendKind::Local).then(|| holder.clone()),
             });
@@ -506,11 +511,11 @@ pub(super) fn check_expected(
     scope: &ScopePath,
     name: &SecretName,
     existing: Option<&SecretMeta>,
-    expected: Option<Version>,
+    expected: Option<Expected>,
 ) -> Result<()> {
-    let current = existing.map(|m| m.version).unwrap_or(0);
+    let current = existing.map(|m| m.version);
     match expected {
-        Some(e) if e != current => Err(conflict(scope, name, e, current)),
+        Some(e) if !e.admits(current) => Err(conflict(scope, name, e, current)),
         _ => Ok(()),
     }
 }

@@ -17,10 +17,10 @@ use zeroize::Zeroizing;
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "accounts",
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
+pub async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
-        account: caller.0.account.clone(),
-        roles: caller.0.roles.iter().map(RoleDto::from).collect(),
+        account: who.account.clone(),
+        roles: who.roles.iter().map(RoleDto::from).collect(),
     })
 }
 
@@ -33,11 +33,11 @@ pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     security(("bearer" = [])))]
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppJson(body): AppJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<AccountDto>), ApiError> {
     let kind = AccountKind::parse(body.kind.as_deref().unwrap_or("person"))?;
-    let a = st.svc.create_account(&caller.0, &body.name, kind).await?;
+    let a = st.svc.create_account(&who, &body.name, kind).await?;
     Ok((StatusCode::CREATED, Json(a.into())))
 }
 
@@ -48,9 +48,9 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
 ) -> Result<Json<AccountList>, ApiError> {
-    let accounts = st.svc.accounts(&caller.0).await?;
+    let accounts = st.svc.accounts(&who).await?;
     Ok(Json(AccountList {
         accounts: accounts.into_iter().map(AccountDto::from).collect(),
     }))
@@ -64,10 +64,10 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<AccountDto>, ApiError> {
-    Ok(Json(st.svc.account(&caller.0, &name).await?.into()))
+    Ok(Json(st.svc.account(&who, &name).await?.into()))
 }
 
 /// Grants a role: `root`; `admin ORG`; `member ORG/TEAM`; `dispatcher ORG`.
@@ -80,12 +80,12 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn grant(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppJson(body): AppJson<GrantBody>,
 ) -> Result<Json<AccountDto>, ApiError> {
     let role = Role::parse(&body.role, body.scope.as_deref())?;
-    Ok(Json(st.svc.grant(&caller.0, &name, &role).await?.into()))
+    Ok(Json(st.svc.grant(&who, &name, &role).await?.into()))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -107,14 +107,12 @@ pub struct RoleParams {
     security(("bearer" = [])))]
 pub async fn revoke_grant(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<RoleParams>,
 ) -> Result<Json<AccountDto>, ApiError> {
     let role = Role::parse(&q.role, q.scope.as_deref())?;
-    Ok(Json(
-        st.svc.revoke_grant(&caller.0, &name, &role).await?.into(),
-    ))
+    Ok(Json(st.svc.revoke_grant(&who, &name, &role).await?.into()))
 }
 
 /// Issues an API token for an account. The token is in this answer only.
@@ -125,16 +123,16 @@ pub async fn revoke_grant(
     security(("bearer" = [])))]
 pub async fn create_token(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
 ) -> Result<(StatusCode, Json<NewToken>), ApiError> {
-    let (info, token) = st.svc.create_token(&caller.0, &name).await?;
+    let (info, token) = st.svc.create_token(&who, &name).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewToken {
             id: info.id,
             account: info.account,
-            created_at: info.created_at,
+            created_at: secretstore_core::timestamp::format(info.created_at),
             token: Zeroizing::new(token.expose_secret().to_owned()),
         }),
     ))
@@ -148,10 +146,10 @@ pub async fn create_token(
     security(("bearer" = [])))]
 pub async fn list_tokens(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<TokenList>, ApiError> {
-    let t = st.svc.tokens(&caller.0, &name).await?;
+    let t = st.svc.tokens(&who, &name).await?;
     Ok(Json(TokenList {
         tokens: t.into_iter().map(TokenDto::from).collect(),
     }))
@@ -165,9 +163,9 @@ pub async fn list_tokens(
     security(("bearer" = [])))]
 pub async fn revoke_token(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    st.svc.revoke_token(&caller.0, &id).await?;
+    st.svc.revoke_token(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -28,12 +28,12 @@ pub struct AuditParams {
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppQuery(q): AppQuery<AuditParams>,
 ) -> Result<Json<AuditList>, ApiError> {
     let log = st
         .svc
-        .audit_log(&caller.0, q.scope.as_deref(), q.limit.unwrap_or(1000))
+        .audit_log(&who, q.scope.as_deref(), q.limit.unwrap_or(1000))
         .await?;
     Ok(Json(AuditList {
         records: log.into_iter().map(AuditDto::from).collect(),

@@ -7,7 +7,7 @@ use crate::error::{ApiError, AppPath, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use secretstore_core::Error;
+use secretstore_core::{BriefStatus, Error};
 
 /// A stored brief and its status. Never a value, never a token.
 #[utoipa::path(get, path = "/api/v1/briefs/{id}", tag = "briefs",
@@ -18,11 +18,11 @@ use secretstore_core::Error;
     security(("bearer" = [])))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<BriefDto>, ApiError> {
-    let rec = st.svc.brief_status(&caller.0, &id).await?;
-    let brief = st.svc.brief(&caller.0, &id).await?;
+    let rec = st.svc.brief_status(&who, &id).await?;
+    let brief = st.svc.brief(&who, &id).await?;
     Ok(Json(BriefDto::new(brief, rec)))
 }
 
@@ -51,7 +51,7 @@ pub async fn callback(
     match st.svc.callback(&id, token, &client.source).await {
         Ok(()) => Ok(Json(CallbackDto {
             brief_id: id,
-            status: "completed".into(),
+            status: BriefStatus::Completed.to_string(),
         })),
         Err(Error::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "callback_replayed", m)),
         Err(e) => {
@@ -75,13 +75,13 @@ pub async fn callback(
     security(("bearer" = [])))]
 pub async fn revoke(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<BriefRevokedDto>, ApiError> {
-    let (rec, changed) = st.svc.revoke_brief(&caller.0, &id).await?;
+    let (rec, changed) = st.svc.revoke_brief(&who, &id).await?;
     Ok(Json(BriefRevokedDto {
         brief_id: rec.brief_id.to_string(),
-        status: rec.status,
+        status: rec.status.to_string(),
         changed,
     }))
 }

@@ -7,16 +7,16 @@ use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use secretstore_core::{Error, Level};
+use secretstore_core::{Error, Level, Principal};
 
 async fn create(
     st: &AppState,
-    caller: &Caller,
+    who: &Principal,
     path: String,
     level: Level,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
     // PUT is idempotent: an existing scope answers 200, a new one 201.
-    let status = match st.svc.create_scope(&caller.0, &path, level).await {
+    let status = match st.svc.create_scope(who, &path, level).await {
         Ok(_) => StatusCode::CREATED,
         Err(Error::AlreadyExists(_)) => StatusCode::OK,
         Err(e) => return Err(e.into()),
@@ -41,10 +41,10 @@ async fn create(
     security(("bearer" = [])))]
 pub async fn put_org(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(org): AppPath<String>,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
-    create(&st, &caller, org, Level::Organization).await
+    create(&st, &who, org, Level::Organization).await
 }
 
 /// The backend references the organization's admins and members may link (root, and
@@ -58,10 +58,10 @@ pub async fn put_org(
     security(("bearer" = [])))]
 pub async fn get_link_prefixes(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(org): AppPath<String>,
 ) -> Result<Json<LinkPrefixesDto>, ApiError> {
-    Ok(Json(st.svc.link_prefixes(&caller.0, &org).await?.into()))
+    Ok(Json(st.svc.link_prefixes(&who, &org).await?.into()))
 }
 
 /// Replaces the backend references the organization may link (root only; audited as
@@ -76,13 +76,13 @@ pub async fn get_link_prefixes(
     security(("bearer" = [])))]
 pub async fn put_link_prefixes(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<LinkPrefixesDto>,
 ) -> Result<Json<LinkPrefixesDto>, ApiError> {
     let stored = st
         .svc
-        .allow_links(&caller.0, &org, &body.aws_prefixes, &body.vault_prefixes)
+        .allow_links(&who, &org, &body.aws_prefixes, &body.vault_prefixes)
         .await?;
     Ok(Json(stored.into()))
 }
@@ -98,10 +98,10 @@ pub async fn put_link_prefixes(
     security(("bearer" = [])))]
 pub async fn put_team(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath((org, team)): AppPath<(String, String)>,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
-    create(&st, &caller, format!("{org}/{team}"), Level::Team).await
+    create(&st, &who, format!("{org}/{team}"), Level::Team).await
 }
 
 /// Creates a workspace (root, the organization's admin, or a member of the team).
@@ -115,10 +115,10 @@ pub async fn put_team(
     security(("bearer" = [])))]
 pub async fn put_workspace(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath((org, team, ws)): AppPath<(String, String, String)>,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
-    create(&st, &caller, format!("{org}/{team}/{ws}"), Level::Workspace).await
+    create(&st, &who, format!("{org}/{team}/{ws}"), Level::Workspace).await
 }
 
 /// Creates a project (root, the organization's admin, or a member of the team).
@@ -133,12 +133,12 @@ pub async fn put_workspace(
     security(("bearer" = [])))]
 pub async fn put_project(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath((org, team, ws, project)): AppPath<(String, String, String, String)>,
 ) -> Result<(StatusCode, Json<ScopeDto>), ApiError> {
     create(
         &st,
-        &caller,
+        &who,
         format!("{org}/{team}/{ws}/{project}"),
         Level::Project,
     )
@@ -149,8 +149,11 @@ pub async fn put_project(
 #[utoipa::path(get, path = "/api/v1/scopes", tag = "scopes",
     responses((status = 200, body = ScopeList), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<ScopeList>, ApiError> {
-    let scopes = st.svc.scopes(&caller.0).await?;
+pub async fn list(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<ScopeList>, ApiError> {
+    let scopes = st.svc.scopes(&who).await?;
     Ok(Json(ScopeList {
         scopes: scopes
             .into_iter()

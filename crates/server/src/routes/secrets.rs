@@ -3,13 +3,13 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{
-    LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
+    self, LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
 };
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use secretstore_core::{BackendKind, Category, Error, SecretValue};
+use secretstore_core::{BackendKind, Category, Error, Principal, SecretValue};
 use serde::Deserialize;
 use std::str::FromStr;
 use zeroize::Zeroizing;
@@ -44,12 +44,12 @@ pub struct ValueParams {
 /// concurrent writer may already have made a newer one).
 async fn written(
     st: &AppState,
-    caller: &Caller,
+    who: &Principal,
     scope: &str,
     name: &str,
     version: i64,
 ) -> Result<Json<SecretDto>, ApiError> {
-    let mut dto: SecretDto = st.svc.metadata(&caller.0, scope, name).await?.into();
+    let mut dto: SecretDto = st.svc.metadata(who, scope, name).await?.into();
     dto.version = version;
     Ok(Json(dto))
 }
@@ -68,7 +68,7 @@ async fn written(
     security(("bearer" = [])))]
 pub async fn put(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
     AppJson(body): AppJson<PutSecret>,
@@ -82,15 +82,15 @@ pub async fn put(
     let version = st
         .svc
         .set_secret(
-            &caller.0,
+            &who,
             &q.scope,
             &name,
             &value,
             category,
-            body.expected_version,
+            dto::expected(body.expected_version),
         )
         .await?;
-    written(&st, &caller, &q.scope, &name, version).await
+    written(&st, &who, &q.scope, &name, version).await
 }
 
 /// The metadata of the secrets the caller may see (at one scope, or everywhere).
@@ -101,12 +101,12 @@ pub async fn put(
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppQuery(q): AppQuery<OptionalScope>,
 ) -> Result<Json<SecretList>, ApiError> {
     let metas = match q.scope {
-        Some(scope) => st.svc.list(&caller.0, &scope).await?,
-        None => st.svc.list_visible(&caller.0).await?,
+        Some(scope) => st.svc.list(&who, &scope).await?,
+        None => st.svc.list_visible(&who).await?,
     };
     Ok(Json(SecretList {
         secrets: metas.into_iter().map(SecretDto::from).collect(),
@@ -121,13 +121,11 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
 ) -> Result<Json<SecretDto>, ApiError> {
-    Ok(Json(
-        st.svc.metadata(&caller.0, &q.scope, &name).await?.into(),
-    ))
+    Ok(Json(st.svc.metadata(&who, &q.scope, &name).await?.into()))
 }
 
 /// Reveals a value (audited). Dispatchers get 403: they see values only through a dispatch.
@@ -140,11 +138,11 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn value(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ValueParams>,
 ) -> Result<Json<ValueDto>, ApiError> {
-    let (value, version) = st.svc.reveal(&caller.0, &q.scope, &name, q.version).await?;
+    let (value, version) = st.svc.reveal(&who, &q.scope, &name, q.version).await?;
     Ok(Json(ValueDto {
         value: Zeroizing::new(value.expose_secret().to_owned()),
         version,
@@ -159,11 +157,11 @@ pub async fn value(
     security(("bearer" = [])))]
 pub async fn versions(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
 ) -> Result<Json<VersionList>, ApiError> {
-    let v = st.svc.history(&caller.0, &q.scope, &name).await?;
+    let v = st.svc.history(&who, &q.scope, &name).await?;
     Ok(Json(VersionList {
         versions: v.into_iter().map(VersionDto::from).collect(),
     }))
@@ -180,13 +178,13 @@ pub async fn versions(
     security(("bearer" = [])))]
 pub async fn rollback(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
     AppJson(body): AppJson<Rollback>,
 ) -> Result<Json<SecretDto>, ApiError> {
-    let version = st.svc.rollback(&caller.0, &q.scope, &name, body.to).await?;
-    written(&st, &caller, &q.scope, &name, version).await
+    let version = st.svc.rollback(&who, &q.scope, &name, body.to).await?;
+    written(&st, &who, &q.scope, &name, version).await
 }
 
 /// Registers a secret that already lives in AWS Secrets Manager or Vault: only the
@@ -201,7 +199,7 @@ pub async fn rollback(
     security(("bearer" = [])))]
 pub async fn link(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
     AppJson(body): AppJson<LinkSecret>,
@@ -220,9 +218,9 @@ pub async fn link(
         .transpose()?;
     let version = st
         .svc
-        .link_secret(&caller.0, &q.scope, &name, kind, &reference, category)
+        .link_secret(&who, &q.scope, &name, kind, &reference, category)
         .await?;
-    written(&st, &caller, &q.scope, &name, version).await
+    written(&st, &who, &q.scope, &name, version).await
 }
 
 /// Deletes a secret and its history.
@@ -234,10 +232,10 @@ pub async fn link(
     security(("bearer" = [])))]
 pub async fn delete(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<ScopeParam>,
 ) -> Result<StatusCode, ApiError> {
-    st.svc.delete(&caller.0, &q.scope, &name).await?;
+    st.svc.delete(&who, &q.scope, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,9 +15,9 @@ use axum::http::StatusCode;
     security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
 ) -> Result<Json<SessionList>, ApiError> {
-    let sessions = st.svc.sessions(&caller.0).await?;
+    let sessions = st.svc.sessions(&who).await?;
     Ok(Json(SessionList {
         sessions: sessions.into_iter().map(SessionDto::from).collect(),
     }))
@@ -32,9 +32,9 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn end(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    st.svc.end_session(&caller.0, &id).await?;
+    st.svc.end_session(&who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,12 +19,12 @@ use zeroize::Zeroizing;
     security(("bearer" = [])))]
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppJson(body): AppJson<CreateTask>,
 ) -> Result<(StatusCode, Json<TaskDto>), ApiError> {
     let task = st
         .svc
-        .create_task(&caller.0, &body.project, &body.secret_refs, body.payload)
+        .create_task(&who, &body.project, &body.secret_refs, body.payload)
         .await?;
     Ok((StatusCode::CREATED, Json(task.into())))
 }
@@ -37,10 +37,10 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn get(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<TaskDto>, ApiError> {
-    Ok(Json(st.svc.task(&caller.0, &id).await?.into()))
+    Ok(Json(st.svc.task(&who, &id).await?.into()))
 }
 
 /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a callback
@@ -54,10 +54,10 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn dispatch(
     State(st): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     AppPath(id): AppPath<String>,
 ) -> Result<Json<DispatchDto>, ApiError> {
-    let d = st.svc.dispatch(&caller.0, &id).await?;
+    let d = st.svc.dispatch(&who, &id).await?;
     let env: BTreeMap<String, Zeroizing<String>> = d
         .env
         .iter()

@@ -7,6 +7,8 @@ use crate::error::ErrorSummary;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use secretstore_core::BriefStatus;
+use secretstore_core::timestamp::{self, OffsetDateTime};
 use std::fmt;
 use std::sync::Arc;
 use zeroize::Zeroizing;
@@ -68,8 +70,10 @@ pub(crate) struct Stamp {
 }
 
 impl Stamp {
-    pub(crate) fn new(iso: impl Into<String>) -> Self {
-        Stamp { iso: iso.into() }
+    pub(crate) fn new(at: OffsetDateTime) -> Self {
+        Stamp {
+            iso: timestamp::format(at),
+        }
     }
 }
 
@@ -236,14 +240,18 @@ pub(crate) struct BriefRow {
     pub(crate) task_id: String,
     pub(crate) project: String,
     pub(crate) created: Stamp,
-    pub(crate) status: String,
+    pub(crate) status: BriefStatus,
     pub(crate) completed: Option<Stamp>,
     pub(crate) stale: Vec<String>,
 }
 
 impl BriefRow {
     pub(crate) fn running(&self) -> bool {
-        self.status == "running"
+        self.status == BriefStatus::Running
+    }
+
+    pub(crate) fn revoked(&self) -> bool {
+        self.status == BriefStatus::Revoked
     }
 
     /// The first block of the brief id: enough to tell briefs apart on the page (the whole
@@ -343,9 +351,10 @@ mod tests {
     #[test]
     fn stamps_read_as_utc() {
         assert_eq!(
-            Stamp::new("2026-11-29T14:00:05Z").to_string(),
+            Stamp::new(timestamp::parse("2026-11-29T14:00:05Z").unwrap()).to_string(),
             "2026-11-29 14:00 UTC"
         );
-        assert_eq!(Stamp::new("odd").to_string(), "odd");
+        let odd = Stamp { iso: "odd".into() };
+        assert_eq!(odd.to_string(), "odd");
     }
 }

@@ -1260,8 +1260,8 @@ async fn a_secret_stored_under_an_unsafe_name_before_the_rule_is_listed_deletabl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_nothing() {
     use secretstore_core::{
-        Actor, AuditEntry, BackendKind, Category, Error, NewVersion, Reservation, ScopePath,
-        SecretName, SecretStore, StoredMaterial,
+        AuditEntry, BackendKind, Category, Error, Expected, NewVersion, Principal, Reservation,
+        ScopePath, SecretName, SecretStore, StoredMaterial,
     };
     use std::time::{Duration, Instant};
     let h = Harness::new().await;
@@ -1284,7 +1284,7 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         .await
         .unwrap();
     let e = store
-        .reserve_writes("holder-b", &item(Some(0)), long, long)
+        .reserve_writes("holder-b", &item(Some(Expected::Absent)), long, long)
         .await
         .unwrap_err();
     assert!(
@@ -1301,7 +1301,7 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
     // A stale expected version is refused even when the reservation is free.
     store.release_writes("holder-a", &item(None)).await.unwrap();
     let e = store
-        .reserve_writes("holder-b", &item(Some(3)), long, long)
+        .reserve_writes("holder-b", &item(Some(Expected::Version(3))), long, long)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
@@ -1314,11 +1314,20 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let reserved = store
-        .reserve_writes("holder-b", &item(Some(0)), long, Duration::ZERO)
+        .reserve_writes(
+            "holder-b",
+            &item(Some(Expected::Absent)),
+            long,
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     assert!(reserved[0].is_none(), "the secret does not exist yet");
-    let actor = Actor("test".into());
+    let who = Principal {
+        account: "test".into(),
+        roles: Vec::new(),
+        source: "test".into(),
+    };
     let write = |holder: &str| NewVersion {
         scope: scope.clone(),
         name: name.clone(),
@@ -1329,10 +1338,10 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
             backend_version: Some("v".into()),
             ..StoredMaterial::default()
         },
-        expected: Some(0),
+        expected: Some(Expected::Absent),
         rollback_of: None,
-        actor: actor.clone(),
-        audit: AuditEntry::new(&actor, "secret.set", "test"),
+        by: who.account.clone(),
+        audit: AuditEntry::new(&who, "secret.set"),
         reservation: Some(holder.to_owned()),
     };
     let e = store
@@ -1350,7 +1359,12 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
     );
     // Released with the commit: the next writer takes it at once.
     store
-        .reserve_writes("holder-c", &item(Some(1)), long, Duration::ZERO)
+        .reserve_writes(
+            "holder-c",
+            &item(Some(Expected::Version(1))),
+            long,
+            Duration::ZERO,
+        )
         .await
         .unwrap();
 }

@@ -3,7 +3,8 @@
 use super::SqlStore;
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    AccountGrantRow, AccountRow, GrantRow, TokenGrantRow, TokenRow, role_columns, role_from_columns,
+    AccountGrantRow, AccountRow, GrantRow, TokenGrantRow, TokenRow, role_columns,
+    role_from_columns, stamp,
 };
 use secretstore_core::{
     Account, AccountKind, AccountStore, AuditEntry, Error, Principal, Result, Role, TokenInfo,
@@ -35,7 +36,7 @@ async fn insert_token(
     .bind(token_id)
     .bind(account_id)
     .bind(token_hash)
-    .bind(&audit.at)
+    .bind(stamp(audit.at))
     .bind(&audit.actor)
     .execute(conn)
     .await?;
@@ -61,7 +62,7 @@ impl AccountStore for SqlStore {
                 "INSERT INTO accounts (name, kind, created_at, created_by) \
                  VALUES ('root', 'person', $1, $2) RETURNING id",
             )
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .bind(&audit.actor)
             .fetch_one(&mut *tx)
             .await?;
@@ -70,7 +71,7 @@ impl AccountStore for SqlStore {
                  VALUES ($1, 'root', '', $2, $3)",
             )
             .bind(id)
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .bind(&audit.actor)
             .execute(&mut *tx)
             .await?;
@@ -88,7 +89,7 @@ impl AccountStore for SqlStore {
             )
             .bind(name)
             .bind(kind.as_str())
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .bind(&audit.actor)
             .execute(&mut *tx)
             .await
@@ -175,7 +176,7 @@ impl AccountStore for SqlStore {
             .bind(id)
             .bind(r)
             .bind(s)
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .bind(&audit.actor)
             .execute(&mut *tx)
             .await?;
@@ -232,7 +233,7 @@ impl AccountStore for SqlStore {
                 "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             )
             .bind(id)
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -261,7 +262,7 @@ impl AccountStore for SqlStore {
                 .await?)
             })
             .await?;
-        Ok(rows.into_iter().map(TokenInfo::from).collect())
+        rows.into_iter().map(TokenInfo::try_from).collect()
     }
 
     async fn principal_by_token_hash(&self, hash: &str, source: &str) -> Result<Option<Principal>> {

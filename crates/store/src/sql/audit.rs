@@ -26,6 +26,6 @@ impl AuditStore for SqlStore {
             .read(async |conn| Ok(sql.query_as()?.fetch_all(conn).await?))
             .await?;
         // Newest `limit`, shown oldest first.
-        Ok(rows.into_iter().rev().map(AuditEntry::from).collect())
+        rows.into_iter().rev().map(AuditEntry::try_from).collect()
     }
 }

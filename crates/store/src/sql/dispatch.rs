@@ -2,21 +2,21 @@
 
 use super::SqlStore;
 use super::bind::Sql;
-use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow};
+use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::{
-    AuditEntry, BriefId, BriefSummary, DispatchRecord, DispatchStore, Error, Result, ScopePath,
-    Task, TaskId,
+    AuditEntry, BriefId, BriefStatus, BriefSummary, DispatchRecord, DispatchStore, Error, Result,
+    ScopePath, Task, TaskId,
 };
 use std::collections::HashMap;
 
 impl DispatchStore for SqlStore {
     async fn create_task(&self, task: &Task, audit: AuditEntry) -> Result<()> {
-        let project = ScopePath::parse(&task.project)?;
+        let project = &task.project;
         let refs = serde_json::to_string(&task.secret_refs)
             .map_err(|e| Error::storage(format!("cannot encode refs: {e}")))?;
         self.write_tx(Some(&audit), async |tx| {
-            let pid = scope_id(tx, &project)
+            let pid = scope_id(tx, project)
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("unknown project {project}")))?;
             sqlx::query(
@@ -27,7 +27,7 @@ impl DispatchStore for SqlStore {
             .bind(pid)
             .bind(refs)
             .bind(task.payload.as_ref().map(|p| p.to_string()))
-            .bind(&task.created_at)
+            .bind(stamp(task.created_at))
             .bind(&task.created_by)
             .execute(&mut *tx)
             .await?;
@@ -60,23 +60,23 @@ impl DispatchStore for SqlStore {
             )
             .bind(rec.brief_id.as_str())
             .bind(rec.task_id.as_str())
-            .bind(&rec.project)
-            .bind(&rec.created_at)
+            .bind(rec.project.as_str())
+            .bind(stamp(rec.created_at))
             .bind(&rec.token_hash)
-            .bind(&rec.expires_at)
-            .bind(&rec.status)
+            .bind(stamp(rec.expires_at))
+            .bind(rec.status.as_str())
             .execute(&mut *tx)
             .await?;
-            for (scope, name, version, backend_version) in &rec.secrets {
+            for s in &rec.secrets {
                 sqlx::query(
                     "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) \
                      VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(rec.brief_id.as_str())
-                .bind(scope)
-                .bind(name)
-                .bind(*version)
-                .bind(backend_version)
+                .bind(s.scope.as_str())
+                .bind(&s.name)
+                .bind(s.version)
+                .bind(&s.backend_version)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -108,19 +108,8 @@ impl DispatchStore for SqlStore {
                 Ok((Some(row), secrets))
             })
             .await?;
-        let r = row.ok_or_else(|| Error::NotFound(format!("no brief {id}")))?;
-        Ok(DispatchRecord {
-            brief_id: id.clone(),
-            task_id: TaskId::parse(&r.task_id)?,
-            project: r.project,
-            created_at: r.created_at,
-            token_hash: r.token_hash,
-            expires_at: r.expires_at,
-            status: r.status,
-            completed_at: r.completed_at,
-            revoked: r.revoked_at.is_some(),
-            secrets,
-        })
+        row.ok_or_else(|| Error::NotFound(format!("no brief {id}")))?
+            .with_secrets(id.clone(), secrets)
     }
 
     async fn recent_briefs(
@@ -165,16 +154,20 @@ impl DispatchStore for SqlStore {
         for (brief, name) in stale {
             by_brief.entry(brief).or_default().push(name);
         }
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|r| {
                 let stale = by_brief.remove(r.id()).unwrap_or_default();
                 r.with_stale(stale)
             })
-            .collect())
+            .collect()
     }
 
-    async fn complete_brief(&self, id: &BriefId, status: &str, audit: AuditEntry) -> Result<bool> {
+    async fn complete_brief(
+        &self,
+        id: &BriefId,
+        status: BriefStatus,
+        audit: AuditEntry,
+    ) -> Result<bool> {
         // Audited inside, only when the brief was still running.
         self.write_tx(None, async |tx| {
             // Check and complete in one statement: of concurrent callbacks, one finds the
@@ -185,8 +178,8 @@ impl DispatchStore for SqlStore {
                  WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
             )
             .bind(id.as_str())
-            .bind(status)
-            .bind(&audit.at)
+            .bind(status.as_str())
+            .bind(stamp(audit.at))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -205,7 +198,7 @@ impl DispatchStore for SqlStore {
                  WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
             )
             .bind(id.as_str())
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {

@@ -1,10 +1,10 @@
 //! The metadata store on SQLite or PostgreSQL, chosen by the scheme of `DATABASE_URL`.
 //! Every SQL statement of secretstore lives in this module, one file per port of the
-//! domain: [`scopes`], [`secrets`] (with the write reservations in [`reservations`]),
-//! [`dispatch`], [`audit`], [`accounts`] and [`sessions`]; [`keys`] holds what `rekey`
-//! needs. Underneath: [`connect`] (opening and migrating), [`rows`] (the rows as read,
-//! converted into the domain's types at the edge), [`bind`] (statements with a variable
-//! number of parameters), [`tx`] (the write transaction) and [`error`].
+//! domain: `scopes`, `secrets` (with the write reservations in `reservations`),
+//! `dispatch`, `audit`, `accounts` and `sessions`; `keys` holds what `rekey`
+//! needs. Underneath: `connect` (opening and migrating), `rows` (the rows as read,
+//! converted into the domain's types at the edge), `bind` (statements with a variable
+//! number of parameters), `tx` (the write transaction) and `error`.
 //!
 //! Both databases run the same statements through sqlx's `Any` driver: `$N` placeholders,
 //! `RETURNING`, `ON CONFLICT`, and types both understand (BIGINT, TEXT). The schemas differ

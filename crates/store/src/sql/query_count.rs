@@ -6,8 +6,9 @@
 
 use super::SqlStore;
 use secretstore_core::{
-    AccountKind, AccountStore, Actor, AuditEntry, BackendKind, Backends, BriefId, DispatchRecord,
-    DispatchStore, Principal, Role, ScopePath, ScopeStore, Service, ServiceConfig, Task, TaskId,
+    AccountKind, AccountStore, AuditEntry, BackendKind, Backends, BriefId, BriefStatus,
+    DispatchRecord, DispatchStore, DispatchedSecret, Principal, Role, ScopePath, ScopeStore,
+    Service, ServiceConfig, Task, TaskId, timestamp,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -62,7 +63,12 @@ async fn statements<T>(f: impl AsyncFnOnce() -> T) -> (u64, T) {
 }
 
 fn audit(action: &str) -> AuditEntry {
-    AuditEntry::new(&Actor("tester".into()), action, "test")
+    let who = Principal {
+        account: "tester".into(),
+        roles: Vec::new(),
+        source: "test".into(),
+    };
+    AuditEntry::new(&who, action)
 }
 
 fn scope(s: &str) -> ScopePath {
@@ -103,10 +109,10 @@ async fn briefs_page(n: usize) -> (u64, usize) {
     }
     let task = Task {
         id: TaskId::generate(),
-        project: "acme/platform/dev/x".into(),
+        project: scope("acme/platform/dev/x"),
         secret_refs: vec!["DB_URL".into()],
         payload: None,
-        created_at: secretstore_core::now_rfc3339(),
+        created_at: timestamp::now(),
         created_by: "tester".into(),
     };
     store
@@ -118,13 +124,19 @@ async fn briefs_page(n: usize) -> (u64, usize) {
             brief_id: BriefId::generate(),
             task_id: task.id.clone(),
             project: task.project.clone(),
-            created_at: format!("2030-01-01T00:00:{:02}.{i:06}Z", i % 60),
+            // Whole seconds: the one format keeps no fraction.
+            created_at: timestamp::parse(&format!("2030-01-01T00:00:{:02}Z", i % 60)).unwrap(),
             token_hash: "0".repeat(64),
-            expires_at: "2999-01-01T00:00:00Z".into(),
-            status: "running".into(),
+            expires_at: timestamp::parse("2999-01-01T00:00:00Z").unwrap(),
+            status: BriefStatus::Running,
             completed_at: None,
             revoked: false,
-            secrets: vec![("acme/platform".into(), "DB_URL".into(), 1, None)],
+            secrets: vec![DispatchedSecret {
+                scope: scope("acme/platform"),
+                name: "DB_URL".into(),
+                version: 1,
+                backend_version: None,
+            }],
         };
         store
             .record_dispatch(&rec, audit("brief.dispatch"))

@@ -116,8 +116,8 @@ impl SqlStore {
                 .fetch_optional(&mut *tx)
                 .await?;
             let current: Reserved = row.map(TryInto::try_into).transpose()?;
-            let version = current.as_ref().map_or(0, |(m, _)| m.version);
-            if let Some(e) = it.expected.filter(|e| *e != version) {
+            let version = current.as_ref().map(|(m, _)| m.version);
+            if let Some(e) = it.expected.filter(|e| !e.admits(version)) {
                 return Err(conflict(&it.scope, &it.name, e, version).into());
             }
             out[i] = current;

@@ -2,13 +2,43 @@
 //! domain's types at the edge (`TryFrom`: a value the domain does not know is a storage
 //! error, never a guess).
 
+use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
-    Account, AccountKind, AuditEntry, BackendKind, BriefSummary, Candidate, Category, Error,
-    Result, Role, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
-    VersionMeta,
+    Account, AccountKind, AuditEntry, BackendKind, BriefId, BriefStatus, BriefSummary, Candidate,
+    Category, DispatchRecord, DispatchedSecret, Error, Result, Role, ScopePath, SecretMeta,
+    SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
 };
 use sqlx::FromRow;
 use std::str::FromStr;
+
+/// A timestamp as stored: the one text format of [`timestamp::format()`] (whole seconds,
+/// UTC, `Z`), which also sorts as text.
+pub(super) fn stamp(t: OffsetDateTime) -> String {
+    timestamp::format(t)
+}
+
+/// A stored timestamp; one not in the one text format is a corrupt row.
+pub(super) fn at(s: &str) -> Result<OffsetDateTime> {
+    timestamp::parse(s)
+        .map_err(|_| Error::storage(format!("invalid timestamp {s:?} in the database")))
+}
+
+/// A stored timestamp that may be NULL.
+pub(super) fn at_opt(s: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    s.map(at).transpose()
+}
+
+/// A stored scope path; one that does not parse is a corrupt row.
+pub(super) fn scope(path: &str) -> Result<ScopePath> {
+    ScopePath::parse(path)
+        .map_err(|_| Error::storage(format!("invalid scope path {path:?} in the database")))
+}
+
+/// A brief's stored status; an unknown word is a corrupt row.
+pub(super) fn status(s: &str) -> Result<BriefStatus> {
+    BriefStatus::from_str(s)
+        .map_err(|_| Error::storage(format!("unknown brief status {s:?} in the database")))
+}
 
 /// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
@@ -41,11 +71,11 @@ impl TryFrom<MetaRow> for SecretMeta {
             backend: BackendKind::from_str(&r.backend).map_err(|_| {
                 Error::storage(format!("unknown backend {:?} in the database", r.backend))
             })?,
-            scope: r.scope,
+            scope: scope(&r.scope)?,
             name: r.name,
             version: r.current_version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: at(&r.created_at)?,
+            updated_at: at(&r.updated_at)?,
             updated_by: r.updated_by,
         })
     }
@@ -126,16 +156,18 @@ pub(super) struct VersionRow {
     current_version: Version,
 }
 
-impl From<VersionRow> for VersionMeta {
-    fn from(r: VersionRow) -> Self {
-        VersionMeta {
+impl TryFrom<VersionRow> for VersionMeta {
+    type Error = Error;
+
+    fn try_from(r: VersionRow) -> Result<Self> {
+        Ok(VersionMeta {
             current: r.version == r.current_version,
             version: r.version,
-            created_at: r.created_at,
+            created_at: at(&r.created_at)?,
             created_by: r.created_by,
             backend_version: r.backend_version,
             rollback_of: r.rollback_of,
-        }
+        })
     }
 }
 
@@ -158,11 +190,13 @@ pub(super) struct AuditRow {
     detail: Option<String>,
 }
 
-impl From<AuditRow> for AuditEntry {
-    fn from(r: AuditRow) -> Self {
-        AuditEntry {
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = Error;
+
+    fn try_from(r: AuditRow) -> Result<Self> {
+        Ok(AuditEntry {
             id: Some(r.id),
-            at: r.at,
+            at: at(&r.at)?,
             actor: r.actor,
             action: r.action,
             scope: r.scope,
@@ -172,7 +206,7 @@ impl From<AuditRow> for AuditEntry {
             source: r.source,
             // Written by the store as JSON; an unreadable one reads as none.
             detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
-        }
+        })
     }
 }
 
@@ -201,8 +235,8 @@ impl TryFrom<TaskRow> for Task {
                 .transpose()
                 .map_err(corrupt)?,
             id,
-            project: r.path,
-            created_at: r.created_at,
+            project: scope(&r.path)?,
+            created_at: at(&r.created_at)?,
             created_by: r.created_by,
         })
     }
@@ -211,18 +245,62 @@ impl TryFrom<TaskRow> for Task {
 /// A dispatch as recorded (its secrets are read apart).
 #[derive(FromRow)]
 pub(super) struct BriefRow {
-    pub(super) task_id: String,
-    pub(super) project: String,
-    pub(super) created_at: String,
-    pub(super) token_hash: String,
-    pub(super) expires_at: String,
-    pub(super) status: String,
-    pub(super) completed_at: Option<String>,
-    pub(super) revoked_at: Option<String>,
+    task_id: String,
+    project: String,
+    created_at: String,
+    token_hash: String,
+    expires_at: String,
+    status: String,
+    completed_at: Option<String>,
+    revoked_at: Option<String>,
 }
 
-/// One secret a brief handed out: scope, name, version, backend version.
-pub(super) type BriefSecretRow = (String, String, Version, Option<String>);
+impl BriefRow {
+    /// The record of brief `id`, with the secrets it handed out.
+    pub(super) fn with_secrets(
+        self,
+        id: BriefId,
+        secrets: Vec<BriefSecretRow>,
+    ) -> Result<DispatchRecord> {
+        Ok(DispatchRecord {
+            brief_id: id,
+            task_id: TaskId::parse(&self.task_id)?,
+            project: scope(&self.project)?,
+            created_at: at(&self.created_at)?,
+            token_hash: self.token_hash,
+            expires_at: at(&self.expires_at)?,
+            status: status(&self.status)?,
+            completed_at: at_opt(self.completed_at.as_deref())?,
+            revoked: self.revoked_at.is_some(),
+            secrets: secrets
+                .into_iter()
+                .map(DispatchedSecret::try_from)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// One secret a brief handed out.
+#[derive(FromRow)]
+pub(super) struct BriefSecretRow {
+    scope: String,
+    name: String,
+    version: Version,
+    backend_version: Option<String>,
+}
+
+impl TryFrom<BriefSecretRow> for DispatchedSecret {
+    type Error = Error;
+
+    fn try_from(r: BriefSecretRow) -> Result<Self> {
+        Ok(DispatchedSecret {
+            scope: scope(&r.scope)?,
+            name: r.name,
+            version: r.version,
+            backend_version: r.backend_version,
+        })
+    }
+}
 
 /// A dispatch as the briefs page lists it (its stale secrets are read apart).
 #[derive(FromRow)]
@@ -242,16 +320,16 @@ impl BriefSummaryRow {
     }
 
     /// The summary, with the names of the secrets rotated (or deleted) since.
-    pub(super) fn with_stale(self, stale: Vec<String>) -> BriefSummary {
-        BriefSummary {
+    pub(super) fn with_stale(self, stale: Vec<String>) -> Result<BriefSummary> {
+        Ok(BriefSummary {
+            project: scope(&self.project)?,
+            created_at: at(&self.created_at)?,
+            status: status(&self.status)?,
+            completed_at: at_opt(self.completed_at.as_deref())?,
             brief_id: self.id,
             task_id: self.task_id,
-            project: self.project,
-            created_at: self.created_at,
-            status: self.status,
-            completed_at: self.completed_at,
             stale,
-        }
+        })
     }
 }
 
@@ -298,8 +376,8 @@ impl AccountRow {
     pub(super) fn with_roles(self, roles: Vec<Role>) -> Result<Account> {
         Ok(Account {
             kind: AccountKind::parse(&self.kind)?,
+            created_at: at(&self.created_at)?,
             name: self.name,
-            created_at: self.created_at,
             roles,
         })
     }
@@ -322,14 +400,16 @@ pub(super) struct TokenRow {
     revoked_at: Option<String>,
 }
 
-impl From<TokenRow> for TokenInfo {
-    fn from(r: TokenRow) -> Self {
-        TokenInfo {
+impl TryFrom<TokenRow> for TokenInfo {
+    type Error = Error;
+
+    fn try_from(r: TokenRow) -> Result<Self> {
+        Ok(TokenInfo {
+            created_at: at(&r.created_at)?,
+            revoked_at: at_opt(r.revoked_at.as_deref())?,
             id: r.id,
             account: r.name,
-            created_at: r.created_at,
-            revoked_at: r.revoked_at,
-        }
+        })
     }
 }
 
@@ -344,16 +424,18 @@ pub(super) struct SessionRow {
     source: Option<String>,
 }
 
-impl From<SessionRow> for SessionInfo {
-    fn from(r: SessionRow) -> Self {
-        SessionInfo {
+impl TryFrom<SessionRow> for SessionInfo {
+    type Error = Error;
+
+    fn try_from(r: SessionRow) -> Result<Self> {
+        Ok(SessionInfo {
+            created_at: at(&r.created_at)?,
+            expires_at: at(&r.expires_at)?,
             id: r.public_id,
             account: r.name,
             token_id: r.token_id,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
             source: r.source,
-        }
+        })
     }
 }
 

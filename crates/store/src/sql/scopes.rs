@@ -2,6 +2,7 @@
 
 use super::SqlStore;
 use super::error::StoreError;
+use super::rows::stamp;
 use super::tx::scope_id;
 use secretstore_core::{
     AuditEntry, BackendKind, Error, LinkPrefixes, Result, ScopePath, ScopeStore,
@@ -36,7 +37,7 @@ impl ScopeStore for SqlStore {
             .bind(path.as_str())
             .bind(path.level().as_str())
             .bind(parent_id)
-            .bind(&audit.at)
+            .bind(stamp(audit.at))
             .bind(&audit.actor)
             .execute(&mut *tx)
             .await

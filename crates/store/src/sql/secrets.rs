@@ -5,13 +5,14 @@ use super::SqlStore;
 use super::bind::Sql;
 use super::error::{StoreError, StoreResult};
 use super::rows::{
-    CurrentRow, MATERIAL_COLUMNS, META_COLUMNS, MetaRow, VersionMaterialRow, VersionRow,
+    CurrentRow, MATERIAL_COLUMNS, META_COLUMNS, MetaRow, VersionMaterialRow, VersionRow, stamp,
 };
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::service::{conflict, not_found};
+use secretstore_core::timestamp;
 use secretstore_core::{
-    AuditEntry, Candidate, Error, NewVersion, Reservation, Reserved, Result, ScopePath, SecretMeta,
-    SecretName, SecretStore, StoredMaterial, Version, VersionMeta,
+    AuditEntry, Candidate, Error, Expected, NewVersion, Reservation, Reserved, Result, ScopePath,
+    SecretMeta, SecretName, SecretStore, StoredMaterial, Version, VersionMeta,
 };
 use sqlx::AssertSqlSafe;
 use std::time::Duration;
@@ -47,22 +48,27 @@ impl SqlStore {
             let sid = scope_id(&mut tx, &w.scope).await?.ok_or_else(|| {
                 Error::NotFound(format!("unknown {} {}", w.scope.level().as_str(), w.scope))
             })?;
-            let now = &w.audit.at;
-            let updated: Option<(i64, i64)> = sqlx::query_as(
-                "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
-                    updated_by = $4, category = COALESCE($5, category) \
-                 WHERE scope_id = $1 AND name = $2 \
-                   AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
-                 RETURNING id, current_version",
-            )
-            .bind(sid)
-            .bind(w.name.as_str())
-            .bind(now)
-            .bind(&w.actor.0)
-            .bind(w.category.map(|c| c.as_str()))
-            .bind(w.expected)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let now = &stamp(w.audit.at);
+            // A write that expects the secret to be absent never updates one.
+            let updated: Option<(i64, i64)> = if w.expected == Some(Expected::Absent) {
+                None
+            } else {
+                sqlx::query_as(
+                    "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
+                        updated_by = $4, category = COALESCE($5, category) \
+                     WHERE scope_id = $1 AND name = $2 \
+                       AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
+                     RETURNING id, current_version",
+                )
+                .bind(sid)
+                .bind(w.name.as_str())
+                .bind(now)
+                .bind(&w.by)
+                .bind(w.category.map(|c| c.as_str()))
+                .bind(w.expected.and_then(Expected::version))
+                .fetch_optional(&mut *tx)
+                .await?
+            };
             let (secret_id, version) = match updated {
                 Some(x) => x,
                 None => {
@@ -74,12 +80,11 @@ impl SqlStore {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if let Some(cur) = current {
-                        return Err(
-                            conflict(&w.scope, &w.name, w.expected.unwrap_or(cur), cur).into()
-                        );
+                        let expected = w.expected.unwrap_or(Expected::Version(cur));
+                        return Err(conflict(&w.scope, &w.name, expected, Some(cur)).into());
                     }
-                    if let Some(e) = w.expected.filter(|e| *e != 0) {
-                        return Err(conflict(&w.scope, &w.name, e, 0).into());
+                    if let Some(e) = w.expected.filter(|e| !e.admits(None)) {
+                        return Err(conflict(&w.scope, &w.name, e, None).into());
                     }
                     let category = w.category.ok_or_else(|| {
                         Error::Invalid(format!(
@@ -97,7 +102,7 @@ impl SqlStore {
                     .bind(category.as_str())
                     .bind(w.backend.as_str())
                     .bind(now)
-                    .bind(&w.actor.0)
+                    .bind(&w.by)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from);
@@ -121,7 +126,7 @@ impl SqlStore {
             .bind(&w.material.backend_version)
             .bind(w.rollback_of)
             .bind(now)
-            .bind(&w.actor.0)
+            .bind(&w.by)
             .execute(&mut *tx)
             .await?;
             insert_audit(&mut tx, &w.audit.clone().version(version)).await?;
@@ -189,7 +194,7 @@ impl SecretStore for SqlStore {
         if rows.is_empty() {
             return Err(not_found(scope, name));
         }
-        Ok(rows.into_iter().map(VersionMeta::from).collect())
+        rows.into_iter().map(VersionMeta::try_from).collect()
     }
 
     async fn material(
@@ -349,7 +354,7 @@ impl SecretStore for SqlStore {
                 .bind(id)
                 .bind(reference)
                 .bind(by)
-                .bind(secretstore_core::now_rfc3339())
+                .bind(stamp(timestamp::now()))
                 .execute(&mut *tx)
                 .await?;
             }

@@ -1,8 +1,9 @@
 //! [`SessionStore`]: the web UI's sessions, each bound to an API token.
 
 use super::SqlStore;
-use super::rows::{SessionAuthRow, SessionRow, role_from_columns};
+use super::rows::{SessionAuthRow, SessionRow, at, role_from_columns, stamp};
 use super::tx::insert_audit;
+use secretstore_core::timestamp::OffsetDateTime;
 use secretstore_core::{
     AuditEntry, Error, Principal, Result, SessionAuth, SessionInfo, SessionStore,
 };
@@ -14,7 +15,7 @@ impl SessionStore for SqlStore {
         token_hash: &str,
         public_id: &str,
         csrf: &str,
-        expires_at: &str,
+        expires_at: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<()> {
         self.write_tx(Some(&audit), async |tx| {
@@ -33,7 +34,7 @@ impl SessionStore for SqlStore {
             };
             // Expired sessions are swept on the way.
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-                .bind(&audit.at)
+                .bind(stamp(audit.at))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -44,8 +45,8 @@ impl SessionStore for SqlStore {
             .bind(id_hash)
             .bind(account_id)
             .bind(csrf)
-            .bind(&audit.at)
-            .bind(expires_at)
+            .bind(stamp(audit.at))
+            .bind(stamp(expires_at))
             .bind(&token_id)
             .bind(public_id)
             .bind(&audit.source)
@@ -88,12 +89,16 @@ impl SessionStore for SqlStore {
                 source: source.to_owned(),
             },
             csrf: first.csrf,
-            expires_at: first.expires_at,
+            expires_at: at(&first.expires_at)?,
             public_id: first.public_id,
         }))
     }
 
-    async fn list_sessions(&self, account: Option<&str>, now: &str) -> Result<Vec<SessionInfo>> {
+    async fn list_sessions(
+        &self,
+        account: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>> {
         let rows: Vec<SessionRow> = self
             .read(async |conn| {
                 Ok(sqlx::query_as(
@@ -106,13 +111,14 @@ impl SessionStore for SqlStore {
                        AND EXISTS (SELECT 1 FROM grants g WHERE g.account_id = a.id) \
                      ORDER BY se.created_at DESC, se.public_id",
                 )
-                .bind(now)
+                // Text compares as time: the stored format is fixed-width UTC.
+                .bind(stamp(now))
                 .bind(account)
                 .fetch_all(conn)
                 .await?)
             })
             .await?;
-        Ok(rows.into_iter().map(SessionInfo::from).collect())
+        rows.into_iter().map(SessionInfo::try_from).collect()
     }
 
     async fn end_session(

@@ -2,6 +2,7 @@
 //! that goes with a change, and a scope's id.
 
 use super::error::{StoreError, StoreResult};
+use super::rows::stamp;
 use super::{Dialect, SqlStore};
 use secretstore_core::{AuditEntry, Result, ScopePath};
 use sqlx::{Any, AnyConnection, Transaction};
@@ -58,7 +59,7 @@ pub(super) async fn insert_audit(conn: &mut AnyConnection, a: &AuditEntry) -> St
         "INSERT INTO audit (at, actor, action, scope, name, version, target, source, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(&a.at)
+    .bind(stamp(a.at))
     .bind(&a.actor)
     .bind(&a.action)
     .bind(&a.scope)

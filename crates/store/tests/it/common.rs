@@ -1,8 +1,8 @@
 //! What the store's tests share: fresh databases and ready-made records.
 
 use secretstore_core::{
-    Actor, AuditEntry, BriefId, DispatchRecord, DispatchStore, Principal, Role, ScopePath,
-    ScopeStore, Task, TaskId,
+    AuditEntry, BriefId, BriefStatus, DispatchRecord, DispatchStore, DispatchedSecret, Principal,
+    Role, ScopePath, ScopeStore, Task, TaskId, timestamp,
 };
 use secretstore_store::SqlStore;
 use std::process::Command;
@@ -105,7 +105,12 @@ pub fn scope(s: &str) -> ScopePath {
 }
 
 pub fn audit(action: &str) -> AuditEntry {
-    AuditEntry::new(&Actor("tester".into()), action, "test")
+    let who = Principal {
+        account: "tester".into(),
+        roles: Vec::new(),
+        source: "test".into(),
+    };
+    AuditEntry::new(&who, action)
 }
 
 /// Creates `path` and every missing ancestor.
@@ -130,10 +135,10 @@ pub async fn scopes(store: &SqlStore, path: &str) {
 pub async fn task(store: &SqlStore, project: &str) -> TaskId {
     let t = Task {
         id: TaskId::generate(),
-        project: project.into(),
+        project: scope(project),
         secret_refs: vec!["DB_URL".into()],
         payload: None,
-        created_at: secretstore_core::now_rfc3339(),
+        created_at: timestamp::now(),
         created_by: "tester".into(),
     };
     store.create_task(&t, audit("task.create")).await.unwrap();
@@ -151,14 +156,22 @@ pub async fn dispatch(
     let rec = DispatchRecord {
         brief_id: BriefId::generate(),
         task_id: task.clone(),
-        project: project.into(),
-        created_at: created_at.into(),
+        project: scope(project),
+        created_at: timestamp::parse(created_at).unwrap(),
         token_hash: "0".repeat(64),
-        expires_at: "2999-01-01T00:00:00Z".into(),
-        status: "running".into(),
+        expires_at: timestamp::parse("2999-01-01T00:00:00Z").unwrap(),
+        status: BriefStatus::Running,
         completed_at: None,
         revoked: false,
-        secrets,
+        secrets: secrets
+            .into_iter()
+            .map(|(s, name, version, backend_version)| DispatchedSecret {
+                scope: scope(&s),
+                name,
+                version,
+                backend_version,
+            })
+            .collect(),
     };
     store
         .record_dispatch(&rec, audit("brief.dispatch"))

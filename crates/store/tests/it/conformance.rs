@@ -23,12 +23,12 @@ async fn local_backend_conforms() {
 mod database {
     use crate::common::{audit, databases, scope, scopes};
     use secretstore_core::{
-        AccountKind, AccountStore, Actor, AuditStore, BackendKind, Category, Error, NewVersion,
+        AccountKind, AccountStore, AuditStore, BackendKind, Category, Error, Expected, NewVersion,
         Role, ScopeStore, SecretName, SecretStore, StoredMaterial,
     };
     use secretstore_store::SqlStore;
 
-    fn write(s: &str, name: &str, expected: Option<i64>, token: &str) -> NewVersion {
+    fn write(s: &str, name: &str, expected: Option<Expected>, token: &str) -> NewVersion {
         let sc = scope(s);
         let n = SecretName::parse(name).unwrap();
         NewVersion {
@@ -43,7 +43,7 @@ mod database {
             },
             expected,
             rollback_of: None,
-            actor: Actor("tester".into()),
+            by: "tester".into(),
             reservation: None,
         }
     }
@@ -84,19 +84,34 @@ mod database {
             let store = db.open().await;
             scopes(&store, "acme/platform").await;
             let v = store
-                .write_versions(vec![write("acme/platform", "DB_URL", Some(0), "t1")])
+                .write_versions(vec![write(
+                    "acme/platform",
+                    "DB_URL",
+                    Some(Expected::Absent),
+                    "t1",
+                )])
                 .await
                 .unwrap();
             assert_eq!(v, [1], "{}", db.kind);
             let v = store
-                .write_versions(vec![write("acme/platform", "DB_URL", Some(1), "t2")])
+                .write_versions(vec![write(
+                    "acme/platform",
+                    "DB_URL",
+                    Some(Expected::Version(1)),
+                    "t2",
+                )])
                 .await
                 .unwrap();
             assert_eq!(v, [2]);
             // A stale expected version is a conflict, and changes nothing.
             assert!(matches!(
                 store
-                    .write_versions(vec![write("acme/platform", "DB_URL", Some(1), "t3")])
+                    .write_versions(vec![write(
+                        "acme/platform",
+                        "DB_URL",
+                        Some(Expected::Version(1)),
+                        "t3"
+                    )])
                     .await,
                 Err(Error::Conflict(_))
             ));
@@ -151,7 +166,7 @@ mod database {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|m| (m.scope, m.name))
+                .map(|m| (m.scope.to_string(), m.name))
                 .collect();
             let want = [
                 ("acme", "Z"),

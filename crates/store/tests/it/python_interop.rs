@@ -6,7 +6,7 @@
 //! `SECRETSTORE_TEST_PYTHON`; otherwise `python3` is used if it has the package.
 
 use secretstore_core::{
-    Actor, AuditEntry, BackendKind, Category, NewVersion, ScopePath, ScopeStore, SecretName,
+    AuditEntry, BackendKind, Category, NewVersion, Principal, ScopePath, ScopeStore, SecretName,
     SecretStore, StoredMaterial, ValueBackend,
 };
 use secretstore_store::{Keyring, LocalBackend, SqlStore};
@@ -166,10 +166,14 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let store = SqlStore::open(&url, 1).await.unwrap();
-    let actor = Actor("test".into());
+    let who = Principal {
+        account: "test".into(),
+        roles: Vec::new(),
+        source: "test".into(),
+    };
     let org = ScopePath::parse("acme").unwrap();
     store
-        .create_scope(&org, AuditEntry::new(&actor, "organization.create", "test"))
+        .create_scope(&org, AuditEntry::new(&who, "organization.create"))
         .await
         .unwrap();
     let name = SecretName::parse("DB_URL").unwrap();
@@ -185,8 +189,8 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
             },
             expected: None,
             rollback_of: None,
-            actor: actor.clone(),
-            audit: AuditEntry::new(&actor, "secret.set", "test"),
+            by: who.account.clone(),
+            audit: AuditEntry::new(&who, "secret.set"),
             reservation: None,
         }])
         .await

@@ -31,7 +31,7 @@ pub(crate) async fn briefs(State(st): State<AppState>, s: Session) -> Response {
             .map(|b| BriefRow {
                 id: b.brief_id,
                 task_id: b.task_id,
-                project: b.project,
+                project: b.project.to_string(),
                 created: Stamp::new(b.created_at),
                 status: b.status,
                 completed: b.completed_at.map(Stamp::new),

@@ -258,7 +258,7 @@ pub(super) async fn scope_view(
     for m in own.iter().chain(broader.iter().flat_map(|(_, v)| v.iter())) {
         winners
             .entry(m.name.clone())
-            .or_insert_with(|| (m.scope.clone(), m.version));
+            .or_insert_with(|| (m.scope.to_string(), m.version));
     }
     let own_rows = own
         .iter()
@@ -267,7 +267,7 @@ pub(super) async fn scope_view(
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            updated: Stamp::new(&m.updated_at),
+            updated: Stamp::new(m.updated_at),
             by: m.updated_by.clone(),
             shadows: broader
                 .iter()
@@ -282,15 +282,15 @@ pub(super) async fn scope_view(
         .flat_map(|(_, v)| v.iter())
         .map(|m| InheritedRow {
             name: m.name.clone(),
-            scope: m.scope.clone(),
+            scope: m.scope.to_string(),
             category: m.category.to_string(),
             backend: m.backend.to_string(),
             version: m.version,
-            updated: Stamp::new(&m.updated_at),
+            updated: Stamp::new(m.updated_at),
             by: m.updated_by.clone(),
             shadowed_by: winners
                 .get(&m.name)
-                .filter(|(w, _)| *w != m.scope)
+                .filter(|(w, _)| m.scope != w.as_str())
                 .map(|(w, _)| w.clone()),
         })
         .collect();
@@ -354,7 +354,7 @@ pub(super) async fn secret_view(
 ) -> Result<Response, Error> {
     let meta = st.svc.metadata(&s.who, path, name).await?;
     let history = st.svc.history(&s.who, path, name).await?;
-    let scope = ScopePath::parse(&meta.scope)?;
+    let scope = meta.scope.clone();
     let broader: Vec<ScopePath> = scope.resolution_chain().into_iter().skip(1).collect();
     let shadows = chain_lists(st, s, &broader)
         .await?
@@ -374,8 +374,8 @@ pub(super) async fn secret_view(
         category: meta.category.to_string(),
         backend: meta.backend.to_string(),
         version: meta.version,
-        created: Stamp::new(&meta.created_at),
-        updated: Stamp::new(&meta.updated_at),
+        created: Stamp::new(meta.created_at),
+        updated: Stamp::new(meta.updated_at),
         by: meta.updated_by.clone(),
         history: history
             .into_iter()
@@ -403,7 +403,7 @@ async fn delete_view(
     name: &str,
 ) -> Result<Response, Error> {
     let meta = st.svc.metadata(&s.who, path, name).await?;
-    let scope = ScopePath::parse(&meta.scope)?;
+    let scope = meta.scope.clone();
     s.who.require(Action::Write, &scope)?;
     let page = DeletePage {
         layout: Layout::new(format!("Delete {}", meta.name), Some(s.nav()), "scopes"),

@@ -13,7 +13,7 @@ use crate::ui::target::{Target, parse_target, rest_of};
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use secretstore_core::{Category, Error, SecretName, SecretValue};
+use secretstore_core::{Category, Error, Expected, SecretName, SecretValue};
 use serde::Deserialize;
 use std::str::FromStr;
 use zeroize::Zeroizing;
@@ -133,7 +133,14 @@ async fn create_secret(st: &AppState, s: &Session, path: &str, form: NewSecret) 
         let cat = Category::from_str(&category)?;
         let value = form_value(value)?;
         st.svc
-            .set_secret(&s.who, path, n.as_str(), &value, Some(cat), Some(0))
+            .set_secret(
+                &s.who,
+                path,
+                n.as_str(),
+                &value,
+                Some(cat),
+                Some(Expected::Absent),
+            )
             .await
             .map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(format!(
@@ -180,9 +187,10 @@ async fn rotate(st: &AppState, s: &Session, path: &str, name: &str, form: Rotate
                     .map_err(|_| Error::Invalid("the expected version is not a number".into()))?,
             ),
         };
+        let expected = crate::dto::expected(expected);
         let value = form_value(form.value)?;
         st.svc
-            .set_secret(&s.who, &meta.scope, &meta.name, &value, None, expected)
+            .set_secret(&s.who, meta.scope.as_str(), &meta.name, &value, None, expected)
             .await
             .map_err(|e| match e {
                 Error::Conflict(m) => Error::Conflict(format!(

@@ -1,0 +1,158 @@
+//! Timestamps: [`OffsetDateTime`] in UTC, to the second, in every record of the domain;
+//! compared as times. One text format, `2026-11-29T14:00:00Z` (RFC 3339, UTC, no
+//! fraction: fixed width, so it also sorts as text), for the database, every JSON answer
+//! and every line the command line prints: [`format()`] writes it, [`parse`] reads it, and
+//! [`rfc3339`] (with [`rfc3339::option`]) is the `serde(with = …)` module of record fields.
+//!
+//! ```
+//! use secretstore_core::timestamp;
+//!
+//! let t = timestamp::parse("2026-11-29T14:00:00Z").unwrap();
+//! assert_eq!(timestamp::format(t), "2026-11-29T14:00:00Z");
+//! assert!(t < timestamp::parse("2026-11-29T14:00:01Z").unwrap());
+//! ```
+
+use crate::error::{Error, Result};
+pub use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::{datetime, format_description};
+
+const FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+
+/// The first second the format holds (year 1).
+const FIRST: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
+/// The last second the format holds (year 9999).
+const LAST: OffsetDateTime = datetime!(9999-12-31 23:59:59 UTC);
+
+/// Now, in UTC, to the second (what the format keeps: a time read back compares equal to
+/// the one written).
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+/// Now plus `secs` seconds. Never panics: a time past what the format holds is the last
+/// second of year 9999 (before year 1: its first second).
+pub fn in_secs(secs: i64) -> OffsetDateTime {
+    match now().checked_add(time::Duration::seconds(secs)) {
+        Some(t) => t.clamp(FIRST, LAST),
+        None if secs > 0 => LAST,
+        None => FIRST,
+    }
+}
+
+/// A time in the one text format, `2026-11-29T14:00:00Z` (converted to UTC; the fraction
+/// of a second dropped; outside years 1 to 9999, the nearest end of that range).
+pub fn format(t: OffsetDateTime) -> String {
+    let t = t
+        .to_offset(time::UtcOffset::UTC)
+        .clamp(FIRST, LAST)
+        .replace_nanosecond(0)
+        .unwrap_or(FIRST);
+    t.format(FORMAT)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// Reads a time in the one text format (nothing else: no fraction, no other offset).
+pub fn parse(s: &str) -> Result<OffsetDateTime> {
+    time::PrimitiveDateTime::parse(s, FORMAT)
+        .map(|t| t.assume_utc())
+        .map_err(|_| {
+            Error::Invalid(format!(
+                "invalid timestamp {}: expected a UTC time like 2026-11-29T14:00:00Z",
+                crate::name::short_echo(s)
+            ))
+        })
+}
+
+/// `serde(with = "crate::timestamp::rfc3339")`: a field serialized in the one text format.
+pub mod rfc3339 {
+    use super::OffsetDateTime;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes the time as text.
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format(*t))
+    }
+
+    /// Reads the time from text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for an `Option` field (`null` for `None`).
+    pub mod option {
+        use super::super::OffsetDateTime;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes the time as text, or `null`.
+        pub fn serialize<S: Serializer>(
+            t: &Option<OffsetDateTime>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::format(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads the time from text, or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<OffsetDateTime>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| super::super::parse(&s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_secs_never_overflows() {
+        assert_eq!(format(in_secs(i64::MAX)), "9999-12-31T23:59:59Z");
+        assert_eq!(format(in_secs(i64::MIN)), "0001-01-01T00:00:00Z");
+        assert!(in_secs(3600) > now());
+        assert!(format(in_secs(3600)) > format(now()));
+    }
+
+    #[test]
+    fn the_format_round_trips_and_is_the_only_one_read() {
+        let s = "2026-11-29T14:00:00Z";
+        assert_eq!(format(parse(s).unwrap()), s);
+        assert_eq!(format(now()).len(), s.len());
+        let t = now();
+        assert_eq!(parse(&format(t)).unwrap(), t);
+        for bad in [
+            "2026-11-29T14:00:00.5Z",
+            "2026-11-29T14:00:00+01:00",
+            "2026-11-29",
+            "",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serde_writes_the_same_text() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct R {
+            #[serde(with = "rfc3339")]
+            at: OffsetDateTime,
+            #[serde(with = "rfc3339::option")]
+            done: Option<OffsetDateTime>,
+        }
+        let r = R {
+            at: parse("2026-11-29T14:00:00Z").unwrap(),
+            done: None,
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"at":"2026-11-29T14:00:00Z","done":null}"#);
+        assert_eq!(serde_json::from_str::<R>(&json).unwrap(), r);
+    }
+}
