@@ -2,7 +2,6 @@
 //! within the request timeout; idle connections neither stall other clients nor hold a
 //! slot forever; the connection limit is enforced; bad wire settings are refused.
 
-
 use crate::common::Env;
 use crate::common::server::{Server, http, read_response, request_bytes};
 use std::io::{Read, Write};

@@ -2,10 +2,9 @@
 //! configured answered 502 `backend_unavailable`, as if the backend were down; it is a
 //! configuration fault (503 `not_configured`), and the ref says so.
 
-
+use crate::common::Harness;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use crate::common::Harness;
 use serde_json::json;
 use tower::ServiceExt;
 

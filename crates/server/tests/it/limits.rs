@@ -1,9 +1,8 @@
 //! The bounds of one request (SPEC §8): refs per task, the payload, and a dispatch of as
 //! many refs as a task may name.
 
-
-use axum::http::StatusCode;
 use crate::common::Harness;
+use axum::http::StatusCode;
 use serde_json::json;
 
 const PROJECT: &str = "acme/platform/dev/agent";
