@@ -68,8 +68,15 @@ fn runtime(cli: &args::Cli) -> error::Result<tokio::runtime::Runtime> {
         .map_err(error::CliError::Runtime)
 }
 
-/// Reports a command's error: `error: …` and its hint on stderr, exit code 1.
+/// Reports a command's error: `error: …` and its hint on stderr, exit code 1. Output into
+/// a closed pipe (`secretstore audit | head -1`) ends quietly instead, with the status of
+/// a program ended by SIGPIPE (141), as other command-line tools do.
 fn failed(e: &error::CliError) -> ExitCode {
+    if let error::CliError::WriteStdout(io) = e
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(141);
+    }
     eprintln!("error: {e}");
     if let Some(h) = e.hint() {
         eprintln!("hint: {h}");

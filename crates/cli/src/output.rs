@@ -4,6 +4,26 @@
 use crate::error::{CliError, Result};
 use secretstore_core::Role;
 
+/// `println!` that returns a failed write to stdout (a closed pipe, a full disk) as
+/// [`CliError::WriteStdout`] instead of panicking: `secretstore audit | head -1` ends
+/// quietly.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::error::CliError::WriteStdout)
+    }};
+}
+pub(crate) use outln;
+
+/// `print!` that returns a failed write to stdout as [`CliError::WriteStdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err($crate::error::CliError::WriteStdout)
+    }};
+}
+pub(crate) use out;
+
 /// An account's roles, comma-separated, or `(no roles)`.
 pub(crate) fn roles_text(roles: &[Role]) -> String {
     if roles.is_empty() {
@@ -29,7 +49,7 @@ pub(crate) fn to_json_line<T: serde::Serialize>(v: &T) -> Result<String> {
 
 /// Prints a table: the header, then one line per row, each column as wide as its widest
 /// cell (the last one unpadded), two spaces apart, trailing blanks trimmed.
-pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -45,12 +65,13 @@ pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 s.push_str(&format!("{c:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        outln!("{}", s.trim_end())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for r in rows {
-        line(r.iter().map(String::as_str).collect());
+        line(r.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }
 
 /// Overwrites the strings of a JSON document before it is dropped.

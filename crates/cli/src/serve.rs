@@ -3,6 +3,7 @@
 use crate::config::{RawSettings, WireSettings};
 use crate::envfile::write_new_key;
 use crate::error::{CliError, Result};
+use crate::output::outln;
 use crate::tls;
 use crate::wiring::open_with;
 use axum::extract::ConnectInfo;
@@ -111,15 +112,15 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
     }
     let who = Principal::operator(&cfg.os_user);
     if let Some(token) = svc.bootstrap_root(&who).await? {
-        println!("created the account root; its API token, shown once:");
-        println!();
-        println!("    {}", token.expose_secret());
-        println!();
-        println!("try: curl -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/whoami");
+        outln!("created the account root; its API token, shown once:")?;
+        outln!()?;
+        outln!("    {}", token.expose_secret())?;
+        outln!()?;
+        outln!("try: curl -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/whoami")?;
     }
-    println!(
+    outln!(
         "secretstore listening on {url} (API under {url}/api/v1, OpenAPI at {url}/api/v1/openapi.json)"
-    );
+    )?;
     let state = AppState::new(svc)
         .with_limits(net.limits)
         .with_trusted_proxies(net.trusted_proxies)

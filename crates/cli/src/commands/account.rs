@@ -2,6 +2,7 @@
 
 use crate::args::{AccountCmd, TokenCmd};
 use crate::error::Result;
+use crate::output::outln;
 use crate::output::{print_table, roles_text, to_json};
 use crate::wiring::Svc;
 use secretstore_core::{AccountKind, Principal, Role, timestamp};
@@ -17,7 +18,7 @@ pub(super) async fn account(svc: &Svc, cmd: AccountCmd, who: &Principal) -> Resu
                 AccountKind::Person
             };
             let a = svc.create_account(who, &name, kind).await?;
-            println!("created {} account {}", a.kind.as_str(), a.name);
+            outln!("created {} account {}", a.kind.as_str(), a.name)?;
         }
         AccountCmd::List { json } => {
             let list = svc.accounts(who).await?;
@@ -31,13 +32,13 @@ pub(super) async fn account(svc: &Svc, cmd: AccountCmd, who: &Principal) -> Resu
                         })
                     })
                     .collect();
-                println!("{}", to_json(&v)?);
+                outln!("{}", to_json(&v)?)?;
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|a| vec![a.name.clone(), a.kind.as_str().into(), roles_text(&a.roles)])
                     .collect();
-                print_table(&["NAME", "KIND", "ROLES"], &rows);
+                print_table(&["NAME", "KIND", "ROLES"], &rows)?;
             }
         }
     }
@@ -59,7 +60,7 @@ pub(super) async fn grant(
     } else {
         svc.grant(who, name, &role).await?
     };
-    println!("{}: {}", acct.name, roles_text(&acct.roles));
+    outln!("{}: {}", acct.name, roles_text(&acct.roles))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,7 +69,7 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, who: &Principal) -> Result<E
     match cmd {
         TokenCmd::Create { name } => {
             let (info, token) = svc.create_token(who, &name).await?;
-            println!("{}", token.expose_secret());
+            outln!("{}", token.expose_secret())?;
             eprintln!(
                 "token {} for {name}: shown once; only its SHA-256 is kept (revoke: secretstore token revoke {})",
                 info.id, info.id
@@ -77,7 +78,7 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, who: &Principal) -> Result<E
         TokenCmd::List { name, json } => {
             let list = svc.tokens(who, &name).await?;
             if json {
-                println!("{}", to_json(&list)?);
+                outln!("{}", to_json(&list)?)?;
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -90,12 +91,12 @@ pub(super) async fn token(svc: &Svc, cmd: TokenCmd, who: &Principal) -> Result<E
                         ]
                     })
                     .collect();
-                print_table(&["ID", "CREATED", "REVOKED"], &rows);
+                print_table(&["ID", "CREATED", "REVOKED"], &rows)?;
             }
         }
         TokenCmd::Revoke { id } => {
             svc.revoke_token(who, &id).await?;
-            println!("revoked token {id}");
+            outln!("revoked token {id}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,6 +3,7 @@
 use crate::config::{Config, RawSettings};
 use crate::envfile;
 use crate::error::{CliError, Result};
+use crate::output::outln;
 use crate::output::{print_table, to_json, to_json_line};
 use crate::wiring::{Svc, open};
 use secretstore_core::{BackendKind, Principal, timestamp};
@@ -39,16 +40,16 @@ pub(super) async fn init(raw: RawSettings) -> Result<ExitCode> {
 /// `doctor`: one line per check; exits with 1 when one failed.
 pub(super) async fn doctor(svc: &Svc, cfg: &Config) -> Result<ExitCode> {
     let mut failed = false;
-    println!(
+    outln!(
         "database: ok ({})",
         secretstore_store::redact_url(&cfg.database_url)
-    );
+    )?;
     for (what, r) in svc.doctor().await {
         match r {
-            Ok(line) => println!("{what}: ok ({line})"),
+            Ok(line) => outln!("{what}: ok ({line})")?,
             Err(e) => {
                 failed = true;
-                println!("{what}: FAILED: {e}");
+                outln!("{what}: FAILED: {e}")?;
             }
         }
     }
@@ -93,27 +94,27 @@ pub(super) async fn rekey(
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    println!("{} local values (every version)", report.total);
+    outln!("{} local values (every version)", report.total)?;
     for (i, n) in report.per_key.iter().enumerate() {
         let which = if i == 0 { " (the first: encrypts)" } else { "" };
-        println!("  key #{}{which}: {n}", i + 1);
+        outln!("  key #{}{which}: {n}", i + 1)?;
     }
     if report.unreadable > 0 {
-        println!("  no key: {}", report.unreadable);
+        outln!("  no key: {}", report.unreadable)?;
     }
     if dry_run {
-        println!("dry run: nothing was changed");
+        outln!("dry run: nothing was changed")?;
     } else {
-        println!("re-encrypted {} values under key #1", report.rewritten);
-        println!("compacted the database: no token under another key is left in its files");
+        outln!("re-encrypted {} values under key #1", report.rewritten)?;
+        outln!("compacted the database: no token under another key is left in its files")?;
     }
     if report.unreadable > 0 {
         return Err(CliError::Undecryptable(report.unreadable));
     }
     if !dry_run && report.per_key.len() > 1 {
-        println!(
+        outln!(
             "every value is now under key #1: the other keys can be dropped from FERNET_SECRET_KEYS"
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -134,17 +135,17 @@ pub(super) async fn allow_links(
         svc.link_prefixes(who, org).await?
     };
     if json {
-        println!("{}", to_json_line(&lists)?);
+        outln!("{}", to_json_line(&lists)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     if lists.is_empty() {
-        println!("{org}: no references may be linked but by root");
+        outln!("{org}: no references may be linked but by root")?;
     }
     for p in &lists.aws_prefixes {
-        println!("aws_sm {p}");
+        outln!("aws_sm {p}")?;
     }
     for p in &lists.vault_prefixes {
-        println!("vault {p}");
+        outln!("vault {p}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -159,7 +160,7 @@ pub(super) async fn audit(
 ) -> Result<ExitCode> {
     let log = svc.audit_log(who, scope, limit).await?;
     if json {
-        println!("{}", to_json(&log)?);
+        outln!("{}", to_json(&log)?)?;
     } else {
         let rows: Vec<Vec<String>> = log
             .iter()
@@ -180,7 +181,7 @@ pub(super) async fn audit(
                 ]
             })
             .collect();
-        print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows);
+        print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ mod task;
 use crate::args::{BriefCmd, CallbackCmd, Cli, Cmd, OrgCmd, ScopeCmd, TaskCmd};
 use crate::config::RawSettings;
 use crate::error::Result;
+use crate::output::outln;
 use crate::wiring::open;
 use secretstore_core::{Level, Principal};
 use secretstore_store::Keyring;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 /// Runs one command; its exit code, or the error `main` reports.
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     if let Cmd::Keygen = cli.cmd {
-        println!("{}", Keyring::generate_key());
+        outln!("{}", Keyring::generate_key())?;
         return Ok(ExitCode::SUCCESS);
     }
     let raw = RawSettings::load()?;

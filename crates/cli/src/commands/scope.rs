@@ -2,6 +2,7 @@
 
 use crate::args::ScopeCmd;
 use crate::error::Result;
+use crate::output::outln;
 use crate::wiring::Svc;
 use secretstore_core::{Level, Principal};
 use std::process::ExitCode;
@@ -15,6 +16,6 @@ pub(super) async fn create(
 ) -> Result<ExitCode> {
     let ScopeCmd::Create { path } = cmd;
     let path = svc.create_scope(who, &path, level).await?;
-    println!("created {level} {path}");
+    outln!("created {level} {path}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use crate::args::SecretCmd;
 use crate::error::{CliError, Result};
 use crate::input;
+use crate::output::outln;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
 use secretstore_core::{
@@ -56,7 +57,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                     expected(expect_version),
                 )
                 .await?;
-            println!("{} at {}: version {v}", at.name, at.scope);
+            outln!("{} at {}: version {v}", at.name, at.scope)?;
         }
         SecretCmd::Get { at, version } => {
             let (value, _) = svc.reveal(who, &at.scope, &at.name, version).await?;
@@ -68,7 +69,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
         SecretCmd::List { scope, json } => {
             let list = svc.list(who, &scope).await?;
             if json {
-                println!("{}", to_json(&list)?);
+                outln!("{}", to_json(&list)?)?;
             } else if list.is_empty() {
                 eprintln!("no secrets at {scope}");
             } else {
@@ -88,13 +89,13 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 print_table(
                     &["NAME", "CATEGORY", "BACKEND", "VERSION", "UPDATED", "BY"],
                     &rows,
-                );
+                )?;
             }
         }
         SecretCmd::History { at, json } => {
             let versions = svc.history(who, &at.scope, &at.name).await?;
             if json {
-                println!("{}", to_json(&versions)?);
+                outln!("{}", to_json(&versions)?)?;
             } else {
                 let rows: Vec<Vec<String>> = versions
                     .iter()
@@ -114,19 +115,20 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                         ]
                     })
                     .collect();
-                print_table(&["VERSION", "CREATED", "BY", "NOTE"], &rows);
+                print_table(&["VERSION", "CREATED", "BY", "NOTE"], &rows)?;
             }
         }
         SecretCmd::Rollback { at, to } => {
             let v = svc.rollback(who, &at.scope, &at.name, to).await?;
-            println!(
+            outln!(
                 "{} at {}: version {v} (the value of version {to})",
-                at.name, at.scope
-            );
+                at.name,
+                at.scope
+            )?;
         }
         SecretCmd::Delete { at } => {
             svc.delete(who, &at.scope, &at.name).await?;
-            println!("deleted {} at {}", at.name, at.scope);
+            outln!("deleted {} at {}", at.name, at.scope)?;
         }
         SecretCmd::Link {
             at,
@@ -147,10 +149,11 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             let v = svc
                 .link_secret(who, &at.scope, &at.name, kind, &reference, cat)
                 .await?;
-            println!(
+            outln!(
                 "{} at {}: version {v} (linked to {kind})",
-                at.name, at.scope
-            );
+                at.name,
+                at.scope
+            )?;
         }
         SecretCmd::Import {
             dotenv_file,
@@ -161,7 +164,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             let entries = read_dotenv(&dotenv_file)?;
             let done = svc.import(who, &scope, cat, entries).await?;
             for (name, v) in &done {
-                println!("{name} at {scope}: version {v}");
+                outln!("{name} at {scope}: version {v}")?;
             }
             eprintln!("imported {} secrets", done.len());
         }

@@ -2,6 +2,7 @@
 //! `callback verify`.
 
 use crate::error::{CliError, Result};
+use crate::output::{out, outln};
 use crate::output::{to_json, zeroize_json};
 use crate::wiring::Svc;
 use crate::{envfile, input};
@@ -78,7 +79,7 @@ pub(super) async fn create(
     refs: &[String],
 ) -> Result<ExitCode> {
     let task = svc.create_task(who, project, refs, None).await?;
-    println!("{}", task.id);
+    outln!("{}", task.id)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,7 +95,7 @@ pub(super) async fn resolve(
     let res = svc.resolve(who, project, refs).await?;
     let explained: Vec<_> = res.iter().map(|r| r.explain()).collect();
     if json {
-        println!("{}", to_json(&explained)?);
+        outln!("{}", to_json(&explained)?)?;
     } else {
         let mut out = String::new();
         for e in &explained {
@@ -116,7 +117,7 @@ pub(super) async fn resolve(
                 _ => out.push_str(&format!("{}\t(missing)\n", e.name)),
             }
         }
-        print!("{out}");
+        out!("{out}")?;
     }
     let missing: Vec<String> = explained
         .iter()
@@ -168,10 +169,10 @@ pub(super) async fn dispatch(
             "env": env,
         });
         let text = Zeroizing::new(doc.to_string());
-        println!("{}", text.as_str());
+        outln!("{}", text.as_str())?;
         zeroize_json(doc);
     } else {
-        println!("{}", d.brief.brief_id);
+        outln!("{}", d.brief.brief_id)?;
         if env_file.is_none() {
             eprintln!(
                 "note: the env (and the callback token) was not written anywhere; use --env-file, --json or `secretstore run`"
@@ -295,7 +296,7 @@ pub(super) async fn show_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Re
             o.insert("completed_at".into(), timestamp::format(at).into());
         }
     }
-    println!("{}", to_json(&shown)?);
+    outln!("{}", to_json(&shown)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -303,15 +304,16 @@ pub(super) async fn show_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Re
 pub(super) async fn revoke_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Result<ExitCode> {
     let (rec, changed) = svc.revoke_brief(who, brief_id).await?;
     if changed {
-        println!(
+        outln!(
             "revoked brief {}: its callback token no longer works",
             rec.brief_id
-        );
+        )?;
     } else {
-        println!(
+        outln!(
             "brief {} is already {}: its callback token no longer works; nothing changed",
-            rec.brief_id, rec.status
-        );
+            rec.brief_id,
+            rec.status
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -320,7 +322,7 @@ pub(super) async fn revoke_brief(svc: &Svc, who: &Principal, brief_id: &str) -> 
 pub(super) async fn verify_callback(svc: &Svc, brief_id: &str) -> Result<ExitCode> {
     let token = input::token_from_stdin()?;
     if svc.verify_callback(brief_id, &token).await? {
-        println!("valid");
+        outln!("valid")?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(
