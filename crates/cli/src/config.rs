@@ -456,12 +456,12 @@ impl Default for WireSettings {
 }
 
 /// The bounds of `SECRETSTORE_MAX_CONNECTIONS`.
-const MAX_CONNECTIONS_RANGE: std::ops::RangeInclusive<usize> = 1..=100_000;
+const MAX_SERVED: (u32, u32) = (1, 100_000);
 /// The bounds of `SECRETSTORE_WORKER_THREADS`.
-const WORKER_THREADS_RANGE: std::ops::RangeInclusive<usize> = 1..=1024;
+const WORKER_THREADS: (u32, u32) = (1, 1024);
 /// The bounds of `SECRETSTORE_HEADER_READ_TIMEOUT` and `SECRETSTORE_REQUEST_TIMEOUT`, in
 /// seconds: 1 s to 10 minutes.
-const WIRE_TIMEOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=600;
+const WIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
 
 /// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
 const AUTH_FAILURES_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
@@ -521,40 +521,25 @@ impl RawSettings {
                 ));
             }
         };
-        let mut wire = WireSettings::default();
-        if let Some(text) = self.get("SECRETSTORE_MAX_CONNECTIONS") {
-            wire.max_connections = text
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| MAX_CONNECTIONS_RANGE.contains(n))
-                .ok_or_else(|| {
-                    CliError::config(
-                        "SECRETSTORE_MAX_CONNECTIONS: not a whole number from 1 to 100000",
-                        "the default is 4096",
-                    )
-                })?;
-        }
-        let timeout = |name: &str, default: &str| -> Result<Option<std::time::Duration>> {
-            let Some(text) = self.get(name) else {
-                return Ok(None);
-            };
-            let secs = parse_duration(&text)
-                .filter(|n| WIRE_TIMEOUT_RANGE.contains(n))
-                .ok_or_else(|| {
-                    CliError::config(
-                        format!("{name}: not a duration from 1s to 10m"),
-                        format!("seconds, or a number with s or m, like {default} (the default)"),
-                    )
-                })?;
-            Ok(Some(std::time::Duration::from_secs(secs as u64)))
+        let defaults = WireSettings::default();
+        let secs = |key: &str, default: std::time::Duration| {
+            let default = i64::try_from(default.as_secs()).unwrap_or(i64::MAX);
+            self.bounded_duration(key, default, WIRE_TIMEOUT_SECS)
+                .map(|n| std::time::Duration::from_secs(n.unsigned_abs()))
         };
-        if let Some(d) = timeout("SECRETSTORE_HEADER_READ_TIMEOUT", "30s")? {
-            wire.header_read_timeout = d;
-        }
-        if let Some(d) = timeout("SECRETSTORE_REQUEST_TIMEOUT", "30s")? {
-            wire.request_timeout = d;
-        }
+        let wire = WireSettings {
+            max_connections: match self.get("SECRETSTORE_MAX_CONNECTIONS") {
+                None => defaults.max_connections,
+                Some(n) => {
+                    self.bounded_count("SECRETSTORE_MAX_CONNECTIONS", &n, MAX_SERVED)? as usize
+                }
+            },
+            header_read_timeout: secs(
+                "SECRETSTORE_HEADER_READ_TIMEOUT",
+                defaults.header_read_timeout,
+            )?,
+            request_timeout: secs("SECRETSTORE_REQUEST_TIMEOUT", defaults.request_timeout)?,
+        };
         Ok(ServeSettings {
             trusted_proxies,
             limits,
@@ -568,17 +553,9 @@ impl RawSettings {
     pub(crate) fn worker_threads(&self) -> Result<usize> {
         match self.get("SECRETSTORE_WORKER_THREADS") {
             None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-            Some(text) => text
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| WORKER_THREADS_RANGE.contains(n))
-                .ok_or_else(|| {
-                    CliError::config(
-                        "SECRETSTORE_WORKER_THREADS: not a whole number from 1 to 1024",
-                        "the default is one per core",
-                    )
-                }),
+            Some(n) => {
+                Ok(self.bounded_count("SECRETSTORE_WORKER_THREADS", &n, WORKER_THREADS)? as usize)
+            }
         }
     }
 }

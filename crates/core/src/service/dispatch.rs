@@ -29,12 +29,13 @@ impl<S: MetadataStore> Service<S> {
             check_payload_size(p)?;
         }
         // De-duplicated in one pass, first occurrence kept.
-        let mut seen: HashSet<String> = HashSet::with_capacity(refs.len());
+        let mut seen: HashSet<&str> = HashSet::with_capacity(refs.len());
         let mut names: Vec<String> = Vec::with_capacity(refs.len());
         for r in refs {
-            let n = SecretName::parse(r)?;
-            if seen.insert(n.to_string()) {
-                names.push(n.to_string());
+            // A name parses as itself: the text is the name.
+            SecretName::parse(r)?;
+            if seen.insert(r) {
+                names.push(r.clone());
             }
         }
         if names.is_empty() {
@@ -128,12 +129,15 @@ impl<S: MetadataStore> Service<S> {
         }
         for (kind, idx) in &by_backend {
             let winner = |i: usize| resolutions[i].winner.as_ref();
+            let scope_of = |i: usize| {
+                winner(i)
+                    .map(|c| c.meta.scope.to_string())
+                    .unwrap_or_default()
+            };
             let fail = |i: usize, error: BackendError| RefFailure {
                 name: resolutions[i].name.to_string(),
                 reason: RefFailureReason::Backend {
-                    scope: winner(i)
-                        .map(|c| c.meta.scope.to_string())
-                        .unwrap_or_default(),
+                    scope: scope_of(i),
                     error,
                 },
             };
@@ -148,9 +152,7 @@ impl<S: MetadataStore> Service<S> {
                         failures.push(RefFailure {
                             name: resolutions[i].name.to_string(),
                             reason: RefFailureReason::NotConfigured {
-                                scope: winner(i)
-                                    .map(|c| c.meta.scope.to_string())
-                                    .unwrap_or_default(),
+                                scope: scope_of(i),
                                 message: message.clone(),
                             },
                         });
@@ -286,15 +288,13 @@ impl<S: MetadataStore> Service<S> {
             secrets: brief
                 .secrets
                 .iter()
-                .map(|s| {
-                    Ok(DispatchedSecret {
-                        scope: s.scope.clone(),
-                        name: s.name.clone(),
-                        version: s.version,
-                        backend_version: s.backend_version.clone(),
-                    })
+                .map(|s| DispatchedSecret {
+                    scope: s.scope.clone(),
+                    name: s.name.clone(),
+                    version: s.version,
+                    backend_version: s.backend_version.clone(),
                 })
-                .collect::<Result<_>>()?,
+                .collect(),
         };
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;

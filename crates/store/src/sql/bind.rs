@@ -7,7 +7,7 @@
 use super::error::StoreResult;
 use sqlx::any::{Any, AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
-use sqlx::query::QueryAs;
+use sqlx::query::{Query, QueryAs};
 use sqlx::{Arguments, AssertSqlSafe, Encode, FromRow, Type};
 use std::fmt::Write;
 
@@ -77,6 +77,12 @@ impl Sql {
             self.push(" ESCAPE '\\'");
         }
         self.push(")")
+    }
+
+    /// The statement, to execute.
+    pub(super) fn query(self) -> StoreResult<Query<'static, Any, AnyArguments>> {
+        let args = self.args.map_err(sqlx::Error::Encode)?;
+        Ok(sqlx::query_with(AssertSqlSafe(self.text), args))
     }
 
     /// The statement, its rows read as `O`.

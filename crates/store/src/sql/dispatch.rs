@@ -67,19 +67,32 @@ impl DispatchStore for SqlStore {
             .bind(rec.status.as_str())
             .execute(&mut *tx)
             .await?;
-            for s in &rec.secrets {
-                sqlx::query(
-                    "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(rec.brief_id.as_str())
-                .bind(s.scope.as_str())
-                .bind(&s.name)
-                .bind(s.version)
-                .bind(&s.backend_version)
-                .execute(&mut *tx)
-                .await?;
+            if rec.secrets.is_empty() {
+                return Ok(());
             }
+            // One statement for every secret of the brief (at most MAX_REFS rows of five
+            // parameters: far below what either database accepts).
+            let mut insert = Sql::new(
+                "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES ",
+            );
+            for (i, s) in rec.secrets.iter().enumerate() {
+                if i > 0 {
+                    insert.push(", ");
+                }
+                insert
+                    .push("(")
+                    .bind(rec.brief_id.as_str().to_owned())
+                    .push(", ")
+                    .bind(s.scope.as_str().to_owned())
+                    .push(", ")
+                    .bind(s.name.clone())
+                    .push(", ")
+                    .bind(s.version)
+                    .push(", ")
+                    .bind(s.backend_version.clone())
+                    .push(")");
+            }
+            insert.query()?.execute(&mut *tx).await?;
             Ok(())
         })
         .await
