@@ -20,6 +20,7 @@ const PROJECT: &str = "acme/platform/dev/agent-x";
 
 mod bounds_and_echoes;
 mod browser_guard;
+mod closed_pipe;
 mod external_writes;
 mod files;
 mod links;
