@@ -197,7 +197,7 @@ impl RawSettings {
             Some(n) => Some(self.bounded_count("DATABASE_MAX_CONNECTIONS", &n, MAX_CONNECTIONS)?),
         };
         let db_acquire_timeout_secs =
-            self.bounded_duration("DATABASE_ACQUIRE_TIMEOUT", 30, ACQUIRE_TIMEOUT_SECS)?;
+            self.bounded_duration("DATABASE_ACQUIRE_TIMEOUT", 5, ACQUIRE_TIMEOUT_SECS)?;
         let brief_store = match self.get("BRIEF_STORE_URL") {
             None => BriefStoreUrl::Folder(PathBuf::from("./briefs")),
             Some(u) if u.starts_with("s3://") => self.s3_brief_store(&u)?,

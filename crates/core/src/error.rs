@@ -147,6 +147,11 @@ pub enum Error {
     /// an I/O error, or a message). Its text never holds a secret value.
     #[error("{0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The database cannot be reached (refused, closed, shutting down, or no connection
+    /// came free in time): a retry later may succeed, nothing was changed. The source says
+    /// how; its text never holds a secret value.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 fn join_failures(failures: &[RefFailure]) -> String {
@@ -174,7 +179,8 @@ impl Error {
             | Error::Crypto(_)
             | Error::Backend(_)
             | Error::Dispatch(_)
-            | Error::Storage(_) => None,
+            | Error::Storage(_)
+            | Error::DatabaseUnavailable(_) => None,
         }
     }
 
@@ -207,6 +213,10 @@ impl Error {
                 BackendError::Unavailable(m) => BackendError::Unavailable(add(m)),
             }),
             Error::Storage(source) => Error::Storage(Box::new(Noted {
+                text: add(source.to_string()),
+                source,
+            })),
+            Error::DatabaseUnavailable(source) => Error::DatabaseUnavailable(Box::new(Noted {
                 text: add(source.to_string()),
                 source,
             })),

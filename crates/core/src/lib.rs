@@ -50,8 +50,8 @@ pub use model::{
 pub use name::SecretName;
 pub use ports::{
     AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore,
-    DispatchedSecret, Expected, Fetch, Fetched, MetadataStore, NewVersion, Reservation, Reserved,
-    ScopeStore, SecretStore, ValueBackend, Written,
+    DispatchedSecret, Expected, Fetch, Fetched, HealthStore, MetadataStore, NewVersion,
+    Reservation, Reserved, ScopeStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};

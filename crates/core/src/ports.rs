@@ -483,8 +483,17 @@ pub trait AuditStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
 }
 
-/// The database, as the domain sees it: one supertrait over the stores by resource. All
-/// SQL lives behind these traits; a type that implements all four is a `MetadataStore`.
-pub trait MetadataStore: ScopeStore + SecretStore + DispatchStore + AuditStore {}
+/// The database: whether it answers (readiness probes).
+pub trait HealthStore: Send + Sync {
+    /// One round trip to the database (`SELECT 1` on a pooled connection).
+    fn ping(&self) -> impl Future<Output = Result<()>> + Send;
+}
 
-impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore> MetadataStore for T {}
+/// The database, as the domain sees it: one supertrait over the stores by resource. All
+/// SQL lives behind these traits; a type that implements all five is a `MetadataStore`.
+pub trait MetadataStore:
+    ScopeStore + SecretStore + DispatchStore + AuditStore + HealthStore
+{
+}
+
+impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore + HealthStore> MetadataStore for T {}

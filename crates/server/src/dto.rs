@@ -20,6 +20,15 @@ pub struct Health {
     pub version: String,
 }
 
+/// `GET /readyz`: the server can serve requests.
+#[derive(Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready`
+    pub status: String,
+    /// `ok`: the database answered.
+    pub database: String,
+}
+
 /// An organization, team, workspace or project.
 #[derive(Serialize, ToSchema)]
 pub struct ScopeDto {

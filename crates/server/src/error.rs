@@ -94,6 +94,9 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         }
         Error::Dispatch(failures) => dispatch_status(failures),
         Error::Storage(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+        // The database cannot be reached: a retry later may succeed (load balancers take
+        // the server out of rotation through `/readyz`).
+        Error::DatabaseUnavailable(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable"),
     }
 }
 
@@ -202,13 +205,18 @@ impl From<Error> for ApiError {
                 wording::not_configured(message)
             }
             Error::Storage(_) => "internal error".into(),
+            Error::DatabaseUnavailable(_) => wording::DATABASE_UNAVAILABLE.into(),
         };
         let refs = if let Error::Dispatch(failures) = &e {
             Some(failures.iter().map(ref_error).collect())
         } else {
             None
         };
-        let detail = (status == StatusCode::INTERNAL_SERVER_ERROR).then(|| e.to_string());
+        // What the log gets (the database's own words, never a value): the answer says
+        // less.
+        let detail = (status == StatusCode::INTERNAL_SERVER_ERROR
+            || matches!(e, Error::DatabaseUnavailable(_)))
+        .then(|| e.to_string());
         ApiError {
             status,
             code,

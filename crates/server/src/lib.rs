@@ -141,6 +141,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .nest("/api/v1", api)
         .merge(ui::router())
         .route_layer(middleware::from_fn_with_state(

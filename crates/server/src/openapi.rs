@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "secretstore", description = "Scoped secrets for agent dispatch."),
     paths(
         routes::health::healthz,
+        routes::health::readyz,
         routes::scopes::put_org,
         routes::scopes::get_link_prefixes,
         routes::scopes::put_link_prefixes,
@@ -49,7 +50,7 @@ use utoipa::{Modify, OpenApi};
         routes::sessions::end,
         document,
     ),
-    components(schemas(error::ErrorBody, error::ErrorDetail, error::RefError, dto::Health)),
+    components(schemas(error::ErrorBody, error::ErrorDetail, error::RefError, dto::Health, dto::Ready)),
     modifiers(&Security),
 )]
 pub struct ApiDoc;

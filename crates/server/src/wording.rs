@@ -36,6 +36,11 @@ pub(crate) fn parent_missing(level: &str, parent: &str, reader: Reader) -> Strin
     }
 }
 
+/// The message of a request that failed because the database cannot be reached (its own
+/// words go to the server's log).
+pub(crate) const DATABASE_UNAVAILABLE: &str =
+    "the database is unavailable; nothing was changed, try again shortly";
+
 #[cfg(test)]
 mod tests {
     use super::*;

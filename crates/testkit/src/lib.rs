@@ -17,6 +17,7 @@
 pub mod db;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod pg;
 pub mod services;
 
 pub use services::need;

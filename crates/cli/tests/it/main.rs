@@ -17,6 +17,7 @@ mod cli_flow;
 mod cluster;
 mod common;
 mod leaks;
+mod probes;
 mod regression;
 mod run_and_rekey;
 mod serve;

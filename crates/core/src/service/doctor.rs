@@ -7,6 +7,13 @@ use crate::ports::MetadataStore;
 use crate::scope::Level;
 
 impl<S: MetadataStore> Service<S> {
+    /// Readiness: whether the database answers one round trip (the caller bounds how long
+    /// it waits). Backends are not checked: a frozen backend fails the dispatches that need
+    /// it, not the whole server.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await
+    }
+
     /// Checks every configured backend and the brief store: one line each.
     pub async fn doctor(&self) -> Vec<(String, Result<String>)> {
         let mut out = Vec::new();

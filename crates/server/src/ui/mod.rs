@@ -180,6 +180,13 @@ fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
         Error::Config { message, .. } | Error::NotConfigured { message, .. } => {
             wording::not_configured(message)
         }
+        Error::DatabaseUnavailable(_) => {
+            return (
+                status,
+                wording::DATABASE_UNAVAILABLE.into(),
+                Some(e.to_string()),
+            );
+        }
         // No page dispatches: a dispatch's error here would be a bug.
         Error::Dispatch(_) | Error::Storage(_) => return internal(),
     };

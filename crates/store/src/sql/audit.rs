@@ -1,10 +1,11 @@
-//! [`AuditStore`]: the append-only audit log.
+//! [`AuditStore`]: the append-only audit log; and [`HealthStore`]: whether the database
+//! answers.
 
 use super::SqlStore;
 use super::bind::Sql;
 use super::rows::{AUDIT_COLUMNS, AuditRow};
 use super::tx::insert_audit;
-use secretstore_core::{AuditEntry, AuditStore, Result, ScopePath};
+use secretstore_core::{AuditEntry, AuditStore, HealthStore, Result, ScopePath};
 
 impl AuditStore for SqlStore {
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
@@ -27,5 +28,15 @@ impl AuditStore for SqlStore {
             .await?;
         // Newest `limit`, shown oldest first.
         rows.into_iter().rev().map(AuditEntry::try_from).collect()
+    }
+}
+
+impl HealthStore for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        self.read(async |conn| {
+            sqlx::query("SELECT 1").execute(conn).await?;
+            Ok(())
+        })
+        .await
     }
 }

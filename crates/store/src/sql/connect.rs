@@ -31,7 +31,7 @@ impl PoolSettings {
     pub fn with_connections(max_connections: u32) -> Self {
         PoolSettings {
             max_connections: max_connections.max(1),
-            acquire_timeout: Duration::from_secs(30),
+            acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(10),
         }
     }

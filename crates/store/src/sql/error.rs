@@ -63,6 +63,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Domain(e) => e,
+            StoreError::Db(e) if e.is_unavailable() => Error::DatabaseUnavailable(Box::new(e)),
             StoreError::Db(e) => Error::Storage(Box::new(e)),
             StoreError::Retry => {
                 Error::storage("the write kept conflicting with concurrent writes; try again")
@@ -106,6 +107,27 @@ impl DatabaseError {
             code.is_some_and(|c| PG_RETRYABLE.contains(&c.as_ref()))
         } else {
             false
+        }
+    }
+
+    /// True if the database could not be reached rather than refusing the statement:
+    /// the connection failed or was lost (I/O, TLS, a closed pool), no connection came
+    /// free in time, or PostgreSQL is shutting down or not accepting connections
+    /// (SQLSTATE classes 08 and 57P). A later attempt may succeed; nothing was changed.
+    pub fn is_unavailable(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| {
+                    let code = pg.code();
+                    code.starts_with("08") || code.starts_with("57P")
+                }),
+            _ => false,
         }
     }
 
@@ -159,9 +181,21 @@ mod tests {
 
     #[test]
     fn a_database_error_keeps_its_source() {
-        let e: Error = StoreError::from(sqlx::Error::PoolTimedOut).into();
+        let e: Error = StoreError::from(sqlx::Error::RowNotFound).into();
+        assert!(matches!(e, Error::Storage(_)), "{e:?}");
         let source = std::error::Error::source(&e).unwrap();
         assert!(source.downcast_ref::<DatabaseError>().is_some());
         assert!(e.to_string().starts_with("database error: "), "{e}");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_not_an_internal_error() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        for sqlx_error in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(refused)] {
+            let e: Error = StoreError::from(sqlx_error).into();
+            assert!(matches!(e, Error::DatabaseUnavailable(_)), "{e:?}");
+            let source = std::error::Error::source(&e).unwrap();
+            assert!(source.downcast_ref::<DatabaseError>().is_some());
+        }
     }
 }
