@@ -423,7 +423,9 @@ fn os_user() -> String {
 /// What `serve` needs beyond [`Config`].
 pub(crate) struct ServeSettings {
     /// `SECRETSTORE_TRUSTED_PROXIES`.
-    pub(crate) trusted_proxies: secretstore_server::auth::TrustedProxies,
+    pub(crate) trusted_proxies: secretstore_server::auth::Networks,
+    /// `SECRETSTORE_METRICS_ALLOW`: who may read `/metrics` (default: loopback).
+    pub(crate) metrics_allow: secretstore_server::auth::Networks,
     /// `SECRETSTORE_AUTH_FAILURES_PER_MINUTE` and `SECRETSTORE_AUTH_LOCKOUT`.
     pub(crate) limits: secretstore_server::limit::Limits,
     /// `SECRETSTORE_TLS_CERT` and `SECRETSTORE_TLS_KEY`: both or neither.
@@ -471,15 +473,11 @@ const AUTH_LOCKOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
 impl RawSettings {
     /// Checks the settings of `serve`.
     pub(crate) fn serve_settings(&self) -> Result<ServeSettings> {
-        let trusted_proxies = match self.get("SECRETSTORE_TRUSTED_PROXIES") {
-            None => Default::default(),
-            Some(text) => secretstore_server::auth::TrustedProxies::parse(&text).map_err(|e| {
-                CliError::config(
-                    format!("SECRETSTORE_TRUSTED_PROXIES: {e}"),
-                    "a comma-separated list of addresses and networks, like 127.0.0.1,10.0.0.0/8",
-                )
-            })?,
-        };
+        let trusted_proxies = self.networks("SECRETSTORE_TRUSTED_PROXIES", "")?;
+        let metrics_allow = self.networks(
+            "SECRETSTORE_METRICS_ALLOW",
+            secretstore_server::metrics::DEFAULT_METRICS_ALLOW,
+        )?;
         let mut limits = secretstore_server::limit::Limits::default();
         if let Some(text) = self.get("SECRETSTORE_AUTH_FAILURES_PER_MINUTE") {
             limits.failures = text
@@ -542,9 +540,22 @@ impl RawSettings {
         };
         Ok(ServeSettings {
             trusted_proxies,
+            metrics_allow,
             limits,
             tls,
             wire,
+        })
+    }
+
+    /// A list of addresses and networks (`SECRETSTORE_TRUSTED_PROXIES`,
+    /// `SECRETSTORE_METRICS_ALLOW`), `default` when unset.
+    fn networks(&self, key: &str, default: &str) -> Result<secretstore_server::auth::Networks> {
+        let text = self.get(key).unwrap_or_else(|| default.to_owned());
+        secretstore_server::auth::Networks::parse(&text).map_err(|e| {
+            CliError::config(
+                format!("{key}: {e}"),
+                "a comma-separated list of addresses and networks, like 127.0.0.1,10.0.0.0/8",
+            )
         })
     }
 

@@ -124,6 +124,7 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
     let state = AppState::new(svc)
         .with_limits(net.limits)
         .with_trusted_proxies(net.trusted_proxies)
+        .with_metrics_allow(net.metrics_allow)
         .with_request_timeout(net.wire.request_timeout);
     run(listener, app(state), tls, hangup, net.wire).await;
     tracing::info!("stopped");

@@ -26,6 +26,18 @@ impl Backends {
         self
     }
 
+    /// Every configured backend replaced by `wrap(backend)` (which keeps its kind): a
+    /// decorator, such as the server's metrics, around each.
+    pub fn map_each(
+        mut self,
+        wrap: impl Fn(Arc<dyn ValueBackend>) -> Arc<dyn ValueBackend>,
+    ) -> Self {
+        for backend in self.map.values_mut() {
+            *backend = wrap(Arc::clone(backend));
+        }
+        self
+    }
+
     /// Records why `kind` is not available and what to do about it.
     pub fn without(
         mut self,

@@ -46,7 +46,7 @@ pub struct Client {
 /// when that peer is a trusted proxy (`SECRETSTORE_TRUSTED_PROXIES`), the rightmost
 /// address of `X-Forwarded-For` that is not itself a trusted proxy. Anyone else's
 /// `X-Forwarded-For` is ignored.
-pub fn client(parts: &Parts, proxies: &TrustedProxies) -> Client {
+pub fn client(parts: &Parts, proxies: &Networks) -> Client {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -65,7 +65,7 @@ pub fn client(parts: &Parts, proxies: &TrustedProxies) -> Client {
 /// Walks `X-Forwarded-For` from the right, through trusted proxies: the first address
 /// that is not one is the client. A malformed entry stops the walk at the last trusted
 /// hop (it cannot vouch for what lies beyond).
-fn forwarded_client(headers: &HeaderMap, proxies: &TrustedProxies, peer: IpAddr) -> IpAddr {
+fn forwarded_client(headers: &HeaderMap, proxies: &Networks, peer: IpAddr) -> IpAddr {
     let mut hops: Vec<&str> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
         let Ok(v) = v.to_str() else {
@@ -101,21 +101,22 @@ fn unmap(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// `SECRETSTORE_TRUSTED_PROXIES`: addresses and networks (CIDR) whose `X-Forwarded-For`
-/// is believed. Empty: none.
+/// A list of addresses and networks (CIDR): `SECRETSTORE_TRUSTED_PROXIES` (whose
+/// `X-Forwarded-For` is believed) and `SECRETSTORE_METRICS_ALLOW` (who may scrape
+/// `/metrics`). Empty: none.
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+pub struct Networks(Vec<(IpAddr, u8)>);
 
-/// The most entries `SECRETSTORE_TRUSTED_PROXIES` may hold.
-pub const MAX_TRUSTED_PROXIES: usize = 256;
+/// The most entries a list of networks may hold.
+pub const MAX_NETWORKS: usize = 256;
 
-impl TrustedProxies {
+impl Networks {
     /// A comma-separated list of addresses (`10.0.0.1`, `::1`) and networks
     /// (`10.0.0.0/8`, `fd00::/8`). The error names the entry's position, not its text.
-    pub fn parse(text: &str) -> Result<TrustedProxies, String> {
+    pub fn parse(text: &str) -> Result<Networks, String> {
         let mut out = Vec::new();
         if text.trim().is_empty() {
-            return Ok(TrustedProxies(out));
+            return Ok(Networks(out));
         }
         for (i, entry) in text.split(',').enumerate() {
             let bad = || {
@@ -136,19 +137,19 @@ impl TrustedProxies {
                 return Err(bad());
             }
             out.push((ip, len));
-            if out.len() > MAX_TRUSTED_PROXIES {
-                return Err(format!("more than {MAX_TRUSTED_PROXIES} entries"));
+            if out.len() > MAX_NETWORKS {
+                return Err(format!("more than {MAX_NETWORKS} entries"));
             }
         }
-        Ok(TrustedProxies(out))
+        Ok(Networks(out))
     }
 
-    /// Whether no proxy is trusted (`X-Forwarded-For` is then ignored).
+    /// Whether the list is empty (no proxy trusted: `X-Forwarded-For` is then ignored).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    /// Whether `ip` is one of the trusted proxies.
+    /// Whether `ip` is one of the addresses or in one of the networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = unmap(ip);
         self.0.iter().any(|&(net, len)| match (net, ip) {
@@ -198,6 +199,7 @@ pub fn admit(parts: &Parts, st: &AppState) -> Result<Client, u64> {
 /// Counts and audits one failed authentication of `client` (never the token). An audit
 /// that cannot be written is logged; the answer stays the same.
 pub async fn failed(st: &AppState, client: &Client, what: Credential, brief: Option<&str>) {
+    st.metrics.auth_failure(what.as_str());
     let lockout = match st.limiter.fail(client.key) {
         Failure::LockedOut => Some(st.limiter.limits().lockout.as_secs()),
         Failure::Counted => None,
@@ -268,19 +270,19 @@ mod tests {
 
     #[test]
     fn trusted_proxies_match_addresses_and_networks() {
-        let p = TrustedProxies::parse("127.0.0.1, 10.0.0.0/8, fd00::/8, 0.0.0.0/0").unwrap();
+        let p = Networks::parse("127.0.0.1, 10.0.0.0/8, fd00::/8, 0.0.0.0/0").unwrap();
         assert!(p.contains("127.0.0.1".parse().unwrap()));
         assert!(p.contains("::ffff:10.9.9.9".parse().unwrap()));
         assert!(p.contains("fd12::1".parse().unwrap()));
         assert!(!p.contains("fe80::1".parse().unwrap()));
-        let q = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let q = Networks::parse("10.0.0.0/8").unwrap();
         assert!(!q.contains("11.0.0.1".parse().unwrap()));
-        assert!(TrustedProxies::parse("  ").unwrap().is_empty());
+        assert!(Networks::parse("  ").unwrap().is_empty());
     }
 
     #[test]
     fn the_client_is_the_rightmost_untrusted_hop() {
-        let p = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let p = Networks::parse("10.0.0.0/8").unwrap();
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", "1.1.1.1, 2.2.2.2".parse().unwrap());
         h.append("x-forwarded-for", "10.0.0.5:443".parse().unwrap());

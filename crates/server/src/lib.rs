@@ -16,6 +16,7 @@ pub mod auth;
 pub mod dto;
 pub mod error;
 pub mod limit;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod ui;
@@ -48,24 +49,39 @@ pub struct AppState {
     /// Failed authentications per client (brute-force protection).
     pub limiter: Arc<limit::Limiter>,
     /// Whose `X-Forwarded-For` is believed (`SECRETSTORE_TRUSTED_PROXIES`).
-    pub proxies: Arc<auth::TrustedProxies>,
+    pub proxies: Arc<auth::Networks>,
     /// How long one request may take before it is answered 503 `timeout`
     /// (`SECRETSTORE_REQUEST_TIMEOUT`).
     pub request_timeout: Duration,
+    /// Every metric of `/metrics`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Who may read `/metrics` (`SECRETSTORE_METRICS_ALLOW`).
+    pub metrics_allow: Arc<auth::Networks>,
 }
 
 /// How long one request may take, unless told otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AppState {
-    /// The state over `svc`, with the default limits.
-    pub fn new(svc: Service<Db>) -> AppState {
+    /// The state over `svc`, with the default limits; every backend call of `svc` is
+    /// counted in the metrics.
+    pub fn new(mut svc: Service<Db>) -> AppState {
+        let metrics = Arc::new(metrics::Metrics::new());
+        svc.backends = svc.backends.map_each(|b| metrics.metered(b));
         AppState {
             svc: Arc::new(svc),
             limiter: Arc::new(limit::Limiter::default()),
-            proxies: Arc::new(auth::TrustedProxies::default()),
+            proxies: Arc::new(auth::Networks::default()),
             request_timeout: REQUEST_TIMEOUT,
+            metrics,
+            metrics_allow: Arc::new(default_metrics_allow()),
         }
+    }
+
+    /// Lets these addresses and networks read `/metrics` (instead of loopback only).
+    pub fn with_metrics_allow(mut self, allow: auth::Networks) -> AppState {
+        self.metrics_allow = Arc::new(allow);
+        self
     }
 
     /// Answers a request that takes longer than `limit` with 503 `timeout`.
@@ -75,7 +91,7 @@ impl AppState {
     }
 
     /// Believes `X-Forwarded-For` from these proxies.
-    pub fn with_trusted_proxies(mut self, proxies: auth::TrustedProxies) -> AppState {
+    pub fn with_trusted_proxies(mut self, proxies: auth::Networks) -> AppState {
         self.proxies = Arc::new(proxies);
         self
     }
@@ -85,6 +101,11 @@ impl AppState {
         self.limiter = Arc::new(limit::Limiter::new(limits));
         self
     }
+}
+
+fn default_metrics_allow() -> auth::Networks {
+    // The constant parses (a unit test says so); never a panic in the server.
+    auth::Networks::parse(metrics::DEFAULT_METRICS_ALLOW).unwrap_or_default()
 }
 
 /// The whole API.
@@ -142,6 +163,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api)
         .merge(ui::router())
         .route_layer(middleware::from_fn_with_state(
@@ -152,7 +174,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(log_requests))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state.metrics),
+            log_requests,
+        ))
         .with_state(state)
 }
 
@@ -212,7 +237,14 @@ async fn note_route(matched: Option<MatchedPath>, req: Request, next: Next) -> R
 /// The one place where error answers are logged, too: an answer that carries an
 /// [`ErrorSummary`] (put there when an error became the response) gets a line of its own,
 /// with the same request id and route (see [`log_error`]).
-async fn log_requests(req: Request, next: Next) -> Response {
+///
+/// Each request is counted in the metrics here too (method, route template, status,
+/// latency).
+async fn log_requests(
+    axum::extract::State(metrics): axum::extract::State<Arc<metrics::Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = secretstore_core::random::uuid_v4();
     let method = req.method().clone();
@@ -225,7 +257,9 @@ async fn log_requests(req: Request, next: Next) -> Response {
         log_error(&id, &route, &err);
     }
     let status = res.status();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    metrics.request(&method, &route, status.as_u16(), took);
+    let latency_ms = took.as_secs_f64() * 1000.0;
     tracing::info!(
         target: "secretstore::http",
         request_id = %id,
@@ -296,7 +330,10 @@ mod tests {
                 get(|| async { ApiError::from(secretstore_core::Error::Storage("x".into())) }),
             )
             .route_layer(middleware::from_fn(note_route))
-            .layer(middleware::from_fn(log_requests));
+            .layer(middleware::from_fn_with_state(
+                Arc::new(metrics::Metrics::new()),
+                log_requests,
+            ));
         let req = Request::get("/boom/1").body(Body::empty()).unwrap();
         let res = app.oneshot(req).await.unwrap();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);

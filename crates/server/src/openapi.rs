@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         routes::health::healthz,
         routes::health::readyz,
+        crate::metrics::metrics,
         routes::scopes::put_org,
         routes::scopes::get_link_prefixes,
         routes::scopes::put_link_prefixes,

@@ -137,3 +137,102 @@ fn postgres_stopped_under_load_answers_503_database_unavailable_and_recovers_wit
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("value-"), "a value in the log: {err}");
 }
+
+/// The value of the sample `series` (a metric's name with its labels, as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn metrics_count_requests_backend_calls_and_failed_logins_and_hold_no_name_value_or_token() {
+    let e = Env::new().with_tree();
+    e.set(
+        "OPENAI_API_KEY",
+        "acme/platform",
+        "provider",
+        "sk-metrics-value-1",
+    )
+    .ok();
+    let s = Server::start(&e, &[]);
+    let root = s.root_token();
+    let (st, _, text) = s.call(
+        "GET",
+        "/api/v1/secrets/OPENAI_API_KEY/value?scope=acme/platform",
+        Some(&root),
+        None,
+    );
+    assert_eq!(st, 200, "{text}");
+    let (st, task, text) = s.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(r#"{"project": "acme/platform/dev/agent-x", "secret_refs": ["OPENAI_API_KEY"]}"#),
+    );
+    assert_eq!(st, 201, "{text}");
+    let dispatch = format!("/api/v1/tasks/{}/dispatch", task["id"].as_str().unwrap());
+    let (st, _, text) = s.call("POST", &dispatch, Some(&root), Some("{}"));
+    assert_eq!(st, 200, "{text}");
+    let (st, _, _) = s.call("GET", "/api/v1/whoami", Some("sst_not-a-real-token"), None);
+    assert_eq!(st, 401);
+
+    let (st, _, m) = s.call("GET", "/metrics", None, None);
+    assert_eq!(st, 200, "{m}");
+    let count = |series: &str| sample(&m, series).unwrap_or_else(|| panic!("no {series} in\n{m}"));
+    assert_eq!(
+        count(
+            r#"secretstore_http_requests_total{method="GET",route="/api/v1/secrets/{name}/value",status="200"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        count(
+            r#"secretstore_http_request_duration_seconds_count{method="POST",route="/api/v1/tasks/{id}/dispatch"}"#
+        ),
+        1.0
+    );
+    // One fetch for the reveal, one for the dispatch, on the local backend.
+    assert_eq!(
+        count(r#"secretstore_backend_calls_total{backend="local",operation="fetch"}"#),
+        2.0
+    );
+    assert_eq!(
+        count(r#"secretstore_auth_failures_total{credential="api_token"}"#),
+        1.0
+    );
+    assert!(count(r#"secretstore_db_pool_connections{state="max"}"#) >= 1.0);
+    assert!(count(r#"secretstore_db_pool_connections{state="idle"}"#) >= 0.0);
+    for secret in [
+        "sk-metrics-value-1",
+        "OPENAI_API_KEY",
+        "acme",
+        &root,
+        "not-a-real-token",
+    ] {
+        assert!(!m.contains(secret), "{secret} in the metrics:\n{m}");
+    }
+    drop(s);
+
+    // Only the addresses allowed may read them.
+    let s = Server::start(&e, &[("SECRETSTORE_METRICS_ALLOW", "10.0.0.0/8")]);
+    let (st, body, text) = s.call("GET", "/metrics", None, None);
+    assert_eq!(st, 403, "{text}");
+    assert_eq!(body["error"]["code"], "forbidden", "{text}");
+    drop(s);
+    e.command(&["serve"])
+        .env("SECRETSTORE_METRICS_ALLOW", "10.0.0.0/33")
+        .env(
+            "SECRETSTORE_LISTEN",
+            format!("127.0.0.1:{}", secretstore_testkit::free_port()),
+        )
+        .output()
+        .map(|o| {
+            assert_eq!(o.status.code(), Some(1), "{o:?}");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(
+                err.contains("error: SECRETSTORE_METRICS_ALLOW: entry 1"),
+                "{err}"
+            );
+        })
+        .unwrap();
+}

@@ -908,7 +908,7 @@ async fn a_spoofed_x_forwarded_for_from_an_untrusted_peer_changes_neither_the_so
 async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_limit() {
     let h = Harness::new().await;
     tree(&h).await;
-    let proxies = secretstore_server::auth::TrustedProxies::parse("127.0.0.1, 10.0.0.0/8").unwrap();
+    let proxies = secretstore_server::auth::Networks::parse("127.0.0.1, 10.0.0.0/8").unwrap();
     let app = secretstore_server::app(h.state.clone().with_trusted_proxies(proxies));
     let proxy = "127.0.0.1";
     // The client forged a first entry; the inner proxy 10.1.2.3 appended the client's
@@ -950,7 +950,7 @@ async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_lim
         "10.0.0.1,,10.0.0.2",
     ] {
         assert!(
-            secretstore_server::auth::TrustedProxies::parse(bad).is_err(),
+            secretstore_server::auth::Networks::parse(bad).is_err(),
             "{bad:?}"
         );
     }

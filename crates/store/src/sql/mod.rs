@@ -62,6 +62,15 @@ impl SqlStore {
         self.dialect
     }
 
+    /// The pool's connections now: (in use, idle, the most it opens). For metrics.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle())
+            .unwrap_or(u32::MAX)
+            .min(size);
+        (size - idle, idle, self.pool.options().get_max_connections())
+    }
+
     /// The pool, for the store's own tests.
     #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
