@@ -193,22 +193,34 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// Answers 503 `timeout` when the route takes longer than the request timeout: a stalled
-/// database or backend holds up one request for a bounded time, never a client forever.
-/// What the route was doing is dropped with its future (a transaction not yet committed
-/// is rolled back).
+/// Runs the route to completion in a task of its own, and answers 503 `timeout` when it
+/// takes longer than the request timeout: a stalled database or backend holds up one
+/// request for a bounded time, never a client forever.
+///
+/// The route is never cancelled halfway, neither by the timeout nor by a client that
+/// hangs up: a write to AWS or Vault whose version is not yet recorded, a dispatch between
+/// its record and its answer, would otherwise be cut between two steps that must go
+/// together. A route that outlives its answer finishes (or fails, changing nothing) on its
+/// own; the 503 says so.
 async fn bound_request_time(
     axum::extract::State(st): axum::extract::State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
-    match tokio::time::timeout(st.request_timeout, next.run(req)).await {
-        Ok(res) => res,
+    let route = tokio::spawn(next.run(req));
+    match tokio::time::timeout(st.request_timeout, route).await {
+        Ok(Ok(res)) => res,
+        Ok(Err(e)) => ApiError::from(secretstore_core::Error::storage(if e.is_panic() {
+            "the route panicked"
+        } else {
+            "the route was cancelled"
+        }))
+        .into_response(),
         Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             format!(
-                "the request took longer than {} s and was abandoned; try again",
+                "the request took longer than {} s; it goes on in the background and either completes whole or changes nothing: read before you retry",
                 st.request_timeout.as_secs()
             ),
         )

@@ -1,5 +1,6 @@
 //! Runs the real `secretstore` binary in a temporary folder of its own.
 
+pub(crate) mod lock;
 pub(crate) mod server;
 
 use std::io::Write;

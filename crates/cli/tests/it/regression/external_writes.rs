@@ -178,3 +178,84 @@ fn an_import_that_fails_on_a_later_vault_entry_undoes_the_external_writes_alread
     std::fs::remove_file(e.path("import.env")).unwrap();
     assert_nowhere(&e, "aws-new");
 }
+
+/// Issue 12: the request timeout dropped the route's future, so a Vault write answered 503
+/// `timeout` ("abandoned") could be cut after the backend write and before the database
+/// recorded it: Vault's current value was one the database never recorded (a dispatch
+/// then handed out a value under the previous version's number), and its reservation held
+/// the secret until its TTL. Now the route runs to completion on its own.
+///
+/// On PostgreSQL (the test server's, also in the SQLite pass): its lock modes can stall
+/// the recording step (writes of `secrets`) while the reservation's reads go through.
+#[test]
+fn a_vault_write_answered_503_timeout_is_never_cut_between_the_backend_and_the_record() {
+    let mut e = Env::bare();
+    let pg = new_pg_database();
+    e.vars.retain(|(k, _)| k != "DATABASE_URL");
+    e.vars.push(("DATABASE_URL".into(), pg.clone()));
+    e.pg_url = Some(pg);
+    vault_vars(&mut e);
+    e.run(&["init"]).ok();
+    let s = server::Server::start(
+        &e,
+        &[
+            ("SECRET_BACKEND", "vault"),
+            ("SECRETSTORE_REQUEST_TIMEOUT", "1s"),
+        ],
+    );
+    let root = s.root_token();
+    let (st, _, text) = s.call("PUT", "/api/v1/orgs/acme", Some(&root), None);
+    assert_eq!(st, 201, "{text}");
+    let name = format!("CUT_{}", uniq(&e));
+    let put = |value: &str| {
+        s.call(
+            "PUT",
+            &format!("/api/v1/secrets/{name}?scope=acme"),
+            Some(&root),
+            Some(&serde_json::json!({"value": value, "category": "agent"}).to_string()),
+        )
+    };
+    let (st, _, text) = put("value-one");
+    assert_eq!(st, 200, "{text}");
+
+    let lock = lock::TableLock::writes_of_secrets(&e);
+    let (st, body, text) = put("value-two");
+    assert_eq!(st, 503, "{text}");
+    assert_eq!(body["error"]["code"], "timeout", "{text}");
+    // Vault was written before the recording step stalled.
+    let path = format!("secretstore/acme/{name}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while vault_state(&path).2.as_deref() != Some("value-two") {
+        assert!(Instant::now() < deadline, "Vault was never written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(lock);
+
+    // The write completes whole: the database records what Vault holds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (st, body, text) = s.call(
+            "GET",
+            &format!("/api/v1/secrets/{name}/value?scope=acme"),
+            Some(&root),
+            None,
+        );
+        assert_eq!(st, 200, "{text}");
+        assert_eq!(body["value"], "value-two", "Vault's current value: {text}");
+        if body["version"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the database never recorded the value Vault holds: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing holds the secret: the next write goes through at once.
+    let (st, body, text) = put("value-three");
+    assert_eq!(st, 200, "{text}");
+    assert_eq!(body["version"], 3, "{text}");
+    let (code, err) = s.terminate();
+    assert_eq!(code, 0, "{err}");
+}
