@@ -151,8 +151,13 @@ async fn run(
     // listen queue until one ends (the header-read timeout ends idle ones).
     let slots = Arc::new(Semaphore::new(wire.max_connections));
     loop {
+        // SIGHUP is answered also while every slot is taken.
         let slot = tokio::select! {
             _ = &mut stop => break,
+            _ = hangup.recv() => {
+                reload(tls.as_ref().map(|t| &t.1));
+                continue;
+            }
             slot = Arc::clone(&slots).acquire_owned() => match slot {
                 Ok(s) => s,
                 Err(_) => break,
@@ -160,15 +165,7 @@ async fn run(
         };
         tokio::select! {
             _ = &mut stop => break,
-            _ = hangup.recv() => match &tls {
-                Some((_, certs)) => match certs.reload() {
-                    Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
-                    Err(e) => tracing::error!(
-                        "SIGHUP: cannot reload the TLS certificate, keeping the current one: {e}"
-                    ),
-                },
-                None => tracing::info!("SIGHUP: no TLS certificate to reload"),
-            },
+            _ = hangup.recv() => reload(tls.as_ref().map(|t| &t.1)),
             accepted = listener.accept() => {
                 let (tcp, peer) = match accepted {
                     Ok(a) => a,
@@ -227,6 +224,20 @@ async fn run(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// SIGHUP: reloads the TLS certificate and key, keeping the current ones when the new
+/// files do not load.
+fn reload(certs: Option<&Arc<tls::Certificates>>) {
+    match certs {
+        Some(certs) => match certs.reload() {
+            Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+            Err(e) => tracing::error!(
+                "SIGHUP: cannot reload the TLS certificate, keeping the current one: {e}"
+            ),
+        },
+        None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+    }
 }
 
 /// HTTP/1.1 with keep-alive; a request's headers must arrive within 30 s (hyper's

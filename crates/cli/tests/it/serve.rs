@@ -399,7 +399,7 @@ impl TlsConn {
     }
 }
 
-fn sighup(server: &Server) {
+pub(crate) fn sighup(server: &Server) {
     let ok = Command::new("kill")
         .arg("-HUP")
         .arg(server.child.id().to_string())

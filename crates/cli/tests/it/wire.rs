@@ -109,6 +109,35 @@ fn two_thousand_idle_connections_do_not_stall_healthz() {
     assert_eq!(code, 0);
 }
 
+/// The accept loop waited for a free slot without listening for SIGHUP: while every slot
+/// was taken, a certificate reload waited until a connection ended.
+#[test]
+fn sighup_is_answered_while_every_connection_slot_is_taken() {
+    let e = Env::new();
+    let s = Server::start(
+        &e,
+        &[
+            ("SECRETSTORE_MAX_CONNECTIONS", "1"),
+            ("SECRETSTORE_HEADER_READ_TIMEOUT", "60s"),
+        ],
+    );
+    let held = idle_connections(&s.addr, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    crate::serve::sighup(&s);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !s.stderr().contains("SIGHUP: no TLS certificate to reload") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP was not answered while the only slot was taken: {}",
+            s.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
+}
+
 #[test]
 fn at_the_connection_limit_a_new_connection_waits_for_a_free_slot() {
     let e = Env::new();
