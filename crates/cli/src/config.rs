@@ -466,9 +466,9 @@ const WORKER_THREADS: (u32, u32) = (1, 1024);
 const WIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
 
 /// The bounds of `SECRETSTORE_AUTH_FAILURES_PER_MINUTE`.
-const AUTH_FAILURES_RANGE: std::ops::RangeInclusive<u32> = 1..=10_000;
+const AUTH_FAILURES: (u32, u32) = (1, 10_000);
 /// The bounds of `SECRETSTORE_AUTH_LOCKOUT`, in seconds: 1 s to 1 day.
-const AUTH_LOCKOUT_RANGE: std::ops::RangeInclusive<i64> = 1..=86_400;
+const AUTH_LOCKOUT_SECS: (i64, i64) = (1, 86_400);
 
 impl RawSettings {
     /// Checks the settings of `serve`.
@@ -480,29 +480,16 @@ impl RawSettings {
         )?;
         let mut limits = secretstore_server::limit::Limits::default();
         if let Some(text) = self.get("SECRETSTORE_AUTH_FAILURES_PER_MINUTE") {
-            limits.failures = text
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| AUTH_FAILURES_RANGE.contains(n))
-                .ok_or_else(|| {
-                    CliError::config(
-                        "SECRETSTORE_AUTH_FAILURES_PER_MINUTE: not a whole number from 1 to 10000",
-                        "the default is 10",
-                    )
-                })?;
+            limits.failures =
+                self.bounded_count("SECRETSTORE_AUTH_FAILURES_PER_MINUTE", &text, AUTH_FAILURES)?;
         }
-        if let Some(text) = self.get("SECRETSTORE_AUTH_LOCKOUT") {
-            let secs = parse_duration(&text)
-                .filter(|n| AUTH_LOCKOUT_RANGE.contains(n))
-                .ok_or_else(|| {
-                    CliError::config(
-                        "SECRETSTORE_AUTH_LOCKOUT: not a duration from 1s to 24h",
-                        "seconds, or a number with s, m or h, like 60s (the default)",
-                    )
-                })?;
-            limits.lockout = std::time::Duration::from_secs(secs as u64);
-        }
+        let default_lockout = i64::try_from(limits.lockout.as_secs()).unwrap_or(i64::MAX);
+        let lockout = self.bounded_duration(
+            "SECRETSTORE_AUTH_LOCKOUT",
+            default_lockout,
+            AUTH_LOCKOUT_SECS,
+        )?;
+        limits.lockout = std::time::Duration::from_secs(lockout.unsigned_abs());
         let tls = match (
             self.get("SECRETSTORE_TLS_CERT"),
             self.get("SECRETSTORE_TLS_KEY"),

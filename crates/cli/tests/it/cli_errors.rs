@@ -876,14 +876,18 @@ fn malformed_trusted_proxies_and_auth_limits_are_clear_start_up_errors() {
         (
             "SECRETSTORE_AUTH_FAILURES_PER_MINUTE",
             "99999999999",
-            "from 1 to 10000",
+            "SECRETSTORE_AUTH_FAILURES_PER_MINUTE must be between 1 and 10000",
         ),
         (
             "SECRETSTORE_AUTH_LOCKOUT",
             "9223372036854775807",
             "SECRETSTORE_AUTH_LOCKOUT",
         ),
-        ("SECRETSTORE_AUTH_LOCKOUT", "2d", "from 1s to 24h"),
+        (
+            "SECRETSTORE_AUTH_LOCKOUT",
+            "2d",
+            "SECRETSTORE_AUTH_LOCKOUT must be between 1s and 1d",
+        ),
     ] {
         let mut c = env.command(&["serve"]);
         c.env(k, v).env("SECRETSTORE_LISTEN", "127.0.0.1:0");
