@@ -125,7 +125,8 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         .with_limits(net.limits)
         .with_trusted_proxies(net.trusted_proxies)
         .with_metrics_allow(net.metrics_allow)
-        .with_request_timeout(net.wire.request_timeout);
+        .with_request_timeout(net.wire.request_timeout)
+        .with_in_flight_limit(net.wire.max_connections.saturating_mul(2));
     run(listener, app(state), tls, hangup, net.wire).await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -57,7 +57,15 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Who may read `/metrics` (`SECRETSTORE_METRICS_ALLOW`).
     pub metrics_allow: Arc<auth::Networks>,
+    /// One permit per route running, answered or not (a route outlives a client that
+    /// hung up, or its 503 `timeout`): past it, new requests are answered 503
+    /// `overloaded` at once.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many routes may run at once, unless told otherwise (twice the default connection
+/// limit: the routes of every connection, and as many again that outlived their answer).
+pub const MAX_IN_FLIGHT: usize = 8192;
 
 /// How long one request may take, unless told otherwise.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,7 +83,14 @@ impl AppState {
             request_timeout: REQUEST_TIMEOUT,
             metrics,
             metrics_allow: Arc::new(default_metrics_allow()),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
+    }
+
+    /// At most `n` routes run at once (at least one).
+    pub fn with_in_flight_limit(mut self, n: usize) -> AppState {
+        self.in_flight = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
     }
 
     /// Lets these addresses and networks read `/metrics` (instead of loopback only).
@@ -207,7 +222,19 @@ async fn bound_request_time(
     req: Request,
     next: Next,
 ) -> Response {
-    let route = tokio::spawn(next.run(req));
+    let Ok(permit) = Arc::clone(&st.in_flight).try_acquire_owned() else {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "too many requests are running on this server; try again shortly",
+        )
+        .into_response();
+    };
+    let route = tokio::spawn(async move {
+        let res = next.run(req).await;
+        drop(permit);
+        res
+    });
     match tokio::time::timeout(st.request_timeout, route).await {
         Ok(Ok(res)) => res,
         Ok(Err(e)) => ApiError::from(secretstore_core::Error::storage(if e.is_panic() {

@@ -164,3 +164,25 @@ async fn a_dispatch_of_256_refs_resolves_and_fetches_every_one() {
         assert_eq!(d.json["env"][n], format!("value-{i}"));
     }
 }
+
+/// Routes run to completion on their own (a client that hangs up does not cut a write in
+/// two), so the routes running at once are bounded separately: past the bound, a request
+/// is answered 503 `overloaded` at once, and served again when a route ends.
+#[tokio::test]
+async fn past_the_bound_on_routes_running_a_request_is_answered_503_overloaded() {
+    let h = Harness::new().await;
+    let all = u32::try_from(secretstore_server::MAX_IN_FLIGHT).unwrap();
+    let busy = h
+        .state
+        .in_flight
+        .clone()
+        .acquire_many_owned(all)
+        .await
+        .unwrap();
+    let a = h.call("GET", "/api/v1/whoami", Some(&h.root), None).await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
+    assert_eq!(a.json["error"]["code"], "overloaded", "{}", a.text);
+    drop(busy);
+    let a = h.call("GET", "/api/v1/whoami", Some(&h.root), None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+}

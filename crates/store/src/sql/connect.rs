@@ -153,6 +153,13 @@ impl SqlStore {
                                 .execute(&mut *conn)
                                 .await?;
                         }
+                    } else {
+                        // The same bound on waiting for a lock as SQLite's busy timeout: a
+                        // statement stalled behind another's lock fails (55P03, answered 503
+                        // `database_unavailable`) instead of waiting forever.
+                        sqlx::query(AssertSqlSafe(format!("SET lock_timeout = {busy_ms}")))
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })

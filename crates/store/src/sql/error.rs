@@ -11,6 +11,8 @@ const SQLITE_BUSY: i64 = 5;
 const SQLITE_LOCKED: i64 = 6;
 /// PostgreSQL's SQLSTATEs of a transaction that lost a race: serialization failure, deadlock.
 const PG_RETRYABLE: [&str; 2] = ["40001", "40P01"];
+/// PostgreSQL's SQLSTATE of a statement that waited longer than `lock_timeout` for a lock.
+const PG_LOCK_TIMEOUT: &str = "55P03";
 
 /// A failure inside the adapter: the domain's own error (an unknown scope, a conflict),
 /// or the database's.
@@ -112,8 +114,9 @@ impl DatabaseError {
 
     /// True if the database could not be reached rather than refusing the statement:
     /// the connection failed or was lost (I/O, TLS, a closed pool), no connection came
-    /// free in time, or PostgreSQL is shutting down or not accepting connections
-    /// (SQLSTATE classes 08 and 57P). A later attempt may succeed; nothing was changed.
+    /// free in time, PostgreSQL is shutting down or not accepting connections (SQLSTATE
+    /// classes 08 and 57P), or a lock was not granted within `lock_timeout` (55P03). A
+    /// later attempt may succeed; nothing was changed.
     pub fn is_unavailable(&self) -> bool {
         match &self.0 {
             sqlx::Error::Io(_)
@@ -125,7 +128,7 @@ impl DatabaseError {
                 .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                 .is_some_and(|pg| {
                     let code = pg.code();
-                    code.starts_with("08") || code.starts_with("57P")
+                    code.starts_with("08") || code.starts_with("57P") || code == PG_LOCK_TIMEOUT
                 }),
             _ => false,
         }
