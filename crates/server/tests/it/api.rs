@@ -58,6 +58,8 @@ async fn health_and_openapi_need_no_token_everything_else_does() {
 /// Every route of the router, as (method, OpenAPI path).
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/api/v1/openapi.json"),
     ("put", "/api/v1/orgs/{org}"),
     ("get", "/api/v1/orgs/{org}/link-prefixes"),
@@ -111,7 +113,11 @@ async fn openapi_documents_every_route_with_its_errors() {
             responses.keys().any(|k| k.starts_with('2')),
             "{method} {path}: no success response"
         );
-        if !matches!(*path, "/healthz" | "/api/v1/openapi.json") {
+        // The probes and the document: no authentication.
+        if !matches!(
+            *path,
+            "/healthz" | "/readyz" | "/metrics" | "/api/v1/openapi.json"
+        ) {
             let e401 = &responses["401"]["content"]["application/json"]["schema"]["$ref"];
             assert_eq!(
                 e401, "#/components/schemas/ErrorBody",
