@@ -14,6 +14,7 @@
 //! assert!(url.starts_with("sqlite://") || url.starts_with("postgres"));
 //! ```
 
+pub mod bao;
 pub mod db;
 #[cfg(feature = "moto")]
 pub mod moto;
@@ -34,6 +35,37 @@ pub fn unique() -> String {
     let mut b = [0u8; 4];
     getrandom::getrandom(&mut b).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A process of the test's own, stopped with SIGSTOP until this guard is dropped (SIGCONT),
+/// also when the test fails: a frozen backend (it accepts connections, answers nothing).
+pub struct Frozen(u32);
+
+impl Frozen {
+    /// Sends SIGSTOP to `pid` (a child process the test started, never another).
+    pub fn freeze(pid: u32) -> Frozen {
+        assert!(signal(pid, "STOP"), "kill -STOP {pid} failed");
+        Frozen(pid)
+    }
+
+    /// Resumes it now (SIGCONT).
+    pub fn thaw(self) {}
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(self.0, "CONT");
+    }
+}
+
+/// Sends signal `sig` (`STOP`, `CONT`, `KILL`, …) to the one process `pid`; whether it went.
+pub fn signal(pid: u32, sig: &str) -> bool {
+    std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// A loopback port that was free a moment ago: for a server the test starts there.

@@ -16,6 +16,7 @@ mod cli_errors;
 mod cli_flow;
 mod cluster;
 mod common;
+mod faults;
 mod leaks;
 mod probes;
 mod regression;

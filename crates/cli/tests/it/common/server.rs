@@ -186,3 +186,51 @@ pub(crate) fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// Like [`http`], but `None` when the server cannot be reached or hangs up before a whole
+/// answer (a server killed under the request): for clients that race a kill -9.
+pub(crate) fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Option<(u16, Value, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    s.write_all(&request_bytes(addr, method, path, token, body))
+        .ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        if !body.ends_with("0\r\n\r\n") {
+            return None;
+        }
+        dechunk(body)
+    } else {
+        // A body cut short by the kill is no answer.
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(body.len());
+        if body.len() < length {
+            return None;
+        }
+        body.to_string()
+    };
+    Some((
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::Null),
+        body,
+    ))
+}
