@@ -7,35 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-/// Quotes a value for a dotenv file the way a POSIX shell reads it too: single quotes,
-/// each `'` written as `'\''`. Inside single quotes nothing is special (no `$` expansion,
-/// no command substitution, newlines kept), so the file is safe to `source` as well.
-pub(crate) fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('\'');
-    for c in value.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    out
-}
-
-/// The dotenv text of an env.
-pub(crate) fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(String::new());
-    for (k, v) in env {
-        let q = Zeroizing::new(quote(v.expose_secret()));
-        text.push_str(k);
-        text.push('=');
-        text.push_str(&q);
-        text.push('\n');
-    }
-    text
-}
+pub(crate) use secretstore_core::dotenv::render;
 
 /// Refuses a path that is a symbolic link (dangling or not): env files are never written
 /// through one, so a link planted where the file goes cannot redirect the values.

@@ -12,7 +12,6 @@
 mod args;
 mod commands;
 mod config;
-mod dotenv;
 mod envfile;
 mod error;
 mod input;

@@ -23,6 +23,7 @@ pub mod backends;
 pub mod brief;
 #[cfg(feature = "testing")]
 pub mod conformance;
+pub mod dotenv;
 pub mod error;
 pub mod links;
 pub mod model;

@@ -182,7 +182,7 @@ fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
                 source,
             })?,
         );
-    let entries = crate::dotenv::parse(&text).map_err(|e| CliError::DotenvSyntax {
+    let entries = secretstore_core::dotenv::parse(&text).map_err(|e| CliError::DotenvSyntax {
         path: path.to_owned(),
         after: e.after,
     })?;

@@ -1,4 +1,6 @@
-//! Reading a dotenv file for `secret import`, literally.
+//! Dotenv text: reading a file for `secret import`, literally, and writing one (an env
+//! for `dispatch --env-file`) that this reader, `dotenvy` and a POSIX shell read back
+//! exactly.
 //!
 //! Unlike a shell (or dotenvy), nothing is expanded: `$HOME` in a value is the five
 //! characters `$HOME`, never the operator's environment — an import must store what the
@@ -7,16 +9,18 @@
 //! `\r`, `\t`, `\"`, `\\`, `\$`), and unquoted values (up to a ` #` comment, trimmed).
 //! Errors never quote the file: they name the entry after which parsing failed.
 
+use crate::value::SecretValue;
 use zeroize::Zeroizing;
 
 /// Where parsing failed: after this entry (or at the start).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct ParseError {
-    pub(crate) after: Option<String>,
+pub struct ParseError {
+    /// The last entry read before the error (`None`: the error is in the first).
+    pub after: Option<String>,
 }
 
 /// The entries of a dotenv text, in order.
-pub(crate) fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, ParseError> {
+pub fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, ParseError> {
     let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -149,6 +153,36 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, Zeroizing<String>)>, Pars
     }
 }
 
+/// Quotes a value for a dotenv file the way a POSIX shell reads it too: single quotes,
+/// each `'` written as `'\''`. Inside single quotes nothing is special (no `$` expansion,
+/// no command substitution, newlines kept), so the file is safe to `source` as well.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            out.push_str("'\\''");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// The dotenv text of an env.
+pub fn render(env: &[(String, SecretValue)]) -> Zeroizing<String> {
+    let mut text = Zeroizing::new(String::new());
+    for (k, v) in env {
+        let q = Zeroizing::new(quote(v.expose_secret()));
+        text.push_str(k);
+        text.push('=');
+        text.push_str(&q);
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,9 +221,9 @@ mod tests {
         for v in ["plain", "it's", "'", "a\nb 'q' $X", "''"] {
             let env = vec![(
                 "K".to_string(),
-                secretstore_core::SecretValue::new(v.to_string()).unwrap(),
+                SecretValue::new(v.to_string()).unwrap(),
             )];
-            let text = crate::envfile::render(&env);
+            let text = render(&env);
             assert_eq!(kv(&text)[0].1, v, "round trip of {v:?}");
         }
     }
@@ -207,11 +241,11 @@ mod tests {
                 0..6,
             ),
         ) {
-            let values: Vec<(String, secretstore_core::SecretValue)> = env
+            let values: Vec<(String, SecretValue)> = env
                 .iter()
-                .map(|(k, v)| (k.clone(), secretstore_core::SecretValue::new(v.clone()).unwrap()))
+                .map(|(k, v)| (k.clone(), SecretValue::new(v.clone()).unwrap()))
                 .collect();
-            let text = crate::envfile::render(&values);
+            let text = render(&values);
             proptest::prop_assert_eq!(kv(&text), env);
         }
     }
