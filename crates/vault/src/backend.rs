@@ -26,6 +26,8 @@ pub struct VaultBackend {
     mount: String,
     namespace: Option<String>,
     concurrency: usize,
+    /// The bound on one request, and on one whole fetch however many refs it holds.
+    timeout: std::time::Duration,
 }
 
 impl fmt::Debug for VaultBackend {
@@ -57,6 +59,7 @@ impl VaultBackend {
             mount: s.mount,
             namespace: s.namespace,
             concurrency: s.concurrency,
+            timeout: s.timeout,
         })
     }
 
@@ -388,7 +391,24 @@ impl ValueBackend for VaultBackend {
             // At most `concurrency` requests in flight; `buffered` yields in input order.
             // (The futures are made first: a `map` closure held across the await trips
             // the compiler's check that the boxed future is Send.)
-            let pending: Vec<_> = items.iter().map(|m| self.fetch_one(m, which)).collect();
+            // The whole fetch is bounded by the timeout, not each request: a frozen Vault
+            // must not hold a dispatch one timeout per `concurrency` refs. A request not
+            // answered (or not even started) by the deadline fails as unavailable.
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            let bound = self.timeout;
+            let pending: Vec<_> = items
+                .iter()
+                .map(|m| async move {
+                    tokio::time::timeout_at(deadline, self.fetch_one(m, which))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(BackendError::Unavailable(format!(
+                                "no answer from Vault {} within {bound:?} (the bound on one fetch)",
+                                self.client.addr()
+                            )))
+                        })
+                })
+                .collect();
             futures_util::stream::iter(pending)
                 .buffered(self.concurrency)
                 .collect()

@@ -80,7 +80,10 @@ fn frozen_dispatch_fails_closed(
     );
     let want: BTreeSet<String> = frozen_refs.iter().map(|s| s.to_string()).collect();
     assert_eq!(named_refs(&body, "unavailable"), want, "{text}");
-    assert!(body.get("env").is_none() && !text.contains("sscb_"), "{text}");
+    assert!(
+        body.get("env").is_none() && !text.contains("sscb_"),
+        "{text}"
+    );
     assert_eq!(briefs_stored(e), before, "no brief stored: {text}");
     assert_eq!(health, 200);
 
@@ -293,7 +296,11 @@ fn every_write_acknowledged_before_a_kill_9_of_serve_is_readable_after_the_resta
     println!(
         "kill -9 during writes ({}): {} acknowledged writes of 4 clients, all readable \
          after the restart; {unanswered} in flight at the kill",
-        if postgres_mode() { "PostgreSQL" } else { "SQLite" },
+        if postgres_mode() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         acks.len()
     );
 }

@@ -127,22 +127,29 @@ impl<S: MetadataStore> Service<S> {
                 Some(c) => by_backend.entry(c.meta.backend).or_default().push(i),
             }
         }
+        let winner = |i: usize| resolutions[i].winner.as_ref();
+        let scope_of = |i: usize| {
+            winner(i)
+                .map(|c| c.meta.scope.to_string())
+                .unwrap_or_default()
+        };
+        let fail = |i: usize, error: BackendError| RefFailure {
+            name: resolutions[i].name.to_string(),
+            reason: RefFailureReason::Backend {
+                scope: scope_of(i),
+                error,
+            },
+        };
+        let mut asks = Vec::new();
         for (kind, idx) in &by_backend {
-            let winner = |i: usize| resolutions[i].winner.as_ref();
-            let scope_of = |i: usize| {
-                winner(i)
-                    .map(|c| c.meta.scope.to_string())
-                    .unwrap_or_default()
-            };
-            let fail = |i: usize, error: BackendError| RefFailure {
-                name: resolutions[i].name.to_string(),
-                reason: RefFailureReason::Backend {
-                    scope: scope_of(i),
-                    error,
-                },
-            };
-            let backend = match self.backends.get(*kind) {
-                Ok(b) => b,
+            match self.backends.get(*kind) {
+                Ok(backend) => {
+                    let items: Vec<&StoredMaterial> = idx
+                        .iter()
+                        .filter_map(|&i| winner(i).map(|c| &c.material))
+                        .collect();
+                    asks.push((idx, backend, items));
+                }
                 Err(e) => {
                     let message = match e {
                         Error::NotConfigured { message, .. } => message,
@@ -157,14 +164,17 @@ impl<S: MetadataStore> Service<S> {
                             },
                         });
                     }
-                    continue;
                 }
-            };
-            let items: Vec<&StoredMaterial> = idx
-                .iter()
-                .filter_map(|&i| winner(i).map(|c| &c.material))
-                .collect();
-            let results = backend.fetch(&items, Fetch::Current).await;
+            }
+        }
+        // Every backend at once: a dispatch waits for the slowest backend's bound, never
+        // for the sum of them (AWS and Vault both frozen).
+        let answers = futures_util::future::join_all(
+            asks.iter()
+                .map(|(_, backend, items)| backend.fetch(items, Fetch::Current)),
+        )
+        .await;
+        for ((idx, _, _), results) in asks.iter().zip(answers) {
             for (n, &i) in idx.iter().enumerate() {
                 match results.get(n) {
                     Some(Ok(v)) => values[i] = Some(v.clone()),
