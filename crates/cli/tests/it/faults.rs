@@ -304,3 +304,151 @@ fn every_write_acknowledged_before_a_kill_9_of_serve_is_readable_after_the_resta
         acks.len()
     );
 }
+
+// ── The brief store failing ──────────────────────────────────────────────────────────
+
+/// The keys of the objects in `bucket` on the moto at `url` (boto3, from the test venv).
+fn s3_keys(url: &str, bucket: &str) -> Vec<String> {
+    let out = std::process::Command::new(need("SECRETSTORE_TEST_PYTHON"))
+        .args([
+            "-c",
+            "import boto3, sys; s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test'); \
+             [print(o['Key']) for o in s3.list_objects_v2(Bucket=sys.argv[2]).get('Contents', [])]",
+            url,
+            bucket,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A dispatch over HTTP that must fail closed because of the brief store: not 2xx, no
+/// env and no callback token in the answer, no brief record, and the server's log names
+/// the brief store (`store`). Returns how long the answer took.
+fn dispatch_fails_closed_on_the_brief_store(
+    e: &Env,
+    server: &Server,
+    root: &str,
+    task: &str,
+    store: &str,
+) -> Duration {
+    let rows = briefs_stored(e).0;
+    let started = Instant::now();
+    let (code, body, text) = server.call("POST", &dispatch_path(task), Some(root), None);
+    let took = started.elapsed();
+    assert!(code >= 500, "the dispatch failed: {code} {text}");
+    assert!(
+        body.get("env").is_none() && !text.contains("sscb_") && !text.contains("canary"),
+        "{text}"
+    );
+    assert_eq!(briefs_stored(e).0, rows, "no brief record: {text}");
+    let log = server.stderr();
+    assert!(
+        log.contains(&format!("brief store {store}")),
+        "the log names the brief store:\n{log}"
+    );
+    took
+}
+
+#[test]
+fn an_s3_brief_store_frozen_or_killed_fails_the_dispatch_closed_and_stores_nothing() {
+    let mut moto = Moto::start(&[]);
+    let mut e = Env::new().with_tree();
+    aws_vars(&mut e, &moto.url);
+    let bucket = format!("briefs-{}", secretstore_testkit::unique());
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "-X", "PUT", &format!("{}/{bucket}", moto.url)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "create the bucket");
+    let store = format!("s3://{bucket}/briefs");
+    e.vars.push(("BRIEF_STORE_URL".into(), store.clone()));
+    e.set("A", "acme", "agent", "brief-store-canary").ok();
+    let t = task(&e, &["A"]);
+    let server = Server::start(&e, &[]);
+    let root = server.root_token();
+    let (code, _, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    assert_eq!(code, 200, "{text}");
+    let rows = briefs_stored(&e).0;
+    assert_eq!(s3_keys(&moto.url, &bucket).len(), rows);
+
+    // Frozen: the PutObject gets no answer.
+    let frozen = Frozen::freeze(moto.pid());
+    let took = dispatch_fails_closed_on_the_brief_store(&e, &server, &root, &t, &store);
+    drop(frozen);
+    assert!(
+        took <= FROZEN_BOUND,
+        "a frozen S3 held the dispatch {took:?}"
+    );
+    // The request reached moto before it froze: moto may store that object once it runs
+    // again. It is a brief without a record: no token, nothing to complete.
+    std::thread::sleep(Duration::from_millis(500));
+    let orphans = s3_keys(&moto.url, &bucket).len() - rows;
+    let (code, _, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    assert_eq!(code, 200, "after SIGCONT: {text}");
+
+    // Killed: nothing listens.
+    moto.kill();
+    let rows = briefs_stored(&e).0;
+    dispatch_fails_closed_on_the_brief_store(&e, &server, &root, &t, &store);
+    let r = e.run(&["dispatch", &t, "--env-file", "agent.env"]);
+    r.fails(1, &format!("brief store {store}"));
+    assert!(!e.path("agent.env").exists(), "no env handed out");
+    assert!(!r.stdout.contains("canary") && !r.stderr.contains("canary"));
+    assert_eq!(briefs_stored(&e).0, rows);
+    println!(
+        "S3 brief store: frozen → dispatch failed in {took:.1?}, {orphans} object(s) without a \
+         record after SIGCONT; killed → HTTP and CLI dispatches failed, no record"
+    );
+}
+
+#[test]
+fn a_brief_folder_that_cannot_be_written_fails_the_dispatch_closed_and_stores_nothing() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme", "agent", "brief-folder-canary").ok();
+    let t = task(&e, &["A"]);
+    let server = Server::start(&e, &[]);
+    let root = server.root_token();
+    let (code, _, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    assert_eq!(code, 200, "{text}");
+    // The brief folder replaced by a file: no mode bit stops root, this does.
+    let folder = e.path("briefs");
+    std::fs::remove_dir_all(&folder).unwrap();
+    std::fs::write(&folder, b"not a folder").unwrap();
+    // The default store, as the settings name it.
+    let store = "./briefs";
+    dispatch_fails_closed_on_the_brief_store(&e, &server, &root, &t, store);
+    let r = e.run(&["dispatch", &t, "--env-file", "agent.env"]);
+    r.fails(1, &format!("brief store {store}"));
+    assert!(!e.path("agent.env").exists(), "no env handed out");
+    assert_eq!(std::fs::read(&folder).unwrap(), b"not a folder");
+
+    // A folder under a file: nothing can create it.
+    let mut under = Env::new().with_tree();
+    std::fs::write(under.path("plain-file"), b"x").unwrap();
+    let store = under.path("plain-file/briefs").display().to_string();
+    under.vars.push(("BRIEF_STORE_URL".into(), store.clone()));
+    under.set("A", "acme", "agent", "brief-folder-canary").ok();
+    let t = task(&under, &["A"]);
+    let server = Server::start(&under, &[]);
+    let root = server.root_token();
+    dispatch_fails_closed_on_the_brief_store(&under, &server, &root, &t, &store);
+    under
+        .run(&["dispatch", &t, "--env-file", "agent.env"])
+        .fails(1, &format!("brief store {store}"));
+    assert!(!under.path("agent.env").exists());
+    assert_eq!(briefs_stored(&under).0, 0, "no brief record");
+    println!(
+        "folder brief store: replaced by a file, and under a file → HTTP and CLI dispatches \
+         failed, no record, no env"
+    );
+}
