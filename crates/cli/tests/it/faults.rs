@@ -452,3 +452,300 @@ fn a_brief_folder_that_cannot_be_written_fails_the_dispatch_closed_and_stores_no
          failed, no record, no env"
     );
 }
+
+// ── kill -9 during `rekey` ───────────────────────────────────────────────────────────
+
+/// What `rekey --dry-run` says: (values opened by the first key, by the second key).
+fn keys_in_use(e: &Env) -> (usize, usize) {
+    let out = e.run(&["rekey", "--dry-run"]).ok().to_string();
+    assert!(!out.contains("no key"), "a value no key opens:\n{out}");
+    let count = |label: &str| -> usize {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map(|n| n.trim().parse().unwrap())
+            .unwrap_or(0)
+    };
+    (count("key #1 (the first: encrypts):"), count("key #2:"))
+}
+
+#[test]
+fn rekey_killed_9_mid_way_again_and_again_is_completed_by_a_rerun_and_the_old_key_can_go() {
+    let mut e = Env::new().with_tree();
+    let old = crate::run_and_rekey::key_of(&e);
+    const SECRETS: usize = 600;
+    let total = 2 * SECRETS;
+    // Two versions of each secret, under the old key.
+    for round in 1..=2 {
+        let dotenv: String = (0..SECRETS)
+            .map(|i| format!("REKEYED_{i}=value-{i}-version-{round}\n"))
+            .collect();
+        std::fs::write(e.path("many.env"), dotenv).unwrap();
+        e.run(&[
+            "secret",
+            "import",
+            "many.env",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ])
+        .ok();
+    }
+    let new = e.run(&["keygen"]).ok().trim().to_string();
+    e.vars
+        .push(("FERNET_SECRET_KEYS".into(), format!("{new},{old}")));
+    e.vars.push(("FERNET_SECRET_KEY".into(), String::new()));
+    assert_eq!(keys_in_use(&e), (0, total));
+
+    // SIGKILL rekey part-way, again and again, each time a little later.
+    let mut kills = Vec::new();
+    let mut wait = Duration::from_millis(150);
+    loop {
+        let mut c = e.command(&["rekey", "--batch-size", "2"]);
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(wait);
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        child.wait().unwrap();
+        let (moved, left) = keys_in_use(&e);
+        assert_eq!(
+            moved + left,
+            total,
+            "every value opens with one of the keys"
+        );
+        if finished || left == 0 {
+            break;
+        }
+        kills.push(moved);
+        if kills.len() == 6 {
+            break;
+        }
+        wait = wait * 3 / 2;
+    }
+    let mid_way = kills.iter().filter(|&&m| m > 0 && m < total).count();
+    assert!(
+        mid_way > 0,
+        "no kill landed mid-way (values under the new key after each kill: {kills:?})"
+    );
+
+    // The re-run completes.
+    let done = e.run(&["rekey"]).ok().to_string();
+    assert!(done.contains("can be dropped"), "{done}");
+    // The new key alone opens every version of every secret.
+    e.vars.retain(|(k, _)| k != "FERNET_SECRET_KEYS");
+    e.vars.push(("FERNET_SECRET_KEYS".into(), new));
+    assert_eq!(keys_in_use(&e), (total, 0));
+    let server = Server::start(&e, &[]);
+    let root = server.root_token();
+    for i in 0..SECRETS {
+        for version in 1..=2 {
+            let (code, v, text) = server.call(
+                "GET",
+                &format!("/api/v1/secrets/REKEYED_{i}/value?scope=acme&version={version}"),
+                Some(&root),
+                None,
+            );
+            assert_eq!(code, 200, "REKEYED_{i} v{version}: {text}");
+            assert_eq!(v["value"], format!("value-{i}-version-{version}").as_str());
+        }
+    }
+    drop(server);
+    // And the old key alone opens nothing any more.
+    e.vars.retain(|(k, _)| k != "FERNET_SECRET_KEYS");
+    e.vars.push(("FERNET_SECRET_KEYS".into(), old));
+    e.run(&["secret", "get", "REKEYED_1", "--scope", "acme"])
+        .fails(1, "does not match");
+    println!(
+        "kill -9 during rekey ({}): {total} values, killed {} times (values under the new key \
+         after each kill: {kills:?}), the re-run completed, all {total} read back with the new \
+         key alone",
+        if postgres_mode() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        kills.len()
+    );
+}
+
+// ── kill -9 during dispatches ────────────────────────────────────────────────────────
+
+/// The SHA-256 of `s`, in lower-case hex (`sha256sum`).
+fn sha256_hex(s: &str) -> String {
+    use std::io::Write;
+    let mut c = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// One dispatch answer received: (brief id, callback token, the env's value of `A`).
+type Received = (String, String, String);
+
+#[test]
+fn after_a_kill_9_during_dispatches_every_returned_token_works_and_no_other_is_held_anywhere() {
+    let env = Env::bare();
+    let mut server = Server::start(&env, &[]);
+    let root = server.root_token();
+    for p in [
+        "orgs/acme",
+        "teams/acme/platform",
+        "workspaces/acme/platform/dev",
+        "projects/acme/platform/dev/agent-x",
+    ] {
+        let (code, _, text) = server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
+        assert_eq!(code, 201, "{text}");
+    }
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/A?scope=acme/platform",
+        Some(&root),
+        Some(&json!({"value": "dispatched-value-a", "category": "agent"}).to_string()),
+    );
+    assert!((200..300).contains(&code), "{text}");
+    let (code, t, text) = server.call(
+        "POST",
+        "/api/v1/tasks",
+        Some(&root),
+        Some(&json!({"project": "acme/platform/dev/agent-x", "secret_refs": ["A"]}).to_string()),
+    );
+    assert_eq!(code, 201, "{text}");
+    let t = t["id"].as_str().unwrap().to_string();
+
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, root, received, t) = (
+                server.addr.clone(),
+                root.clone(),
+                received.clone(),
+                t.clone(),
+            );
+            std::thread::spawn(move || {
+                loop {
+                    match try_http(&addr, "POST", &dispatch_path(&t), Some(&root), None) {
+                        Some((200, d, _)) => received.lock().unwrap().push((
+                            d["brief_id"].as_str().unwrap().to_string(),
+                            d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+                                .as_str()
+                                .unwrap()
+                                .to_string(),
+                            d["env"]["A"].as_str().unwrap().to_string(),
+                        )),
+                        Some((code, _, text)) => panic!("a dispatch answered {code}: {text}"),
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.lock().unwrap().len() < 80 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    for c in clients {
+        c.join().unwrap();
+    }
+    drop(server);
+    let received = std::mem::take(&mut *received.lock().unwrap());
+    assert!(
+        received.len() >= 80,
+        "dispatches received: {}",
+        received.len()
+    );
+
+    // What the database holds: each brief's id and token hash.
+    let rows: BTreeMap<String, String> = env
+        .sql("SELECT id, token_hash FROM briefs")
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let returned: BTreeSet<&str> = received.iter().map(|(b, _, _)| b.as_str()).collect();
+    let lost: Vec<&String> = rows
+        .keys()
+        .filter(|id| !returned.contains(id.as_str()))
+        .collect();
+    for hash in rows.values() {
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|c| c.is_ascii_hexdigit()),
+            "a token is stored as its SHA-256 only: {hash}"
+        );
+    }
+    // No callback token, returned or not, is anywhere on disk (database, WAL, briefs,
+    // logs; in postgres mode a dump of the database).
+    for (path, bytes) in env.all_bytes() {
+        assert!(
+            !contains(&bytes, b"sscb_"),
+            "a callback token in {}",
+            path.display()
+        );
+    }
+
+    let server = Server::start(&env, &[]);
+    // Every returned dispatch: recorded, its token's hash stored, the token works.
+    for (brief, token, value) in &received {
+        assert_eq!(value, "dispatched-value-a");
+        assert_eq!(
+            rows.get(brief),
+            Some(&sha256_hex(token)),
+            "brief {brief} whose answer arrived"
+        );
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/callback"),
+            Some(token),
+            Some("{}"),
+        );
+        assert_eq!(code, 200, "the callback of returned brief {brief}: {text}");
+    }
+    // A brief whose answer never arrived: no token anyone holds completes it (tried with
+    // the tokens that were handed out, a few: failed attempts are rate limited).
+    for (n, id) in lost.iter().take(3).enumerate() {
+        let token = &received[n % received.len()].1;
+        let (code, _, text) = server.call(
+            "POST",
+            &format!("/api/v1/briefs/{id}/callback"),
+            Some(token),
+            Some("{}"),
+        );
+        assert_eq!(code, 401, "a token of another brief completed {id}: {text}");
+        let (_, b, _) = server.call("GET", &format!("/api/v1/briefs/{id}"), Some(&root), None);
+        assert_ne!(b["status"], "completed", "{b}");
+    }
+    let orphan_files = std::fs::read_dir(env.path("briefs"))
+        .map(|d| {
+            d.flatten()
+                .filter(|f| {
+                    let name = f.file_name().to_string_lossy().to_string();
+                    !rows.contains_key(name.trim_end_matches(".json"))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    println!(
+        "kill -9 during dispatches ({}): {} answers received, each token valid after the \
+         restart; {} briefs recorded whose answer never arrived (token held nowhere), {} brief \
+         files without a record",
+        if postgres_mode() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        received.len(),
+        lost.len(),
+        orphan_files
+    );
+}
