@@ -22,4 +22,5 @@ mod probes;
 mod regression;
 mod run_and_rekey;
 mod serve;
+mod soak;
 mod wire;
