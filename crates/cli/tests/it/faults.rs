@@ -749,3 +749,29 @@ fn after_a_kill_9_during_dispatches_every_returned_token_works_and_no_other_is_h
         orphan_files
     );
 }
+
+/// The defect: a dispatch whose brief could not be stored was answered 500 `internal`
+/// "internal error", as if secretstore had a bug, and the client could not tell that the
+/// brief store was down (a retry later helps) nor that nothing was dispatched.
+#[test]
+fn a_failing_brief_store_was_answered_500_internal_error_without_naming_the_brief_store() {
+    let mut e = Env::new().with_tree();
+    std::fs::write(e.path("plain-file"), b"x").unwrap();
+    let store = e.path("plain-file/briefs").display().to_string();
+    e.vars.push(("BRIEF_STORE_URL".into(), store.clone()));
+    e.set("A", "acme", "agent", "brief-store-canary").ok();
+    let t = task(&e, &["A"]);
+    let server = Server::start(&e, &[]);
+    let root = server.root_token();
+    let (code, body, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    assert_eq!(code, 503, "{text}");
+    assert_eq!(body["error"]["code"], "brief_store_unavailable", "{text}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("brief store") && message.contains("nothing was dispatched"),
+        "{text}"
+    );
+    // The answer does not show the server's paths; the log has the detail.
+    assert!(!text.contains(&store), "{text}");
+    assert!(server.stderr().contains(&format!("brief store {store}")));
+}
