@@ -169,8 +169,12 @@ impl BriefStore for S3BriefStore {
             let key = self.key(&brief.brief_id)?;
             let json = serde_json::to_vec_pretty(brief)
                 .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
-            // A PutObject is atomic: the brief is whole or absent.
-            self.put_object(&key, json).await
+            // A PutObject is atomic: the brief is whole or absent. S3 failing (down, frozen,
+            // refusing) makes the brief store unavailable, not secretstore broken.
+            self.put_object(&key, json).await.map_err(|e| match e {
+                Error::Storage(source) => Error::BriefStore(source.to_string()),
+                other => other,
+            })
         })
     }
 

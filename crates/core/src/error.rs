@@ -147,6 +147,11 @@ pub enum Error {
     /// an I/O error, or a message). Its text never holds a secret value.
     #[error("{0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The brief store could not store a brief (S3 down or frozen, a folder that cannot be
+    /// written): the dispatch failed whole, nothing was handed out. The message names the
+    /// store and says why; it never holds a secret value.
+    #[error("{0}")]
+    BriefStore(String),
     /// The database cannot be reached (refused, closed, shutting down, or no connection
     /// came free in time): a retry later may succeed, nothing was changed. The source says
     /// how; its text never holds a secret value.
@@ -180,6 +185,7 @@ impl Error {
             | Error::Backend(_)
             | Error::Dispatch(_)
             | Error::Storage(_)
+            | Error::BriefStore(_)
             | Error::DatabaseUnavailable(_) => None,
         }
     }
@@ -221,6 +227,7 @@ impl Error {
                 source,
             })),
             Error::Dispatch(f) => Error::Dispatch(f),
+            Error::BriefStore(m) => Error::BriefStore(add(m)),
         }
     }
 

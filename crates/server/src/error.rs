@@ -31,6 +31,8 @@ pub struct ErrorDetail {
     /// `payload_too_large`, `too_many_requests`, `too_many_refs`, `missing_secrets`,
     /// `backend_unavailable`, `timeout` (the request took longer than the server allows),
     /// `not_configured` (a backend the request needs is not configured on this server),
+    /// `database_unavailable`, `brief_store_unavailable` (a dispatch's brief could not be
+    /// stored: nothing was dispatched),
     /// `callback_replayed`, `internal`.
     pub code: String,
     /// For people; never a secret value.
@@ -94,6 +96,8 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         }
         Error::Dispatch(failures) => dispatch_status(failures),
         Error::Storage(_) => (S::INTERNAL_SERVER_ERROR, "internal"),
+        // A dependency is down, not a bug: a retry later may succeed.
+        Error::BriefStore(_) => (S::SERVICE_UNAVAILABLE, "brief_store_unavailable"),
         // The database cannot be reached: a retry later may succeed (load balancers take
         // the server out of rotation through `/readyz`).
         Error::DatabaseUnavailable(_) => (S::SERVICE_UNAVAILABLE, "database_unavailable"),
@@ -205,6 +209,7 @@ impl From<Error> for ApiError {
                 wording::not_configured(message)
             }
             Error::Storage(_) => "internal error".into(),
+            Error::BriefStore(_) => wording::BRIEF_STORE_UNAVAILABLE.into(),
             Error::DatabaseUnavailable(_) => wording::DATABASE_UNAVAILABLE.into(),
         };
         let refs = if let Error::Dispatch(failures) = &e {
@@ -215,7 +220,7 @@ impl From<Error> for ApiError {
         // What the log gets (the database's own words, never a value): the answer says
         // less.
         let detail = (status == StatusCode::INTERNAL_SERVER_ERROR
-            || matches!(e, Error::DatabaseUnavailable(_)))
+            || matches!(e, Error::DatabaseUnavailable(_) | Error::BriefStore(_)))
         .then(|| e.to_string());
         ApiError {
             status,

@@ -41,6 +41,13 @@ pub(crate) fn parent_missing(level: &str, parent: &str, reader: Reader) -> Strin
 pub(crate) const DATABASE_UNAVAILABLE: &str =
     "the database is unavailable; nothing was changed, try again shortly";
 
+/// The message of a dispatch whose brief the brief store could not store (which store and
+/// why go to the server's log: its paths and bucket are the operator's business).
+pub(crate) const BRIEF_STORE_UNAVAILABLE: &str = concat!(
+    "the brief store could not store the brief; ",
+    "nothing was dispatched and no token was issued, try again shortly"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,29 +46,42 @@ fn storage(what: &str, dir: &std::path::Path, e: std::io::Error) -> Error {
     Error::storage(format!("brief store {}: cannot {what}: {e}", dir.display()))
 }
 
+impl FolderBriefStore {
+    /// Writes one brief, whole or not at all.
+    async fn write(&self, brief: &Brief) -> Result<()> {
+        let path = self.path(&brief.brief_id)?;
+        let json = serde_json::to_vec_pretty(brief)
+            .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
+        self.create_dir().await?;
+        // Write to a temporary name (new, owner-only), flush to disk, then rename: a
+        // brief is whole or absent.
+        let tmp = self.dir.join(format!(".{}.tmp", brief.brief_id));
+        let write = async {
+            use tokio::io::AsyncWriteExt;
+            let mut f = owner_only_new(&tmp).await?;
+            f.write_all(&json).await?;
+            f.sync_all().await?;
+            tokio::fs::rename(&tmp, &path).await
+        };
+        if let Err(e) = write.await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(storage("write a brief", &self.dir, e));
+        }
+        Ok(())
+    }
+}
+
+/// A brief that could not be stored: the store is unavailable (what the dispatch says).
+fn unavailable(e: Error) -> Error {
+    match e {
+        Error::Storage(source) => Error::BriefStore(source.to_string()),
+        other => other,
+    }
+}
+
 impl BriefStore for FolderBriefStore {
     fn put<'a>(&'a self, brief: &'a Brief) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            let path = self.path(&brief.brief_id)?;
-            let json = serde_json::to_vec_pretty(brief)
-                .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
-            self.create_dir().await?;
-            // Write to a temporary name (new, owner-only), flush to disk, then rename: a
-            // brief is whole or absent.
-            let tmp = self.dir.join(format!(".{}.tmp", brief.brief_id));
-            let write = async {
-                use tokio::io::AsyncWriteExt;
-                let mut f = owner_only_new(&tmp).await?;
-                f.write_all(&json).await?;
-                f.sync_all().await?;
-                tokio::fs::rename(&tmp, &path).await
-            };
-            if let Err(e) = write.await {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                return Err(storage("write a brief", &self.dir, e));
-            }
-            Ok(())
-        })
+        Box::pin(async move { self.write(brief).await.map_err(unavailable) })
     }
 
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>> {

@@ -345,7 +345,8 @@ fn dispatch_fails_closed_on_the_brief_store(
     let started = Instant::now();
     let (code, body, text) = server.call("POST", &dispatch_path(task), Some(root), None);
     let took = started.elapsed();
-    assert!(code >= 500, "the dispatch failed: {code} {text}");
+    assert_eq!(code, 503, "the dispatch failed: {text}");
+    assert_eq!(body["error"]["code"], "brief_store_unavailable", "{text}");
     assert!(
         body.get("env").is_none() && !text.contains("sscb_") && !text.contains("canary"),
         "{text}"

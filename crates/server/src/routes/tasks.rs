@@ -50,7 +50,8 @@ pub async fn get(
     responses((status = 200, body = DispatchDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "Unknown task, or missing secrets (each named)", body = ErrorBody),
-        (status = 502, description = "A backend failed (each ref named)", body = ErrorBody)),
+        (status = 502, description = "A backend failed (each ref named)", body = ErrorBody),
+        (status = 503, description = "A backend is not configured (each ref named), the database or the brief store is unavailable: nothing was dispatched", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn dispatch(
     State(st): State<AppState>,

@@ -188,7 +188,7 @@ fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
             );
         }
         // No page dispatches: a dispatch's error here would be a bug.
-        Error::Dispatch(_) | Error::Storage(_) => return internal(),
+        Error::Dispatch(_) | Error::Storage(_) | Error::BriefStore(_) => return internal(),
     };
     (status, message, None)
 }
