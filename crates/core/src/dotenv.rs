@@ -219,10 +219,7 @@ mod tests {
         assert_eq!(kv(r"A=''\'''")[0].1, "'");
         assert_eq!(kv(r"A='a'\''b'\''c'")[0].1, "a'b'c");
         for v in ["plain", "it's", "'", "a\nb 'q' $X", "''"] {
-            let env = vec![(
-                "K".to_string(),
-                SecretValue::new(v.to_string()).unwrap(),
-            )];
+            let env = vec![("K".to_string(), SecretValue::new(v.to_string()).unwrap())];
             let text = render(&env);
             assert_eq!(kv(&text)[0].1, v, "round trip of {v:?}");
         }

@@ -90,6 +90,9 @@ pub fn normalise_prefix(kind: BackendKind, prefix: &str) -> Result<String> {
     if p.is_empty() {
         return bad("is empty (to allow nothing, give no prefixes)");
     }
+    if p.ends_with('/') {
+        return bad("ends in more than one / (the match is on segments: give PREFIX or PREFIX/)");
+    }
     if p.len() > MAX_PREFIX_BYTES {
         return bad(&format!("is longer than {MAX_PREFIX_BYTES} bytes"));
     }
@@ -155,6 +158,21 @@ mod tests {
         assert!(covers("team/x", "team/x/DB"));
         assert!(!covers("team/x", "team/x-y/DB"));
         assert!(!covers("team/x", "team"));
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/names.rs): `//` was normalised to `/`, a prefix
+    /// that normalising refuses, and `apps//` to `apps/`, a prefix that covers no `apps/x`.
+    #[test]
+    fn an_aws_prefix_ending_in_two_slashes_was_normalised_to_one_normalising_refuses() {
+        for bad in ["//", "apps//", "apps///"] {
+            assert!(
+                normalise_prefix(BackendKind::AwsSm, bad).is_err(),
+                "{bad:?} gave {:?}",
+                normalise_prefix(BackendKind::AwsSm, bad)
+            );
+        }
+        let p = normalise_prefix(BackendKind::AwsSm, "apps/").unwrap();
+        assert_eq!(normalise_prefix(BackendKind::AwsSm, &p).unwrap(), p);
     }
 
     #[test]
