@@ -6,7 +6,9 @@
 # scripts/services.sh starts moto, OpenBao and PostgreSQL on free loopback ports for the
 # tests, and stops them at the end. Then formatting, lints, the docs (rustdoc warnings are
 # errors), every test of the workspace on SQLite, and the integration suites (command line,
-# HTTP API) and the store again on PostgreSQL.
+# HTTP API) and the store again on PostgreSQL; then coverage-guided fuzzing of every parser
+# of outside input (scripts/fuzz.sh, about a minute) and API fuzzing from the OpenAPI
+# document (scripts/api-fuzz.sh, schemathesis, about two and a half minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ eval "$services_env"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -34,3 +37,9 @@ cargo test --workspace --locked
 
 log "cargo test (the integration suites and the store again, on PostgreSQL)"
 SECRETSTORE_TEST_DB=postgres cargo test --locked -p secretstore -p secretstore-server -p secretstore-store
+
+log "fuzzing (scripts/fuzz.sh)"
+scripts/fuzz.sh
+
+log "API fuzzing (scripts/api-fuzz.sh)"
+scripts/api-fuzz.sh
