@@ -204,6 +204,10 @@ pub struct ValueDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateTask {
     /// `ORG/TEAM/WS/PROJECT`
+    #[schema(
+        pattern = "^[a-z0-9][a-z0-9_-]{0,62}(/[a-z0-9][a-z0-9_-]{0,62}){3}$",
+        max_length = 255
+    )]
     pub project: String,
     /// The names of the secrets the task needs (resolved at dispatch).
     pub secret_refs: Vec<String>,

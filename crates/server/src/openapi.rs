@@ -52,7 +52,7 @@ use utoipa::{Modify, OpenApi};
         document,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::RefError, dto::Health, dto::Ready)),
-    modifiers(&Security),
+    modifiers(&Security, &Shapes),
 )]
 pub struct ApiDoc;
 
@@ -98,6 +98,66 @@ impl Modify for Security {
                 let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
                 if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
                     *id = format!("{tag}_{id}");
+                }
+            }
+        }
+    }
+}
+
+/// One segment of a scope path (SPEC §2).
+const SEGMENT: &str = "[a-z0-9][a-z0-9_-]{0,62}";
+
+/// The shape of each path and query parameter that names something, so that a client
+/// (or schemathesis) can tell a well-formed request from one refused 400 before it is
+/// sent. The same rules the service checks (`ScopePath`, `SecretName`,
+/// `check_account_name`, `is_uuid`); the service stays the authority (unsafe names, the
+/// reserved prefix and existence are checked there, not here).
+fn shape(path: &str, param: &str) -> Option<(String, usize)> {
+    let scope = |levels: usize| {
+        (
+            format!("^{SEGMENT}(/{SEGMENT}){{0,{}}}$", levels - 1),
+            64 * levels - 1,
+        )
+    };
+    let resource = path.strip_prefix("/api/v1/")?.split('/').next()?;
+    match (resource, param) {
+        (_, "org" | "team" | "workspace" | "project") => Some((format!("^{SEGMENT}$"), 63)),
+        ("secrets", "name") => Some(("^[A-Z_][A-Z0-9_]{0,127}$".into(), 128)),
+        ("secrets", "scope") => Some(scope(3)),
+        ("audit" | "accounts", "scope") => Some(scope(4)),
+        ("accounts", "name") => Some(("^[a-z0-9][a-z0-9_.-]{0,62}$".into(), 63)),
+        ("tasks" | "briefs", "id") => Some((
+            "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$".into(),
+            36,
+        )),
+        _ => None,
+    }
+}
+
+struct Shapes;
+
+impl Modify for Shapes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for p in op.parameters.iter_mut().flatten() {
+                    if let Some((pattern, max)) = shape(path, &p.name) {
+                        let object = Object::builder()
+                            .schema_type(Type::String)
+                            .pattern(Some(pattern))
+                            .min_length(Some(1))
+                            .max_length(Some(max))
+                            .build();
+                        p.schema = Some(RefOr::T(object.into()));
+                    }
                 }
             }
         }
