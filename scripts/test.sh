@@ -43,3 +43,6 @@ scripts/fuzz.sh
 
 log "API fuzzing (scripts/api-fuzz.sh)"
 scripts/api-fuzz.sh
+
+log "benchmarks, quick (secretstore-bench; figures printed, not asserted: BENCHMARKS.md)"
+cargo run --release --locked -q -p secretstore-bench -- --quick --postgres "$SECRETSTORE_TEST_PG_URL"
