@@ -39,6 +39,8 @@ pub(crate) struct Plan {
     pub(crate) secrets: usize,
     /// A command put before `secretstore serve` (e.g. valgrind), split on spaces.
     pub(crate) wrap: Option<String>,
+    /// `strace -c -f` attached to the server during the loads, its summary to this file.
+    pub(crate) strace: Option<PathBuf>,
 }
 
 /// What the server runs measured.
@@ -178,6 +180,22 @@ pub(crate) async fn serve(
         .to_string();
     eprintln!("  serve pid {} on {addr}", guard.pid());
 
+    // Attached after start-up: only the loads are counted.
+    let mut strace = match &plan.strace {
+        Some(file) => {
+            let mut cmd = std::process::Command::new("strace");
+            cmd.args(["-c", "-f", "-o"])
+                .arg(file)
+                .arg("-p")
+                .arg(guard.pid().to_string())
+                .stdin(Stdio::null())
+                .stderr(Stdio::null());
+            let g = Guard::spawn("strace", &mut cmd, Duration::from_secs(10))?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Some(g)
+        }
+        None => None,
+    };
     let mut figures = ServeFigures::default();
     let bearer: Arc<str> = format!("Bearer {token}").into();
     if phases.healthz {
@@ -226,6 +244,10 @@ pub(crate) async fn serve(
         let l = load::run(addr, plan.connections, plan.warmup, plan.measure, make).await?;
         check("dispatches", &l)?;
         figures.dispatch = Some(l);
+    }
+    if let Some(s) = strace.as_mut() {
+        // SIGTERM: strace detaches and writes its summary.
+        s.stop();
     }
     figures.peak_rss_mib = guard.peak_rss_kib()? as f64 / 1024.0;
     guard.stop();

@@ -68,6 +68,8 @@ pub(crate) async fn call(addr: SocketAddr, req: Request<Body>) -> Res<(StatusCod
 pub(crate) struct Load {
     /// 2xx answers in the measured window.
     pub(crate) ok: u64,
+    /// 2xx answers in the whole run, warm-up included (to divide a profile's counts by).
+    pub(crate) answered: u64,
     /// Other answers and transport errors in the whole run.
     pub(crate) errors: u64,
     /// 2xx answers per second of the measured window.
@@ -83,6 +85,7 @@ pub(crate) struct Load {
 struct PerConn {
     lat_us: Vec<f64>,
     ok: u64,
+    answered: u64,
     errors: u64,
     first_error: Option<String>,
 }
@@ -105,6 +108,7 @@ pub(crate) async fn run(
             let mut out = PerConn {
                 lat_us: Vec::with_capacity(65_536),
                 ok: 0,
+                answered: 0,
                 errors: 0,
                 first_error: None,
             };
@@ -140,6 +144,7 @@ pub(crate) async fn run(
                     Ok((status, body)) => {
                         sender = Some(s);
                         if status.is_success() {
+                            out.answered += 1;
                             if done >= from && done <= end {
                                 out.ok += 1;
                                 out.lat_us.push((done - t0).as_secs_f64() * 1e6);
@@ -162,10 +167,11 @@ pub(crate) async fn run(
         }));
     }
     let mut lat = Vec::new();
-    let (mut ok, mut errors, mut first_error) = (0, 0, None);
+    let (mut ok, mut answered, mut errors, mut first_error) = (0, 0, 0, None);
     for t in tasks {
         let r = t.await?;
         ok += r.ok;
+        answered += r.answered;
         errors += r.errors;
         lat.extend(r.lat_us);
         if first_error.is_none() {
@@ -175,6 +181,7 @@ pub(crate) async fn run(
     let s = stats::summary(&mut lat);
     Ok(Load {
         ok,
+        answered,
         errors,
         rps: ok as f64 / measure.as_secs_f64(),
         p50_us: s.p50,

@@ -75,6 +75,9 @@ struct Args {
     /// "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out").
     #[arg(long, value_name = "CMD")]
     wrap: Option<String>,
+    /// Attach `strace -c -f` to the server for its loads; the summary goes to FILE.
+    #[arg(long, value_name = "FILE")]
+    strace: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -251,6 +254,7 @@ async fn run(args: Args) -> Res<()> {
         measure,
         secrets: args.http_secrets,
         wrap: args.wrap.clone(),
+        strace: args.strace.clone(),
     };
     let phases = http::Phases {
         healthz: wants(Only::Healthz),
@@ -280,8 +284,8 @@ async fn run(args: Args) -> Res<()> {
             let mut put = |what: &str, key: &str, l: &Option<load::Load>| {
                 if let Some(l) = l {
                     println!(
-                        "  {what:<22} {:>9.0} /s   p50 {:>7.0} µs   p99 {:>7.0} µs   ({} answers, {} errors)",
-                        l.rps, l.p50_us, l.p99_us, l.ok, l.errors
+                        "  {what:<22} {:>9.0} /s   p50 {:>7.0} µs   p99 {:>7.0} µs   ({} answers counted, {} in all, {} errors)",
+                        l.rps, l.p50_us, l.p99_us, l.ok, l.answered, l.errors
                     );
                     report.set(&format!("{prefix}{key}_rps"), r1(l.rps));
                     report.set(&format!("{prefix}{key}_p50_us"), r1(l.p50_us));
