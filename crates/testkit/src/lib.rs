@@ -43,9 +43,21 @@ pub struct Frozen(u32);
 
 impl Frozen {
     /// Sends SIGSTOP to `pid` (a child process the test started, never another).
+    /// Returns once every thread of the process is stopped: the signal is only queued when
+    /// `kill` returns, and on a loaded machine a running thread (a Go server's) could
+    /// still answer a request meanwhile.
     pub fn freeze(pid: u32) -> Frozen {
         assert!(signal(pid, "STOP"), "kill -STOP {pid} failed");
-        Frozen(pid)
+        let frozen = Frozen(pid);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !all_threads_stopped(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {pid} did not stop within 10 s of SIGSTOP"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        frozen
     }
 
     /// Resumes it now (SIGCONT).
@@ -56,6 +68,20 @@ impl Drop for Frozen {
     fn drop(&mut self) {
         signal(self.0, "CONT");
     }
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T` in /proc/PID/task/*/stat).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+        })
+    })
 }
 
 /// Sends signal `sig` (`STOP`, `CONT`, `KILL`, …) to the one process `pid`; whether it went.

@@ -145,7 +145,7 @@ async fn a_missing_bucket_fails_check_put_and_get_as_storage_errors() {
         matches!(&err, Error::Storage(m) if m.to_string().contains("NoSuchBucket")),
         "{err:?}"
     );
-    assert!(matches!(s.put(&brief()).await, Err(Error::Storage(_))));
+    assert!(matches!(s.put(&brief()).await, Err(Error::BriefStore(_))));
     assert!(matches!(
         s.get(&BriefId::generate()).await,
         Err(Error::Storage(_))
