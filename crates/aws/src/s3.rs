@@ -137,6 +137,28 @@ impl S3BriefStore {
         Ok(())
     }
 
+    /// Deletes the object at `key` (no error if there is none).
+    async fn delete_object(&self, key: &str) -> Result<()> {
+        delete(&self.client, &self.bucket, key)
+            .await
+            .map_err(|reason| self.storage(&format!("delete {key}"), reason))
+    }
+
+    /// Deletes, in the background, the object a failed PutObject may still leave: a
+    /// request S3 got but did not answer (frozen, slow, cut) can be stored after the
+    /// dispatch failed. A few tries, the last well after the request's own bound, so a
+    /// late write is taken back too; the brief id was never handed out nor recorded, so
+    /// nothing else can be at that key.
+    fn take_back_later(&self, key: String) {
+        let (client, bucket) = (self.client.clone(), self.bucket.clone());
+        tokio::spawn(async move {
+            for wait in BACKGROUND_DELETES {
+                tokio::time::sleep(wait).await;
+                let _ = delete(&client, &bucket, &key).await;
+            }
+        });
+    }
+
     /// The object's bytes; `Ok(None)` if there is no such key.
     async fn get_object(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let out = match self
@@ -163,6 +185,24 @@ impl S3BriefStore {
     }
 }
 
+/// When (after a failed PutObject, one after the other) the object is deleted again.
+const BACKGROUND_DELETES: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(5),
+    std::time::Duration::from_secs(30),
+];
+
+async fn delete(client: &Client, bucket: &str, key: &str) -> std::result::Result<(), String> {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| describe(&e).1)
+}
+
 impl BriefStore for S3BriefStore {
     fn put<'a>(&'a self, brief: &'a Brief) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
@@ -171,11 +211,18 @@ impl BriefStore for S3BriefStore {
                 .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
             // A PutObject is atomic: the brief is whole or absent. S3 failing (down, frozen,
             // refusing) makes the brief store unavailable, not secretstore broken.
-            self.put_object(&key, json).await.map_err(|e| match e {
-                Error::Storage(source) => Error::BriefStore(source.to_string()),
-                other => other,
+            self.put_object(&key, json).await.map_err(|e| {
+                self.take_back_later(key);
+                match e {
+                    Error::Storage(source) => Error::BriefStore(source.to_string()),
+                    other => other,
+                }
             })
         })
+    }
+
+    fn discard<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.delete_object(&self.key(id)?).await })
     }
 
     fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>> {

@@ -185,6 +185,9 @@ pub trait BriefStore: Send + Sync {
     fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>>;
     /// Checks that briefs can be written and read (`secretstore doctor`).
     fn check<'a>(&'a self) -> BoxFuture<'a, Result<String>>;
+    /// Removes a brief that was stored but will never be recorded (its dispatch failed
+    /// after `put`): nothing half-stored. Best effort; a brief that is absent is no error.
+    fn discard<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<()>>;
 }
 
 /// What a write expects of the secret it replaces, checked in the transaction that

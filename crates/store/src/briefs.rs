@@ -101,6 +101,18 @@ impl BriefStore for FolderBriefStore {
         })
     }
 
+    fn discard<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let path = self.path(id)?;
+            match tokio::fs::remove_file(&path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(storage("remove a brief", &self.dir, e))
+                }
+                _ => Ok(()),
+            }
+        })
+    }
+
     fn get<'a>(&'a self, id: &'a BriefId) -> BoxFuture<'a, Result<Brief>> {
         Box::pin(async move {
             let path = self.path(id)?;

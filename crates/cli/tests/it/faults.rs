@@ -396,6 +396,19 @@ fn an_s3_brief_store_frozen_or_killed_fails_the_dispatch_closed_and_stores_nothi
     let orphans = s3_keys(&moto.url, &bucket).len() - rows;
     let (code, _, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
     assert_eq!(code, 200, "after SIGCONT: {text}");
+    // Nothing half-stored: the server deletes the brief it could not record, once S3
+    // answers again (in the background, a few times: the late PutObject may land after).
+    let rows = briefs_stored(&e).0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut keys = s3_keys(&moto.url, &bucket).len();
+    while keys != rows && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        keys = s3_keys(&moto.url, &bucket).len();
+    }
+    assert_eq!(
+        keys, rows,
+        "a brief object without a record stayed in S3 ({orphans} right after SIGCONT)"
+    );
 
     // Killed: nothing listens.
     moto.kill();
@@ -408,7 +421,8 @@ fn an_s3_brief_store_frozen_or_killed_fails_the_dispatch_closed_and_stores_nothi
     assert_eq!(briefs_stored(&e).0, rows);
     println!(
         "S3 brief store: frozen → dispatch failed in {took:.1?}, {orphans} object(s) without a \
-         record after SIGCONT; killed → HTTP and CLI dispatches failed, no record"
+         record right after SIGCONT, deleted by the server; killed → HTTP and CLI dispatches \
+         failed, no record"
     );
 }
 
@@ -775,4 +789,42 @@ fn a_failing_brief_store_was_answered_500_internal_error_without_naming_the_brie
     // The answer does not show the server's paths; the log has the detail.
     assert!(!text.contains(&store), "{text}");
     assert!(server.stderr().contains(&format!("brief store {store}")));
+}
+
+/// The defect: a dispatch whose brief was written but whose record then failed (the
+/// database locked past its busy timeout) left the brief file behind, without a record:
+/// half a dispatch. Now the brief is taken back. SQLite: the lock is the database's write
+/// lock (PostgreSQL's test lock is on `secrets` alone, which a dispatch's record does not
+/// wait for).
+#[test]
+fn a_dispatch_whose_record_failed_left_its_brief_file_without_a_record() {
+    let e = Env::new().with_tree();
+    if e.pg_url.is_some() {
+        println!("SQLite only: the test lock on PostgreSQL does not stall a dispatch's record");
+        return;
+    }
+    e.set("A", "acme", "agent", "record-fails-canary").ok();
+    let t = task(&e, &["A"]);
+    let server = Server::start(&e, &[]);
+    let root = server.root_token();
+    let (code, _, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(briefs_stored(&e), (1, 1));
+
+    let lock = crate::common::lock::TableLock::take(&e);
+    let (code, body, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
+    drop(lock);
+    assert!(
+        code >= 500,
+        "a dispatch with its record failed: {code} {text}"
+    );
+    assert!(
+        body.get("env").is_none() && !text.contains("canary"),
+        "{text}"
+    );
+    assert_eq!(
+        briefs_stored(&e),
+        (1, 1),
+        "the failed dispatch's brief is taken back"
+    );
 }

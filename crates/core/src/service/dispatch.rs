@@ -319,7 +319,12 @@ impl<S: MetadataStore> Service<S> {
                     "backend_version": s.backend_version,
                 })).collect::<Vec<_>>(),
             }));
-        self.store.record_dispatch(&record, audit).await?;
+        if let Err(e) = self.store.record_dispatch(&record, audit).await {
+            // The brief without its record would be half a dispatch: take it back (best
+            // effort; the record's failure is the error to report).
+            let _ = self.briefs.discard(&brief.brief_id).await;
+            return Err(e);
+        }
 
         let mut env: Vec<(String, SecretValue)> = resolutions
             .iter()
