@@ -39,7 +39,7 @@ impl Guard {
         }
     }
 
-    /// Its peak resident set (VmHWM of /proc/<pid>/status), in KiB.
+    /// Its peak resident set (`VmHWM` of `/proc/<pid>/status`), in KiB.
     pub(crate) fn peak_rss_kib(&self) -> Res<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
