@@ -399,9 +399,9 @@ fn an_s3_brief_store_frozen_or_killed_fails_the_dispatch_closed_and_stores_nothi
     // Nothing half-stored: the server deletes the brief it could not record, once S3
     // answers again (in the background, a few times: the late PutObject may land after).
     let rows = briefs_stored(&e).0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut keys = s3_keys(&moto.url, &bucket).len();
-    while keys != rows && std::time::Instant::now() < deadline {
+    while keys != rows && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(500));
         keys = s3_keys(&moto.url, &bucket).len();
     }
@@ -811,7 +811,7 @@ fn a_dispatch_whose_record_failed_left_its_brief_file_without_a_record() {
     assert_eq!(code, 200, "{text}");
     assert_eq!(briefs_stored(&e), (1, 1));
 
-    let lock = crate::common::lock::TableLock::take(&e);
+    let lock = lock::TableLock::take(&e);
     let (code, body, text) = server.call("POST", &dispatch_path(&t), Some(&root), None);
     drop(lock);
     assert!(
