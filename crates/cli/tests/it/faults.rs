@@ -828,3 +828,60 @@ fn a_dispatch_whose_record_failed_left_its_brief_file_without_a_record() {
         "the failed dispatch's brief is taken back"
     );
 }
+
+/// Reveals are audited durably although their records are group-committed: after a
+/// kill -9 of `serve` in the middle of many reveals, every reveal that was answered has
+/// its audit record (those in flight at the kill may have one too).
+#[test]
+fn every_reveal_answered_before_a_kill_9_of_serve_has_its_audit_record() {
+    let env = Env::bare();
+    let mut server = Server::start(&env, &[]);
+    let root = server.root_token();
+    let (code, _, text) = server.call("PUT", "/api/v1/orgs/acme", Some(&root), None);
+    assert_eq!(code, 201, "{text}");
+    let body = json!({"value": "reveal-me", "category": "agent"}).to_string();
+    let (code, _, text) = server.call(
+        "PUT",
+        "/api/v1/secrets/REVEALED?scope=acme",
+        Some(&root),
+        Some(&body),
+    );
+    assert_eq!(code, 200, "{text}");
+    let count = |env: &Env| -> usize {
+        env.sql("SELECT count(*) FROM audit WHERE action = 'secret.reveal'")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, root, answered) = (server.addr.clone(), root.clone(), answered.clone());
+            std::thread::spawn(move || {
+                let path = "/api/v1/secrets/REVEALED/value?scope=acme";
+                while let Some((code, _, text)) = try_http(&addr, "GET", path, Some(&root), None) {
+                    assert_eq!(code, 200, "a reveal answered {code}: {text}");
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered.load(Ordering::SeqCst) < 400 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    let answered = answered.load(Ordering::SeqCst);
+    assert!(answered >= 400, "the readers read: {answered}");
+    drop(server);
+    let recorded = count(&env);
+    assert!(
+        recorded >= answered,
+        "{answered} reveals answered, {recorded} audit records after the kill"
+    );
+    println!("kill -9 during reveals: {answered} answered, {recorded} recorded");
+}

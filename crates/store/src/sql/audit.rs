@@ -9,6 +9,13 @@ use secretstore_core::{AuditEntry, AuditStore, HealthStore, Result, ScopePath};
 
 impl AuditStore for SqlStore {
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
+        let audit = match &self.audit {
+            Some(writer) => match writer.append(audit).await {
+                Ok(done) => return done,
+                Err(audit) => audit,
+            },
+            None => audit,
+        };
         self.read(async |conn| insert_audit(conn, &audit).await)
             .await
     }

@@ -178,6 +178,14 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| Error::storage(format!("cannot migrate the database: {e}")))?;
-        Ok(SqlStore { pool, dialect })
+        let mut store = SqlStore {
+            pool,
+            dialect,
+            audit: None,
+        };
+        store.audit = Some(std::sync::Arc::new(super::group::AuditWriter::start(
+            store.clone(),
+        )));
+        Ok(store)
     }
 }

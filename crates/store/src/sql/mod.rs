@@ -25,6 +25,7 @@ mod bind;
 mod connect;
 mod dispatch;
 mod error;
+mod group;
 mod keys;
 #[cfg(test)]
 mod query_count;
@@ -54,6 +55,8 @@ pub enum Dialect {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// The group commit of lone audit records (`None` in the writer task's own copy).
+    audit: Option<std::sync::Arc<group::AuditWriter>>,
 }
 
 impl SqlStore {

@@ -250,4 +250,35 @@ mod database {
             assert!(all[0].id < all[1].id, "oldest first");
         }
     }
+
+    /// Lone audit records (a reveal's) are group-committed: many callers at once share
+    /// transactions, and each is answered only once its record is committed — every
+    /// record there, each once, when the callers go on.
+    #[tokio::test(flavor = "current_thread")]
+    async fn audit_records_appended_at_once_are_each_committed_before_their_caller_goes_on() {
+        for db in databases() {
+            let store = db.open().await;
+            let before = store.audit_log(None, 10_000).await.unwrap().len();
+            let writers: Vec<_> = (0..300)
+                .map(|n| {
+                    let store = store.clone();
+                    tokio::spawn(async move {
+                        let mut a = audit("secret.reveal");
+                        a.target = Some(format!("reveal-{n}"));
+                        store.append_audit(a).await
+                    })
+                })
+                .collect();
+            for w in writers {
+                w.await.unwrap().unwrap();
+            }
+            // Read on another connection: committed, not only written.
+            let log = store.audit_log(None, 10_000).await.unwrap();
+            assert_eq!(log.len() - before, 300, "{}", db.kind);
+            let mut targets: Vec<_> = log.iter().filter_map(|e| e.target.clone()).collect();
+            targets.sort();
+            targets.dedup();
+            assert_eq!(targets.len(), 300, "each record once ({})", db.kind);
+        }
+    }
 }
