@@ -170,7 +170,11 @@ pub(crate) async fn serve(
         .stderr(std::fs::File::create(home.join("serve.err"))?);
     let wrapped = plan.wrap.is_some();
     let grace = Duration::from_secs(if wrapped { 120 } else { 10 });
-    let mut guard = Guard::spawn("secretstore serve", &mut cmd, grace)?;
+    let mut guard = if wrapped {
+        Guard::spawn_group("secretstore serve (wrapped)", &mut cmd, grace)?
+    } else {
+        Guard::spawn("secretstore serve", &mut cmd, grace)?
+    };
     let limit = Duration::from_secs(if wrapped { 300 } else { 60 });
     let out = wait_for(&home.join("serve.out"), "listening on", &mut guard, limit).await?;
     let token = out

@@ -15,6 +15,9 @@ pub(crate) struct Guard {
     child: Child,
     /// How long it may take to exit after SIGTERM (longer under valgrind).
     grace: Duration,
+    /// Signal its process group (the child's own, pgid = its pid), not only the child: a
+    /// wrapper such as `strace` does not pass SIGTERM on to the server it runs.
+    group: bool,
 }
 
 impl Guard {
@@ -23,7 +26,26 @@ impl Guard {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {what}: {e}"))?;
-        Ok(Guard { what, child, grace })
+        Ok(Guard {
+            what,
+            child,
+            grace,
+            group: false,
+        })
+    }
+
+    /// Starts `cmd` (a wrapper and what it runs) in a process group of its own, and stops
+    /// the whole group.
+    pub(crate) fn spawn_group(
+        what: &'static str,
+        cmd: &mut Command,
+        grace: Duration,
+    ) -> Res<Guard> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        let mut g = Guard::spawn(what, cmd, grace)?;
+        g.group = true;
+        Ok(g)
     }
 
     /// Its pid.
@@ -57,7 +79,9 @@ impl Guard {
         let Ok(pid) = i32::try_from(self.child.id()) else {
             return;
         };
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        // The group's id is the child's pid (process_group(0)).
+        let target = if self.group { -pid } else { pid };
+        let _ = kill(Pid::from_raw(target), Signal::SIGTERM);
         let deadline = Instant::now() + self.grace;
         while Instant::now() < deadline {
             if !matches!(self.child.try_wait(), Ok(None)) {
@@ -66,6 +90,9 @@ impl Guard {
             std::thread::sleep(Duration::from_millis(20));
         }
         eprintln!("{} did not stop on SIGTERM; killing pid {pid}", self.what);
+        if self.group {
+            let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
