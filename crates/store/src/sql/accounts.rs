@@ -182,7 +182,9 @@ impl AccountStore for SqlStore {
             .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.tokens.forget_all();
+        Ok(())
     }
 
     async fn revoke_grant(&self, name: &str, role: &Role, audit: AuditEntry) -> Result<()> {
@@ -210,7 +212,9 @@ impl AccountStore for SqlStore {
             .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.tokens.forget_all();
+        Ok(())
     }
 
     async fn create_token(
@@ -246,7 +250,9 @@ impl AccountStore for SqlStore {
                 .await?;
             Ok(())
         })
-        .await
+        .await?;
+        self.tokens.forget_all();
+        Ok(())
     }
 
     async fn list_tokens(&self, name: &str) -> Result<Vec<TokenInfo>> {
@@ -266,6 +272,14 @@ impl AccountStore for SqlStore {
     }
 
     async fn principal_by_token_hash(&self, hash: &str, source: &str) -> Result<Option<Principal>> {
+        if let Some((account, roles)) = self.tokens.get(hash) {
+            return Ok(Some(Principal {
+                account,
+                roles,
+                source: source.to_owned(),
+            }));
+        }
+        let generation = self.tokens.generation();
         let rows: Vec<TokenGrantRow> = self
             .read(async |conn| {
                 Ok(sqlx::query_as(
@@ -288,6 +302,8 @@ impl AccountStore for SqlStore {
                 roles.push(role_from_columns(role, r.scope.as_deref().unwrap_or(""))?);
             }
         }
+        self.tokens
+            .put(generation, hash, (account.clone(), roles.clone()));
         Ok(Some(Principal {
             account,
             roles,

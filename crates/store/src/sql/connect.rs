@@ -135,6 +135,10 @@ impl SqlStore {
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
+            // A SQLite connection is a file handle in this process: it cannot go stale, so
+            // the ping before each use (a round trip through sqlx's worker thread) buys
+            // nothing. A PostgreSQL connection can (the server restarted): pinged.
+            .test_before_acquire(dialect == Dialect::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -182,6 +186,7 @@ impl SqlStore {
             pool,
             dialect,
             audit: None,
+            tokens: Default::default(),
         };
         store.audit = Some(std::sync::Arc::new(super::group::AuditWriter::start(
             store.clone(),

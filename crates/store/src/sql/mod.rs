@@ -34,10 +34,12 @@ mod rows;
 mod scopes;
 mod secrets;
 mod sessions;
+mod token_cache;
 mod tx;
 
 pub use connect::{PoolSettings, redact_url};
 pub use error::DatabaseError;
+pub use token_cache::TOKEN_CACHE_TTL;
 
 use sqlx::AnyPool;
 
@@ -57,6 +59,8 @@ pub struct SqlStore {
     dialect: Dialect,
     /// The group commit of lone audit records (`None` in the writer task's own copy).
     audit: Option<std::sync::Arc<group::AuditWriter>>,
+    /// API tokens verified less than a second ago.
+    tokens: std::sync::Arc<token_cache::TokenCache>,
 }
 
 impl SqlStore {
