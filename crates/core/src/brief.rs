@@ -127,10 +127,7 @@ pub fn new_callback_token() -> SecretValue {
 
 /// The SHA-256 of the whole token string, lower-case hex: all that is stored.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Compares a presented token with a stored hash in constant time.

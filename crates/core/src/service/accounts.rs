@@ -152,7 +152,7 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
         let public_id = crate::random::uuid_v4();
         let mut raw = [0u8; 32];
         crate::random::fill(&mut raw);
-        let csrf: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let csrf = hex::encode(raw);
         let audit = self.audit(&who, "session.login").target(public_id.clone());
         self.store
             .create_session(
