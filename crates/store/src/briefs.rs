@@ -7,12 +7,17 @@ use std::path::PathBuf;
 /// path is built, so no path can be smuggled in.
 pub struct FolderBriefStore {
     dir: PathBuf,
+    /// The folder was made (or found) by this store: not made again for every brief.
+    made: std::sync::atomic::AtomicBool,
 }
 
 impl FolderBriefStore {
     /// The brief store in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FolderBriefStore { dir: dir.into() }
+        FolderBriefStore {
+            dir: dir.into(),
+            made: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     fn path(&self, id: &BriefId) -> Result<PathBuf> {
@@ -49,21 +54,34 @@ fn storage(what: &str, dir: &std::path::Path, e: std::io::Error) -> Error {
 impl FolderBriefStore {
     /// Writes one brief, whole or not at all.
     async fn write(&self, brief: &Brief) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
         let path = self.path(&brief.brief_id)?;
         let json = serde_json::to_vec_pretty(brief)
             .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
-        self.create_dir().await?;
         // Write to a temporary name (new, owner-only), flush to disk, then rename: a
         // brief is whole or absent.
         let tmp = self.dir.join(format!(".{}.tmp", brief.brief_id));
-        let write = async {
+        let write = async || {
             use tokio::io::AsyncWriteExt;
             let mut f = owner_only_new(&tmp).await?;
             f.write_all(&json).await?;
             f.sync_all().await?;
-            tokio::fs::rename(&tmp, &path).await
+            tokio::fs::rename(&tmp, &path).await?;
+            // The new name is durable once the folder is: a brief survives a power cut
+            // once the env is handed out.
+            tokio::fs::File::open(&self.dir).await?.sync_all().await
         };
-        if let Err(e) = write.await {
+        // The folder is made on the first write (and again if it went away).
+        if !self.made.load(Relaxed) {
+            self.create_dir().await?;
+            self.made.store(true, Relaxed);
+        }
+        let mut written = write().await;
+        if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            self.create_dir().await?;
+            written = write().await;
+        }
+        if let Err(e) = written {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(storage("write a brief", &self.dir, e));
         }

@@ -3,21 +3,20 @@
 
 use super::SqlStore;
 use super::bind::Sql;
+use super::group::{Record, write_alone};
 use super::rows::{AUDIT_COLUMNS, AuditRow};
-use super::tx::insert_audit;
 use secretstore_core::{AuditEntry, AuditStore, HealthStore, Result, ScopePath};
 
 impl AuditStore for SqlStore {
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
-        let audit = match &self.audit {
-            Some(writer) => match writer.append(audit).await {
+        let record = match &self.audit {
+            Some(writer) => match writer.record(Record::Audit(audit)).await {
                 Ok(done) => return done,
-                Err(audit) => audit,
+                Err(record) => record,
             },
-            None => audit,
+            None => Record::Audit(audit),
         };
-        self.read(async |conn| insert_audit(conn, &audit).await)
-            .await
+        write_alone(self, record).await
     }
 
     async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {

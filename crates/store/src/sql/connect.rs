@@ -188,7 +188,7 @@ impl SqlStore {
             audit: None,
             tokens: Default::default(),
         };
-        store.audit = Some(std::sync::Arc::new(super::group::AuditWriter::start(
+        store.audit = Some(std::sync::Arc::new(super::group::GroupWriter::start(
             store.clone(),
         )));
         Ok(store)

@@ -2,12 +2,15 @@
 
 use super::SqlStore;
 use super::bind::Sql;
+use super::error::StoreResult;
+use super::group::{Record, write_alone};
 use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::{
     AuditEntry, BriefId, BriefStatus, BriefSummary, DispatchRecord, DispatchStore, Error, Result,
     ScopePath, Task, TaskId,
 };
+use sqlx::AnyConnection;
 use std::collections::HashMap;
 
 impl DispatchStore for SqlStore {
@@ -53,49 +56,17 @@ impl DispatchStore for SqlStore {
     }
 
     async fn record_dispatch(&self, rec: &DispatchRecord, audit: AuditEntry) -> Result<()> {
-        self.write_tx(Some(&audit), async |tx| {
-            sqlx::query(
-                "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(rec.brief_id.as_str())
-            .bind(rec.task_id.as_str())
-            .bind(rec.project.as_str())
-            .bind(stamp(rec.created_at))
-            .bind(&rec.token_hash)
-            .bind(stamp(rec.expires_at))
-            .bind(rec.status.as_str())
-            .execute(&mut *tx)
-            .await?;
-            if rec.secrets.is_empty() {
-                return Ok(());
-            }
-            // One statement for every secret of the brief (at most MAX_REFS rows of five
-            // parameters: far below what either database accepts).
-            let mut insert = Sql::new(
-                "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES ",
-            );
-            for (i, s) in rec.secrets.iter().enumerate() {
-                if i > 0 {
-                    insert.push(", ");
-                }
-                insert
-                    .push("(")
-                    .bind(rec.brief_id.as_str().to_owned())
-                    .push(", ")
-                    .bind(s.scope.as_str().to_owned())
-                    .push(", ")
-                    .bind(s.name.clone())
-                    .push(", ")
-                    .bind(s.version)
-                    .push(", ")
-                    .bind(s.backend_version.clone())
-                    .push(")");
-            }
-            insert.query()?.execute(&mut *tx).await?;
-            Ok(())
-        })
-        .await
+        let job = match &self.audit {
+            Some(writer) => match writer
+                .record(Record::Dispatch(Box::new(rec.clone()), audit))
+                .await
+            {
+                Ok(done) => return done,
+                Err(job) => job,
+            },
+            None => Record::Dispatch(Box::new(rec.clone()), audit),
+        };
+        write_alone(self, job).await
     }
 
     async fn dispatch_record(&self, id: &BriefId) -> Result<DispatchRecord> {
@@ -222,4 +193,52 @@ impl DispatchStore for SqlStore {
         })
         .await
     }
+}
+
+/// Records a dispatch: its brief row and the secrets it handed out (its audit record is
+/// written beside it by the caller, in the same transaction).
+pub(super) async fn insert_dispatch(
+    tx: &mut AnyConnection,
+    rec: &DispatchRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(rec.brief_id.as_str())
+    .bind(rec.task_id.as_str())
+    .bind(rec.project.as_str())
+    .bind(stamp(rec.created_at))
+    .bind(&rec.token_hash)
+    .bind(stamp(rec.expires_at))
+    .bind(rec.status.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if rec.secrets.is_empty() {
+        return Ok(());
+    }
+    // One statement for every secret of the brief (at most MAX_REFS rows of five
+    // parameters: far below what either database accepts).
+    let mut insert = Sql::new(
+        "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES ",
+    );
+    for (i, s) in rec.secrets.iter().enumerate() {
+        if i > 0 {
+            insert.push(", ");
+        }
+        insert
+            .push("(")
+            .bind(rec.brief_id.as_str().to_owned())
+            .push(", ")
+            .bind(s.scope.as_str().to_owned())
+            .push(", ")
+            .bind(s.name.clone())
+            .push(", ")
+            .bind(s.version)
+            .push(", ")
+            .bind(s.backend_version.clone())
+            .push(")");
+    }
+    insert.query()?.execute(&mut *tx).await?;
+    Ok(())
 }

@@ -57,8 +57,9 @@ pub enum Dialect {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
-    /// The group commit of lone audit records (`None` in the writer task's own copy).
-    audit: Option<std::sync::Arc<group::AuditWriter>>,
+    /// The group commit of lone audit records and dispatch records (`None` in the writer
+    /// task's own copy).
+    audit: Option<std::sync::Arc<group::GroupWriter>>,
     /// API tokens verified less than a second ago.
     tokens: std::sync::Arc<token_cache::TokenCache>,
 }
