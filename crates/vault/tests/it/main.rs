@@ -7,5 +7,6 @@
     reason = "the helpers outside #[test] fns (which clippy.toml's allow-*-in-tests does not cover): a failed step fails the test"
 )]
 
+mod fetch_counts;
 mod openbao;
 mod regression;
