@@ -57,6 +57,10 @@ if [ -z "$ROOT" ]; then
   log "serve did not start:"; cat "$DIR/serve.err" >&2; exit 1
 fi
 
+# One worker: with two, schemathesis' coverage phase crashed inside CPython 3.11's ast.parse
+# ("SystemError: AST constructor recursion depth mismatch", a thread-safety bug of the
+# interpreter), a failure of the tool, not of the server.
+#
 # Excluded checks, each with its reason:
 # - positive_data_acceptance: schema-valid data is not always acceptable input here: a
 #   generated scope path or secret name matches the schema's type (a string) but not the
@@ -77,7 +81,7 @@ ST=$PWD/$VENV/bin/schemathesis
   --max-examples "$EXAMPLES" --max-time "$SECONDS_BUDGET" \
   --request-timeout 10 --seed 1 \
   --generation-allow-x00 false \
-  --workers 2 \
+  --workers 1 \
   --warnings off \
   --no-color) || status=$?
 

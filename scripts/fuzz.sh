@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every parser of outside input, each
+# Coverage-guided fuzzing (libFuzzer; fuzz/ is a cargo-fuzz project) of every parser of outside input, each
 # target for a bounded time (README: "Run the tests"; RELIABILITY.md says what each
 # target proves). Fails on any crash: the input that crashed is kept under fuzz/artifacts/
 # and becomes a regression test.
@@ -8,13 +8,14 @@
 #   SECRETSTORE_FUZZ_SECONDS=600 scripts/fuzz.sh # a longer run (seconds for all targets)
 #   scripts/fuzz.sh dotenv                       # one target
 #
-# Needs the nightly toolchain (libFuzzer's instrumentation); cargo-fuzz is installed
-# into target/cargo-fuzz the first time. The corpus grows in target/fuzz/corpus, seeded
-# from the small committed one in fuzz/seeds.
+# libFuzzer through libfuzzer-sys, built with the stable toolchain and the coverage
+# instrumentation cargo-fuzz uses (stable codegen options): no nightly and no cargo-fuzz
+# to install. The product forbids unsafe code, so no sanitizer; debug assertions and
+# overflow checks are on. The corpus grows in target/fuzz/corpus, seeded from the small
+# committed one in fuzz/seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_FUZZ_VERSION=0.13.2
 TARGETS=(names dotenv envfile_roundtrip fernet http)
 [ $# -gt 0 ] && TARGETS=("$@")
 TOTAL=${SECRETSTORE_FUZZ_SECONDS:-60}
@@ -22,27 +23,19 @@ EACH=$(( TOTAL / ${#TARGETS[@]} ))
 [ "$EACH" -ge 1 ] || EACH=1
 ROOT=$PWD
 export CARGO_TARGET_DIR=$ROOT/target/fuzz
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 
 log() { printf '== %s\n' "$*" >&2; }
 
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  log "installing the nightly toolchain (libFuzzer's instrumentation needs it)"
-  rustup toolchain install nightly --profile minimal >&2
-fi
-FUZZ=$ROOT/target/cargo-fuzz/bin/cargo-fuzz
-if [ "$("$FUZZ" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
-  log "installing cargo-fuzz $CARGO_FUZZ_VERSION into target/cargo-fuzz"
-  cargo install -q cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --root "$ROOT/target/cargo-fuzz" >&2
-fi
-
-export PATH="$ROOT/target/cargo-fuzz/bin:$PATH"
-
-# The instrumented build without a sanitizer (the product forbids unsafe code), with
-# debug assertions and overflow checks on.
-FLAGS=(--sanitizer none --debug-assertions)
+log "building the fuzz targets (libFuzzer, coverage-instrumented)"
+RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares -Cllvm-args=-sanitizer-coverage-stack-depth \
+-Cllvm-args=-simplifycfg-branch-fold-threshold=0 --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+  cargo build --manifest-path fuzz/Cargo.toml --locked --release --bins --target "$TRIPLE" \
+  --config 'profile.release.debug="line-tables-only"' >&2
+BIN=$CARGO_TARGET_DIR/$TRIPLE/release
 cd fuzz
-log "building the fuzz targets (nightly)"
-cargo +nightly fuzz build "${FLAGS[@]}" >&2
 
 failed=()
 summary=()
@@ -51,7 +44,8 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$corpus" "seeds/$t"
   log "fuzzing $t for ${EACH}s"
   out=$(mktemp)
-  if cargo +nightly fuzz run "${FLAGS[@]}" "$t" "$corpus" "seeds/$t" -- \
+  mkdir -p "artifacts/$t"
+  if "$BIN/$t" "$corpus" "seeds/$t" -artifact_prefix="artifacts/$t/" \
       -max_total_time="$EACH" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -print_final_stats=1 >"$out" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$out" | grep -o '[0-9]*$' | tail -1)
@@ -61,7 +55,7 @@ for t in "${TARGETS[@]}"; do
   else
     failed+=("$t")
     tail -40 "$out" >&2
-    summary+=("$t: CRASH (the input is under fuzz/artifacts/$t/; cargo fuzz fmt $t <file> shows it)")
+    summary+=("$t: CRASH (the input is under fuzz/artifacts/$t/; $BIN/$t <file> runs it again)")
   fi
   rm -f "$out"
 done
