@@ -41,7 +41,9 @@ impl TableLock {
                     .stdout(Stdio::null())
                     .spawn()
                     .unwrap(),
-                "BEGIN EXCLUSIVE;\n",
+                // Waits for the write lock (a commit or checkpoint of the server may hold
+                // it for a moment) instead of failing at once with "database is locked".
+                ".timeout 10000\nBEGIN EXCLUSIVE;\n",
             ),
         };
         child
