@@ -58,6 +58,23 @@ pub struct ApiDoc;
 
 struct Security;
 
+/// Every operation of the document (the methods the API uses), with its path.
+fn operations(
+    doc: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&String, &mut utoipa::openapi::path::Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        .map(move |op| (path, op))
+    })
+}
+
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let comps = doc.components.get_or_insert_with(Default::default);
@@ -71,34 +88,24 @@ impl Modify for Security {
         );
         // Handlers share short names across modules (`list`, `get`): prefix the tag so
         // every operationId is unique.
-        for item in doc.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                // Every route that authenticates can answer 429 (brute-force protection).
-                if let Some(RefOr::T(unauthorized)) = op.responses.responses.get("401") {
-                    let mut limited = unauthorized.clone();
-                    limited.description = "Too many failed authentications from this client; \
-                        retry after the `Retry-After` seconds"
-                        .into();
-                    limited.headers.insert(
-                        "Retry-After".into(),
-                        Header::new(Object::with_type(Type::Integer)),
-                    );
-                    op.responses
-                        .responses
-                        .insert("429".into(), RefOr::T(limited));
-                }
-                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
-                if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
-                    *id = format!("{tag}_{id}");
-                }
+        for (_, op) in operations(doc) {
+            // Every route that authenticates can answer 429 (brute-force protection).
+            if let Some(RefOr::T(unauthorized)) = op.responses.responses.get("401") {
+                let mut limited = unauthorized.clone();
+                limited.description = "Too many failed authentications from this client; \
+                    retry after the `Retry-After` seconds"
+                    .into();
+                limited.headers.insert(
+                    "Retry-After".into(),
+                    Header::new(Object::with_type(Type::Integer)),
+                );
+                op.responses
+                    .responses
+                    .insert("429".into(), RefOr::T(limited));
+            }
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+            if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut()) {
+                *id = format!("{tag}_{id}");
             }
         }
     }
@@ -138,26 +145,16 @@ struct Shapes;
 
 impl Modify for Shapes {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in doc.paths.paths.iter_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for p in op.parameters.iter_mut().flatten() {
-                    if let Some((pattern, max)) = shape(path, &p.name) {
-                        let object = Object::builder()
-                            .schema_type(Type::String)
-                            .pattern(Some(pattern))
-                            .min_length(Some(1))
-                            .max_length(Some(max))
-                            .build();
-                        p.schema = Some(RefOr::T(object.into()));
-                    }
+        for (path, op) in operations(doc) {
+            for p in op.parameters.iter_mut().flatten() {
+                if let Some((pattern, max)) = shape(path, &p.name) {
+                    let object = Object::builder()
+                        .schema_type(Type::String)
+                        .pattern(Some(pattern))
+                        .min_length(Some(1))
+                        .max_length(Some(max))
+                        .build();
+                    p.schema = Some(RefOr::T(object.into()));
                 }
             }
         }
