@@ -1,12 +1,16 @@
 //! Opening the database: the URL's scheme picks the dialect, the pool is set up for it
 //! (SQLite's pragmas), and the embedded migrations run.
 
+use super::error::StoreError;
+use super::group::GroupWriter;
+use super::lite::{self, Lite};
 use super::{Dialect, SqlStore};
 use crate::files;
 use secretstore_core::{Error, Result};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema of each database, embedded at build time. The file names give each
@@ -187,10 +191,30 @@ impl SqlStore {
             dialect,
             audit: None,
             tokens: Default::default(),
+            lite: None,
         };
-        store.audit = Some(std::sync::Arc::new(super::group::GroupWriter::start(
-            store.clone(),
-        )));
+        // A SQLite file: the hot reads on the calling thread and the group commit on a
+        // thread of its own (lite.rs); in memory and on PostgreSQL, everything through
+        // the pool.
+        let file = (dialect == Dialect::Sqlite)
+            .then(|| files::sqlite_file(url))
+            .flatten();
+        let lite_failed = |e: StoreError| {
+            Error::storage(format!(
+                "cannot open the database {url}: {}",
+                Error::from(e)
+            ))
+        };
+        let writer = match &file {
+            Some(path) => {
+                store.lite = Some(Arc::new(Lite::open(path).map_err(lite_failed)?));
+                let conn = lite::writer(path, settings.busy_timeout).map_err(lite_failed)?;
+                GroupWriter::start_lite(conn)
+                    .map_err(|e| Error::storage(format!("cannot start the database writer: {e}")))?
+            }
+            None => GroupWriter::start(store.clone()),
+        };
+        store.audit = Some(Arc::new(writer));
         Ok(store)
     }
 }

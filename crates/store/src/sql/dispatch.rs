@@ -4,6 +4,7 @@ use super::SqlStore;
 use super::bind::Sql;
 use super::error::StoreResult;
 use super::group::{Record, write_alone};
+use super::lite;
 use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::{
@@ -40,16 +41,18 @@ impl DispatchStore for SqlStore {
     }
 
     async fn task(&self, id: &TaskId) -> Result<Task> {
+        const TASK: &str = "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
+             FROM tasks t JOIN scopes sc ON sc.id = t.project_id WHERE t.id = $1";
         let row: Option<TaskRow> = self
-            .read(async |conn| {
-                Ok(sqlx::query_as(
-                    "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
-                     FROM tasks t JOIN scopes sc ON sc.id = t.project_id WHERE t.id = $1",
-                )
-                .bind(id.as_str())
-                .fetch_optional(conn)
-                .await?)
-            })
+            .read_fast(
+                |c| lite::query_opt(c, TASK, &[&id.as_str()]),
+                async |conn| {
+                    Ok(sqlx::query_as(TASK)
+                        .bind(id.as_str())
+                        .fetch_optional(conn)
+                        .await?)
+                },
+            )
             .await?;
         row.ok_or_else(|| Error::NotFound(format!("no task {id}")))?
             .try_into()
@@ -195,33 +198,43 @@ impl DispatchStore for SqlStore {
     }
 }
 
+/// The statement that records a brief.
+pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// The start of a statement that records secrets of a brief, before their `(…)` lists.
+macro_rules! insert_brief_secrets_into {
+    () => {
+        "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES "
+    };
+}
+
+/// The statement that records one secret of a brief.
+pub(super) const INSERT_BRIEF_SECRET: &str =
+    concat!(insert_brief_secrets_into!(), "($1, $2, $3, $4, $5)");
+
 /// Records a dispatch: its brief row and the secrets it handed out (its audit record is
 /// written beside it by the caller, in the same transaction).
 pub(super) async fn insert_dispatch(
     tx: &mut AnyConnection,
     rec: &DispatchRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(rec.brief_id.as_str())
-    .bind(rec.task_id.as_str())
-    .bind(rec.project.as_str())
-    .bind(stamp(rec.created_at))
-    .bind(&rec.token_hash)
-    .bind(stamp(rec.expires_at))
-    .bind(rec.status.as_str())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(INSERT_BRIEF)
+        .bind(rec.brief_id.as_str())
+        .bind(rec.task_id.as_str())
+        .bind(rec.project.as_str())
+        .bind(stamp(rec.created_at))
+        .bind(&rec.token_hash)
+        .bind(stamp(rec.expires_at))
+        .bind(rec.status.as_str())
+        .execute(&mut *tx)
+        .await?;
     if rec.secrets.is_empty() {
         return Ok(());
     }
     // One statement for every secret of the brief (at most MAX_REFS rows of five
     // parameters: far below what either database accepts).
-    let mut insert = Sql::new(
-        "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES ",
-    );
+    let mut insert = Sql::new(insert_brief_secrets_into!());
     for (i, s) in rec.secrets.iter().enumerate() {
         if i > 0 {
             insert.push(", ");

@@ -51,7 +51,13 @@ impl StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Db(DatabaseError(e))
+        StoreError::Db(DatabaseError(Driver::Sqlx(e)))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(DatabaseError(Driver::Lite(e)))
     }
 }
 
@@ -77,26 +83,52 @@ impl From<StoreError> for Error {
 /// A database failure, as [`Error::Storage`] keeps it. Its `Display` and `Debug` show
 /// what sqlx says of it (for a database error: the database's code and primary message),
 /// never a bind parameter, a row's content, or the detail PostgreSQL adds to a
-/// constraint violation (which quotes the row's values). The sqlx error is its
+/// constraint violation (which quotes the row's values). The driver's error is its
 /// [`source`](std::error::Error::source).
-pub struct DatabaseError(sqlx::Error);
+pub struct DatabaseError(Driver);
+
+/// The driver that failed: sqlx (both databases), or rusqlite (SQLite's reads on the
+/// calling thread and its group commit, [`super::lite`]).
+enum Driver {
+    Sqlx(sqlx::Error),
+    Lite(rusqlite::Error),
+}
+
+/// SQLite's own failure inside a rusqlite error: (extended code, message).
+fn lite_failure(e: &rusqlite::Error) -> Option<(i32, Option<&str>)> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) => Some((f.extended_code, msg.as_deref())),
+        _ => None,
+    }
+}
 
 impl DatabaseError {
     /// The database's own code of the failure: SQLite's extended result code, or
     /// PostgreSQL's SQLSTATE.
     pub fn code(&self) -> Option<String> {
-        self.0
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned())
+        match &self.0 {
+            Driver::Sqlx(e) => e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .map(|c| c.into_owned()),
+            Driver::Lite(e) => lite_failure(e).map(|(code, _)| code.to_string()),
+        }
     }
 
     /// True if the transaction lost a race with another and a new attempt may succeed:
     /// SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` with every extended code
     /// (`SQLITE_BUSY_SNAPSHOT` too), PostgreSQL's serialization failure and deadlock.
     pub fn is_retryable(&self) -> bool {
-        let Some(d) = self.0.as_database_error() else {
-            return false;
+        let d = match &self.0 {
+            Driver::Sqlx(e) => match e.as_database_error() {
+                Some(d) => d,
+                None => return false,
+            },
+            Driver::Lite(e) => {
+                return lite_failure(e).is_some_and(|(c, _)| {
+                    matches!(i64::from(c) & 0xff, SQLITE_BUSY | SQLITE_LOCKED)
+                });
+            }
         };
         let code = d.code();
         if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
@@ -118,7 +150,12 @@ impl DatabaseError {
     /// classes 08 and 57P), or a lock was not granted within `lock_timeout` (55P03). A
     /// later attempt may succeed; nothing was changed.
     pub fn is_unavailable(&self) -> bool {
-        match &self.0 {
+        let e = match &self.0 {
+            Driver::Sqlx(e) => e,
+            // A file in this process: it is there, or the failure is the database's own.
+            Driver::Lite(_) => return false,
+        };
+        match e {
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -136,21 +173,42 @@ impl DatabaseError {
 
     /// True for a violated unique constraint.
     pub fn is_unique_violation(&self) -> bool {
-        self.0
-            .as_database_error()
-            .is_some_and(|d| d.is_unique_violation())
+        match &self.0 {
+            Driver::Sqlx(e) => e
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation()),
+            Driver::Lite(e) => {
+                e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+                    && lite_failure(e).is_some_and(|(c, _)| {
+                        c == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            || c == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    })
+            }
+        }
     }
 }
 
 impl fmt::Display for DatabaseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_database_error() {
+        let e = match &self.0 {
+            Driver::Sqlx(e) => e,
+            // SQLite's code and message; rusqlite's other errors name a column or a type,
+            // never a bound value.
+            Driver::Lite(e) => {
+                return match lite_failure(e) {
+                    Some((code, Some(msg))) => write!(f, "database error {code}: {msg}"),
+                    Some((code, None)) => write!(f, "database error {code}"),
+                    None => write!(f, "database error: {e}"),
+                };
+            }
+        };
+        match e.as_database_error() {
             // The primary message only: PostgreSQL's detail ("Key (name)=(…)") is left out.
             Some(d) => match d.code() {
                 Some(code) => write!(f, "database error {code}: {}", d.message()),
                 None => write!(f, "database error: {}", d.message()),
             },
-            None => write!(f, "database error: {}", self.0),
+            None => write!(f, "database error: {e}"),
         }
     }
 }
@@ -168,7 +226,10 @@ impl fmt::Debug for DatabaseError {
 
 impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        match &self.0 {
+            Driver::Sqlx(e) => Some(e),
+            Driver::Lite(e) => Some(e),
+        }
     }
 }
 

@@ -9,9 +9,12 @@
 //! outcome of its own record (one bad record never fails the others).
 
 use super::SqlStore;
-use super::dispatch::insert_dispatch;
+use super::dispatch::{INSERT_BRIEF, INSERT_BRIEF_SECRET, insert_dispatch};
 use super::error::StoreResult;
-use super::tx::insert_audit;
+use super::lite;
+use super::rows::stamp;
+use super::tx::{INSERT_AUDIT, insert_audit, insert_audits};
+use rusqlite::{Connection, TransactionBehavior};
 use secretstore_core::{AuditEntry, DispatchRecord, Error, Result};
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
@@ -45,6 +48,17 @@ impl GroupWriter {
         let (jobs, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(store, rx));
         GroupWriter { jobs }
+    }
+
+    /// Starts the writer of a SQLite file on a thread of its own, which owns `conn`
+    /// ([`lite::writer`]): a batch costs one hand-off, not one per statement. The thread
+    /// ends when the last handle is dropped.
+    pub(super) fn start_lite(conn: Connection) -> std::io::Result<GroupWriter> {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        std::thread::Builder::new()
+            .name("secretstore-writer".into())
+            .spawn(move || run_lite(conn, rx))?;
+        Ok(GroupWriter { jobs })
     }
 
     /// Commits `record`; `Err(record)` back if the writer is gone (its runtime shut
@@ -91,10 +105,18 @@ async fn run(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let all = store
             .write_tx(None, async |tx| {
+                // The dispatches' rows, then every audit record in one statement.
+                let mut audits = Vec::with_capacity(batch.len());
                 for (record, _) in &batch {
-                    insert(tx, record).await?;
+                    match record {
+                        Record::Audit(a) => audits.push(a),
+                        Record::Dispatch(rec, a) => {
+                            insert_dispatch(tx, rec).await?;
+                            audits.push(a);
+                        }
+                    }
                 }
-                Ok(())
+                insert_audits(tx, &audits).await
             })
             .await;
         match all {
@@ -110,4 +132,88 @@ async fn run(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
             }
         }
     }
+}
+
+/// The writer thread of a SQLite file: takes every record waiting (up to [`MAX_BATCH`]),
+/// writes them in one `BEGIN IMMEDIATE` transaction, commits, then answers each caller.
+fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.blocking_recv() {
+        batch.push(job);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_lite(&mut conn, batch.iter().map(|(record, _)| record)) {
+            Ok(()) => {
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                for (record, done) in batch.drain(..) {
+                    let alone = write_lite(&mut conn, std::iter::once(&record));
+                    let _ = done.send(alone.map_err(Error::from));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `records` in one transaction on the writer thread's connection.
+fn write_lite<'r>(
+    conn: &mut Connection,
+    records: impl Iterator<Item = &'r Record>,
+) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for record in records {
+        if let Record::Dispatch(rec, _) = record {
+            lite::execute(
+                &tx,
+                INSERT_BRIEF,
+                &[
+                    &rec.brief_id.as_str(),
+                    &rec.task_id.as_str(),
+                    &rec.project.as_str(),
+                    &stamp(rec.created_at),
+                    &rec.token_hash,
+                    &stamp(rec.expires_at),
+                    &rec.status.as_str(),
+                ],
+            )?;
+            for s in &rec.secrets {
+                lite::execute(
+                    &tx,
+                    INSERT_BRIEF_SECRET,
+                    &[
+                        &rec.brief_id.as_str(),
+                        &s.scope.as_str(),
+                        &s.name,
+                        &s.version,
+                        &s.backend_version,
+                    ],
+                )?;
+            }
+        }
+        let (Record::Audit(a) | Record::Dispatch(_, a)) = record;
+        lite::execute(
+            &tx,
+            INSERT_AUDIT,
+            &[
+                &stamp(a.at),
+                &a.actor,
+                &a.action,
+                &a.scope,
+                &a.name,
+                &a.version,
+                &a.target,
+                &a.source,
+                &a.detail.as_ref().map(|d| d.to_string()),
+            ],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }

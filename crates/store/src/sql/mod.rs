@@ -27,6 +27,7 @@ mod dispatch;
 mod error;
 mod group;
 mod keys;
+mod lite;
 #[cfg(test)]
 mod query_count;
 mod reservations;
@@ -62,6 +63,9 @@ pub struct SqlStore {
     audit: Option<std::sync::Arc<group::GroupWriter>>,
     /// API tokens verified less than a second ago.
     tokens: std::sync::Arc<token_cache::TokenCache>,
+    /// SQLite in a file: the reads on the path of reveals and dispatches, on the calling
+    /// thread ([`lite`]).
+    lite: Option<std::sync::Arc<lite::Lite>>,
 }
 
 impl SqlStore {

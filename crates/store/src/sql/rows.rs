@@ -2,6 +2,7 @@
 //! domain's types at the edge (`TryFrom`: a value the domain does not know is a storage
 //! error, never a guess).
 
+use super::lite::FromLite;
 use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
     Account, AccountKind, AuditEntry, BackendKind, BriefId, BriefStatus, BriefSummary, Candidate,
@@ -81,6 +82,21 @@ impl TryFrom<MetaRow> for SecretMeta {
     }
 }
 
+impl FromLite for MetaRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MetaRow {
+            scope: row.get("scope")?,
+            name: row.get("name")?,
+            category: row.get("category")?,
+            backend: row.get("backend")?,
+            current_version: row.get("current_version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            updated_by: row.get("updated_by")?,
+        })
+    }
+}
+
 /// What a version stores: a Fernet token, or a reference into an external backend.
 #[derive(FromRow)]
 pub(super) struct MaterialRow {
@@ -99,6 +115,16 @@ impl From<MaterialRow> for StoredMaterial {
     }
 }
 
+impl FromLite for MaterialRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MaterialRow {
+            ciphertext: row.get("ciphertext")?,
+            backend_ref: row.get("backend_ref")?,
+            backend_version: row.get("backend_version")?,
+        })
+    }
+}
+
 /// A secret with its current version's material.
 #[derive(FromRow)]
 pub(super) struct CurrentRow {
@@ -106,6 +132,15 @@ pub(super) struct CurrentRow {
     meta: MetaRow,
     #[sqlx(flatten)]
     material: MaterialRow,
+}
+
+impl FromLite for CurrentRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(CurrentRow {
+            meta: MetaRow::from_lite(row)?,
+            material: MaterialRow::from_lite(row)?,
+        })
+    }
 }
 
 impl TryFrom<CurrentRow> for Candidate {
@@ -135,6 +170,16 @@ pub(super) struct VersionMaterialRow {
     version: Version,
     #[sqlx(flatten)]
     material: MaterialRow,
+}
+
+impl FromLite for VersionMaterialRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(VersionMaterialRow {
+            meta: MetaRow::from_lite(row)?,
+            version: row.get("version")?,
+            material: MaterialRow::from_lite(row)?,
+        })
+    }
 }
 
 impl TryFrom<VersionMaterialRow> for (SecretMeta, Version, StoredMaterial) {
@@ -219,6 +264,19 @@ pub(super) struct TaskRow {
     payload: Option<String>,
     created_at: String,
     created_by: String,
+}
+
+impl FromLite for TaskRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TaskRow {
+            id: row.get("id")?,
+            path: row.get("path")?,
+            secret_refs: row.get("secret_refs")?,
+            payload: row.get("payload")?,
+            created_at: row.get("created_at")?,
+            created_by: row.get("created_by")?,
+        })
+    }
 }
 
 impl TryFrom<TaskRow> for Task {

@@ -2,8 +2,9 @@
 
 use super::SqlStore;
 use super::error::StoreError;
+use super::lite;
 use super::rows::stamp;
-use super::tx::scope_id;
+use super::tx::{SCOPE_ID, scope_id};
 use secretstore_core::{
     AuditEntry, BackendKind, Error, LinkPrefixes, Result, ScopePath, ScopeStore,
 };
@@ -54,8 +55,13 @@ impl ScopeStore for SqlStore {
     }
 
     async fn scope_exists(&self, path: &ScopePath) -> Result<bool> {
-        self.read(async |conn| Ok(scope_id(conn, path).await?.is_some()))
-            .await
+        let id: Option<i64> = self
+            .read_fast(
+                |c| lite::query_opt(c, SCOPE_ID, &[&path.as_str()]),
+                async |conn| scope_id(conn, path).await,
+            )
+            .await?;
+        Ok(id.is_some())
     }
 
     async fn list_scopes(&self) -> Result<Vec<ScopePath>> {

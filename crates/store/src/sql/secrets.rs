@@ -4,6 +4,7 @@
 use super::SqlStore;
 use super::bind::Sql;
 use super::error::{StoreError, StoreResult};
+use super::lite;
 use super::rows::{
     CurrentRow, MATERIAL_COLUMNS, META_COLUMNS, MetaRow, VersionMaterialRow, VersionRow, stamp,
 };
@@ -211,14 +212,17 @@ impl SecretStore for SqlStore {
              WHERE sc.path = $1 AND s.name = $2"
         );
         let row: Option<VersionMaterialRow> = self
-            .read(async |conn| {
-                Ok(sqlx::query_as(AssertSqlSafe(sql))
-                    .bind(scope.as_str())
-                    .bind(name.as_str())
-                    .bind(version)
-                    .fetch_optional(conn)
-                    .await?)
-            })
+            .read_fast(
+                |c| lite::query_opt(c, &sql, &[&scope.as_str(), &name.as_str(), &version]),
+                async |conn| {
+                    Ok(sqlx::query_as(AssertSqlSafe(sql.clone()))
+                        .bind(scope.as_str())
+                        .bind(name.as_str())
+                        .bind(version)
+                        .fetch_optional(conn)
+                        .await?)
+                },
+            )
             .await?;
         match row {
             Some(r) => r.try_into(),
@@ -297,17 +301,34 @@ impl SecretStore for SqlStore {
         }
         // Metadata and the current version's material in one statement: a brief's version
         // and the env's value always come from the same row.
-        let mut sql = Sql::new(&format!(
+        let sql = format!(
             "SELECT {META_COLUMNS}, {MATERIAL_COLUMNS} \
              FROM secrets s JOIN scopes sc ON sc.id = s.scope_id \
              JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version \
-             WHERE sc.path IN "
-        ));
-        sql.bind_list(chain.iter().map(ScopePath::as_str))
-            .push(" AND s.name IN ")
-            .bind_list(names.iter().map(SecretName::as_str));
+             WHERE sc.path IN ({}) AND s.name IN ({})",
+            lite::placeholders(1, chain.len()),
+            lite::placeholders(1 + chain.len(), names.len()),
+        );
+        let values: Vec<&str> = chain
+            .iter()
+            .map(ScopePath::as_str)
+            .chain(names.iter().map(SecretName::as_str))
+            .collect();
         let rows: Vec<CurrentRow> = self
-            .read(async |conn| Ok(sql.query_as()?.fetch_all(conn).await?))
+            .read_fast(
+                |c| {
+                    let bound: Vec<&dyn rusqlite::ToSql> =
+                        values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+                    lite::query_all(c, &sql, &bound)
+                },
+                async |conn| {
+                    let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+                    for v in &values {
+                        q = q.bind(*v);
+                    }
+                    Ok(q.fetch_all(conn).await?)
+                },
+            )
             .await?;
         rows.into_iter().map(Candidate::try_from).collect()
     }

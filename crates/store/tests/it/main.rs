@@ -14,6 +14,7 @@
 
 mod common;
 mod conformance;
+mod fast_path;
 mod fernet_vectors;
 mod migrations;
 mod python_interop;

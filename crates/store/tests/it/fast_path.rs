@@ -1,0 +1,139 @@
+//! SQLite's reads on the calling thread and its group commit on a thread of its own
+//! (`sql/lite.rs`): another process's write lock holds up neither the reads nor, beyond
+//! the lock, the group commit; what one driver commits the other reads at once.
+
+use crate::common::{Db, at, audit, dispatch, scope, scopes, task};
+use secretstore_core::{AuditStore, DispatchStore, ScopeStore, SecretName, SecretStore, TaskId};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Another process's write transaction on the file (what `sqlite3` holding `BEGIN
+/// IMMEDIATE` does), held on a thread of its own until `release` is dropped or sent to.
+struct WriteLock {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+    released: Arc<AtomicBool>,
+}
+
+impl WriteLock {
+    fn take(url: &str) -> WriteLock {
+        let path = url.strip_prefix("sqlite://").unwrap().to_owned();
+        let (locked, is_locked) = std::sync::mpsc::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(AtomicBool::new(false));
+        let flag = released.clone();
+        let holder = std::thread::spawn(move || {
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE; UPDATE scopes SET path = path WHERE 0;")
+                .unwrap();
+            locked.send(()).unwrap();
+            let _ = wait.recv_timeout(Duration::from_secs(30));
+            flag.store(true, Ordering::SeqCst);
+            conn.execute_batch("COMMIT").unwrap();
+        });
+        is_locked.recv().unwrap();
+        WriteLock {
+            release: Some(release),
+            holder: Some(holder),
+            released,
+        }
+    }
+
+    fn released(&self) -> bool {
+        self.released.load(Ordering::SeqCst)
+    }
+
+    /// Releases the lock after `after`, from another thread (so that a writer waiting for
+    /// it on this one gets it).
+    fn release_after(&mut self, after: Duration) {
+        let release = self.release.take().unwrap();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _ = release.send(());
+        });
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(h) = self.holder.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reads_are_not_held_up_by_another_process_holding_the_write_lock() {
+    let db = Db::sqlite();
+    let store = db.open().await;
+    scopes(&store, "acme/platform/dev/agent-x").await;
+    let id = task(&store, "acme/platform/dev/agent-x").await;
+    let lock = WriteLock::take(&db.url);
+    assert!(store.scope_exists(&scope("acme/platform")).await.unwrap());
+    let t = store.task(&id).await.unwrap();
+    assert_eq!(t.project, "acme/platform/dev/agent-x");
+    let found = store
+        .candidates(
+            &[scope("acme/platform")],
+            &[SecretName::parse("DB_URL").unwrap()],
+        )
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    assert!(!lock.released(), "the reads waited for the write lock");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_group_commit_waits_for_another_process_holding_the_write_lock() {
+    let db = Db::sqlite();
+    let store = db.open().await;
+    scopes(&store, "acme/platform/dev/agent-x").await;
+    let id = task(&store, "acme/platform/dev/agent-x").await;
+    let mut lock = WriteLock::take(&db.url);
+    lock.release_after(Duration::from_millis(300));
+    let secrets = vec![("acme/platform".into(), "DB_URL".into(), 1, None)];
+    let brief = dispatch(&store, &id, "acme/platform/dev/agent-x", &at(0), secrets).await;
+    assert!(
+        lock.released(),
+        "the dispatch was committed under another's write lock"
+    );
+    store.append_audit(audit("secret.reveal")).await.unwrap();
+    drop(lock);
+    let rec = store.dispatch_record(&brief).await.unwrap();
+    assert_eq!(rec.secrets.len(), 1);
+    let all = store.audit_log(None, 100).await.unwrap();
+    assert!(all.iter().any(|a| a.action == "brief.dispatch"));
+    assert!(all.iter().any(|a| a.action == "secret.reveal"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn what_the_pool_commits_the_inline_reads_see_at_once() {
+    let db = Db::sqlite();
+    let store = db.open().await;
+    // Warm the inline readers on an absent task and scope, then commit both through the
+    // pool: the next inline read must see them (no cached page or snapshot).
+    let missing = TaskId::generate();
+    assert!(store.task(&missing).await.is_err());
+    assert!(!store.scope_exists(&scope("acme")).await.unwrap());
+    store
+        .create_scope(&scope("acme"), audit("scope.create"))
+        .await
+        .unwrap();
+    assert!(store.scope_exists(&scope("acme")).await.unwrap());
+    for _ in 0..50 {
+        let p = format!("acme/t{}", rand_suffix());
+        store
+            .create_scope(&scope(&p), audit("scope.create"))
+            .await
+            .unwrap();
+        assert!(store.scope_exists(&scope(&p)).await.unwrap(), "{p}");
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
