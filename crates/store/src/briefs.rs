@@ -52,41 +52,61 @@ fn storage(what: &str, dir: &std::path::Path, e: std::io::Error) -> Error {
 }
 
 impl FolderBriefStore {
-    /// Writes one brief, whole or not at all.
+    /// Writes one brief, whole or not at all, in one trip to the blocking pool (each of
+    /// tokio's file calls would be one).
     async fn write(&self, brief: &Brief) -> Result<()> {
         use std::sync::atomic::Ordering::Relaxed;
         let path = self.path(&brief.brief_id)?;
-        let json = serde_json::to_vec_pretty(brief)
+        let json = serde_json::to_vec(brief)
             .map_err(|e| Error::storage(format!("cannot encode brief: {e}")))?;
-        // Write to a temporary name (new, owner-only), flush to disk, then rename: a
-        // brief is whole or absent.
         let tmp = self.dir.join(format!(".{}.tmp", brief.brief_id));
-        let write = async || {
-            use tokio::io::AsyncWriteExt;
-            let mut f = owner_only_new(&tmp).await?;
-            f.write_all(&json).await?;
-            f.sync_all().await?;
-            tokio::fs::rename(&tmp, &path).await?;
-            // The new name is durable once the folder is: a brief survives a power cut
-            // once the env is handed out.
-            tokio::fs::File::open(&self.dir).await?.sync_all().await
-        };
+        let dir = self.dir.clone();
         // The folder is made on the first write (and again if it went away).
-        if !self.made.load(Relaxed) {
-            self.create_dir().await?;
-            self.made.store(true, Relaxed);
-        }
-        let mut written = write().await;
-        if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-            self.create_dir().await?;
-            written = write().await;
-        }
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(storage("write a brief", &self.dir, e));
-        }
+        let make_dir = !self.made.load(Relaxed);
+        let written =
+            tokio::task::spawn_blocking(move || write_durably(&dir, &tmp, &path, &json, make_dir))
+                .await
+                .map_err(|e| Error::storage(format!("brief store: {e}")))?;
+        written.map_err(|e| storage("write a brief", &self.dir, e))?;
+        self.made.store(true, Relaxed);
         Ok(())
     }
+}
+
+/// Writes `json` to a temporary name (new, owner-only), flushes it to disk, renames it to
+/// `path` and flushes the folder: the brief is whole or absent, and its name survives a
+/// power cut once the env is handed out. Blocking.
+fn write_durably(
+    dir: &std::path::Path,
+    tmp: &std::path::Path,
+    path: &std::path::Path,
+    json: &[u8],
+    make_dir: bool,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    if make_dir {
+        crate::files::create_owner_only_dir_all(dir)?;
+    }
+    let once = || {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(tmp)?;
+        f.write_all(json)?;
+        f.sync_all()?;
+        std::fs::rename(tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    let mut written = once();
+    if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        crate::files::create_owner_only_dir_all(dir)?;
+        written = once();
+    }
+    if written.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    written
 }
 
 /// A brief that could not be stored: the store is unavailable (what the dispatch says).
