@@ -10,8 +10,10 @@
 //!   its audit record in one transaction (fsync).
 //! - floor: 20 × (one primary-key read of `secret_versions` + one Fernet decrypt with the
 //!   store's `Keyring`), the 20 reads in one statement on a held connection of the same
-//!   database through the same sqlx driver: the least a dispatch's reading half can do.
-//!   Also as 20 statements one after the other (`floor_sequential`), which shows what one
+//!   database through the driver the store's dispatch reads use: on SQLite rusqlite on the
+//!   calling thread (as `sql/lite.rs` reads), on PostgreSQL sqlx. The least a dispatch's
+//!   reading half can do. Also the same statement through sqlx (`floor_sqlx`), and as 20
+//!   sqlx statements one after the other (`floor_sequential`), which shows what one
 //!   statement's round trip through sqlx costs.
 
 use crate::Res;
@@ -86,6 +88,8 @@ pub(crate) struct Figures {
     pub(crate) dispatch: Summary,
     /// The floor: the 20 primary-key reads in one statement + 20 decrypts, microseconds.
     pub(crate) floor: Summary,
+    /// The same through sqlx (on PostgreSQL, the floor itself), microseconds.
+    pub(crate) floor_sqlx: Summary,
     /// The same reads as 20 statements, one after the other + 20 decrypts, microseconds.
     pub(crate) floor_sequential: Summary,
     /// One acquire + release of a pooled connection (sqlx's defaults), median, µs.
@@ -146,25 +150,39 @@ pub(crate) async fn measure(
         }
         Ok(us)
     };
-    // The floor's connection, held: no pool hand-off in it.
+    // The floor's connections, held: no pool hand-off in it.
     let mut conn = pool.acquire().await?;
+    let lite = match (dialect, url.strip_prefix("sqlite://")) {
+        (Dialect::Sqlite, Some(path)) => Some(rusqlite::Connection::open(path)?),
+        _ => None,
+    };
     let ids: Vec<i64> = seeded.winners.iter().map(|w| w.0).collect();
     // Warm-up: the statements prepared, the pages in the cache.
     for _ in 0..it.resolve.min(50) {
         resolve_once().await?;
         floor_batch(&mut conn, &keys, &ids).await?;
+        if let Some(lite) = &lite {
+            floor_batch_lite(lite, &keys, &ids)?;
+        }
         floor_sequential(&mut conn, &keys, &ids).await?;
     }
-    // Interleaved, so that all three see the same machine.
+    // Interleaved, so that all of them see the same machine.
     let mut resolve = Vec::with_capacity(it.resolve);
     let mut floor = Vec::with_capacity(it.resolve);
+    let mut floor_sqlx = Vec::with_capacity(it.resolve);
     let mut sequential = Vec::with_capacity(it.resolve);
     for _ in 0..it.resolve {
         resolve.push(resolve_once().await?);
-        floor.push(floor_batch(&mut conn, &keys, &ids).await?);
+        let through_sqlx = floor_batch(&mut conn, &keys, &ids).await?;
+        floor_sqlx.push(through_sqlx);
+        floor.push(match &lite {
+            Some(lite) => floor_batch_lite(lite, &keys, &ids)?,
+            None => through_sqlx,
+        });
         sequential.push(floor_sequential(&mut conn, &keys, &ids).await?);
     }
     drop(conn);
+    drop(lite);
     // What a pool hand-off costs (every store method takes one): acquire and release, on
     // a pool with sqlx's defaults as the store's (a liveness test before each acquire),
     // and on one without that test.
@@ -193,6 +211,7 @@ pub(crate) async fn measure(
         resolve: stats::summary(&mut resolve),
         dispatch: stats::summary(&mut dispatch),
         floor: stats::summary(&mut floor),
+        floor_sqlx: stats::summary(&mut floor_sqlx),
         floor_sequential: stats::summary(&mut sequential),
         acquire_us: acquire,
         acquire_untested_us: acquire_untested,
@@ -214,6 +233,29 @@ async fn floor_batch(conn: &mut AnyConnection, keys: &Keyring, ids: &[i64]) -> R
         q = q.bind(*id);
     }
     let tokens = q.fetch_all(&mut *conn).await?;
+    if tokens.len() != ids.len() {
+        return Err(format!("the floor read {} of {} rows", tokens.len(), ids.len()).into());
+    }
+    for t in &tokens {
+        keys.decrypt(t)
+            .map_err(|_| "a seeded token does not decrypt")?;
+    }
+    Ok(t0.elapsed().as_secs_f64() * 1e6)
+}
+
+/// [`floor_batch`] through rusqlite on the calling thread (SQLite). Microseconds.
+fn floor_batch_lite(conn: &rusqlite::Connection, keys: &Keyring, ids: &[i64]) -> Res<f64> {
+    let t0 = Instant::now();
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "SELECT ciphertext FROM secret_versions WHERE version = 1 AND secret_id IN ({marks})"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let tokens = stmt
+        .query_map(rusqlite::params_from_iter(ids), |row| {
+            row.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     if tokens.len() != ids.len() {
         return Err(format!("the floor read {} of {} rows", tokens.len(), ids.len()).into());
     }

@@ -394,7 +394,7 @@ async fn inprocess(
         }
         let f = result?;
         println!(
-            "  {n:>9} secrets: seeded in {:.1} s ({:.0}/s); resolve p50 {:.0} µs p99 {:.0} µs; dispatch p50 {:.0} µs p99 {:.0} µs; floor {:.0} µs (20 pk reads in one statement + 20 decrypts of {:.2} µs; as 20 statements {:.0} µs); pool acquire {:.1} µs ({:.1} µs untested)",
+            "  {n:>9} secrets: seeded in {:.1} s ({:.0}/s); resolve p50 {:.0} µs p99 {:.0} µs; dispatch p50 {:.0} µs p99 {:.0} µs; floor {:.0} µs (20 pk reads in one statement + 20 decrypts of {:.2} µs; through sqlx {:.0} µs; as 20 sqlx statements {:.0} µs); pool acquire {:.1} µs ({:.1} µs untested)",
             f.seed_seconds,
             f.rows as f64 / f.seed_seconds,
             f.resolve.p50,
@@ -403,6 +403,7 @@ async fn inprocess(
             f.dispatch.p99,
             f.floor.p50,
             f.decrypt_us,
+            f.floor_sqlx.p50,
             f.floor_sequential.p50,
             f.acquire_us,
             f.acquire_untested_us,
@@ -427,6 +428,7 @@ async fn inprocess(
                 r1(f.dispatch.p99),
             );
             report.set(&format!("{prefix}floor_us"), r1(f.floor.p50));
+            report.set(&format!("{prefix}floor_sqlx_us"), r1(f.floor_sqlx.p50));
             report.set(&format!("{prefix}pool_acquire_us"), r1(f.acquire_us));
             report.set(
                 &format!("{prefix}pool_acquire_untested_us"),

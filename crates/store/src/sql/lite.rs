@@ -138,14 +138,17 @@ impl FromLite for i64 {
     }
 }
 
-/// Binds `values` to the statement's `$1`, `$2`, … by name: SQLite numbers named
-/// parameters in the order they first appear, which is not always theirs.
+/// Binds `values` to the statement's `$1`, `$2`, … by their numbers: SQLite numbers
+/// named parameters in the order they first appear, which is not always theirs. One pass
+/// over the statement's parameters (rusqlite's lookup by name scans them all for each).
 fn bind_numbered(stmt: &mut rusqlite::Statement<'_>, values: &[&dyn ToSql]) -> StoreResult<()> {
-    for (i, value) in values.iter().enumerate() {
-        let name = format!("${}", i + 1);
-        let index = stmt
-            .parameter_index(&name)?
-            .ok_or(rusqlite::Error::InvalidParameterName(name))?;
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or("?");
+        let value = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| values.get(n.checked_sub(1)?))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
         stmt.raw_bind_parameter(index, value)?;
     }
     Ok(())
@@ -233,5 +236,10 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         let got: Vec<i64> = query_all(&conn, "SELECT $2 - $1", &[&10_i64, &3_i64]).unwrap();
         assert_eq!(got, vec![-7]);
+        // A parameter used twice takes one value; one without a value is an error, not NULL.
+        let got: Vec<i64> = query_all(&conn, "SELECT $1 + $1", &[&4_i64]).unwrap();
+        assert_eq!(got, vec![8]);
+        assert!(query_all::<i64>(&conn, "SELECT $1 + $2", &[&4_i64]).is_err());
+        assert!(query_all::<i64>(&conn, "SELECT ?", &[&4_i64]).is_err());
     }
 }
