@@ -45,6 +45,9 @@ pub(super) fn status(s: &str) -> Result<BriefStatus> {
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
      s.current_version, s.created_at, s.updated_at, s.updated_by";
 
+/// How many columns [`META_COLUMNS`] names.
+const META_COUNT: usize = 8;
+
 /// The columns of [`MaterialRow`], over `secret_versions v`.
 pub(super) const MATERIAL_COLUMNS: &str = "v.ciphertext, v.backend_ref, v.backend_version";
 
@@ -82,17 +85,19 @@ impl TryFrom<MetaRow> for SecretMeta {
     }
 }
 
+/// Read by position (by name, rusqlite compares every column's name for each value):
+/// the statements that read these rows start with [`META_COLUMNS`], in its order.
 impl FromLite for MetaRow {
     fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(MetaRow {
-            scope: row.get("scope")?,
-            name: row.get("name")?,
-            category: row.get("category")?,
-            backend: row.get("backend")?,
-            current_version: row.get("current_version")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-            updated_by: row.get("updated_by")?,
+            scope: row.get(0)?,
+            name: row.get(1)?,
+            category: row.get(2)?,
+            backend: row.get(3)?,
+            current_version: row.get(4)?,
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+            updated_by: row.get(7)?,
         })
     }
 }
@@ -115,12 +120,13 @@ impl From<MaterialRow> for StoredMaterial {
     }
 }
 
-impl FromLite for MaterialRow {
-    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl MaterialRow {
+    /// The columns of [`MATERIAL_COLUMNS`] from column `first` on.
+    fn from_lite_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
         Ok(MaterialRow {
-            ciphertext: row.get("ciphertext")?,
-            backend_ref: row.get("backend_ref")?,
-            backend_version: row.get("backend_version")?,
+            ciphertext: row.get(first)?,
+            backend_ref: row.get(first + 1)?,
+            backend_version: row.get(first + 2)?,
         })
     }
 }
@@ -136,9 +142,10 @@ pub(super) struct CurrentRow {
 
 impl FromLite for CurrentRow {
     fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        // `{META_COLUMNS}, {MATERIAL_COLUMNS}`.
         Ok(CurrentRow {
             meta: MetaRow::from_lite(row)?,
-            material: MaterialRow::from_lite(row)?,
+            material: MaterialRow::from_lite_at(row, META_COUNT)?,
         })
     }
 }
@@ -174,10 +181,11 @@ pub(super) struct VersionMaterialRow {
 
 impl FromLite for VersionMaterialRow {
     fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        // `{META_COLUMNS}, v.version, {MATERIAL_COLUMNS}`.
         Ok(VersionMaterialRow {
             meta: MetaRow::from_lite(row)?,
-            version: row.get("version")?,
-            material: MaterialRow::from_lite(row)?,
+            version: row.get(META_COUNT)?,
+            material: MaterialRow::from_lite_at(row, META_COUNT + 1)?,
         })
     }
 }
@@ -514,4 +522,16 @@ pub(super) struct TokenGrantRow {
     pub(super) name: String,
     pub(super) role: Option<String>,
     pub(super) scope: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQLite rows are read by position: the counts must follow the column lists.
+    #[test]
+    fn the_column_counts_follow_the_column_lists() {
+        assert_eq!(META_COLUMNS.split(',').count(), META_COUNT);
+        assert_eq!(MATERIAL_COLUMNS.split(',').count(), 3);
+    }
 }
