@@ -152,6 +152,14 @@ fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                     let _ = done.send(Ok(()));
                 }
             }
+            // The write lock was not granted within the busy timeout: every record
+            // would wait as long again, one after the other. Each caller is told now.
+            Err(e) if e.is_retryable() => {
+                let why = Error::from(e).to_string();
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Err(Error::storage(why.clone())));
+                }
+            }
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let alone = write_lite(&mut conn, std::iter::once(&record));

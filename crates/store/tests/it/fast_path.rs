@@ -137,3 +137,39 @@ fn rand_suffix() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// A batch whose write lock was never granted (another process held it past the busy
+/// timeout) was retried record by record, each waiting the whole busy timeout again: eight
+/// reveals behind a held lock took nine timeouts instead of about one or two.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_refused_the_write_lock_was_retried_record_by_record_each_waiting_again() {
+    let db = Db::sqlite();
+    let mut settings = secretstore_store::PoolSettings::with_connections(4);
+    settings.busy_timeout = Duration::from_millis(400);
+    let store = secretstore_store::SqlStore::open_with(&db.url, &settings)
+        .await
+        .unwrap();
+    let lock = WriteLock::take(&db.url);
+    let started = std::time::Instant::now();
+    let mut reveals = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        reveals.spawn(async move { store.append_audit(audit("secret.reveal")).await });
+    }
+    let mut failed = 0;
+    while let Some(done) = reveals.join_next().await {
+        let e = done.unwrap().unwrap_err();
+        assert!(e.to_string().contains("database"), "{e}");
+        failed += 1;
+    }
+    let took = started.elapsed();
+    assert_eq!(failed, 8);
+    assert!(!lock.released(), "the lock was let go during the test");
+    assert!(
+        took < Duration::from_millis(400 * 5),
+        "eight records behind a held lock took {took:?} (busy timeout 400 ms)"
+    );
+    drop(lock);
+    // Once the lock is free, the writer works again.
+    store.append_audit(audit("secret.reveal")).await.unwrap();
+}
