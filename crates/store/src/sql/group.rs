@@ -125,6 +125,14 @@ async fn run(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
                     let _ = done.send(Ok(()));
                 }
             }
+            // The database did not answer, or a lock was not granted within
+            // `lock_timeout`: every record would wait as long again, one after the other.
+            Err(Error::DatabaseUnavailable(why)) => {
+                let why = why.to_string();
+                for (_, done) in batch.drain(..) {
+                    let _ = done.send(Err(Error::DatabaseUnavailable(why.clone().into())));
+                }
+            }
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let _ = done.send(write_alone(&store, record).await);

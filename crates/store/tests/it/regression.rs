@@ -53,3 +53,53 @@ async fn recent_briefs_filter_before_limit_shows_own_briefs() {
     assert_eq!(all.len(), 5, "{}", db.kind);
     assert!(all.iter().all(|b| b.project == "acme/other/dev/bot"));
 }
+
+/// On PostgreSQL, a group-commit batch refused a lock within `lock_timeout` was retried
+/// record by record, each waiting the whole timeout again: eight reveals behind a locked
+/// audit table took about nine timeouts. (SQLite's writer: `fast_path.rs`.)
+#[tokio::test(flavor = "current_thread")]
+async fn a_postgres_batch_refused_a_lock_was_retried_record_by_record_each_waiting_again() {
+    use sqlx::Connection;
+    if !crate::common::postgres_mode() {
+        eprintln!("PostgreSQL only: runs in the test command's PostgreSQL pass");
+        return;
+    }
+    let url = crate::common::new_pg_database();
+    let mut settings = secretstore_store::PoolSettings::with_connections(4);
+    settings.busy_timeout = std::time::Duration::from_millis(400);
+    let store = SqlStore::open_with(&url, &settings).await.unwrap();
+    let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut reveals = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        reveals.spawn(async move {
+            secretstore_core::AuditStore::append_audit(
+                &store,
+                crate::common::audit("secret.reveal"),
+            )
+            .await
+        });
+    }
+    while let Some(done) = reveals.join_next().await {
+        let e = done.unwrap().unwrap_err();
+        assert!(
+            matches!(e, secretstore_core::Error::DatabaseUnavailable(_)),
+            "{e:?}"
+        );
+    }
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_millis(400 * 5),
+        "eight records behind a locked table took {took:?} (lock_timeout 400 ms)"
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    secretstore_core::AuditStore::append_audit(&store, crate::common::audit("secret.reveal"))
+        .await
+        .unwrap();
+}
