@@ -161,11 +161,12 @@ fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             // The write lock was not granted within the busy timeout: every record
-            // would wait as long again, one after the other. Each caller is told now.
+            // would wait as long again, one after the other. Each caller is told now, as
+            // the pool's callers are (503 `database_unavailable`: nothing was written).
             Err(e) if e.is_retryable() => {
                 let why = Error::from(e).to_string();
                 for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(Error::storage(why.clone())));
+                    let _ = done.send(Err(Error::DatabaseUnavailable(why.clone().into())));
                 }
             }
             Err(_) => {
