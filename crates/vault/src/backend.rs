@@ -395,7 +395,8 @@ impl ValueBackend for VaultBackend {
             // must not hold a dispatch one timeout per `concurrency` refs. A request not
             // answered (or not even started) by the deadline fails as unavailable.
             let deadline = tokio::time::Instant::now() + self.timeout;
-            let bound = self.timeout;
+            let bound = crate::http::describe(self.timeout);
+            let bound = &bound;
             let pending: Vec<_> = items
                 .iter()
                 .map(|m| async move {
@@ -403,7 +404,7 @@ impl ValueBackend for VaultBackend {
                         .await
                         .unwrap_or_else(|_| {
                             Err(BackendError::Unavailable(format!(
-                                "no answer from Vault {} within {bound:?} (the bound on one fetch)",
+                                "no answer from Vault {} within {bound} (the bound on one fetch)",
                                 self.client.addr()
                             )))
                         })

@@ -285,7 +285,8 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     shorten(cur.to_string(), 200)
 }
 
-fn describe(d: Duration) -> String {
+/// A timeout as the messages give it ("300 ms", "10 s").
+pub(crate) fn describe(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{} s", d.as_secs())
     } else {
