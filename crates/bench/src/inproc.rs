@@ -233,14 +233,20 @@ async fn floor_batch(conn: &mut AnyConnection, keys: &Keyring, ids: &[i64]) -> R
         q = q.bind(*id);
     }
     let tokens = q.fetch_all(&mut *conn).await?;
+    decrypt_all(keys, &tokens, ids)?;
+    Ok(t0.elapsed().as_secs_f64() * 1e6)
+}
+
+/// The floor's second half: every winner read, each token decrypted.
+fn decrypt_all(keys: &Keyring, tokens: &[String], ids: &[i64]) -> Res<()> {
     if tokens.len() != ids.len() {
         return Err(format!("the floor read {} of {} rows", tokens.len(), ids.len()).into());
     }
-    for t in &tokens {
+    for t in tokens {
         keys.decrypt(t)
             .map_err(|_| "a seeded token does not decrypt")?;
     }
-    Ok(t0.elapsed().as_secs_f64() * 1e6)
+    Ok(())
 }
 
 /// [`floor_batch`] through rusqlite on the calling thread (SQLite). Microseconds.
@@ -256,13 +262,7 @@ fn floor_batch_lite(conn: &rusqlite::Connection, keys: &Keyring, ids: &[i64]) ->
             row.get::<_, String>(0)
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    if tokens.len() != ids.len() {
-        return Err(format!("the floor read {} of {} rows", tokens.len(), ids.len()).into());
-    }
-    for t in &tokens {
-        keys.decrypt(t)
-            .map_err(|_| "a seeded token does not decrypt")?;
-    }
+    decrypt_all(keys, &tokens, ids)?;
     Ok(t0.elapsed().as_secs_f64() * 1e6)
 }
 
