@@ -120,25 +120,27 @@ async fn run(store: SqlStore, mut rx: mpsc::Receiver<Job>) {
             })
             .await;
         match all {
-            Ok(()) => {
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Ok(()));
-                }
-            }
+            Ok(()) => answer_all(&mut batch, None),
             // The database did not answer, or a lock was not granted within
             // `lock_timeout`: every record would wait as long again, one after the other.
-            Err(Error::DatabaseUnavailable(why)) => {
-                let why = why.to_string();
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(Error::DatabaseUnavailable(why.clone().into())));
-                }
-            }
+            Err(Error::DatabaseUnavailable(why)) => answer_all(&mut batch, Some(why.to_string())),
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let _ = done.send(write_alone(&store, record).await);
                 }
             }
         }
+    }
+}
+
+/// Answers every caller of `batch` alike: committed (`None`), or the database
+/// unavailable for the reason given (nothing of the batch was written).
+fn answer_all(batch: &mut Vec<Job>, unavailable: Option<String>) {
+    for (_, done) in batch.drain(..) {
+        let _ = done.send(match &unavailable {
+            None => Ok(()),
+            Some(why) => Err(Error::DatabaseUnavailable(why.clone().into())),
+        });
     }
 }
 
@@ -155,20 +157,11 @@ fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             }
         }
         match write_lite(&mut conn, batch.iter().map(|(record, _)| record)) {
-            Ok(()) => {
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Ok(()));
-                }
-            }
+            Ok(()) => answer_all(&mut batch, None),
             // The write lock was not granted within the busy timeout: every record
             // would wait as long again, one after the other. Each caller is told now, as
             // the pool's callers are (503 `database_unavailable`: nothing was written).
-            Err(e) if e.is_retryable() => {
-                let why = Error::from(e).to_string();
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(Error::DatabaseUnavailable(why.clone().into())));
-                }
-            }
+            Err(e) if e.is_retryable() => answer_all(&mut batch, Some(Error::from(e).to_string())),
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let alone = write_lite(&mut conn, std::iter::once(&record));

@@ -170,19 +170,13 @@ pub(super) fn query_all<T: FromLite>(
     Ok(out)
 }
 
-/// The first row of `sql` with `values` bound to `$1…`, if any.
+/// The row of `sql` with `values` bound to `$1…`, if any (a statement of one row at most).
 pub(super) fn query_opt<T: FromLite>(
     conn: &Connection,
     sql: &str,
     values: &[&dyn ToSql],
 ) -> StoreResult<Option<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    bind_numbered(&mut stmt, values)?;
-    let mut rows = stmt.raw_query();
-    Ok(match rows.next()? {
-        Some(row) => Some(T::from_lite(row)?),
-        None => None,
-    })
+    Ok(query_all(conn, sql, values)?.into_iter().next())
 }
 
 /// Runs `sql` (a write, on the writer's connection) with `values` bound to `$1…`.

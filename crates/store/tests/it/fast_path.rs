@@ -122,20 +122,14 @@ async fn what_the_pool_commits_the_inline_reads_see_at_once() {
         .await
         .unwrap();
     assert!(store.scope_exists(&scope("acme")).await.unwrap());
-    for _ in 0..50 {
-        let p = format!("acme/t{}", rand_suffix());
+    for n in 0..50 {
+        let p = format!("acme/t{n}");
         store
             .create_scope(&scope(&p), audit("scope.create"))
             .await
             .unwrap();
         assert!(store.scope_exists(&scope(&p)).await.unwrap(), "{p}");
     }
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A batch whose write lock was never granted (another process held it past the busy
