@@ -85,22 +85,27 @@ pub fn resolve(
     candidates: Vec<Candidate>,
 ) -> Vec<Resolution> {
     let chain = project.resolution_chain();
-    // Position in the chain: 0 is the narrowest.
-    let rank = |scope: &ScopePath| chain.iter().position(|c| c == scope);
+    // Narrowest first (position 0 in the chain); outside the chain, dropped. Each
+    // candidate is moved into at most one resolution, never copied.
+    let mut ranked: Vec<(usize, Option<Candidate>)> = candidates
+        .into_iter()
+        .filter_map(|c| {
+            let rank = chain.iter().position(|s| *s == c.meta.scope)?;
+            Some((rank, Some(c)))
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, _)| *rank);
     let mut out: Vec<Resolution> = Vec::with_capacity(refs.len());
     for name in refs {
         if out.iter().any(|r| &r.name == name) {
             continue;
         }
-        let mut mine: Vec<(usize, &Candidate)> = candidates
-            .iter()
-            .filter(|c| c.meta.name == name.as_str())
-            .filter_map(|c| rank(&c.meta.scope).map(|r| (r, c)))
-            .collect();
-        mine.sort_by_key(|(r, _)| *r);
-        let mut it = mine.into_iter().map(|(_, c)| c);
-        let winner = it.next().cloned();
-        let shadowed = it.map(|c| c.meta.clone()).collect();
+        let mut mine = ranked
+            .iter_mut()
+            .filter(|(_, c)| c.as_ref().is_some_and(|c| c.meta.name == name.as_str()))
+            .filter_map(|(_, c)| c.take());
+        let winner = mine.next();
+        let shadowed = mine.map(|c| c.meta).collect();
         out.push(Resolution {
             name: name.clone(),
             winner,

@@ -30,12 +30,13 @@ fn open(keys: &Keyring, m: &StoredMaterial) -> Result<SecretValue, BackendError>
     let token = m.ciphertext.as_deref().ok_or_else(|| {
         BackendError::NotFound("no encrypted value is stored for this version".into())
     })?;
-    let plain = keys.decrypt(token).map_err(|_| {
+    let mut plain = keys.decrypt(token).map_err(|_| {
         BackendError::Refused(
             "the Fernet key does not decrypt this value (wrong FERNET_SECRET_KEY?)".into(),
         )
     })?;
-    SecretValue::from_backend(plain.to_vec())
+    // Moved, not copied: `from_backend` zeroizes the bytes as `plain` would have.
+    SecretValue::from_backend(std::mem::take(&mut *plain))
         .ok_or_else(|| BackendError::Refused("decrypted value is not UTF-8 text".into()))
 }
 

@@ -175,10 +175,11 @@ impl<S: MetadataStore> Service<S> {
         )
         .await;
         for ((idx, _, _), results) in asks.iter().zip(answers) {
-            for (n, &i) in idx.iter().enumerate() {
-                match results.get(n) {
-                    Some(Ok(v)) => values[i] = Some(v.clone()),
-                    Some(Err(e)) => failures.push(fail(i, e.clone())),
+            let mut results = results.into_iter();
+            for &i in idx.iter() {
+                match results.next() {
+                    Some(Ok(v)) => values[i] = Some(v),
+                    Some(Err(e)) => failures.push(fail(i, e)),
                     None => failures.push(fail(
                         i,
                         BackendError::Unavailable("backend returned no result".into()),

@@ -121,10 +121,15 @@ pub(super) fn writer(path: &Path, busy_timeout: Duration) -> StoreResult<Connect
 
 /// `$first, $first+1, …` (n placeholders), as the statements shared with sqlx number them.
 pub(super) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write;
+    let mut out = String::with_capacity(n * 5);
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "${i}");
+    }
+    out
 }
 
 /// A row read by rusqlite, by column name (the names the shared statements give).
@@ -160,12 +165,23 @@ pub(super) fn query_all<T: FromLite>(
     sql: &str,
     values: &[&dyn ToSql],
 ) -> StoreResult<Vec<T>> {
+    query_each(conn, sql, values, |row| Ok(T::from_lite(row)?))
+}
+
+/// Every row of `sql` with `values` bound to `$1…`, each read by `each` (for rows read
+/// with more than the row itself, [`FromLite`] being the row alone).
+pub(super) fn query_each<T>(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind_numbered(&mut stmt, values)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(T::from_lite(row)?);
+        out.push(each(row)?);
     }
     Ok(out)
 }
@@ -225,6 +241,13 @@ mod tests {
 
     /// SQLite numbers `$N` parameters in the order they first appear: bound by name, a
     /// statement that names `$2` before `$1` still gets each value in its place.
+    #[test]
+    fn placeholders_number_from_the_first() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(1, 0), "");
+    }
+
     #[test]
     fn numbered_parameters_are_bound_by_name_not_by_position() {
         let conn = Connection::open_in_memory().unwrap();

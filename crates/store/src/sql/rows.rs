@@ -161,6 +161,57 @@ impl TryFrom<CurrentRow> for Candidate {
     }
 }
 
+/// A column of a rusqlite row as text, without a copy.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// A column of a rusqlite row as text that may be NULL, without a copy.
+fn text_opt<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+/// A candidate of a dispatch straight from a rusqlite row of
+/// `{META_COLUMNS}, {MATERIAL_COLUMNS}` (the hot read of every dispatch): the words and
+/// times are read in place, not copied into strings first, and the scope is the path of
+/// `chain` the row names (the statement asked for those paths only), not parsed again.
+/// Checked as [`CurrentRow`]'s conversion checks: an unknown word is a corrupt row.
+pub(super) fn candidate_from_lite(
+    row: &rusqlite::Row<'_>,
+    chain: &[ScopePath],
+) -> super::error::StoreResult<Candidate> {
+    let path = text(row, 0)?;
+    let scope = match chain.iter().find(|c| c.as_str() == path) {
+        Some(c) => c.clone(),
+        None => scope(path)?,
+    };
+    let category = text(row, 2)?;
+    let backend = text(row, 3)?;
+    let meta = SecretMeta {
+        scope,
+        name: row.get(1)?,
+        category: Category::from_str(category).map_err(|_| {
+            Error::storage(format!("unknown category {category:?} in the database"))
+        })?,
+        backend: BackendKind::from_str(backend)
+            .map_err(|_| Error::storage(format!("unknown backend {backend:?} in the database")))?,
+        version: row.get(4)?,
+        created_at: at(text(row, 5)?)?,
+        updated_at: at(text(row, 6)?)?,
+        updated_by: row.get(7)?,
+    };
+    let material = StoredMaterial {
+        ciphertext: text_opt(row, META_COUNT)?.map(str::to_owned),
+        backend_ref: text_opt(row, META_COUNT + 1)?.map(str::to_owned),
+        backend_version: text_opt(row, META_COUNT + 2)?.map(str::to_owned),
+    };
+    Ok(Candidate { meta, material })
+}
+
 impl TryFrom<CurrentRow> for (SecretMeta, StoredMaterial) {
     type Error = Error;
 

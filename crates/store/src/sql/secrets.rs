@@ -6,7 +6,8 @@ use super::bind::Sql;
 use super::error::{StoreError, StoreResult};
 use super::lite;
 use super::rows::{
-    CurrentRow, MATERIAL_COLUMNS, META_COLUMNS, MetaRow, VersionMaterialRow, VersionRow, stamp,
+    CurrentRow, MATERIAL_COLUMNS, META_COLUMNS, MetaRow, VersionMaterialRow, VersionRow,
+    candidate_from_lite, stamp,
 };
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::service::{conflict, not_found};
@@ -314,23 +315,25 @@ impl SecretStore for SqlStore {
             .map(ScopePath::as_str)
             .chain(names.iter().map(SecretName::as_str))
             .collect();
-        let rows: Vec<CurrentRow> = self
-            .read_fast(
-                |c| {
-                    let bound: Vec<&dyn rusqlite::ToSql> =
-                        values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
-                    lite::query_all(c, &sql, &bound)
-                },
-                async |conn| {
-                    let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
-                    for v in &values {
-                        q = q.bind(*v);
-                    }
-                    Ok(q.fetch_all(conn).await?)
-                },
-            )
-            .await?;
-        rows.into_iter().map(Candidate::try_from).collect()
+        self.read_fast(
+            |c| {
+                let bound: Vec<&dyn rusqlite::ToSql> =
+                    values.iter().map(|v| v as &dyn rusqlite::ToSql).collect();
+                lite::query_each(c, &sql, &bound, |row| candidate_from_lite(row, chain))
+            },
+            async |conn| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+                for v in &values {
+                    q = q.bind(*v);
+                }
+                let found: Vec<CurrentRow> = q.fetch_all(conn).await?;
+                Ok(found
+                    .into_iter()
+                    .map(Candidate::try_from)
+                    .collect::<Result<_>>()?)
+            },
+        )
+        .await
     }
 
     async fn link_approval(&self, scope: &ScopePath, name: &SecretName) -> Result<Option<String>> {
