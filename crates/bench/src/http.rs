@@ -205,7 +205,11 @@ pub(crate) async fn serve(
     if phases.healthz {
         let make: MakeRequest =
             Arc::new(move |_, _| load::request(addr, Method::GET, "/healthz", &[], Bytes::new()));
-        let l = load::run(addr, plan.connections, plan.warmup, plan.measure, make).await?;
+        let l = measured(
+            &guard,
+            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
+        )
+        .await?;
         check("healthz", &l)?;
         figures.healthz = Some(l);
     }
@@ -224,7 +228,11 @@ pub(crate) async fn serve(
                 Bytes::new(),
             )
         });
-        let l = load::run(addr, plan.connections, plan.warmup, plan.measure, make).await?;
+        let l = measured(
+            &guard,
+            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
+        )
+        .await?;
         check("secret reads", &l)?;
         figures.read = Some(l);
     }
@@ -245,7 +253,11 @@ pub(crate) async fn serve(
                 Bytes::new(),
             )
         });
-        let l = load::run(addr, plan.connections, plan.warmup, plan.measure, make).await?;
+        let l = measured(
+            &guard,
+            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
+        )
+        .await?;
         check("dispatches", &l)?;
         figures.dispatch = Some(l);
     }
@@ -256,6 +268,15 @@ pub(crate) async fn serve(
     figures.peak_rss_mib = guard.peak_rss_kib()? as f64 / 1024.0;
     guard.stop();
     Ok(figures)
+}
+
+/// A load run with the server's CPU time per answer.
+async fn measured(server: &Guard, run: impl Future<Output = Res<Load>>) -> Res<Load> {
+    let before = server.cpu_us()?;
+    let mut l = run.await?;
+    let used = server.cpu_us()? - before;
+    l.server_cpu_us = (l.answered > 0).then(|| used / l.answered as f64);
+    Ok(l)
 }
 
 /// Where `bao` is: `--bao`, else `bao` on PATH, else the test venv's (scripts/setup.sh)
@@ -350,7 +371,11 @@ pub(crate) async fn openbao(bao: &Path, plan: &Plan) -> Res<BaoFigures> {
             Bytes::new(),
         )
     });
-    let read = load::run(addr, plan.connections, plan.warmup, plan.measure, make).await?;
+    let read = measured(
+        &guard,
+        load::run(addr, plan.connections, plan.warmup, plan.measure, make),
+    )
+    .await?;
     check("OpenBao reads", &read)?;
     let peak_rss_mib = guard.peak_rss_kib()? as f64 / 1024.0;
     guard.stop();

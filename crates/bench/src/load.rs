@@ -80,6 +80,9 @@ pub(crate) struct Load {
     pub(crate) p99_us: f64,
     /// The first failure, for the message.
     pub(crate) first_error: Option<String>,
+    /// The server's CPU time (user + system) per 2xx answer over the whole run,
+    /// microseconds, when measured: steadier than the rate on a shared machine.
+    pub(crate) server_cpu_us: Option<f64>,
 }
 
 struct PerConn {
@@ -187,5 +190,6 @@ pub(crate) async fn run(
         p50_us: s.p50,
         p99_us: s.p99,
         first_error,
+        server_cpu_us: None,
     })
 }

@@ -291,6 +291,10 @@ async fn run(args: Args) -> Res<()> {
                     report.set(&format!("{prefix}{key}_p50_us"), r1(l.p50_us));
                     report.set(&format!("{prefix}{key}_p99_us"), r1(l.p99_us));
                     report.set(&format!("{prefix}{key}_errors"), l.errors);
+                    if let Some(cpu) = l.server_cpu_us {
+                        println!("  {:<22} {cpu:>9.0} µs of server CPU per answer", "");
+                        report.set(&format!("{prefix}{key}_server_cpu_us"), r1(cpu));
+                    }
                 }
             };
             put("/healthz", "healthz", &f.healthz);
@@ -322,6 +326,10 @@ async fn run(args: Args) -> Res<()> {
                     b.peak_rss_mib,
                     b.version
                 );
+                if let Some(cpu) = b.read.server_cpu_us {
+                    println!("  {:<22} {cpu:>9.0} µs of server CPU per answer", "");
+                    report.set("openbao_read_server_cpu_us", r1(cpu));
+                }
                 report.set("openbao_read_rps", r1(b.read.rps));
                 report.set("openbao_read_p50_us", r1(b.read.p50_us));
                 report.set("openbao_read_p99_us", r1(b.read.p99_us));

@@ -61,6 +61,22 @@ impl Guard {
         }
     }
 
+    /// The CPU time it has used so far, user and system, in microseconds (`utime` and
+    /// `stime` of `/proc/<pid>/stat`, in clock ticks of 1/100 s: Linux's `USER_HZ`).
+    pub(crate) fn cpu_us(&self) -> Res<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let field = |n: usize| -> Res<f64> {
+            rest.split_whitespace()
+                .nth(n)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| format!("no field {n} in /proc/{}/stat", self.pid()).into())
+        };
+        // After ")": state is field 0, utime field 11, stime field 12.
+        Ok((field(11)? + field(12)?) * 10_000.0)
+    }
+
     /// Its peak resident set (`VmHWM` of `/proc/<pid>/status`), in KiB.
     pub(crate) fn peak_rss_kib(&self) -> Res<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
