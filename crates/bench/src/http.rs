@@ -5,7 +5,7 @@
 use crate::inproc::{self, operator};
 use crate::load::{self, Load, MakeRequest};
 use crate::procs::{self, Guard};
-use crate::{Res, seed};
+use crate::{Res, seed, wrk};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use secretstore_store::{Dialect, Keyring};
@@ -41,6 +41,8 @@ pub(crate) struct Plan {
     pub(crate) wrap: Option<String>,
     /// `strace -c -f` attached to the server during the loads, its summary to this file.
     pub(crate) strace: Option<PathBuf>,
+    /// wrk, to generate the loads with instead of this harness's own client.
+    pub(crate) wrk: Option<PathBuf>,
 }
 
 /// What the server runs measured.
@@ -205,11 +207,13 @@ pub(crate) async fn serve(
     if phases.healthz {
         let make: MakeRequest =
             Arc::new(move |_, _| load::request(addr, Method::GET, "/healthz", &[], Bytes::new()));
-        let l = measured(
-            &guard,
-            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
-        )
-        .await?;
+        let paths = ["/healthz".to_string()];
+        let spec = wrk::Spec {
+            method: "GET",
+            paths: &paths,
+            headers: &[],
+        };
+        let l = drive(plan, &guard, home, addr, make, &spec).await?;
         check("healthz", &l)?;
         figures.healthz = Some(l);
     }
@@ -228,11 +232,18 @@ pub(crate) async fn serve(
                 Bytes::new(),
             )
         });
-        let l = measured(
-            &guard,
-            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
-        )
-        .await?;
+        let paths: Vec<String> = (0..plan.secrets)
+            .map(|i| {
+                let scope = inproc::SCOPES[i % 3].0;
+                format!("/api/v1/secrets/{}/value?scope={scope}", seed::name(i))
+            })
+            .collect();
+        let spec = wrk::Spec {
+            method: "GET",
+            paths: &paths,
+            headers: &[("Authorization", &bearer)],
+        };
+        let l = drive(plan, &guard, home, addr, make, &spec).await?;
         check("secret reads", &l)?;
         figures.read = Some(l);
     }
@@ -244,20 +255,22 @@ pub(crate) async fn serve(
                 .map(|t| format!("/api/v1/tasks/{t}/dispatch"))
                 .collect(),
         );
+        let own = paths.clone();
         let make: MakeRequest = Arc::new(move |c, _| {
             load::request(
                 addr,
                 Method::POST,
-                &paths[c % paths.len()],
+                &own[c % own.len()],
                 &[("authorization", &auth)],
                 Bytes::new(),
             )
         });
-        let l = measured(
-            &guard,
-            load::run(addr, plan.connections, plan.warmup, plan.measure, make),
-        )
-        .await?;
+        let spec = wrk::Spec {
+            method: "POST",
+            paths: &paths,
+            headers: &[("Authorization", &bearer)],
+        };
+        let l = drive(plan, &guard, home, addr, make, &spec).await?;
         check("dispatches", &l)?;
         figures.dispatch = Some(l);
     }
@@ -268,6 +281,34 @@ pub(crate) async fn serve(
     figures.peak_rss_mib = guard.peak_rss_kib()? as f64 / 1024.0;
     guard.stop();
     Ok(figures)
+}
+
+/// One load against `server` at `addr`: through wrk when the plan has it (`spec`), else
+/// through this harness's client (`make`); with the server's CPU time per answer.
+async fn drive(
+    plan: &Plan,
+    server: &Guard,
+    work: &Path,
+    addr: SocketAddr,
+    make: MakeRequest,
+    spec: &wrk::Spec<'_>,
+) -> Res<Load> {
+    match &plan.wrk {
+        Some(w) => {
+            if !plan.warmup.is_zero() {
+                wrk::run(w, work, addr, plan.connections, plan.warmup, spec)?;
+            }
+            let measure = async { wrk::run(w, work, addr, plan.connections, plan.measure, spec) };
+            measured(server, measure).await
+        }
+        None => {
+            measured(
+                server,
+                load::run(addr, plan.connections, plan.warmup, plan.measure, make),
+            )
+            .await
+        }
+    }
 }
 
 /// A load run with the server's CPU time per answer.
@@ -371,11 +412,13 @@ pub(crate) async fn openbao(bao: &Path, plan: &Plan) -> Res<BaoFigures> {
             Bytes::new(),
         )
     });
-    let read = measured(
-        &guard,
-        load::run(addr, plan.connections, plan.warmup, plan.measure, make),
-    )
-    .await?;
+    let paths = [path.to_string()];
+    let spec = wrk::Spec {
+        method: "GET",
+        paths: &paths,
+        headers: &[("X-Vault-Token", root)],
+    };
+    let read = drive(plan, &guard, home, addr, make, &spec).await?;
     check("OpenBao reads", &read)?;
     let peak_rss_mib = guard.peak_rss_kib()? as f64 / 1024.0;
     guard.stop();
