@@ -115,41 +115,64 @@ impl DatabaseError {
         }
     }
 
-    /// True if the transaction lost a race with another and a new attempt may succeed:
-    /// SQLite's `SQLITE_BUSY` and `SQLITE_LOCKED` with every extended code
-    /// (`SQLITE_BUSY_SNAPSHOT` too), PostgreSQL's serialization failure and deadlock.
-    pub fn is_retryable(&self) -> bool {
-        let d = match &self.0 {
-            Driver::Sqlx(e) => match e.as_database_error() {
-                Some(d) => d,
-                None => return false,
-            },
-            Driver::Lite(e) => {
-                return lite_failure(e).is_some_and(|(c, _)| {
-                    matches!(i64::from(c) & 0xff, SQLITE_BUSY | SQLITE_LOCKED)
-                });
-            }
-        };
-        let code = d.code();
-        if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-            code.and_then(|c| c.parse::<i64>().ok())
-                .is_some_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
-        } else if d
-            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-            .is_some()
-        {
-            code.is_some_and(|c| PG_RETRYABLE.contains(&c.as_ref()))
-        } else {
-            false
+    /// SQLite's extended result code of the failure, from either driver.
+    fn sqlite_code(&self) -> Option<i64> {
+        match &self.0 {
+            Driver::Lite(e) => lite_failure(e).map(|(c, _)| i64::from(c)),
+            Driver::Sqlx(e) => e
+                .as_database_error()
+                .filter(|d| d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+                .and_then(|d| d.code())
+                .and_then(|c| c.parse::<i64>().ok()),
         }
+    }
+
+    /// True if SQLite refused a lock, whatever the reason: `SQLITE_BUSY` and
+    /// `SQLITE_LOCKED` with every extended code. A read on the calling thread (no busy
+    /// timeout) then reads through the pool instead.
+    pub(crate) fn is_busy(&self) -> bool {
+        self.sqlite_code()
+            .is_some_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+    }
+
+    /// True if SQLite's busy handler gave up: the plain `SQLITE_BUSY` of a connection with
+    /// a busy timeout is another connection (or process) holding the lock for all of it,
+    /// as PostgreSQL's `lock_timeout`. Waiting again would wait as long again.
+    fn is_lock_timeout(&self) -> bool {
+        self.sqlite_code() == Some(SQLITE_BUSY)
+    }
+
+    /// True if the transaction lost a race with another and a new attempt may succeed:
+    /// SQLite's `SQLITE_LOCKED` and the extended `SQLITE_BUSY_*` codes
+    /// (`SQLITE_BUSY_SNAPSHOT`, `SQLITE_BUSY_RECOVERY`), PostgreSQL's serialization
+    /// failure and deadlock. Not the plain `SQLITE_BUSY` of a lock held past the busy
+    /// timeout ([`DatabaseError::is_unavailable`]).
+    pub fn is_retryable(&self) -> bool {
+        if self.is_busy() {
+            return !self.is_lock_timeout();
+        }
+        let Driver::Sqlx(e) = &self.0 else {
+            return false;
+        };
+        e.as_database_error()
+            .filter(|d| {
+                d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+            })
+            .and_then(|d| d.code())
+            .is_some_and(|c| PG_RETRYABLE.contains(&c.as_ref()))
     }
 
     /// True if the database could not be reached rather than refusing the statement:
     /// the connection failed or was lost (I/O, TLS, a closed pool), no connection came
     /// free in time, PostgreSQL is shutting down or not accepting connections (SQLSTATE
-    /// classes 08 and 57P), or a lock was not granted within `lock_timeout` (55P03). A
-    /// later attempt may succeed; nothing was changed.
+    /// classes 08 and 57P), or a lock was not granted within `lock_timeout` (55P03) or,
+    /// on SQLite, within the busy timeout (plain `SQLITE_BUSY`). A later attempt may
+    /// succeed; nothing was changed.
     pub fn is_unavailable(&self) -> bool {
+        if self.is_lock_timeout() {
+            return true;
+        }
         let e = match &self.0 {
             Driver::Sqlx(e) => e,
             // A file in this process: it is there, or the failure is the database's own.
@@ -261,5 +284,29 @@ mod tests {
             let source = std::error::Error::source(&e).unwrap();
             assert!(source.downcast_ref::<DatabaseError>().is_some());
         }
+    }
+
+    /// SQLite's lock refusals, by code: the plain `SQLITE_BUSY` of a busy timeout that ran
+    /// out is unavailable (503, not retried: it would wait as long again); the extended
+    /// busy codes and `SQLITE_LOCKED` are a lost race, retried; every one of them sends an
+    /// inline read to the pool.
+    #[test]
+    fn sqlite_lock_refusals_by_code() {
+        let lite = |code: i32| {
+            DatabaseError(Driver::Lite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                None,
+            )))
+        };
+        let busy = lite(5);
+        assert!(busy.is_busy() && busy.is_unavailable() && !busy.is_retryable());
+        for code in [517, 261, 6] {
+            let e = lite(code);
+            assert!(e.is_busy() && e.is_retryable() && !e.is_unavailable(), "{code}");
+        }
+        let other = lite(19);
+        assert!(!other.is_busy() && !other.is_retryable() && !other.is_unavailable());
+        let e: Error = StoreError::Db(lite(5)).into();
+        assert!(matches!(e, Error::DatabaseUnavailable(_)), "{e:?}");
     }
 }

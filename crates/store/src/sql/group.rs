@@ -10,7 +10,7 @@
 
 use super::SqlStore;
 use super::dispatch::{INSERT_BRIEF, INSERT_BRIEF_SECRET, insert_dispatch};
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 use super::lite;
 use super::rows::stamp;
 use super::tx::{INSERT_AUDIT, insert_audit, insert_audits};
@@ -161,7 +161,9 @@ fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             // The write lock was not granted within the busy timeout: every record
             // would wait as long again, one after the other. Each caller is told now, as
             // the pool's callers are (503 `database_unavailable`: nothing was written).
-            Err(e) if e.is_retryable() => answer_all(&mut batch, Some(Error::from(e).to_string())),
+            Err(StoreError::Db(e)) if e.is_busy() => {
+                answer_all(&mut batch, Some(Error::from(StoreError::Db(e)).to_string()));
+            }
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let alone = write_lite(&mut conn, std::iter::once(&record));

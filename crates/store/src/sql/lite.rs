@@ -99,7 +99,7 @@ impl Lite {
             }
         }
         match out {
-            Err(StoreError::Db(e)) if e.is_retryable() => Inline::Busy,
+            Err(StoreError::Db(e)) if e.is_busy() => Inline::Busy,
             out => Inline::Done(out),
         }
     }

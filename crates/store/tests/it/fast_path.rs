@@ -170,3 +170,62 @@ async fn a_batch_refused_the_write_lock_was_retried_record_by_record_each_waitin
     // Once the lock is free, the writer works again.
     store.append_audit(audit("secret.reveal")).await.unwrap();
 }
+
+/// A write through the pool (a scope created, a secret set) behind another process's
+/// write lock held past the busy timeout was a storage error (500 "internal error"), where
+/// PostgreSQL's `lock_timeout` and both group commits answer 503 `database_unavailable`
+/// (nothing was written, try again); and a secret's write waited the whole timeout five
+/// times over (its retries of a lost race also retried the lock).
+#[tokio::test(flavor = "current_thread")]
+async fn a_sqlite_write_behind_a_held_lock_was_a_storage_error_not_database_unavailable() {
+    use secretstore_core::{BackendKind, Category, Error, NewVersion, StoredMaterial};
+    let db = Db::sqlite();
+    let mut settings = secretstore_store::PoolSettings::with_connections(4);
+    settings.busy_timeout = Duration::from_millis(300);
+    let store = secretstore_store::SqlStore::open_with(&db.url, &settings)
+        .await
+        .unwrap();
+    scopes(&store, "acme").await;
+    let lock = WriteLock::take(&db.url);
+
+    let started = std::time::Instant::now();
+    let e = store
+        .create_scope(&scope("acme/platform"), audit("scope.create"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::DatabaseUnavailable(_)), "{e:?}");
+
+    let name = SecretName::parse("API_KEY").unwrap();
+    let write = NewVersion {
+        audit: audit("secret.write").secret(&scope("acme"), &name),
+        scope: scope("acme"),
+        name: name.clone(),
+        category: Some(Category::Provider),
+        backend: BackendKind::Local,
+        material: StoredMaterial {
+            ciphertext: Some("token".into()),
+            ..StoredMaterial::default()
+        },
+        expected: None,
+        rollback_of: None,
+        by: "tester".into(),
+        reservation: None,
+    };
+    let set_started = std::time::Instant::now();
+    let e = store.write_versions(vec![write]).await.unwrap_err();
+    assert!(matches!(e, Error::DatabaseUnavailable(_)), "{e:?}");
+    let took = set_started.elapsed();
+    assert!(
+        took < Duration::from_millis(300 * 3),
+        "a secret's write behind a held lock took {took:?} (busy timeout 300 ms)"
+    );
+    assert!(!lock.released(), "the lock was let go during the test");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(lock);
+    // Nothing was written, and with the lock gone both writes go through.
+    assert!(!store.scope_exists(&scope("acme/platform")).await.unwrap());
+    store
+        .create_scope(&scope("acme/platform"), audit("scope.create"))
+        .await
+        .unwrap();
+}
