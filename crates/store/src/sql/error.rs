@@ -302,7 +302,10 @@ mod tests {
         assert!(busy.is_busy() && busy.is_unavailable() && !busy.is_retryable());
         for code in [517, 261, 6] {
             let e = lite(code);
-            assert!(e.is_busy() && e.is_retryable() && !e.is_unavailable(), "{code}");
+            assert!(
+                e.is_busy() && e.is_retryable() && !e.is_unavailable(),
+                "{code}"
+            );
         }
         let other = lite(19);
         assert!(!other.is_busy() && !other.is_retryable() && !other.is_unavailable());

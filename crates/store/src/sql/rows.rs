@@ -41,6 +41,18 @@ pub(super) fn status(s: &str) -> Result<BriefStatus> {
         .map_err(|_| Error::storage(format!("unknown brief status {s:?} in the database")))
 }
 
+/// A secret's stored category; an unknown word is a corrupt row.
+fn category(s: &str) -> Result<Category> {
+    Category::from_str(s)
+        .map_err(|_| Error::storage(format!("unknown category {s:?} in the database")))
+}
+
+/// A secret's stored backend; an unknown word is a corrupt row.
+fn backend(s: &str) -> Result<BackendKind> {
+    BackendKind::from_str(s)
+        .map_err(|_| Error::storage(format!("unknown backend {s:?} in the database")))
+}
+
 /// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
      s.current_version, s.created_at, s.updated_at, s.updated_by";
@@ -69,12 +81,8 @@ impl TryFrom<MetaRow> for SecretMeta {
 
     fn try_from(r: MetaRow) -> Result<Self> {
         Ok(SecretMeta {
-            category: Category::from_str(&r.category).map_err(|_| {
-                Error::storage(format!("unknown category {:?} in the database", r.category))
-            })?,
-            backend: BackendKind::from_str(&r.backend).map_err(|_| {
-                Error::storage(format!("unknown backend {:?} in the database", r.backend))
-            })?,
+            category: category(&r.category)?,
+            backend: backend(&r.backend)?,
             scope: scope(&r.scope)?,
             name: r.name,
             version: r.current_version,
@@ -189,16 +197,11 @@ pub(super) fn candidate_from_lite(
         Some(c) => c.clone(),
         None => scope(path)?,
     };
-    let category = text(row, 2)?;
-    let backend = text(row, 3)?;
     let meta = SecretMeta {
         scope,
         name: row.get(1)?,
-        category: Category::from_str(category).map_err(|_| {
-            Error::storage(format!("unknown category {category:?} in the database"))
-        })?,
-        backend: BackendKind::from_str(backend)
-            .map_err(|_| Error::storage(format!("unknown backend {backend:?} in the database")))?,
+        category: category(text(row, 2)?)?,
+        backend: backend(text(row, 3)?)?,
         version: row.get(4)?,
         created_at: at(text(row, 5)?)?,
         updated_at: at(text(row, 6)?)?,
