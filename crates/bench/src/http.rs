@@ -218,26 +218,28 @@ pub(crate) async fn serve(
         figures.healthz = Some(l);
     }
     if phases.read {
+        // Every seeded secret at its scope, for both load generators.
+        let paths: Arc<Vec<String>> = Arc::new(
+            (0..plan.secrets)
+                .map(|i| {
+                    let scope = inproc::SCOPES[i % 3].0;
+                    format!("/api/v1/secrets/{}/value?scope={scope}", seed::name(i))
+                })
+                .collect(),
+        );
         let n = plan.secrets as u64;
         let auth = bearer.clone();
+        let own = paths.clone();
         let make: MakeRequest = Arc::new(move |c, seq| {
             let i = ((c as u64 * 1_000_003 + seq * 7_919) % n) as usize;
-            let scope = inproc::SCOPES[i % 3].0;
-            let path = format!("/api/v1/secrets/{}/value?scope={scope}", seed::name(i));
             load::request(
                 addr,
                 Method::GET,
-                &path,
+                &own[i],
                 &[("authorization", &auth)],
                 Bytes::new(),
             )
         });
-        let paths: Vec<String> = (0..plan.secrets)
-            .map(|i| {
-                let scope = inproc::SCOPES[i % 3].0;
-                format!("/api/v1/secrets/{}/value?scope={scope}", seed::name(i))
-            })
-            .collect();
         let spec = wrk::Spec {
             method: "GET",
             paths: &paths,

@@ -161,9 +161,7 @@ fn run_lite(mut conn: Connection, mut rx: mpsc::Receiver<Job>) {
             // The write lock was not granted within the busy timeout: every record
             // would wait as long again, one after the other. Each caller is told now, as
             // the pool's callers are (503 `database_unavailable`: nothing was written).
-            Err(StoreError::Db(e)) if e.is_busy() => {
-                answer_all(&mut batch, Some(Error::from(StoreError::Db(e)).to_string()));
-            }
+            Err(StoreError::Db(e)) if e.is_busy() => answer_all(&mut batch, Some(e.to_string())),
             Err(_) => {
                 for (record, done) in batch.drain(..) {
                     let alone = write_lite(&mut conn, std::iter::once(&record));

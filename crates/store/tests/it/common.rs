@@ -82,6 +82,14 @@ impl Db {
     }
 }
 
+/// The store at `url` with a busy timeout (SQLite) or lock timeout (PostgreSQL) of `ms`
+/// milliseconds, and four connections.
+pub async fn with_busy_timeout(url: &str, ms: u64) -> SqlStore {
+    let mut settings = secretstore_store::PoolSettings::with_connections(4);
+    settings.busy_timeout = std::time::Duration::from_millis(ms);
+    SqlStore::open_with(url, &settings).await.unwrap()
+}
+
 /// The databases a conformance test runs on: SQLite always, PostgreSQL in postgres mode.
 pub fn databases() -> Vec<Db> {
     let mut out = vec![Db::sqlite()];

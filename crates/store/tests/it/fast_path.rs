@@ -2,7 +2,7 @@
 //! (`sql/lite.rs`): another process's write lock holds up neither the reads nor, beyond
 //! the lock, the group commit; what one driver commits the other reads at once.
 
-use crate::common::{Db, at, audit, dispatch, scope, scopes, task};
+use crate::common::{Db, at, audit, dispatch, scope, scopes, task, with_busy_timeout};
 use secretstore_core::{AuditStore, DispatchStore, ScopeStore, SecretName, SecretStore, TaskId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -132,22 +132,13 @@ async fn what_the_pool_commits_the_inline_reads_see_at_once() {
     }
 }
 
-/// The store on `db` with a busy timeout of `ms` milliseconds (and four connections).
-async fn with_busy_timeout(db: &Db, ms: u64) -> secretstore_store::SqlStore {
-    let mut settings = secretstore_store::PoolSettings::with_connections(4);
-    settings.busy_timeout = Duration::from_millis(ms);
-    secretstore_store::SqlStore::open_with(&db.url, &settings)
-        .await
-        .unwrap()
-}
-
 /// A batch whose write lock was never granted (another process held it past the busy
 /// timeout) was retried record by record, each waiting the whole busy timeout again: eight
 /// reveals behind a held lock took nine timeouts instead of about one or two.
 #[tokio::test(flavor = "current_thread")]
 async fn a_batch_refused_the_write_lock_was_retried_record_by_record_each_waiting_again() {
     let db = Db::sqlite();
-    let store = with_busy_timeout(&db, 400).await;
+    let store = with_busy_timeout(&db.url, 400).await;
     let lock = WriteLock::take(&db.url);
     let started = std::time::Instant::now();
     let mut reveals = tokio::task::JoinSet::new();
@@ -185,7 +176,7 @@ async fn a_batch_refused_the_write_lock_was_retried_record_by_record_each_waitin
 async fn a_sqlite_write_behind_a_held_lock_was_a_storage_error_not_database_unavailable() {
     use secretstore_core::{BackendKind, Category, Error, NewVersion, StoredMaterial};
     let db = Db::sqlite();
-    let store = with_busy_timeout(&db, 300).await;
+    let store = with_busy_timeout(&db.url, 300).await;
     scopes(&store, "acme").await;
     let lock = WriteLock::take(&db.url);
 

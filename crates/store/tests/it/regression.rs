@@ -65,9 +65,7 @@ async fn a_postgres_batch_refused_a_lock_was_retried_record_by_record_each_waiti
         return;
     }
     let url = crate::common::new_pg_database();
-    let mut settings = secretstore_store::PoolSettings::with_connections(4);
-    settings.busy_timeout = std::time::Duration::from_millis(400);
-    let store = SqlStore::open_with(&url, &settings).await.unwrap();
+    let store = crate::common::with_busy_timeout(&url, 400).await;
     let mut holder = sqlx::AnyConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
     sqlx::query("LOCK TABLE audit IN ACCESS EXCLUSIVE MODE")
