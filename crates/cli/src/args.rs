@@ -118,16 +118,37 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
-    /// Read the audit log (oldest first).
+    /// Read the audit log, newest first: every filter given must hold.
     Audit {
         /// Only records at or under this scope.
         #[arg(long)]
         scope: Option<String>,
-        /// At most this many of the newest records.
-        #[arg(long, default_value_t = 1000)]
-        limit: i64,
+        /// Only records about a secret of this name.
         #[arg(long)]
+        name: Option<String>,
+        /// Only records by this actor (an account, cli:<os user>, anonymous).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action (secret.reveal), or every action under a prefix ending in a
+        /// dot (secret.).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only records at or after: 2026-11-29T14:00:00Z, 2026-11-29, or an age (15m,
+        /// 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records at or before, spelled as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many of the newest records (default 1000; with --jsonl, all).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// One JSON array.
+        #[arg(long, conflicts_with = "jsonl")]
         json: bool,
+        /// One JSON object per line, for a SIEM: every matching record unless --limit.
+        #[arg(long)]
+        jsonl: bool,
     },
     /// Serve the HTTP API (SECRETSTORE_LISTEN, default 127.0.0.1:8080).
     Serve,

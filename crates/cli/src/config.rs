@@ -3,6 +3,7 @@
 
 use crate::error::{CliError, Result};
 use secretstore_core::name::short_echo;
+use secretstore_core::timestamp::parse_duration;
 use secretstore_core::{BackendKind, SecretValue};
 use secretstore_store::Keyring;
 use std::collections::HashMap;
@@ -556,24 +557,6 @@ impl RawSettings {
             }
         }
     }
-}
-
-/// `90`, `90s`, `15m`, `24h`, `7d` → seconds (positive). A number too large for the
-/// type reads as `i64::MAX` (so that it is reported as out of bounds, not unreadable).
-pub(crate) fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last()? {
-        (i, 's') => (&s[..i], 1),
-        (i, 'm') => (&s[..i], 60),
-        (i, 'h') => (&s[..i], 3600),
-        (i, 'd') => (&s[..i], 86_400),
-        _ => (s, 1),
-    };
-    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n: i64 = num.parse().unwrap_or(i64::MAX);
-    (n > 0).then(|| n.saturating_mul(mult))
 }
 
 #[cfg(test)]

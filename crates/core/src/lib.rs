@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod audit;
 pub mod authz;
 pub mod backends;
 pub mod brief;
@@ -39,6 +40,7 @@ pub mod value;
 pub use accounts::{
     Account, AccountKind, AccountStore, SessionAuth, SessionInfo, SessionStore, TokenInfo,
 };
+pub use audit::{AuditCursor, AuditFilter, AuditPage, PageFrom};
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
 pub use brief::{Brief, BriefSecret, BriefStatus};

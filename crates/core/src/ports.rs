@@ -2,6 +2,7 @@
 //! the brief store), as traits that the adapter crates implement, and the records they
 //! exchange.
 
+use crate::audit::{AuditFilter, AuditPage};
 use crate::brief::{Brief, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
@@ -477,13 +478,26 @@ pub trait DispatchStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends one audit record on its own (for events without a change: reveals, refusals).
     fn append_audit(&self, audit: AuditEntry) -> impl Future<Output = Result<()>> + Send;
-    /// The newest `limit` audit records, oldest first; with `roots`, only the records at or
-    /// under one of them (records without a scope, such as account changes, only without).
+    /// One page of the audit records that `filter` asks for, newest first; with `roots`,
+    /// only the records at or under one of them (records without a scope, such as account
+    /// changes, only without). `filter.scope` is the caller's: the service turns it into
+    /// `roots` once it is allowed, and the store does not read it.
     fn audit_log(
         &self,
         roots: Option<&[ScopePath]>,
-        limit: i64,
-    ) -> impl Future<Output = Result<Vec<AuditEntry>>> + Send;
+        filter: &AuditFilter,
+    ) -> impl Future<Output = Result<AuditPage>> + Send;
+    /// One page of the times the value of the secret `name` at `scope` left secretstore,
+    /// newest first: its reveals (`secret.reveal` records) and the dispatches that handed
+    /// it out (their `task.dispatch` records, with this secret's scope, name and version,
+    /// the brief's id as target and the time of the brief). Only `from` and `limit` of
+    /// `filter` are read.
+    fn secret_access(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        filter: &AuditFilter,
+    ) -> impl Future<Output = Result<AuditPage>> + Send;
 }
 
 /// The database: whether it answers (readiness probes).

@@ -395,11 +395,16 @@ impl From<AuditEntry> for AuditDto {
     }
 }
 
-/// `GET /api/v1/audit`: audit records, oldest first.
+/// `GET /api/v1/audit`, `GET /api/v1/secrets/{name}/access`: one page of audit records,
+/// newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AuditList {
-    /// Each record.
+    /// Each record, newest first.
     pub records: Vec<AuditDto>,
+    /// Pass as `cursor` for the next page (older records); null on the last page.
+    pub next_cursor: Option<String>,
+    /// Pass as `cursor` for the previous page (newer records); null on the first page.
+    pub prev_cursor: Option<String>,
 }
 
 /// `POST /api/v1/accounts`: a new account.

@@ -334,8 +334,47 @@ where
     ) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| AppQuery(q.0))
-            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text()))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    query_problem(&e.body_text()),
+                )
+            })
     }
+}
+
+/// A query string that does not read as its route's parameters, in the product's words:
+/// which parameter, and what it must be (axum and serde word it as "Failed to deserialize
+/// query string: limit: invalid digit found in string").
+fn query_problem(text: &str) -> String {
+    let text = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    if let Some(field) = text
+        .strip_prefix("missing field `")
+        .and_then(|t| t.strip_suffix('`'))
+    {
+        return format!("the query parameter {field} is required; see /api/v1/openapi.json");
+    }
+    let (field, why) = text.split_once(": ").unwrap_or(("", text));
+    let why = if why.contains("digit") || why.contains("integer") || why.contains("number") {
+        "must be a whole number"
+    } else if why.contains("bool") {
+        "must be true or false"
+    } else {
+        "is not valid"
+    };
+    let field = field.trim_matches('`');
+    if field.is_empty()
+        || !field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return "the query string does not match this route's parameters; see /api/v1/openapi.json"
+            .into();
+    }
+    format!("the query parameter {field} {why}; see /api/v1/openapi.json")
 }
 
 /// Path parameters with the app's own error shape.
@@ -365,6 +404,30 @@ where
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn query_problems_name_the_parameter_not_the_parser() {
+        for (axum, ours) in [
+            (
+                "Failed to deserialize query string: limit: invalid digit found in string",
+                "the query parameter limit must be a whole number; see /api/v1/openapi.json",
+            ),
+            (
+                "Failed to deserialize query string: missing field `scope`",
+                "the query parameter scope is required; see /api/v1/openapi.json",
+            ),
+            (
+                "Failed to deserialize query string: version: number too large to fit in target type",
+                "the query parameter version must be a whole number; see /api/v1/openapi.json",
+            ),
+            (
+                "Failed to deserialize query string: something odd",
+                "the query string does not match this route's parameters; see /api/v1/openapi.json",
+            ),
+        ] {
+            assert_eq!(query_problem(axum), ours);
+        }
+    }
 
     async fn answer(e: Error) -> (StatusCode, serde_json::Value, Option<ErrorSummary>) {
         let res = ApiError::from(e).into_response();

@@ -148,6 +148,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/secrets/{name}/value", get(secrets::value))
         .route("/secrets/{name}/versions", get(secrets::versions))
+        .route("/secrets/{name}/access", get(audit::access))
         .route("/secrets/{name}/rollback", post(secrets::rollback))
         .route("/secrets/{name}/link", post(secrets::link))
         .route("/tasks", post(tasks::create))

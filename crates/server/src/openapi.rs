@@ -38,6 +38,7 @@ use utoipa::{Modify, OpenApi};
         routes::briefs::callback,
         routes::briefs::revoke,
         routes::audit::list,
+        routes::audit::access,
         routes::accounts::whoami,
         routes::accounts::create,
         routes::accounts::list,

@@ -6,6 +6,7 @@ use crate::error::{CliError, Result};
 use crate::output::outln;
 use crate::output::{print_table, to_json, to_json_line};
 use crate::wiring::{Svc, open};
+use secretstore_core::audit::{self, AuditFilter, PageFrom};
 use secretstore_core::{BackendKind, Principal, timestamp};
 use std::path::Path;
 use std::process::ExitCode;
@@ -150,38 +151,66 @@ pub(super) async fn allow_links(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `audit`: the log, oldest first, as a table or JSON.
+/// How `audit` prints its records.
+pub(super) enum AuditShape {
+    Table,
+    Json,
+    JsonLines,
+}
+
+/// `audit`: the newest `limit` records of `filter` (all of them without a limit), newest
+/// first, read a page at a time; as a table, one JSON array, or JSON lines (each line
+/// written as its page arrives: an export of millions holds one page in memory).
 pub(super) async fn audit(
     svc: &Svc,
     who: &Principal,
-    scope: Option<&str>,
-    limit: i64,
-    json: bool,
+    mut filter: AuditFilter,
+    limit: Option<u64>,
+    shape: AuditShape,
 ) -> Result<ExitCode> {
-    let log = svc.audit_log(who, scope, limit).await?;
-    if json {
-        outln!("{}", to_json(&log)?)?;
-    } else {
-        let rows: Vec<Vec<String>> = log
-            .iter()
-            .map(|a| {
-                let what = match (&a.scope, &a.name, a.version) {
-                    (Some(s), Some(n), Some(v)) => format!("{s} {n} v{v}"),
-                    (Some(s), Some(n), None) => format!("{s} {n}"),
-                    (Some(s), None, _) => s.clone(),
-                    _ => String::new(),
-                };
-                vec![
-                    timestamp::format(a.at),
-                    a.actor.clone(),
-                    a.action.clone(),
-                    what,
-                    a.target.clone().unwrap_or_default(),
-                    a.source.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows)?;
+    let mut left = limit.unwrap_or(u64::MAX);
+    let mut all = Vec::new();
+    while left > 0 {
+        filter.limit = i64::try_from(left.min(audit::MAX_PAGE as u64)).unwrap_or(1);
+        let page = svc.audit_log(who, filter.clone()).await?;
+        left = left.saturating_sub(page.records.len() as u64);
+        if let AuditShape::JsonLines = shape {
+            for r in &page.records {
+                outln!("{}", to_json_line(r)?)?;
+            }
+        } else {
+            all.extend(page.records);
+        }
+        match page.older {
+            Some(c) => filter.from = PageFrom::Before(c),
+            None => break,
+        }
+    }
+    match shape {
+        AuditShape::JsonLines => {}
+        AuditShape::Json => outln!("{}", to_json(&all)?)?,
+        AuditShape::Table => {
+            let rows: Vec<Vec<String>> = all
+                .iter()
+                .map(|a| {
+                    let what = match (&a.scope, &a.name, a.version) {
+                        (Some(s), Some(n), Some(v)) => format!("{s} {n} v{v}"),
+                        (Some(s), Some(n), None) => format!("{s} {n}"),
+                        (Some(s), None, _) => s.clone(),
+                        _ => String::new(),
+                    };
+                    vec![
+                        timestamp::format(a.at),
+                        a.actor.clone(),
+                        a.action.clone(),
+                        what,
+                        a.target.clone().unwrap_or_default(),
+                        a.source.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            print_table(&["AT", "ACTOR", "ACTION", "WHAT", "TARGET", "FROM"], &rows)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

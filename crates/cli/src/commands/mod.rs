@@ -13,6 +13,7 @@ use crate::config::RawSettings;
 use crate::error::Result;
 use crate::output::outln;
 use crate::wiring::open;
+use secretstore_core::audit::{self, AuditFilter};
 use secretstore_core::{Level, Principal};
 use secretstore_store::Keyring;
 use std::process::ExitCode;
@@ -97,8 +98,39 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             revoke,
         } => account::grant(&svc, &who, &name, &role, scope.as_deref(), revoke).await,
         Cmd::Token { cmd } => account::token(&svc, cmd, &who).await,
-        Cmd::Audit { scope, limit, json } => {
-            admin::audit(&svc, &who, scope.as_deref(), limit, json).await
+        Cmd::Audit {
+            scope,
+            name,
+            actor,
+            action,
+            since,
+            until,
+            limit,
+            json,
+            jsonl,
+        } => {
+            let time = |t: Option<String>| t.map(|t| audit::parse_time_bound(&t)).transpose();
+            let filter = AuditFilter {
+                scope,
+                name,
+                actor,
+                action,
+                since: time(since)?,
+                until: time(until)?,
+                ..AuditFilter::default()
+            };
+            let shape = match (json, jsonl) {
+                (_, true) => admin::AuditShape::JsonLines,
+                (true, _) => admin::AuditShape::Json,
+                _ => admin::AuditShape::Table,
+            };
+            if limit == Some(0) {
+                return Err(
+                    secretstore_core::Error::Invalid("--limit must be at least 1".into()).into(),
+                );
+            }
+            let limit = limit.or((!jsonl).then_some(1000));
+            admin::audit(&svc, &who, filter, limit, shape).await
         }
     }
 }

@@ -1,25 +1,80 @@
-//! The audit log.
+//! The audit log, and who was handed a secret.
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{AuditDto, AuditList};
-use crate::error::{ApiError, AppQuery, ErrorBody};
+use crate::error::{ApiError, AppPath, AppQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
+use secretstore_core::Result;
+use secretstore_core::audit::{self, AuditFilter, AuditPage, MAX_PAGE, PageFrom};
+use secretstore_core::timestamp::OffsetDateTime;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-/// `?scope=PATH&limit=N`: which audit records.
+/// Which audit records: every filter given must hold.
 pub struct AuditParams {
     /// Only records at or under this scope.
     pub scope: Option<String>,
-    /// At most this many of the newest records (default 1000, at most 10,000).
+    /// Only records about a secret of this name.
+    pub name: Option<String>,
+    /// Only records by this actor (an account, `cli:<os user>`, `anonymous`).
+    pub actor: Option<String>,
+    /// Only this action (`secret.reveal`), or every action under a prefix ending in a dot
+    /// (`secret.`).
+    pub action: Option<String>,
+    /// Only records at or after: `2026-11-29T14:00:00Z`, `2026-11-29`, or an age (`15m`,
+    /// `24h`, `7d`).
+    pub since: Option<String>,
+    /// Only records at or before, spelled as `since`.
+    pub until: Option<String>,
+    /// A page's `next_cursor` or `prev_cursor`, as it was given.
+    pub cursor: Option<String>,
+    /// At most this many records (default and most: 1000).
     pub limit: Option<i64>,
 }
 
-/// The audit log the caller may read, oldest first: root everything, an admin its
-/// organization, a member its team; dispatchers get 403.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+/// `?scope=PATH[&cursor=C][&limit=N]`: the secret, and which page.
+pub struct AccessParams {
+    /// The scope the secret lives in.
+    pub scope: String,
+    /// A page's `next_cursor` or `prev_cursor`, as it was given.
+    pub cursor: Option<String>,
+    /// At most this many records (default and most: 1000).
+    pub limit: Option<i64>,
+}
+
+/// Where a page starts and how long it is, from a query's `cursor` and `limit`.
+fn page(cursor: Option<&str>, limit: Option<i64>) -> Result<AuditFilter> {
+    Ok(AuditFilter {
+        from: match cursor.filter(|c| !c.is_empty()) {
+            Some(c) => PageFrom::parse_cursor(c)?,
+            None => PageFrom::Newest,
+        },
+        limit: limit.unwrap_or(MAX_PAGE),
+        ..AuditFilter::default()
+    })
+}
+
+fn time(s: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    s.filter(|s| !s.is_empty())
+        .map(audit::parse_time_bound)
+        .transpose()
+}
+
+fn list_of(p: AuditPage) -> AuditList {
+    AuditList {
+        next_cursor: p.next_cursor(),
+        prev_cursor: p.prev_cursor(),
+        records: p.records.into_iter().map(AuditDto::from).collect(),
+    }
+}
+
+/// The audit log the caller may read, newest first, a page at a time: root everything,
+/// an admin its organization, a member its team; dispatchers get 403.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     params(AuditParams),
     responses((status = 200, body = AuditList), (status = 400, body = ErrorBody),
@@ -31,11 +86,35 @@ pub async fn list(
     Caller(who): Caller,
     AppQuery(q): AppQuery<AuditParams>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let log = st
-        .svc
-        .audit_log(&who, q.scope.as_deref(), q.limit.unwrap_or(1000))
-        .await?;
-    Ok(Json(AuditList {
-        records: log.into_iter().map(AuditDto::from).collect(),
-    }))
+    let filter = AuditFilter {
+        scope: q.scope,
+        name: q.name,
+        actor: q.actor,
+        action: q.action,
+        since: time(q.since.as_deref())?,
+        until: time(q.until.as_deref())?,
+        ..page(q.cursor.as_deref(), q.limit)?
+    };
+    Ok(Json(list_of(st.svc.audit_log(&who, filter).await?)))
+}
+
+/// Who was handed a secret's value, newest first, a page at a time: its reveals
+/// (`secret.reveal`) and the dispatches that handed it out (`task.dispatch`, with the
+/// version handed out and the brief as `target`). For whoever may read the audit log of
+/// its scope.
+#[utoipa::path(get, path = "/api/v1/secrets/{name}/access", tag = "audit",
+    params(("name" = String, Path), AccessParams),
+    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn access(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<AccessParams>,
+) -> Result<Json<AuditList>, ApiError> {
+    let filter = page(q.cursor.as_deref(), q.limit)?;
+    let p = st.svc.secret_access(&who, &q.scope, &name, filter).await?;
+    Ok(Json(list_of(p)))
 }

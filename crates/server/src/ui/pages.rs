@@ -311,8 +311,19 @@ impl AuditRow {
 #[template(path = "audit.html")]
 pub(crate) struct AuditPage {
     pub(crate) layout: Layout,
-    pub(crate) scope: Option<String>,
+    /// The filters, as the form shows them (empty: not given).
+    pub(crate) scope: String,
+    pub(crate) name: String,
+    pub(crate) actor: String,
+    pub(crate) action: String,
+    pub(crate) since: String,
+    pub(crate) until: String,
+    /// Whether any filter is given.
+    pub(crate) filtered: bool,
     pub(crate) limit: i64,
+    /// The links to the older and newer pages, if there are such.
+    pub(crate) older: Option<String>,
+    pub(crate) newer: Option<String>,
     pub(crate) records: Vec<AuditRow>,
 }
 

@@ -56,12 +56,13 @@ impl Session {
         given.is_some_and(|g| ct_eq(g, &self.csrf))
     }
 
-    /// Root, or an admin of some organization: who gets the audit page.
-    pub(crate) fn is_admin(&self) -> bool {
+    /// Root, an organization's admin or a team's member: who may read some audit log
+    /// (as the API decides: a dispatcher reads none).
+    pub(crate) fn reads_audit(&self) -> bool {
         self.who
             .roles
             .iter()
-            .any(|r| matches!(r, Role::Root | Role::Admin(_)))
+            .any(|r| matches!(r, Role::Root | Role::Admin(_) | Role::Member(_)))
     }
 
     /// The navigation bar's facts.
@@ -76,7 +77,7 @@ impl Session {
                 .collect::<Vec<_>>()
                 .join(", "),
             csrf: self.csrf.clone(),
-            audit: self.is_admin(),
+            audit: self.reads_audit(),
         }
     }
 

@@ -74,6 +74,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/secrets/{name}"),
     ("get", "/api/v1/secrets/{name}/value"),
     ("get", "/api/v1/secrets/{name}/versions"),
+    ("get", "/api/v1/secrets/{name}/access"),
     ("post", "/api/v1/secrets/{name}/rollback"),
     ("post", "/api/v1/secrets/{name}/link"),
     ("post", "/api/v1/tasks"),

@@ -606,6 +606,20 @@ fn table(f: &Fixture) -> Table {
     for (uri, expect) in audit {
         t.add("GET", uri, None, expect);
     }
+    // Who was handed a secret: whoever may read the audit log of its scope.
+    #[rustfmt::skip]
+    let access: [(&str, Expect); 7] = [
+        ("/api/v1/secrets/DB_URL/access?scope=acme",                     [OK, OK, DENY, DENY, NF,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=acme/platform",            [OK, OK, OK,   DENY, NF,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=acme/platform/dev",        [OK, OK, OK,   DENY, NF,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=acme/other",               [OK, OK, NF,   DENY, NF,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=globex/sales",             [OK, NF, NF,   NF,   OK,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=initech",                  [NF, NF, NF,   NF,   NF,   NF]),
+        ("/api/v1/secrets/DB_URL/access?scope=acme/nonexistent",         [NF, NF, NF,   DENY, NF,   NF]),
+    ];
+    for (uri, expect) in access {
+        t.add("GET", uri, None, expect);
+    }
 
     // ── Accounts, grants, tokens: root only ─────────────────────────────────────────
     const ROOT_ONLY: Expect = [OK, DENY, DENY, DENY, DENY, DENY];
@@ -845,7 +859,7 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
     ];
     for (who, hidden, missing) in pairs {
         let link = Some(json!({"vault_path": f.other_teams_vault_ref, "category": "agent"}));
-        let cases: [(&str, &str, Option<Value>); 9] = [
+        let cases: [(&str, &str, Option<Value>); 10] = [
             ("POST", "/api/v1/secrets/LINKH/link?scope={}", link),
             ("GET", "/api/v1/secrets?scope={}", None),
             ("GET", "/api/v1/secrets/DB_URL?scope={}", None),
@@ -855,6 +869,7 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
             ("POST", "/api/v1/secrets/DB_URL/rollback?scope={}", to1()),
             ("DELETE", "/api/v1/secrets/DB_URL?scope={}", None),
             ("GET", "/api/v1/audit?scope={}", None),
+            ("GET", "/api/v1/secrets/DB_URL/access?scope={}", None),
         ];
         for (method, uri, body) in cases {
             same_as_missing(f, bad, who, method, uri, body, hidden, missing).await;

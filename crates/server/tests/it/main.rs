@@ -10,6 +10,7 @@
 mod api;
 mod authz_table;
 mod common;
+mod daily;
 mod dispatch_not_configured;
 mod limits;
 mod regression;

@@ -564,12 +564,8 @@ async fn the_value_is_not_in_any_page_before_the_reveal_and_the_reveal_is_audite
     assert!(p.body.contains(r#"data-revealed="1""#));
     assert_eq!(p.header("cache-control"), "no-store");
     let log = h.call("GET", "/api/v1/audit", Some(&h.root), None).await;
-    let last = log.json["records"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    // Newest first.
+    let last = log.json["records"][0].clone();
     assert_eq!(last["action"], "secret.reveal");
     assert_eq!(last["actor"], "root");
     assert_eq!(last["scope"], WS);
@@ -853,8 +849,14 @@ async fn another_teams_member_gets_the_404_page_of_a_missing_scope_and_changes_n
         own.body
             .contains(r#"data-inherited="ORG_WIDE" data-from="acme""#)
     );
-    // The audit page is for administrators.
-    get(&h, "/ui/audit", bob.c()).await.status(403);
+    // The audit page shows a member his own team's records only (as the API does).
+    let log = get(&h, "/ui/audit", bob.c()).await;
+    log.status(200);
+    assert!(log.body.contains(r#"data-audit="#), "{}", log.body);
+    assert!(!log.body.contains("platform"), "{}", log.body);
+    get(&h, "/ui/audit?scope=acme/platform", bob.c())
+        .await
+        .status(404);
     assert!(
         !get(&h, "/ui/briefs", bob.c())
             .await

@@ -5,7 +5,10 @@ use super::SqlStore;
 use super::bind::Sql;
 use super::group::{Record, write_alone};
 use super::rows::{AUDIT_COLUMNS, AuditRow};
-use secretstore_core::{AuditEntry, AuditStore, HealthStore, Result, ScopePath};
+use secretstore_core::{
+    AuditCursor, AuditEntry, AuditFilter, AuditPage, AuditStore, HealthStore, PageFrom, Result,
+    ScopePath, SecretName, timestamp,
+};
 
 impl AuditStore for SqlStore {
     async fn append_audit(&self, audit: AuditEntry) -> Result<()> {
@@ -19,22 +22,164 @@ impl AuditStore for SqlStore {
         write_alone(self, record).await
     }
 
-    async fn audit_log(&self, roots: Option<&[ScopePath]>, limit: i64) -> Result<Vec<AuditEntry>> {
-        let mut sql = Sql::new(&format!("SELECT {AUDIT_COLUMNS} FROM audit"));
+    async fn audit_log(
+        &self,
+        roots: Option<&[ScopePath]>,
+        filter: &AuditFilter,
+    ) -> Result<AuditPage> {
+        let mut sql = Sql::new(&format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE 1 = 1"));
         if let Some(roots) = roots {
             if roots.is_empty() {
-                return Ok(Vec::new());
+                return Ok(AuditPage::default());
             }
-            sql.push(" WHERE ")
+            sql.push(" AND ")
                 .under("scope", roots.iter().map(ScopePath::as_str));
         }
-        sql.push(" ORDER BY id DESC LIMIT ").bind(limit);
-        let rows: Vec<AuditRow> = self
+        for (column, value) in [("name", &filter.name), ("actor", &filter.actor)] {
+            if let Some(v) = value {
+                sql.push(" AND ").push(column).push(" = ").bind(v.clone());
+            }
+        }
+        match filter.action.as_deref() {
+            Some(prefix) if prefix.ends_with('.') => {
+                sql.push(" AND action LIKE ")
+                    .bind(format!("{}%", like_literal(prefix)))
+                    .push(" ESCAPE '\\'");
+            }
+            Some(action) => _ = sql.push(" AND action = ").bind(action.to_owned()),
+            None => {}
+        }
+        if let Some(t) = filter.since {
+            sql.push(" AND at >= ").bind(timestamp::format(t));
+        }
+        if let Some(t) = filter.until {
+            sql.push(" AND at <= ").bind(timestamp::format(t));
+        }
+        let walk = Walk::of(filter);
+        walk.after(&mut sql, "at", "id");
+        walk.order(&mut sql, "at", "id", filter.limit);
+        walk.page(self, sql, filter.limit).await
+    }
+
+    async fn secret_access(
+        &self,
+        scope: &ScopePath,
+        name: &SecretName,
+        filter: &AuditFilter,
+    ) -> Result<AuditPage> {
+        let walk = Walk::of(filter);
+        // Two walks down one index each (reveals by name, dispatches by secret), each cut
+        // at the page's length, then merged: never more rows read than two pages.
+        let mut sql = Sql::new(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM (SELECT {AUDIT_COLUMNS} FROM audit \
+             WHERE action = 'secret.reveal' AND name = "
+        ));
+        sql.bind(name.to_string())
+            .push(" AND scope = ")
+            .bind(scope.to_string());
+        walk.after(&mut sql, "at", "id");
+        walk.order(&mut sql, "at", "id", filter.limit);
+        sql.push(
+            ") r UNION ALL SELECT id, at, actor, action, scope, name, version, target, source, detail \
+             FROM (SELECT a.id AS id, bs.dispatched_at AS at, a.actor AS actor, a.action AS action, \
+             bs.scope AS scope, bs.name AS name, bs.version AS version, bs.brief_id AS target, \
+             a.source AS source, NULL AS detail FROM brief_secrets bs \
+             JOIN audit a ON a.target = bs.brief_id AND a.action = 'task.dispatch' \
+             WHERE bs.name = ",
+        );
+        sql.bind(name.to_string())
+            .push(" AND bs.scope = ")
+            .bind(scope.to_string());
+        walk.after(&mut sql, "bs.dispatched_at", "a.id");
+        walk.order(&mut sql, "bs.dispatched_at", "a.id", filter.limit);
+        sql.push(") d");
+        walk.order(&mut sql, "at", "id", filter.limit);
+        walk.page(self, sql, filter.limit).await
+    }
+}
+
+/// How a page walks the log's order (time, then id) from where it starts: newest first,
+/// unless it is the page before a cursor (read oldest first from it, then turned round).
+/// Either way one walk down an index that ends in (…, at, id).
+struct Walk {
+    newest_first: bool,
+    from: PageFrom,
+    cursor: Option<AuditCursor>,
+}
+
+impl Walk {
+    fn of(filter: &AuditFilter) -> Self {
+        let (newest_first, cursor) = match filter.from {
+            PageFrom::Newest => (true, None),
+            PageFrom::Before(c) => (true, Some(c)),
+            PageFrom::After(c) => (false, Some(c)),
+        };
+        Walk {
+            newest_first,
+            from: filter.from,
+            cursor,
+        }
+    }
+
+    /// ` AND (at, id) < (…)`: the rows past the cursor, if there is one.
+    fn after(&self, sql: &mut Sql, at: &str, id: &str) {
+        if let Some(c) = self.cursor {
+            let op = if self.newest_first { ") < (" } else { ") > (" };
+            sql.push(" AND (").push(at).push(", ").push(id).push(op);
+            sql.bind(timestamp::format(c.at))
+                .push(", ")
+                .bind(c.id)
+                .push(")");
+        }
+    }
+
+    /// ` ORDER BY at, id … LIMIT n + 1`: one row more than the page, to know whether
+    /// there is a page beyond it.
+    fn order(&self, sql: &mut Sql, at: &str, id: &str, limit: i64) {
+        let dir = if self.newest_first { " DESC" } else { " ASC" };
+        sql.push(" ORDER BY ")
+            .push(at)
+            .push(dir)
+            .push(", ")
+            .push(id)
+            .push(dir);
+        sql.push(" LIMIT ").bind(limit + 1);
+    }
+
+    /// Reads the rows of `sql` as one page, newest first, with its neighbours' cursors.
+    async fn page(&self, store: &SqlStore, sql: Sql, limit: i64) -> Result<AuditPage> {
+        let rows: Vec<AuditRow> = store
             .read(async |conn| Ok(sql.query_as()?.fetch_all(conn).await?))
             .await?;
-        // Newest `limit`, shown oldest first.
-        rows.into_iter().rev().map(AuditEntry::try_from).collect()
+        let mut records = rows
+            .into_iter()
+            .map(AuditEntry::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        let beyond = records.len() as i64 > limit;
+        records.truncate(usize::try_from(limit).unwrap_or(0));
+        if !self.newest_first {
+            records.reverse();
+        }
+        let (older, newer) = match self.from {
+            PageFrom::Newest => (beyond, false),
+            PageFrom::Before(_) => (beyond, true),
+            PageFrom::After(_) => (true, beyond),
+        };
+        // Past an empty page the way back starts at the cursor itself.
+        let edge = |r: Option<&AuditEntry>| r.and_then(AuditCursor::of).or(self.cursor);
+        Ok(AuditPage {
+            older: older.then(|| edge(records.last())).flatten(),
+            newer: newer.then(|| edge(records.first())).flatten(),
+            records,
+        })
     }
+}
+
+/// `s` as a literal inside a LIKE pattern escaped by `\`.
+fn like_literal(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 impl HealthStore for SqlStore {

@@ -205,13 +205,13 @@ pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project,
 /// The start of a statement that records secrets of a brief, before their `(…)` lists.
 macro_rules! insert_brief_secrets_into {
     () => {
-        "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version) VALUES "
+        "INSERT INTO brief_secrets (brief_id, scope, name, version, backend_version, dispatched_at) VALUES "
     };
 }
 
 /// The statement that records one secret of a brief.
 pub(super) const INSERT_BRIEF_SECRET: &str =
-    concat!(insert_brief_secrets_into!(), "($1, $2, $3, $4, $5)");
+    concat!(insert_brief_secrets_into!(), "($1, $2, $3, $4, $5, $6)");
 
 /// Records a dispatch: its brief row and the secrets it handed out (its audit record is
 /// written beside it by the caller, in the same transaction).
@@ -232,7 +232,7 @@ pub(super) async fn insert_dispatch(
     if rec.secrets.is_empty() {
         return Ok(());
     }
-    // One statement for every secret of the brief (at most MAX_REFS rows of five
+    // One statement for every secret of the brief (at most MAX_REFS rows of six
     // parameters: far below what either database accepts).
     let mut insert = Sql::new(insert_brief_secrets_into!());
     for (i, s) in rec.secrets.iter().enumerate() {
@@ -250,6 +250,8 @@ pub(super) async fn insert_dispatch(
             .bind(s.version)
             .push(", ")
             .bind(s.backend_version.clone())
+            .push(", ")
+            .bind(stamp(rec.created_at))
             .push(")");
     }
     insert.query()?.execute(&mut *tx).await?;

@@ -193,6 +193,7 @@ fn write_lite<'r>(
                     &rec.status.as_str(),
                 ],
             )?;
+            let dispatched_at = stamp(rec.created_at);
             for s in &rec.secrets {
                 lite::execute(
                     &tx,
@@ -203,6 +204,7 @@ fn write_lite<'r>(
                         &s.name,
                         &s.version,
                         &s.backend_version,
+                        &dispatched_at,
                     ],
                 )?;
             }

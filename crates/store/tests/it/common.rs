@@ -181,10 +181,11 @@ pub async fn dispatch(
             })
             .collect(),
     };
-    store
-        .record_dispatch(&rec, audit("brief.dispatch"))
-        .await
-        .unwrap();
+    let mut record = audit("task.dispatch")
+        .scope(&rec.project)
+        .target(rec.brief_id.to_string());
+    record.at = rec.created_at;
+    store.record_dispatch(&rec, record).await.unwrap();
     rec.brief_id
 }
 

@@ -3,7 +3,9 @@
 //! the lock, the group commit; what one driver commits the other reads at once.
 
 use crate::common::{Db, at, audit, dispatch, scope, scopes, task, with_busy_timeout};
-use secretstore_core::{AuditStore, DispatchStore, ScopeStore, SecretName, SecretStore, TaskId};
+use secretstore_core::{
+    AuditFilter, AuditStore, DispatchStore, ScopeStore, SecretName, SecretStore, TaskId,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -103,8 +105,12 @@ async fn a_group_commit_waits_for_another_process_holding_the_write_lock() {
     drop(lock);
     let rec = store.dispatch_record(&brief).await.unwrap();
     assert_eq!(rec.secrets.len(), 1);
-    let all = store.audit_log(None, 100).await.unwrap();
-    assert!(all.iter().any(|a| a.action == "brief.dispatch"));
+    let all = store
+        .audit_log(None, &AuditFilter::default())
+        .await
+        .unwrap()
+        .records;
+    assert!(all.iter().any(|a| a.action == "task.dispatch"));
     assert!(all.iter().any(|a| a.action == "secret.reveal"));
 }
 

@@ -12,7 +12,8 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::Response;
 use secretstore_core::Error;
-use serde::Deserialize;
+use secretstore_core::audit::{self, AuditFilter, PageFrom};
+use serde::{Deserialize, Serialize};
 
 /// How many briefs and audit records a page shows.
 const BRIEFS_SHOWN: i64 = 100;
@@ -102,42 +103,94 @@ pub(crate) async fn end_session(State(st): State<AppState>, req: Request) -> Res
     see_other("/ui/sessions")
 }
 
-#[derive(Deserialize, Default)]
+/// The filters of the audit page, as its form sends them (empty fields: not given).
+#[derive(Deserialize, Serialize, Default, Clone)]
 struct AuditQuery {
-    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    scope: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    actor: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    since: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    until: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    cursor: String,
 }
 
-/// `GET /ui/audit[?scope=PATH]`: the audit log, for root and organization admins.
-pub(crate) async fn audit(State(st): State<AppState>, s: Session, uri: Uri) -> Response {
-    if !s.is_admin() {
-        return s.error(&Error::Forbidden(format!(
-            "the audit log is for administrators (root or an organization's admin); {} is neither",
-            s.who.account
-        )));
+impl AuditQuery {
+    fn filter(&self) -> secretstore_core::Result<AuditFilter> {
+        let given = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let time = |s: &str| given(s).map(|s| audit::parse_time_bound(&s)).transpose();
+        Ok(AuditFilter {
+            scope: given(&self.scope),
+            name: given(&self.name),
+            actor: given(&self.actor),
+            action: given(&self.action),
+            since: time(&self.since)?,
+            until: time(&self.until)?,
+            from: match given(&self.cursor) {
+                Some(c) => PageFrom::parse_cursor(&c)?,
+                None => PageFrom::Newest,
+            },
+            limit: AUDIT_SHOWN,
+        })
     }
+
+    /// The link to the page at `cursor` under the same filters.
+    fn link(&self, cursor: Option<String>) -> Option<String> {
+        let q = AuditQuery {
+            cursor: cursor?,
+            ..self.clone()
+        };
+        Some(format!(
+            "/ui/audit?{}",
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        ))
+    }
+}
+
+/// `GET /ui/audit[?scope=&name=&actor=&action=&since=&until=&cursor=]`: the audit log the
+/// caller may read (as the API decides), filtered, newest first, a page at a time.
+pub(crate) async fn audit(State(st): State<AppState>, s: Session, uri: Uri) -> Response {
     let q: AuditQuery = match serde_urlencoded::from_str(uri.query().unwrap_or("")) {
         Ok(q) => q,
         Err(_) => {
             return s.error(&Error::Invalid("malformed query".into()));
         }
     };
-    let scope = q.scope.filter(|v| !v.is_empty());
-    let records = match st
-        .svc
-        .audit_log(&s.who, scope.as_deref(), AUDIT_SHOWN)
-        .await
-    {
-        Ok(v) => v,
+    let page = match q.filter() {
+        Ok(f) => st.svc.audit_log(&s.who, f).await,
+        Err(e) => Err(e),
+    };
+    let page = match page {
+        Ok(p) => p,
         Err(e) => return s.error(&e),
     };
+    let older = q.link(page.next_cursor());
+    let newer = q.link(page.prev_cursor());
     let opt = |v: Option<String>| v.unwrap_or_default();
     let page = AuditPage {
         layout: Layout::new("Audit log", Some(s.nav()), "audit"),
-        scope,
+        filtered: [&q.scope, &q.name, &q.actor, &q.action, &q.since, &q.until]
+            .iter()
+            .any(|v| !v.is_empty()),
+        scope: q.scope,
+        name: q.name,
+        actor: q.actor,
+        action: q.action,
+        since: q.since,
+        until: q.until,
         limit: AUDIT_SHOWN,
-        records: records
+        older,
+        newer,
+        records: page
+            .records
             .into_iter()
-            .rev()
             .map(|r| AuditRow {
                 at: Stamp::new(r.at),
                 actor: r.actor,

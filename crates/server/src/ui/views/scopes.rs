@@ -339,7 +339,7 @@ pub(super) async fn scope_view(
         categories: Category::ALL.iter().map(|c| c.as_str()).collect(),
         form_name,
         form_category,
-        audit_link: s.is_admin() && allowed(Action::ReadAudit),
+        audit_link: allowed(Action::ReadAudit),
     };
     Ok(with_logged(render(status, &page), logged))
 }

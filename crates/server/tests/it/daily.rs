@@ -1,0 +1,186 @@
+//! Day-to-day questions over the API (issue #14): the audit log filtered and paged, and
+//! who was handed a secret.
+
+use crate::api::{task, tree};
+use crate::common::*;
+use serde_json::{Value, json};
+
+/// Every record of `uri`'s pages, walked with `next_cursor` until the last page.
+async fn every_page(h: &Harness, uri: &str, token: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    loop {
+        let u = match &cursor {
+            Some(c) => format!("{uri}{sep}cursor={c}"),
+            None => uri.to_owned(),
+        };
+        let a = h.call("GET", &u, Some(token), None).await;
+        assert_eq!(a.status, 200, "{u}: {}", a.text);
+        all.extend(a.json["records"].as_array().unwrap().iter().cloned());
+        match a.json["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn the_audit_log_is_filtered_and_paged_newest_first() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let alice = h
+        .account("alice", Some(("member", Some("acme/platform"))))
+        .await;
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-1").await;
+    for _ in 0..5 {
+        let r = h
+            .call(
+                "GET",
+                "/api/v1/secrets/STRIPE_KEY/value?scope=acme/platform",
+                Some(&alice),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200);
+    }
+    let reveals = every_page(
+        &h,
+        "/api/v1/audit?name=STRIPE_KEY&actor=alice&action=secret.reveal&since=1h&limit=2",
+        &h.root,
+    )
+    .await;
+    assert_eq!(reveals.len(), 5, "{reveals:?}");
+    let ids: Vec<i64> = reveals.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(ids, sorted, "newest first, each once");
+    // An action prefix; a time range that holds nothing.
+    let writes = every_page(&h, "/api/v1/audit?action=secret.&actor=root", &h.root).await;
+    assert!(
+        writes
+            .iter()
+            .all(|r| r["action"].as_str().unwrap().starts_with("secret."))
+    );
+    assert!(writes.iter().any(|r| r["action"] == "secret.set"));
+    let old = h
+        .call("GET", "/api/v1/audit?until=2001-01-01", Some(&h.root), None)
+        .await;
+    assert_eq!(old.json["records"], json!([]));
+    assert_eq!(old.json["next_cursor"], Value::Null);
+    // A previous page leads back to the first.
+    let first = h
+        .call("GET", "/api/v1/audit?limit=3", Some(&h.root), None)
+        .await;
+    let next = first.json["next_cursor"].as_str().unwrap();
+    let second = h
+        .call(
+            "GET",
+            &format!("/api/v1/audit?limit=3&cursor={next}"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    let prev = second.json["prev_cursor"].as_str().unwrap();
+    let back = h
+        .call(
+            "GET",
+            &format!("/api/v1/audit?limit=3&cursor={prev}"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(back.json["records"], first.json["records"]);
+    assert_eq!(back.json["prev_cursor"], Value::Null);
+}
+
+/// Bad filters get a 400 in the product's words, naming what was wrong.
+#[tokio::test]
+async fn bad_audit_filters_get_400_in_the_products_words() {
+    let h = Harness::new().await;
+    for (q, words) in [
+        ("cursor=bogus", "invalid cursor"),
+        ("cursor=o1.x", "invalid cursor"),
+        ("since=yesterday", "invalid time"),
+        ("since=2026-11-30&until=2026-11-29", "is after until"),
+        ("limit=0", "limit must be at least 1"),
+        ("limit=many", "limit"),
+        ("name=lower-case", "name"),
+    ] {
+        let a = h
+            .call("GET", &format!("/api/v1/audit?{q}"), Some(&h.root), None)
+            .await;
+        assert_eq!(a.status, 400, "{q}: {}", a.text);
+        assert_eq!(a.json["error"]["code"], "invalid_request", "{q}");
+        let m = a.json["error"]["message"].as_str().unwrap();
+        assert!(m.contains(words), "{q}: {m}");
+        assert!(
+            !m.contains("serde") && !m.contains("deserialize"),
+            "{q}: {m}"
+        );
+    }
+}
+
+/// A secret's access list names each reveal and each dispatch that handed it out, with
+/// who, when, from where, which version and which brief — never the value.
+#[tokio::test]
+async fn a_secrets_access_names_its_reveals_and_dispatches() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let alice = h
+        .account("alice", Some(("member", Some("acme/platform"))))
+        .await;
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-1").await;
+    // The same name in a narrower scope is another secret.
+    h.secret("acme/platform/dev", "OTHER", "x").await;
+    let t = task(&h, &["STRIPE_KEY"], None).await;
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-2").await;
+    h.call(
+        "GET",
+        "/api/v1/secrets/STRIPE_KEY/value?scope=acme/platform",
+        Some(&alice),
+        None,
+    )
+    .await;
+    let a = h
+        .call(
+            "GET",
+            "/api/v1/secrets/STRIPE_KEY/access?scope=acme/platform",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let r = a.json["records"].as_array().unwrap();
+    assert_eq!(r.len(), 2, "{}", a.text);
+    assert_eq!(r[0]["action"], "secret.reveal");
+    assert_eq!(r[0]["actor"], "alice");
+    assert_eq!(r[0]["version"], 2);
+    assert_eq!(r[1]["action"], "task.dispatch");
+    assert_eq!(r[1]["actor"], "root");
+    assert_eq!(r[1]["version"], 1);
+    assert_eq!(r[1]["target"], brief.as_str());
+    assert!(r.iter().all(|x| x["source"].is_string()));
+    assert!(!a.text.contains("sk-canary"));
+    // Another scope's secret of that name has its own (empty) list.
+    let other = h
+        .call(
+            "GET",
+            "/api/v1/secrets/STRIPE_KEY/access?scope=acme/platform/dev",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(other.json["records"], json!([]), "{}", other.text);
+}
