@@ -20,7 +20,7 @@ use crate::Res;
 use crate::seed::{self, REFS, Seeded};
 use crate::stats::{self, Summary};
 use secretstore_core::{
-    BackendKind, Backends, Fetch, Level, Principal, ScopePath, Service, ServiceConfig,
+    AuditFilter, BackendKind, Backends, Fetch, Level, Principal, ScopePath, Service, ServiceConfig,
     StoredMaterial,
 };
 use secretstore_store::{Dialect, FolderBriefStore, Keyring, LocalBackend, SqlStore};
@@ -98,6 +98,12 @@ pub(crate) struct Figures {
     pub(crate) acquire_untested_us: f64,
     /// One Fernet decrypt alone, mean, microseconds.
     pub(crate) decrypt_us: f64,
+    /// The newest page of 100 audit records (as many records as secrets), µs.
+    pub(crate) audit_page: Summary,
+    /// The newest page of 100 records about one secret name, µs.
+    pub(crate) audit_name: Summary,
+    /// The newest page of one secret's access list, µs.
+    pub(crate) audit_access: Summary,
 }
 
 /// How many times each thing is measured.
@@ -204,6 +210,42 @@ pub(crate) async fn measure(
         }
     }
     let decrypt_us = decrypt_cost(&keys);
+    // The audit log's questions, on as many records as there are secrets: a page of 100
+    // newest first, unfiltered and by one secret's name, and a secret's access list.
+    seed::audit(&pool, &secret_scopes, n).await?;
+    let page = |name: Option<String>| AuditFilter {
+        name,
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    let (mut audit_page, mut audit_name, mut audit_access) = (Vec::new(), Vec::new(), Vec::new());
+    let asked = seed::name(7);
+    for round in 0..it.resolve.min(300) + 20 {
+        let t0 = Instant::now();
+        let all = svc.audit_log(&who, page(None)).await?;
+        let t1 = Instant::now();
+        let named = svc.audit_log(&who, page(Some(asked.clone()))).await?;
+        let t2 = Instant::now();
+        let access = svc
+            .secret_access(&who, chain[1].as_str(), &asked, page(None))
+            .await?;
+        let t3 = Instant::now();
+        if all.records.len() != 100 || named.records.len() != 100.min(n / 1000) {
+            return Err(format!(
+                "audit pages of {} and {} records",
+                all.records.len(),
+                named.records.len()
+            )
+            .into());
+        }
+        drop(access);
+        // The first rounds warm the statements and pages.
+        if round >= 20 {
+            audit_page.push((t1 - t0).as_secs_f64() * 1e6);
+            audit_name.push((t2 - t1).as_secs_f64() * 1e6);
+            audit_access.push((t3 - t2).as_secs_f64() * 1e6);
+        }
+    }
     pool.close().await;
     Ok(Figures {
         rows: seeded.rows,
@@ -216,6 +258,9 @@ pub(crate) async fn measure(
         acquire_us: acquire,
         acquire_untested_us: acquire_untested,
         decrypt_us,
+        audit_page: stats::summary(&mut audit_page),
+        audit_name: stats::summary(&mut audit_name),
+        audit_access: stats::summary(&mut audit_access),
     })
 }
 

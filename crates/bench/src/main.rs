@@ -405,6 +405,7 @@ async fn inprocess(
 ) -> Res<()> {
     println!("in process on {} (local backend, 20 refs):", name(dialect));
     let mut p50 = Vec::new();
+    let mut audit = Vec::new();
     for (label, n) in [("small", SMALL), ("large", large)] {
         let work = tempfile::Builder::new()
             .prefix("secretstore-bench-inproc.")
@@ -445,6 +446,9 @@ async fn inprocess(
         report.set(&k("dispatch_p99_us"), r1(f.dispatch.p99));
         report.set(&k("floor_us"), r1(f.floor.p50));
         report.set(&k("seed_rows_per_s"), r1(f.rows as f64 / f.seed_seconds));
+        report.set(&k("audit_page_p50_us"), r1(f.audit_page.p50));
+        report.set(&k("audit_name_page_p50_us"), r1(f.audit_name.p50));
+        report.set(&k("audit_access_page_p50_us"), r1(f.audit_access.p50));
         if label == "small" {
             // The headline figures are those of the small data set.
             report.set(&format!("{prefix}resolve_p50_us"), r1(f.resolve.p50));
@@ -482,6 +486,16 @@ async fn inprocess(
             }
         }
         p50.push((f.resolve.p50, f.dispatch.p50));
+        audit.push([f.audit_page.p50, f.audit_name.p50, f.audit_access.p50]);
+    }
+    if let [lo, hi] = audit[..] {
+        // How much dearer a page is on the large log than on the small one (each kind).
+        let ratio = (0..3).map(|i| hi[i] / lo[i]).fold(0.0, f64::max);
+        report.set(&format!("{prefix}audit_scaling_ratio"), r2(ratio));
+        println!(
+            "  audit pages (p50 µs, {SMALL} → {large} records): newest {:.0} → {:.0}, by name {:.0} → {:.0}, access {:.0} → {:.0}; worst ratio {ratio:.2}",
+            lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]
+        );
     }
     if let [(rs, ds), (rl, dl)] = p50[..] {
         report.set(&format!("{prefix}scaling_ratio"), r2(rl / rs));

@@ -148,6 +148,58 @@ pub(crate) async fn secrets(
     })
 }
 
+/// The actions of the seeded audit records: reveals most.
+const ACTIONS: [&str; 4] = [
+    "secret.reveal",
+    "secret.reveal",
+    "secret.set",
+    "task.dispatch",
+];
+
+/// Seeds `n` audit records over `chain`, a second apart (the newest now): each by one of
+/// 50 actors, about one of 1,000 secret names (`name(i % 1000)`), spread over the scopes.
+pub(crate) async fn audit(pool: &AnyPool, chain: &[ScopePath; 3], n: usize) -> Res<()> {
+    let start = timestamp::now().unix_timestamp() - n as i64;
+    let mut done = 0;
+    while done < n {
+        let mut tx = pool.begin().await?;
+        let end = (done + PER_TX).min(n);
+        while done < end {
+            let rows = PER_STATEMENT.min(end - done);
+            let mut sql = String::from(
+                "INSERT INTO audit (at, actor, action, scope, name, version, source) VALUES ",
+            );
+            for r in 0..rows {
+                let p = 1 + 5 * r;
+                if r > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${p}, ${}, ${}, ${}, ${}, 1, 'bench')",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4
+                ));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for i in done..done + rows {
+                let at = timestamp::OffsetDateTime::from_unix_timestamp(start + i as i64)?;
+                q = q
+                    .bind(timestamp::format(at))
+                    .bind(format!("actor-{}", i % 50))
+                    .bind(ACTIONS[i % ACTIONS.len()])
+                    .bind(chain[i % 3].as_str().to_owned())
+                    .bind(name(i % 1000));
+            }
+            q.execute(&mut *tx).await?;
+            done += rows;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 /// The two INSERTs of `rows` rows: `$1` is the timestamp, `$2` the writer, then three
 /// parameters a row for `secrets` (id, scope, name) and two for `secret_versions` (id,
 /// token). sqlx prepares each text once per connection and keeps it.

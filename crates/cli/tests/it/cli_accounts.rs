@@ -176,3 +176,56 @@ fn a_revoked_token_is_refused_at_once_by_its_server_and_within_a_second_by_anoth
         revoked.elapsed()
     );
 }
+
+/// The audit log's filters on the command line, and its export as JSON lines: one record
+/// per line, newest first, each a JSON object, never a value.
+#[test]
+fn audit_filters_and_exports_json_lines() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme/platform", "agent", "audit-jsonl-canary")
+        .ok();
+    for _ in 0..3 {
+        e.run(&["secret", "get", "A", "--scope", "acme/platform"])
+            .ok();
+    }
+    let out = e
+        .run(&[
+            "audit",
+            "--name",
+            "A",
+            "--action",
+            "secret.reveal",
+            "--since",
+            "1h",
+            "--jsonl",
+        ])
+        .ok()
+        .to_string();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines
+            .iter()
+            .all(|r| r["action"] == "secret.reveal" && r["name"] == "A")
+    );
+    assert!(
+        lines[0]["id"].as_i64() > lines[2]["id"].as_i64(),
+        "newest first"
+    );
+    assert!(!out.contains("audit-jsonl-canary"));
+    let one = e
+        .run(&["audit", "--actor", "cli:tester", "--limit", "1", "--json"])
+        .ok()
+        .to_string();
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    e.run(&["audit", "--limit", "0"])
+        .fails(1, "--limit must be at least 1");
+    e.run(&["audit", "--since", "yesterday"])
+        .fails(1, "invalid time");
+    e.run(&["audit", "--json", "--jsonl"])
+        .fails(2, "cannot be used with");
+}

@@ -35,18 +35,44 @@ impl AuditStore for SqlStore {
             sql.push(" AND ")
                 .under("scope", roots.iter().map(ScopePath::as_str));
         }
-        for (column, value) in [("name", &filter.name), ("actor", &filter.actor)] {
+        // The walk goes down the index of the first filter given, in this order (a name
+        // or an actor is rarer than an action). The others are written so that no
+        // planner takes their index instead (`column || ''`): without statistics SQLite
+        // would otherwise walk every record of an action to find one secret's.
+        let mut indexed = false;
+        let mut column = |name: &'static str| -> &'static str {
+            if std::mem::replace(&mut indexed, true) {
+                match name {
+                    "name" => "(name || '')",
+                    "actor" => "(actor || '')",
+                    _ => "(action || '')",
+                }
+            } else {
+                name
+            }
+        };
+        for (name, value) in [("name", &filter.name), ("actor", &filter.actor)] {
             if let Some(v) = value {
-                sql.push(" AND ").push(column).push(" = ").bind(v.clone());
+                let c = column(name);
+                sql.push(" AND ").push(c).push(" = ").bind(v.clone());
             }
         }
+        let action = column("action");
         match filter.action.as_deref() {
             Some(prefix) if prefix.ends_with('.') => {
-                sql.push(" AND action LIKE ")
+                sql.push(" AND ")
+                    .push(action)
+                    .push(" LIKE ")
                     .bind(format!("{}%", like_literal(prefix)))
                     .push(" ESCAPE '\\'");
             }
-            Some(action) => _ = sql.push(" AND action = ").bind(action.to_owned()),
+            Some(a) => {
+                _ = sql
+                    .push(" AND ")
+                    .push(action)
+                    .push(" = ")
+                    .bind(a.to_owned())
+            }
             None => {}
         }
         if let Some(t) = filter.since {
@@ -68,24 +94,24 @@ impl AuditStore for SqlStore {
         filter: &AuditFilter,
     ) -> Result<AuditPage> {
         let walk = Walk::of(filter);
-        // Two walks down one index each (reveals by name, dispatches by secret), each cut
+        // Two walks down one index each (reveals by name, dispatches by secret, joined
+        // to their records by target: CROSS JOIN keeps SQLite to that order), each cut
         // at the page's length, then merged: never more rows read than two pages.
         let mut sql = Sql::new(&format!(
             "SELECT {AUDIT_COLUMNS} FROM (SELECT {AUDIT_COLUMNS} FROM audit \
-             WHERE action = 'secret.reveal' AND name = "
+             WHERE (action || '') = 'secret.reveal' AND (scope || '') = "
         ));
-        sql.bind(name.to_string())
-            .push(" AND scope = ")
-            .bind(scope.to_string());
+        sql.bind(scope.to_string())
+            .push(" AND name = ")
+            .bind(name.to_string());
         walk.after(&mut sql, "at", "id");
         walk.order(&mut sql, "at", "id", filter.limit);
         sql.push(
             ") r UNION ALL SELECT id, at, actor, action, scope, name, version, target, source, detail \
              FROM (SELECT a.id AS id, bs.dispatched_at AS at, a.actor AS actor, a.action AS action, \
              bs.scope AS scope, bs.name AS name, bs.version AS version, bs.brief_id AS target, \
-             a.source AS source, NULL AS detail FROM brief_secrets bs \
-             JOIN audit a ON a.target = bs.brief_id AND a.action = 'task.dispatch' \
-             WHERE bs.name = ",
+             a.source AS source, NULL AS detail FROM brief_secrets bs CROSS JOIN audit a \
+             WHERE a.target = bs.brief_id AND (a.action || '') = 'task.dispatch' AND bs.name = ",
         );
         sql.bind(name.to_string())
             .push(" AND bs.scope = ")
