@@ -211,7 +211,8 @@ pub(crate) async fn measure(
     }
     let decrypt_us = decrypt_cost(&keys);
     // The audit log's questions, on as many records as there are secrets: a page of 100
-    // newest first, unfiltered and by one secret's name, and a secret's access list.
+    // newest first, unfiltered and by one secret's name, and a page of 10 of a secret's
+    // access list.
     seed::audit(&pool, &secret_scopes, n).await?;
     let page = |name: Option<String>| AuditFilter {
         name,
@@ -227,10 +228,20 @@ pub(crate) async fn measure(
         let named = svc.audit_log(&who, page(Some(asked.clone()))).await?;
         let t2 = Instant::now();
         let access = svc
-            .secret_access(&who, chain[1].as_str(), &asked, page(None))
+            .secret_access(
+                &who,
+                chain[1].as_str(),
+                &asked,
+                AuditFilter {
+                    // A sixth of a name's records are its reveals at one scope: a full page
+                    // on the smallest log too.
+                    limit: 10,
+                    ..AuditFilter::default()
+                },
+            )
             .await?;
         let t3 = Instant::now();
-        if all.records.len() != 100 || named.records.len() != 100.min(n / 1000) {
+        if all.records.len() != 100 || named.records.len() != 100 {
             return Err(format!(
                 "audit pages of {} and {} records",
                 all.records.len(),

@@ -493,7 +493,7 @@ async fn inprocess(
         let ratio = (0..3).map(|i| hi[i] / lo[i]).fold(0.0, f64::max);
         report.set(&format!("{prefix}audit_scaling_ratio"), r2(ratio));
         println!(
-            "  audit pages (p50 µs, {SMALL} → {large} records): newest {:.0} → {:.0}, by name {:.0} → {:.0}, access {:.0} → {:.0}; worst ratio {ratio:.2}",
+            "  audit pages (p50 µs, {SMALL} → {large} records): newest 100 {:.0} → {:.0}, 100 by name {:.0} → {:.0}, 10 of an access list {:.0} → {:.0}; worst ratio {ratio:.2}",
             lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]
         );
     }

@@ -157,7 +157,8 @@ const ACTIONS: [&str; 4] = [
 ];
 
 /// Seeds `n` audit records over `chain`, a second apart (the newest now): each by one of
-/// 50 actors, about one of 1,000 secret names (`name(i % 1000)`), spread over the scopes.
+/// 50 actors, about one of 10 secret names (`name(i % 10)`: a page of 100 by name is full on the
+/// smallest log too), spread over the scopes.
 pub(crate) async fn audit(pool: &AnyPool, chain: &[ScopePath; 3], n: usize) -> Res<()> {
     let start = timestamp::now().unix_timestamp() - n as i64;
     let mut done = 0;
@@ -190,7 +191,7 @@ pub(crate) async fn audit(pool: &AnyPool, chain: &[ScopePath; 3], n: usize) -> R
                     .bind(format!("actor-{}", i % 50))
                     .bind(ACTIONS[i % ACTIONS.len()])
                     .bind(chain[i % 3].as_str().to_owned())
-                    .bind(name(i % 1000));
+                    .bind(name(i % 10));
             }
             q.execute(&mut *tx).await?;
             done += rows;
