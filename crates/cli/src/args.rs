@@ -126,7 +126,7 @@ pub(crate) enum Cmd {
         /// Only records about a secret of this name.
         #[arg(long)]
         name: Option<String>,
-        /// Only records by this actor (an account, cli:<os user>, anonymous).
+        /// Only records by this actor (an account, `cli:<os user>`, anonymous).
         #[arg(long)]
         actor: Option<String>,
         /// Only this action (secret.reveal), or every action under a prefix ending in a

@@ -536,6 +536,18 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
     ui.find(r#"tr[data-audit="secret.reveal"]"#).await;
     ui.find(r#"tr[data-audit="secret.rollback"]"#).await;
     assert!(!ui.source().await.contains("postgres://"));
+    // The filters as a form: only reveals, then back to every record.
+    ui.fill("#f-action", "secret.reveal").await;
+    ui.click(r#"form[data-form="audit-filter"] button[type="submit"]"#)
+        .await;
+    ui.find(r#"tr[data-audit="secret.reveal"]"#).await;
+    assert_eq!(ui.count(r#"tr[data-audit="secret.rollback"]"#).await, 0);
+    assert!(
+        ui.path().await.contains("action=secret.reveal"),
+        "{}",
+        ui.path().await
+    );
+    ui.goto(&format!("/ui/audit?scope={WS}")).await;
     ui.screenshot("ui-audit.png").await;
     ui.goto("/ui/").await;
     ui.screenshot("ui-scopes.png").await;
