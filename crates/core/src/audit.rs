@@ -58,7 +58,7 @@ impl Default for AuditFilter {
 
 impl AuditFilter {
     /// Checks what a caller wrote: a limit of at least one (at most a page), filters of a sane length, a time
-    /// range that is not upside down. Empty filters count as not given.
+    /// range that is not upside down. An empty filter is refused: leaving it out matches everything.
     pub fn checked(mut self) -> Result<Self> {
         if self.limit < 1 {
             return Err(Error::Invalid(format!(
@@ -75,7 +75,9 @@ impl AuditFilter {
             ("action", &mut self.action),
         ] {
             if v.as_deref().is_some_and(str::is_empty) {
-                *v = None;
+                return Err(Error::Invalid(format!(
+                    "the {what} filter is empty; leave it out to match every {what}"
+                )));
             }
             if let Some(s) = v
                 && s.len() > MAX_FILTER_LEN
@@ -289,7 +291,13 @@ mod tests {
             name: Some(String::new()),
             ..Default::default()
         };
-        assert_eq!(empty.checked().unwrap().name, None);
+        assert!(
+            empty
+                .checked()
+                .unwrap_err()
+                .to_string()
+                .contains("name filter is empty")
+        );
         let long = AuditFilter {
             actor: Some("a".repeat(257)),
             ..Default::default()

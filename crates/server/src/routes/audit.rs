@@ -50,7 +50,8 @@ pub struct AccessParams {
 /// Where a page starts and how long it is, from a query's `cursor` and `limit`.
 fn page(cursor: Option<&str>, limit: Option<i64>) -> Result<AuditFilter> {
     Ok(AuditFilter {
-        from: match cursor.filter(|c| !c.is_empty()) {
+        from: match cursor {
+            Some("") => return Err(empty("cursor")),
             Some(c) => PageFrom::parse_cursor(c)?,
             None => PageFrom::Newest,
         },
@@ -59,10 +60,16 @@ fn page(cursor: Option<&str>, limit: Option<i64>) -> Result<AuditFilter> {
     })
 }
 
-fn time(s: Option<&str>) -> Result<Option<OffsetDateTime>> {
-    s.filter(|s| !s.is_empty())
-        .map(audit::parse_time_bound)
-        .transpose()
+/// An empty query value over the API is a mistake in the request, not "any".
+fn empty(what: &str) -> secretstore_core::Error {
+    secretstore_core::Error::Invalid(format!("{what} is empty; leave it out instead"))
+}
+
+fn time(what: &str, s: Option<&str>) -> Result<Option<OffsetDateTime>> {
+    match s {
+        Some("") => Err(empty(what)),
+        s => s.map(audit::parse_time_bound).transpose(),
+    }
 }
 
 fn list_of(p: AuditPage) -> AuditList {
@@ -91,8 +98,8 @@ pub async fn list(
         name: q.name,
         actor: q.actor,
         action: q.action,
-        since: time(q.since.as_deref())?,
-        until: time(q.until.as_deref())?,
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
         ..page(q.cursor.as_deref(), q.limit)?
     };
     Ok(Json(list_of(st.svc.audit_log(&who, filter).await?)))
