@@ -33,6 +33,7 @@ pub mod ports;
 pub mod random;
 pub mod resolve;
 pub mod scope;
+pub mod search;
 pub mod service;
 pub mod timestamp;
 pub mod value;
@@ -54,10 +55,11 @@ pub use name::SecretName;
 pub use ports::{
     AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore,
     DispatchedSecret, Expected, Fetch, Fetched, HealthStore, MetadataStore, NewVersion,
-    Reservation, Reserved, ScopeStore, SecretStore, ValueBackend, Written,
+    Reservation, Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
+pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
     Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, Service, ServiceConfig,
 };

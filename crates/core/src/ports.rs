@@ -12,6 +12,7 @@ use crate::model::{
 };
 use crate::name::SecretName;
 use crate::scope::ScopePath;
+use crate::search::{HitKind, Pattern, SearchHit, Visible};
 use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
 use std::future::Future;
@@ -500,6 +501,27 @@ pub trait AuditStore: Send + Sync {
     ) -> impl Future<Output = Result<AuditPage>> + Send;
 }
 
+/// The database: finding things by name, among the scopes a caller sees.
+pub trait SearchStore: Send + Sync {
+    /// At most `limit` things of one kind whose name matches `pattern`, at scopes in
+    /// `visible` (everywhere with `None`), ordered by name, then scope.
+    fn search(
+        &self,
+        visible: Option<&Visible>,
+        pattern: &Pattern,
+        kind: HitKind,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<SearchHit>>> + Send;
+    /// At most `limit` secrets whose name matches `pattern`, at scopes in `visible`
+    /// (everywhere with `None`), ordered by name, then scope.
+    fn find_secrets(
+        &self,
+        visible: Option<&Visible>,
+        pattern: &Pattern,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<SecretMeta>>> + Send;
+}
+
 /// The database: whether it answers (readiness probes).
 pub trait HealthStore: Send + Sync {
     /// One round trip to the database (`SELECT 1` on a pooled connection).
@@ -507,10 +529,13 @@ pub trait HealthStore: Send + Sync {
 }
 
 /// The database, as the domain sees it: one supertrait over the stores by resource. All
-/// SQL lives behind these traits; a type that implements all five is a `MetadataStore`.
+/// SQL lives behind these traits; a type that implements all six is a `MetadataStore`.
 pub trait MetadataStore:
-    ScopeStore + SecretStore + DispatchStore + AuditStore + HealthStore
+    ScopeStore + SecretStore + DispatchStore + AuditStore + SearchStore + HealthStore
 {
 }
 
-impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore + HealthStore> MetadataStore for T {}
+impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore + SearchStore + HealthStore>
+    MetadataStore for T
+{
+}

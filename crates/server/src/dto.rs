@@ -152,6 +152,35 @@ pub struct SecretList {
     pub secrets: Vec<SecretDto>,
 }
 
+/// One thing a search found.
+#[derive(Serialize, ToSchema)]
+pub struct HitDto {
+    /// `secret`, `scope`, `task` or `brief`.
+    #[schema(example = "secret")]
+    pub kind: &'static str,
+    /// A secret's name, a scope's path, a task's or a brief's id.
+    pub name: String,
+    /// The scope it lives in (a scope's own path; a task's or a brief's project).
+    pub scope: String,
+}
+
+impl From<secretstore_core::SearchHit> for HitDto {
+    fn from(h: secretstore_core::SearchHit) -> Self {
+        HitDto {
+            kind: h.kind.as_str(),
+            name: h.name,
+            scope: h.scope.to_string(),
+        }
+    }
+}
+
+/// `GET /api/v1/search`: what was found, secrets first, each kind ordered by name.
+#[derive(Serialize, ToSchema)]
+pub struct SearchList {
+    /// Each thing found.
+    pub hits: Vec<HitDto>,
+}
+
 /// One version of a secret's history.
 #[derive(Serialize, ToSchema)]
 pub struct VersionDto {

@@ -29,7 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::{ApiError, ErrorSummary};
-use routes::{accounts, audit, briefs, health, scopes, secrets, sessions, tasks};
+use routes::{accounts, audit, briefs, health, scopes, search, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
@@ -158,6 +158,7 @@ pub fn app(state: AppState) -> Router {
         .route("/briefs/{id}/callback", post(briefs::callback))
         .route("/briefs/{id}/revoke", post(briefs::revoke))
         .route("/audit", get(audit::list))
+        .route("/search", get(search::search))
         .route("/whoami", get(accounts::whoami))
         .route("/accounts", post(accounts::create).get(accounts::list))
         .route("/accounts/{name}", get(accounts::get))

@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         routes::briefs::revoke,
         routes::audit::list,
         routes::audit::access,
+        routes::search::search,
         routes::accounts::whoami,
         routes::accounts::create,
         routes::accounts::list,
@@ -130,6 +131,8 @@ fn shape(path: &str, param: &str) -> Option<(String, usize)> {
     let resource = path.strip_prefix("/api/v1/")?.split('/').next()?;
     match (resource, param) {
         (_, "org" | "team" | "workspace" | "project") => Some((format!("^{SEGMENT}$"), 63)),
+        // `GET /api/v1/secrets?name=` is a pattern, shaped by its own parameter.
+        ("secrets", "name") if path == "/api/v1/secrets" => None,
         ("secrets", "name") => Some(("^[A-Z_][A-Z0-9_]{0,127}$".into(), 128)),
         ("secrets", "scope") => Some(scope(3)),
         ("audit" | "accounts", "scope") => Some(scope(4)),

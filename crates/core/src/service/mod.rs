@@ -12,6 +12,7 @@ pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
 mod doctor;
 mod links;
 mod scopes;
+mod search;
 mod secrets;
 
 use crate::backends::Backends;

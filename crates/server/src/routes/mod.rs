@@ -5,6 +5,7 @@ pub mod audit;
 pub mod briefs;
 pub mod health;
 pub mod scopes;
+pub mod search;
 pub mod secrets;
 pub mod sessions;
 pub mod tasks;

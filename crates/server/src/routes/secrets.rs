@@ -24,10 +24,17 @@ pub struct ScopeParam {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-/// `?scope=PATH`, optional: one scope's secrets, or every visible one.
+/// `?scope=PATH&name=PATTERN`, both optional: one scope's secrets, or every visible one;
+/// all of them, or those whose name matches.
 pub struct OptionalScope {
     /// Only this scope; without it, every scope the caller may see.
     pub scope: Option<String>,
+    /// Only secrets whose name holds this (`stripe` finds `STRIPE_KEY` and `OLD_STRIPE`),
+    /// or matches it whole with `*` for any run of characters (`STRIPE_*`); either case.
+    #[param(min_length = 1, max_length = 256)]
+    pub name: Option<String>,
+    /// With `name`: at most this many (default and most: 1000), ordered by name, then scope.
+    pub limit: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -104,9 +111,17 @@ pub async fn list(
     Caller(who): Caller,
     AppQuery(q): AppQuery<OptionalScope>,
 ) -> Result<Json<SecretList>, ApiError> {
-    let metas = match q.scope {
-        Some(scope) => st.svc.list(&who, &scope).await?,
-        None => st.svc.list_visible(&who).await?,
+    let metas = match (q.scope, q.name) {
+        (scope, Some(name)) => {
+            st.svc
+                .find_secrets(&who, scope.as_deref(), &name, q.limit)
+                .await?
+        }
+        (_, None) if q.limit.is_some() => {
+            return Err(Error::Invalid("limit goes with name=PATTERN".into()).into());
+        }
+        (Some(scope), None) => st.svc.list(&who, &scope).await?,
+        (None, None) => st.svc.list_visible(&who).await?,
     };
     Ok(Json(SecretList {
         secrets: metas.into_iter().map(SecretDto::from).collect(),

@@ -84,6 +84,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/briefs/{id}/callback"),
     ("post", "/api/v1/briefs/{id}/revoke"),
     ("get", "/api/v1/audit"),
+    ("get", "/api/v1/search"),
     ("get", "/api/v1/whoami"),
     ("post", "/api/v1/accounts"),
     ("get", "/api/v1/accounts"),

@@ -587,6 +587,10 @@ fn table(f: &Fixture) -> Table {
 
     // ── Audit ───────────────────────────────────────────────────────────────────────
     //                                                   root admin member disp outsider nobody
+    // Search: any caller, over what it sees (visible_lists checks what is found).
+    for uri in ["/api/v1/search?q=db", "/api/v1/secrets?name=db"] {
+        t.add("GET", uri, None, [OK, OK, OK, OK, OK, OK]);
+    }
     #[rustfmt::skip]
     let audit: [(&str, Expect); 13] = [
         ("/api/v1/audit",                                [OK, OK, OK,   DENY, OK,   DENY]),
@@ -1007,6 +1011,69 @@ async fn visible_lists(f: &Fixture, bad: &mut Vec<String>) {
                 who.slug(),
                 paths(&a, "secrets", "scope")
             ));
+        }
+    }
+    // Search finds exactly what the lists show: secrets by name, scopes by path (every
+    // path of the fixture holds an `e`), tasks and briefs by id, in the caller's scopes.
+    for (who, scopes, secrets) in expected {
+        let hits = |a: &Answer, kind: &str| -> BTreeSet<String> {
+            a.json["hits"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter(|h| h["kind"] == kind)
+                        .filter_map(|h| h["scope"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let a = f.call(who, "GET", "/api/v1/search?q=db_url", None).await;
+        if a.status.as_u16() != OK || hits(&a, "secret") != set(secrets) {
+            bad.push(format!(
+                "{} GET /api/v1/search?q=db_url → secrets at {:?}, expected {secrets:?}",
+                who.slug(),
+                hits(&a, "secret")
+            ));
+        }
+        let a = f.call(who, "GET", "/api/v1/search?q=e", None).await;
+        if a.status.as_u16() != OK || hits(&a, "scope") != set(scopes) {
+            bad.push(format!(
+                "{} GET /api/v1/search?q=e → scopes {:?}, expected {scopes:?}",
+                who.slug(),
+                hits(&a, "scope")
+            ));
+        }
+        let a = f.call(who, "GET", "/api/v1/secrets?name=DB_*", None).await;
+        if a.status.as_u16() != OK || paths(&a, "secrets", "scope") != set(secrets) {
+            bad.push(format!(
+                "{} GET /api/v1/secrets?name=DB_* → secrets at {:?}, expected {secrets:?}",
+                who.slug(),
+                paths(&a, "secrets", "scope")
+            ));
+        }
+        for (id, kind, project) in [
+            (&f.own_task, "task", PROJECT),
+            (&f.other_task, "task", OTHER_PROJECT),
+            (&f.globex_task, "task", GLOBEX_PROJECT),
+            (&f.own_brief, "brief", PROJECT),
+            (&f.other_brief, "brief", OTHER_PROJECT),
+            (&f.globex_brief, "brief", GLOBEX_PROJECT),
+        ] {
+            let a = f
+                .call(who, "GET", &format!("/api/v1/search?q={id}"), None)
+                .await;
+            let want = if scopes.contains(&project) {
+                set(&[project])
+            } else {
+                BTreeSet::new()
+            };
+            if a.status.as_u16() != OK || hits(&a, kind) != want {
+                bad.push(format!(
+                    "{} GET /api/v1/search?q=<{kind} in {project}> → {}, expected {want:?}",
+                    who.slug(),
+                    short(&a.text)
+                ));
+            }
         }
     }
     // Sessions: root sees everyone's, the others only their own (before the table ends

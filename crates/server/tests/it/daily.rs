@@ -206,3 +206,81 @@ async fn a_secrets_access_names_its_reveals_and_dispatches() {
         .await;
     assert_eq!(other.json["records"], json!([]), "{}", other.text);
 }
+
+/// Search over the API: secrets, scopes, tasks and briefs by name; bad patterns get a 400
+/// in the product's words.
+#[tokio::test]
+async fn search_finds_secrets_scopes_tasks_and_briefs_by_name() {
+    let h = Harness::new().await;
+    for s in ["acme", "acme/payments", "acme/payments/prod"] {
+        h.scope(s).await;
+    }
+    for (scope, name) in [("acme", "OLD_STRIPE"), ("acme/payments", "STRIPE_KEY")] {
+        let a = h
+            .call(
+                "PUT",
+                &format!("/api/v1/secrets/{name}?scope={scope}"),
+                Some(&h.root),
+                Some(json!({"value": "sk-live-search-value", "category": "provider"})),
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let a = h
+        .call("GET", "/api/v1/search?q=stripe", Some(&h.root), None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        a.json["hits"],
+        json!([
+            {"kind": "secret", "name": "OLD_STRIPE", "scope": "acme"},
+            {"kind": "secret", "name": "STRIPE_KEY", "scope": "acme/payments"},
+        ])
+    );
+    assert!(!a.text.contains("sk-live-search-value"));
+    let a = h
+        .call("GET", "/api/v1/search?q=PAY", Some(&h.root), None)
+        .await;
+    let kinds: Vec<_> = a.json["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {}",
+                h["kind"].as_str().unwrap(),
+                h["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(kinds, ["scope acme/payments", "scope acme/payments/prod"]);
+    let a = h
+        .call("GET", "/api/v1/secrets?name=stripe_*", Some(&h.root), None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let found = a.json["secrets"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["name"], "STRIPE_KEY");
+    let a = h
+        .call(
+            "GET",
+            "/api/v1/secrets?name=stripe&scope=acme",
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(a.json["secrets"].as_array().unwrap().len(), 1, "{}", a.text);
+    for (q, words) in [
+        ("/api/v1/search?q=", "search pattern is empty"),
+        ("/api/v1/search?q=**", "search pattern is empty"),
+        ("/api/v1/search?q=a&limit=0", "limit must be at least 1"),
+        ("/api/v1/search", "q"),
+        ("/api/v1/secrets?name=", "search pattern is empty"),
+        ("/api/v1/secrets?limit=5", "limit goes with name"),
+    ] {
+        let a = h.call("GET", q, Some(&h.root), None).await;
+        assert_eq!(a.status, 400, "{q}: {}", a.text);
+        let m = a.json["error"]["message"].as_str().unwrap();
+        assert!(m.contains(words), "{q}: {m}");
+    }
+}

@@ -5,6 +5,7 @@
 //! PostgreSQL rejects (sqlx issue #3000). [`Sql`] is the same idea with `$N`.
 
 use super::error::StoreResult;
+use secretstore_core::{ScopePath, Visible};
 use sqlx::any::{Any, AnyArguments, AnyRow};
 use sqlx::error::BoxDynError;
 use sqlx::query::{Query, QueryAs};
@@ -75,6 +76,24 @@ impl Sql {
             self.push(" OR ").push(column).push(" LIKE ");
             self.bind(format!("{}/%", root.replace('_', "\\_")));
             self.push(" ESCAPE '\\'");
+        }
+        self.push(")")
+    }
+
+    /// Appends the condition that `column` names a scope in `visible`: at or under one of
+    /// its subtrees, or one of its exact scopes. `visible` must not be empty.
+    pub(super) fn visible(&mut self, column: &str, visible: &Visible) -> &mut Self {
+        self.push("(");
+        if !visible.subtrees.is_empty() {
+            self.under(column, visible.subtrees.iter().map(ScopePath::as_str));
+        }
+        if !visible.exact.is_empty() {
+            if !visible.subtrees.is_empty() {
+                self.push(" OR ");
+            }
+            self.push(column)
+                .push(" IN ")
+                .bind_list(visible.exact.iter().map(|s| s.as_str().to_owned()));
         }
         self.push(")")
     }

@@ -33,6 +33,7 @@ mod query_count;
 mod reservations;
 mod rows;
 mod scopes;
+mod search;
 mod secrets;
 mod sessions;
 mod token_cache;

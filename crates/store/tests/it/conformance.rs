@@ -49,6 +49,153 @@ mod database {
         }
     }
 
+    /// Search: a part of a name or a glob, in either case, only at the scopes given, `_`
+    /// and `%` taken literally, ordered by name then scope, and the limit applied in SQL.
+    #[tokio::test(flavor = "current_thread")]
+    async fn search_finds_names_among_the_scopes_seen_and_nowhere_else() {
+        use secretstore_core::{HitKind, Pattern, SearchStore, Visible};
+        for db in databases() {
+            let store = db.open().await;
+            for s in [
+                "acme/pay/prod/bot",
+                "acme/ops/dev",
+                "acme_x/pay",
+                "acmex/pay",
+            ] {
+                scopes(&store, s).await;
+            }
+            let put = [
+                ("acme", "OLD_STRIPE"),
+                ("acme/pay", "STRIPE_KEY"),
+                ("acme/pay/prod", "STRIPE_KEY"),
+                ("acme/ops", "A_B"),
+                ("acme/ops", "AXB"),
+                ("acme_x/pay", "STRIPE_KEY"),
+                ("acmex/pay", "STRIPE_KEY"),
+            ];
+            for (sc, name) in put {
+                store
+                    .write_versions(vec![write(sc, name, None, "gAAAA-token")])
+                    .await
+                    .unwrap();
+            }
+            let t = crate::common::task(&store, "acme/pay/prod/bot").await;
+            let b = crate::common::dispatch(
+                &store,
+                &t,
+                "acme/pay/prod/bot",
+                "2026-12-01T00:00:00Z",
+                vec![],
+            )
+            .await;
+            let p = |s: &str| Pattern::parse(s).unwrap();
+            let names = |hits: Vec<secretstore_core::SearchHit>| -> Vec<String> {
+                hits.iter()
+                    .map(|h| format!("{} {}", h.scope, h.name))
+                    .collect()
+            };
+            let all = store
+                .search(None, &p("stripe"), HitKind::Secret, 100)
+                .await
+                .unwrap();
+            assert_eq!(
+                names(all),
+                [
+                    "acme OLD_STRIPE",
+                    "acme/pay STRIPE_KEY",
+                    "acme/pay/prod STRIPE_KEY",
+                    "acme_x/pay STRIPE_KEY",
+                    "acmex/pay STRIPE_KEY",
+                ],
+                "{}",
+                db.kind
+            );
+            let glob = store
+                .search(None, &p("Stripe_*"), HitKind::Secret, 100)
+                .await
+                .unwrap();
+            assert_eq!(glob.len(), 4, "{}: {glob:?}", db.kind);
+            let literal = store
+                .search(None, &p("A_B"), HitKind::Secret, 100)
+                .await
+                .unwrap();
+            assert_eq!(names(literal), ["acme/ops A_B"], "{}", db.kind);
+            // A member of acme/pay: its team, under it, and its organization's own secrets;
+            // not acme_x (whose path an unescaped `_` would match), not acme/ops.
+            let member = Visible {
+                subtrees: vec![scope("acme/pay")],
+                exact: vec![scope("acme")],
+            };
+            let seen = store
+                .search(Some(&member), &p("stripe"), HitKind::Secret, 100)
+                .await
+                .unwrap();
+            assert_eq!(
+                names(seen),
+                [
+                    "acme OLD_STRIPE",
+                    "acme/pay STRIPE_KEY",
+                    "acme/pay/prod STRIPE_KEY"
+                ],
+                "{}",
+                db.kind
+            );
+            let limited = store
+                .search(Some(&member), &p("stripe"), HitKind::Secret, 2)
+                .await
+                .unwrap();
+            assert_eq!(limited.len(), 2, "{}", db.kind);
+            let metas = store
+                .find_secrets(Some(&member), &p("KEY"), 100)
+                .await
+                .unwrap();
+            assert_eq!(metas.len(), 2, "{}", db.kind);
+            assert!(metas.iter().all(|m| m.name.as_str() == "STRIPE_KEY"));
+            let scopes_found = store
+                .search(Some(&member), &p("PAY"), HitKind::Scope, 100)
+                .await
+                .unwrap();
+            assert_eq!(
+                names(scopes_found),
+                [
+                    "acme/pay acme/pay",
+                    "acme/pay/prod acme/pay/prod",
+                    "acme/pay/prod/bot acme/pay/prod/bot"
+                ],
+                "{}",
+                db.kind
+            );
+            let ops = Visible {
+                subtrees: vec![scope("acme/ops")],
+                exact: vec![scope("acme")],
+            };
+            let prefix = &t.to_string()[..8];
+            for (v, want) in [(Some(&member), 1), (Some(&ops), 0), (None, 1)] {
+                let tasks = store
+                    .search(v, &p(prefix), HitKind::Task, 100)
+                    .await
+                    .unwrap();
+                assert_eq!(tasks.len(), want, "{}: {tasks:?}", db.kind);
+            }
+            let briefs = store
+                .search(Some(&member), &p(&b.to_string()[..8]), HitKind::Brief, 100)
+                .await
+                .unwrap();
+            assert_eq!(briefs.len(), 1, "{}", db.kind);
+            assert_eq!(briefs[0].scope, scope("acme/pay/prod/bot"));
+            let none = store
+                .search(
+                    Some(&Visible::default()),
+                    &p("stripe"),
+                    HitKind::Secret,
+                    100,
+                )
+                .await
+                .unwrap();
+            assert!(none.is_empty());
+        }
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn scopes_need_their_parent_and_are_unique() {
         for db in databases() {
