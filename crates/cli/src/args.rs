@@ -256,7 +256,7 @@ pub(crate) enum SecretCmd {
         #[arg(long, value_name = "N")]
         expect_version: Option<i64>,
     },
-    /// Print the value exactly, nothing added.
+    /// Print the value exactly: nothing added, but a newline when stdout is a terminal.
     Get {
         #[command(flatten)]
         at: At,
@@ -332,8 +332,14 @@ pub(crate) enum TaskCmd {
 
 #[derive(Subcommand)]
 pub(crate) enum BriefCmd {
-    /// Print the stored brief JSON, with its status (running, completed or revoked).
-    Show { brief_id: String },
+    /// Show a brief: its task, project, status (running, completed or revoked), when it
+    /// completed, and the secrets it handed out (never a value).
+    Show {
+        brief_id: String,
+        /// Print the stored brief JSON, with "status" and "completed_at".
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a brief: its callback token stops working at once.
     Revoke { brief_id: String },
 }

@@ -48,6 +48,9 @@ pub(crate) enum CliError {
     /// Stdin cannot be read.
     #[error("cannot read stdin: {0}")]
     ReadStdin(std::io::Error),
+    /// `callback verify` found nothing on stdin.
+    #[error("no callback token on stdin: nothing to verify")]
+    TokenMissing,
     /// The token given on stdin is not text.
     #[error("the token on stdin is not UTF-8")]
     TokenNotUtf8,
@@ -160,6 +163,9 @@ impl CliError {
             CliError::Config { hint, .. } => Some(hint),
             CliError::Tls(_) => Some(TLS_HINT),
             CliError::Listen { .. } => Some("set SECRETSTORE_LISTEN to a free address"),
+            CliError::TokenMissing => Some(
+                "pipe the token in: printf '%s' \"$SECRETSTORE_CALLBACK_TOKEN\" | secretstore callback verify BRIEF_ID",
+            ),
             CliError::Core(e) => e.hint(),
             _ => None,
         }

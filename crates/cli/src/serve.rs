@@ -111,13 +111,22 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         );
     }
     let who = Principal::operator(&cfg.os_user);
-    if let Some(token) = svc.bootstrap_root(&who).await? {
+    let root = svc.bootstrap_root(&who).await?;
+    let first_start = root.is_some();
+    if let Some(token) = root {
         outln!("created the account root; its API token, shown once:")?;
         outln!()?;
         outln!("    {}", token.expose_secret())?;
         outln!()?;
-        outln!("try: curl -H \"Authorization: Bearer $TOKEN\" {url}/api/v1/whoami")?;
+        // What to export, under the README's names.
+        outln!("export ROOT={}", token.expose_secret())?;
     }
+    outln!("export API={url}/api/v1")?;
+    outln!("web UI: {url}/ui/ (sign in with an API token)")?;
+    if first_start {
+        outln!("try: curl -H \"Authorization: Bearer $ROOT\" \"$API/whoami\"")?;
+    }
+    // Last: "listening on" is what scripts wait for.
     outln!(
         "secretstore listening on {url} (API under {url}/api/v1, OpenAPI at {url}/api/v1/openapi.json)"
     )?;

@@ -13,6 +13,27 @@ pub(crate) type Svc = Service<SqlStore>;
 /// What to do when no Fernet key is set.
 const KEY_HINT: &str = "run `secretstore init` to write a .env with a new key, or `secretstore keygen` and set FERNET_SECRET_KEY";
 
+/// Fails when the database is a SQLite file that does not exist: every command but `init`
+/// and `serve` works on a database made before, and must not make an empty one (with its
+/// -wal and -shm files) in whatever folder it was run from.
+pub(crate) fn require_database(cfg: &Config) -> Result<()> {
+    let Some(path) = secretstore_store::files::sqlite_file(&cfg.database_url) else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = if path.is_relative() && !path.starts_with(".") && !path.starts_with("..") {
+        std::path::Path::new(".").join(&path)
+    } else {
+        path
+    };
+    Err(CliError::config(
+        format!("no database at {}", shown.display()),
+        "run `secretstore init` to create one here, or set DATABASE_URL to the database to use",
+    ))
+}
+
 /// Opens the service with the pool size of a command (4 connections).
 pub(crate) async fn open(cfg: &Config) -> Result<Svc> {
     open_with(cfg, 4).await

@@ -12,7 +12,7 @@ use crate::args::{BriefCmd, CallbackCmd, Cli, Cmd, OrgCmd, ScopeCmd, TaskCmd};
 use crate::config::RawSettings;
 use crate::error::Result;
 use crate::output::outln;
-use crate::wiring::open;
+use crate::wiring::{open, require_database};
 use secretstore_core::audit::{self, AuditFilter};
 use secretstore_core::{Level, Principal};
 use secretstore_store::Keyring;
@@ -32,6 +32,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         return crate::serve::serve(raw).await;
     }
     let cfg = raw.validate()?;
+    require_database(&cfg)?;
     let svc = open(&cfg).await?;
     let who = Principal::operator(&cfg.os_user);
     match cli.cmd {
@@ -82,8 +83,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             batch_size,
         } => admin::rekey(&svc, &cfg, dry_run, batch_size).await,
         Cmd::Brief {
-            cmd: BriefCmd::Show { brief_id },
-        } => task::show_brief(&svc, &who, &brief_id).await,
+            cmd: BriefCmd::Show { brief_id, json },
+        } => task::show_brief(&svc, &who, &brief_id, json).await,
         Cmd::Brief {
             cmd: BriefCmd::Revoke { brief_id },
         } => task::revoke_brief(&svc, &who, &brief_id).await,

@@ -62,7 +62,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
         SecretCmd::Get { at, version } => {
             let (value, _) = svc.reveal(who, &at.scope, &at.name, version).await?;
             let mut out = std::io::stdout().lock();
+            // A newline on a terminal only, so that the prompt starts on a line of its
+            // own; into a pipe or a file, the value byte for byte.
+            let newline: &[u8] = match std::io::IsTerminal::is_terminal(&out) {
+                true => b"\n",
+                false => b"",
+            };
             out.write_all(value.expose_secret().as_bytes())
+                .and_then(|_| out.write_all(newline))
                 .and_then(|_| out.flush())
                 .map_err(CliError::WriteStdout)?;
         }

@@ -3,7 +3,7 @@
 
 use crate::error::{CliError, Result};
 use crate::output::{out, outln};
-use crate::output::{to_json, zeroize_json};
+use crate::output::{print_table, to_json, zeroize_json};
 use crate::wiring::Svc;
 use crate::{envfile, input};
 use secretstore_core::{Principal, timestamp};
@@ -285,18 +285,68 @@ fn exit_code(status: std::process::ExitStatus) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// `brief show`: the stored brief JSON, with its status.
-pub(super) async fn show_brief(svc: &Svc, who: &Principal, brief_id: &str) -> Result<ExitCode> {
+/// `brief show`: the brief with its status and, once the callback came, when: for people
+/// a summary and a table of the secrets it handed out; with `--json`, the stored brief
+/// JSON plus `status` and `completed_at`.
+pub(super) async fn show_brief(
+    svc: &Svc,
+    who: &Principal,
+    brief_id: &str,
+    json: bool,
+) -> Result<ExitCode> {
     let brief = svc.brief(who, brief_id).await?;
     let rec = svc.brief_status(who, brief_id).await?;
-    let mut shown = serde_json::to_value(&brief).map_err(CliError::Json)?;
-    if let Some(o) = shown.as_object_mut() {
-        o.insert("status".into(), rec.status.as_str().into());
-        if let Some(at) = rec.completed_at {
-            o.insert("completed_at".into(), timestamp::format(at).into());
+    if json {
+        let mut shown = serde_json::to_value(&brief).map_err(CliError::Json)?;
+        if let Some(o) = shown.as_object_mut() {
+            o.insert("status".into(), rec.status.as_str().into());
+            if let Some(at) = rec.completed_at {
+                o.insert("completed_at".into(), timestamp::format(at).into());
+            }
         }
+        outln!("{}", to_json(&shown)?)?;
+        return Ok(ExitCode::SUCCESS);
     }
-    outln!("{}", to_json(&shown)?)?;
+    let mut lines = vec![
+        ("brief", brief.brief_id.to_string()),
+        ("task", brief.task_id.to_string()),
+        ("project", brief.project.to_string()),
+        ("dispatched", timestamp::format(brief.created_at)),
+        ("status", rec.status.as_str().to_string()),
+    ];
+    if let Some(at) = rec.completed_at {
+        lines.push(("completed", timestamp::format(at)));
+    }
+    if brief.payload.is_some() {
+        lines.push(("payload", "yes (--json shows it)".into()));
+    }
+    for (label, value) in lines {
+        outln!("{label:<10} {value}")?;
+    }
+    outln!()?;
+    let with_backend_versions = brief.secrets.iter().any(|s| s.backend_version.is_some());
+    let mut header = vec!["NAME", "SCOPE", "VERSION", "BACKEND", "CATEGORY"];
+    if with_backend_versions {
+        header.push("BACKEND VERSION");
+    }
+    let rows: Vec<Vec<String>> = brief
+        .secrets
+        .iter()
+        .map(|s| {
+            let mut row = vec![
+                s.name.clone(),
+                s.scope.to_string(),
+                s.version.to_string(),
+                s.backend.to_string(),
+                s.category.to_string(),
+            ];
+            if with_backend_versions {
+                row.push(s.backend_version.clone().unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    print_table(&header, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -321,6 +371,9 @@ pub(super) async fn revoke_brief(svc: &Svc, who: &Principal, brief_id: &str) -> 
 /// `callback verify`: reads the token from stdin; exits with 0 when it is valid, 1 when not.
 pub(super) async fn verify_callback(svc: &Svc, brief_id: &str) -> Result<ExitCode> {
     let token = input::token_from_stdin()?;
+    if token.is_empty() {
+        return Err(CliError::TokenMissing);
+    }
     if svc.verify_callback(brief_id, &token).await? {
         outln!("valid")?;
         Ok(ExitCode::SUCCESS)

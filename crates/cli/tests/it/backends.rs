@@ -140,7 +140,7 @@ fn one_task_mixes_local_aws_and_vault_and_values_stay_out_of_the_database() {
     assert_eq!(d["env"]["AWS_DB"], "aws-canary-2");
     assert_eq!(d["env"]["VAULT_TOKEN_X"], "vault-canary-3");
     let brief = json(
-        e.run(&["brief", "show", d["brief_id"].as_str().unwrap()])
+        e.run(&["brief", "show", d["brief_id"].as_str().unwrap(), "--json"])
             .ok(),
     );
     let backends: Vec<&str> = brief["secrets"]
@@ -476,7 +476,7 @@ fn briefs_can_live_in_s3_with_server_side_encryption() {
         .trim()
         .to_string();
     let id = e.run(&["dispatch", &task]).ok().trim().to_string();
-    let brief = json(e.run(&["brief", "show", &id]).ok());
+    let brief = json(e.run(&["brief", "show", &id, "--json"]).ok());
     assert_eq!(brief["secrets"][0]["name"], "A");
     assert!(!e.path("briefs").exists(), "no local brief folder");
     // Ask S3 itself (boto3, which moto brings into the test venv) how the object is stored.
@@ -1156,7 +1156,7 @@ fn a_brief_records_the_backend_versions_whose_values_it_handed_out() {
     assert_eq!(d["env"][&aws], "aws-2");
     assert_eq!(d["env"][&vault], "vault-2");
     let id = d["brief_id"].as_str().unwrap();
-    let brief = json(e.run(&["brief", "show", id]).ok());
+    let brief = json(e.run(&["brief", "show", id, "--json"]).ok());
     let (aws_now, _, _) = aws_state(&secret_id);
     let by_name = |n: &str| {
         brief["secrets"]

@@ -608,7 +608,10 @@ fn import_is_all_or_nothing() {
 #[test]
 fn missing_key_gives_a_hint() {
     let env = Env::bare();
-    // Scopes need no key, so the key is the only thing missing for a write.
+    // A database without a key: `init` makes both, then the key is taken away. Scopes
+    // need no key, so the key is the only thing missing for a write.
+    env.run(&["init"]).ok();
+    std::fs::remove_file(env.path(".env")).unwrap();
     env.run(&["org", "create", "acme"]).ok();
     let r = env.set("X", "acme", "provider", "CANARY-nokey-3301");
     r.fails(1, "FERNET_SECRET_KEY");
@@ -1070,4 +1073,160 @@ fn secrets_stored_under_unsafe_names_before_the_rule_are_listed_reported_refused
         .ok();
     let d = env.run(&["doctor"]);
     assert!(!d.stdout.contains("BASH_ENV"), "{}", d.stdout);
+}
+
+/// A copy of `env` with no `DATABASE_URL` (in postgres mode it has one): a folder with no
+/// database at all.
+fn without_database_url(mut env: Env) -> Env {
+    env.vars.retain(|(k, _)| k != "DATABASE_URL");
+    env
+}
+
+/// Issue 14: a command other than `init` and `serve` in a folder without a database created
+/// `secretstore.db` (and its -wal and -shm) there and went on, on an empty database.
+#[test]
+fn commands_in_a_folder_without_a_database_created_one_instead_of_failing() {
+    let env = without_database_url(Env::bare());
+    let commands: &[&[&str]] = &[
+        &["org", "create", "acme"],
+        &["team", "create", "acme/platform"],
+        &["secret", "list", "--scope", "acme"],
+        &["secret", "get", "X", "--scope", "acme"],
+        &[
+            "secret",
+            "import",
+            "prod.env",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ],
+        &["task", "create", "--project", PROJECT, "--ref", "X"],
+        &["resolve", "--project", PROJECT, "--ref", "X"],
+        &["dispatch", "00000000-0000-0000-0000-000000000000"],
+        &["brief", "show", "00000000-0000-0000-0000-000000000000"],
+        &["callback", "verify", "00000000-0000-0000-0000-000000000000"],
+        &["account", "list"],
+        &["token", "create", "root"],
+        &["audit"],
+        &["doctor"],
+        &["rekey", "--dry-run"],
+    ];
+    for args in commands {
+        let r = env.run_stdin(args, b"CANARY-nodb-7701");
+        r.fails(1, "no database at ./secretstore.db");
+        assert!(
+            r.stderr.lines().any(|l| l.starts_with("hint: ")
+                && l.contains("secretstore init")
+                && l.contains("DATABASE_URL")),
+            "{args:?}: no hint: {}",
+            r.stderr
+        );
+        no_leak(&r, "CANARY-nodb-7701");
+    }
+    let r = env.run_stdin(
+        &[
+            "secret",
+            "set",
+            "X",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+        ],
+        b"CANARY-nodb-7702",
+    );
+    r.fails(1, "no database at ./secretstore.db");
+    no_leak(&r, "CANARY-nodb-7702");
+    // Another SQLite file that does not exist is named as it is.
+    let other = [("DATABASE_URL", "sqlite://other.db")];
+    run_vars(&env, &other, &["org", "create", "acme"], b"").fails(1, "no database at ./other.db");
+    let left: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "files were created: {left:?}");
+    // `keygen` needs no database; `init` creates it, and then the commands work.
+    env.run(&["keygen"]).ok();
+    env.run(&["init"]).ok();
+    env.run(&["org", "create", "acme"]).ok();
+}
+
+/// Issue 14: `callback verify` with nothing on stdin said the token was not valid, as if
+/// one had been given, instead of saying that none was.
+#[test]
+fn callback_verify_with_empty_stdin_said_not_valid_instead_of_token_missing() {
+    let env = Env::new().with_tree();
+    env.set("A", "acme", "agent", "CANARY-cbempty-7711").ok();
+    let task = env
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    let d: serde_json::Value =
+        serde_json::from_str(env.run(&["dispatch", &task, "--json"]).ok()).unwrap();
+    let brief = d["brief_id"].as_str().unwrap().to_string();
+    let token = d["env"]["SECRETSTORE_CALLBACK_TOKEN"].as_str().unwrap();
+    for empty in [&b""[..], b"\n", b"\r\n"] {
+        let r = env.run_stdin(&["callback", "verify", &brief], empty);
+        r.fails(1, "no callback token on stdin");
+        assert!(!r.stderr.contains("not valid"), "{}", r.stderr);
+        assert!(
+            r.stderr.lines().any(|l| l.starts_with("hint: ")),
+            "no hint: {}",
+            r.stderr
+        );
+        no_leak(&r, token);
+    }
+    // Nothing changed: the token still verifies.
+    env.run_stdin(&["callback", "verify", &brief], token.as_bytes())
+        .ok();
+}
+
+/// Issue 14: a value from stdin or `--from-file` past the limit was reported as 65539 bytes
+/// (as much as was read), not its real size.
+#[test]
+fn size_errors_named_the_bytes_read_instead_of_the_real_size() {
+    let env = Env::new().with_tree();
+    let set = [
+        "secret",
+        "set",
+        "BIG",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+    ];
+    let big = padded("CANARY-size-7721", 70_000);
+    let r = env.run_stdin(&set, &big);
+    r.fails(1, "secret value is 70000 bytes; the limit is 65536");
+    no_leak(&r, "CANARY-size-7721");
+    // One trailing newline of stdin is not part of the value.
+    let mut with_newline = big.clone();
+    with_newline.extend_from_slice(b"\r\n");
+    env.run_stdin(&set, &with_newline)
+        .fails(1, "secret value is 70000 bytes; the limit is 65536");
+    std::fs::write(env.path("big.pem"), padded("CANARY-size-7722", 100_000)).unwrap();
+    let mut from_file = set.to_vec();
+    from_file.extend(["--from-file", "big.pem"]);
+    let r = env.run(&from_file);
+    r.fails(1, "secret value is 100000 bytes; the limit is 65536");
+    no_leak(&r, "CANARY-size-7722");
+    // A dotenv file to import: the entry's real size.
+    let mut dotenv = b"SMALL=ok\nBIG=".to_vec();
+    dotenv.extend(padded("CANARY-size-7723", 80_000));
+    dotenv.push(b'\n');
+    std::fs::write(env.path("prod.env"), dotenv).unwrap();
+    let r = env.run(&[
+        "secret",
+        "import",
+        "prod.env",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+    ]);
+    r.fails(1, "secret value is 80000 bytes; the limit is 65536");
+    no_leak(&r, "CANARY-size-7723");
+    assert_no_secrets(&env, "acme");
 }

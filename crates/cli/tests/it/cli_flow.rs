@@ -276,7 +276,10 @@ fn dispatch_hands_out_env_and_stores_a_brief_without_values() {
     let brief_id = d["brief_id"].as_str().unwrap().to_string();
 
     // The stored brief names versions and scopes, never a value or the token.
-    let shown = e.run(&["brief", "show", &brief_id]).ok().to_string();
+    let shown = e
+        .run(&["brief", "show", &brief_id, "--json"])
+        .ok()
+        .to_string();
     let brief = json(&shown);
     assert_eq!(brief["project"], PROJECT);
     assert_eq!(brief["secrets"][0]["scope"], "acme/platform/dev");
@@ -357,7 +360,7 @@ fn rotation_takes_effect_at_the_next_dispatch_and_not_before() {
     let d = json(e.run(&["dispatch", &task, "--json"]).ok());
     assert_eq!(d["env"]["TOKEN"], "new-token");
     let brief = json(
-        e.run(&["brief", "show", d["brief_id"].as_str().unwrap()])
+        e.run(&["brief", "show", d["brief_id"].as_str().unwrap(), "--json"])
             .ok(),
     );
     assert_eq!(brief["secrets"][0]["version"], 2);
@@ -571,7 +574,7 @@ fn brief_revoke_stops_the_callback_token_and_brief_show_says_revoked() {
         .unwrap()
         .to_string();
     assert_eq!(
-        json(e.run(&["brief", "show", &brief]).ok())["status"],
+        json(e.run(&["brief", "show", &brief, "--json"]).ok())["status"],
         "running"
     );
     e.run_stdin(&["callback", "verify", &brief], token.as_bytes())
@@ -581,7 +584,7 @@ fn brief_revoke_stops_the_callback_token_and_brief_show_says_revoked() {
     // The token stops working at once.
     e.run_stdin(&["callback", "verify", &brief], token.as_bytes())
         .fails(1, "not valid");
-    let shown = json(e.run(&["brief", "show", &brief]).ok());
+    let shown = json(e.run(&["brief", "show", &brief, "--json"]).ok());
     assert_eq!(shown["status"], "revoked");
     // Again: nothing left to revoke, not an error.
     let again = e.run(&["brief", "revoke", &brief]).ok().to_string();
@@ -788,4 +791,178 @@ fn env_files_are_never_written_through_a_symlink() {
         std::fs::read_to_string(f.path("target.txt")).unwrap(),
         "# keep\n"
     );
+}
+
+/// Runs `secretstore ARGS` in `e`'s folder with its stdout on a terminal (a pty that
+/// `script` from util-linux makes); what the terminal received.
+fn on_a_terminal(e: &Env, args: &[&str]) -> Vec<u8> {
+    let mut line = format!("'{}'", bin().display());
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let mut c = std::process::Command::new("script");
+    c.args(["-qec", &line, "/dev/null"])
+        .current_dir(e.dir.path());
+    // The environment the folder's commands get.
+    for (k, v) in e.command(args).get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    let r = run_with(&mut c, b"");
+    assert_eq!(r.code, 0, "script: {}", r.stderr);
+    r.raw_stdout
+}
+
+/// Issue 14: `secret get` on a terminal left the prompt glued to the value (no newline);
+/// the newline goes to a terminal only.
+#[test]
+fn secret_get_added_no_newline_when_stdout_was_a_terminal() {
+    let e = Env::new().with_tree();
+    e.set("TTY_VALUE", "acme", "agent", "tty-canary-7731").ok();
+    let shown = on_a_terminal(&e, &["secret", "get", "TTY_VALUE", "--scope", "acme"]);
+    // The terminal turns "\n" into "\r\n".
+    assert_eq!(
+        String::from_utf8_lossy(&shown),
+        "tty-canary-7731\r\n",
+        "on a terminal"
+    );
+}
+
+/// Issue 14: the other half of the rule: into a pipe, `secret get` writes the value byte
+/// for byte, with no newline added (one kept when the value ends with one).
+#[test]
+fn secret_get_added_a_newline_when_stdout_was_a_pipe() {
+    let e = Env::new().with_tree();
+    std::fs::write(e.path("v.txt"), "line one\nline two\n").unwrap();
+    e.run(&[
+        "secret",
+        "set",
+        "PIPED",
+        "--scope",
+        "acme",
+        "--category",
+        "agent",
+        "--from-file",
+        "v.txt",
+    ])
+    .ok();
+    e.set("PLAIN", "acme", "agent", "pipe-canary-7732").ok();
+    let r = e.run(&["secret", "get", "PIPED", "--scope", "acme"]);
+    assert_eq!(r.raw_stdout, b"line one\nline two\n");
+    let r = e.run(&["secret", "get", "PLAIN", "--scope", "acme"]);
+    assert_eq!(r.raw_stdout, b"pipe-canary-7732");
+}
+
+/// Issue 14: `brief show` printed only JSON, for scripts; for people it now prints the
+/// brief with its status and, once the agent called back, when that was (both in the
+/// plain output and in `--json`).
+#[test]
+fn brief_show_had_no_plain_output_with_the_status_and_completion_time() {
+    let e = Env::new().with_tree();
+    e.set("A", "acme/platform/dev", "agent", "brief-canary-7741")
+        .ok();
+    let task = e
+        .run(&["task", "create", "--project", PROJECT, "--ref", "A"])
+        .ok()
+        .trim()
+        .to_string();
+    let d = json(e.run(&["dispatch", &task, "--json"]).ok());
+    let brief = d["brief_id"].as_str().unwrap().to_string();
+    let token = d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plain = e.run(&["brief", "show", &brief]).ok().to_string();
+    assert!(plain.contains(&format!("brief      {brief}")), "{plain}");
+    assert!(plain.contains(&format!("task       {task}")), "{plain}");
+    assert!(plain.contains(&format!("project    {PROJECT}")), "{plain}");
+    assert!(plain.contains("status     running"), "{plain}");
+    assert!(!plain.contains("completed"), "{plain}");
+    assert!(
+        plain
+            .lines()
+            .any(|l| l.starts_with("A ") && l.contains("acme/platform/dev") && l.contains("local")),
+        "{plain}"
+    );
+    let shown = json(e.run(&["brief", "show", &brief, "--json"]).ok());
+    assert_eq!(shown["status"], "running");
+    assert!(shown.get("completed_at").is_none(), "{shown}");
+
+    // The agent calls back over HTTP: the brief is completed.
+    let server = server::Server::start(&e, &[]);
+    let (code, body, _) = server.call(
+        "POST",
+        &format!("/api/v1/briefs/{brief}/callback"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+
+    let plain = e.run(&["brief", "show", &brief]).ok().to_string();
+    assert!(plain.contains("status     completed"), "{plain}");
+    let completed = plain
+        .lines()
+        .find_map(|l| l.strip_prefix("completed  "))
+        .unwrap_or_else(|| panic!("no completion time: {plain}"));
+    assert!(
+        completed.starts_with("20") && completed.ends_with('Z'),
+        "{completed}"
+    );
+    let shown = json(e.run(&["brief", "show", &brief, "--json"]).ok());
+    assert_eq!(shown["status"], "completed");
+    assert_eq!(shown["completed_at"], completed);
+    for out in [plain.as_str(), &shown.to_string()] {
+        assert!(!out.contains("brief-canary-7741") && !out.contains(&token));
+    }
+}
+
+/// Issue 14: the serve banner named no web UI, and its `try:` line used `$TOKEN`, a name
+/// the README never sets: it now prints the UI's address and what to export under the
+/// README's names (`ROOT`, `API`).
+#[test]
+fn serve_banner_named_no_web_ui_and_not_the_readmes_variables() {
+    let e = Env::bare();
+    let server = server::Server::start(&e, &[]);
+    let out = server.stdout();
+    let root = server.root_token();
+    let base = format!("http://{}", server.addr);
+    assert!(
+        out.lines()
+            .any(|l| l == format!("web UI: {base}/ui/ (sign in with an API token)")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l == format!("export ROOT={root}")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l == format!("export API={base}/api/v1")),
+        "{out}"
+    );
+    assert!(!out.contains("$TOKEN"), "{out}");
+    assert!(
+        out.contains(r#"curl -H "Authorization: Bearer $ROOT" "$API/whoami""#),
+        "{out}"
+    );
+    // The rest of the banner is kept: the token, shown once, and where the API is.
+    assert!(out.contains("its API token, shown once"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "secretstore listening on {base} (API under {base}/api/v1"
+        )),
+        "{out}"
+    );
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    // A second start: no token, but still the addresses.
+    let again = server::Server::start(&e, &[]);
+    let out = again.stdout();
+    assert!(!out.contains("ROOT=") && !out.contains("sst_"), "{out}");
+    assert!(out.contains("web UI: http://"), "{out}");
+    assert!(out.contains("export API=http://"), "{out}");
 }

@@ -68,7 +68,7 @@ fn run_whose_command_cannot_start_revokes_its_callback_token() {
         "{audit}"
     );
     let shown: serde_json::Value =
-        serde_json::from_str(env.run(&["brief", "show", &brief]).ok()).unwrap();
+        serde_json::from_str(env.run(&["brief", "show", &brief, "--json"]).ok()).unwrap();
     assert_eq!(shown["status"], "revoked");
     assert_eq!(
         env.sql(&format!(
