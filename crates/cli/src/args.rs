@@ -263,6 +263,17 @@ pub(crate) enum SecretCmd {
         #[arg(long, value_name = "N")]
         version: Option<i64>,
     },
+    /// Find secrets by name at every scope you may see (metadata only): a part of a name
+    /// in either case (`stripe` finds STRIPE_KEY and OLD_STRIPE), or a whole name with `*`
+    /// for any run of characters (`'STRIPE_*'`).
+    Find {
+        pattern: String,
+        /// Only at this scope.
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// List the secrets of a scope (metadata only).
     List {
         #[arg(long)]

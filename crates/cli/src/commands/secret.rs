@@ -73,6 +73,38 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 .and_then(|_| out.flush())
                 .map_err(CliError::WriteStdout)?;
         }
+        SecretCmd::Find {
+            pattern,
+            scope,
+            json,
+        } => {
+            let found = svc
+                .find_secrets(who, scope.as_deref(), &pattern, None)
+                .await?;
+            if json {
+                outln!("{}", to_json(&found)?)?;
+            } else if found.is_empty() {
+                eprintln!("no secret matches {pattern}");
+            } else {
+                let rows: Vec<Vec<String>> = found
+                    .iter()
+                    .map(|m| {
+                        vec![
+                            m.scope.to_string(),
+                            m.name.clone(),
+                            m.category.to_string(),
+                            m.backend.to_string(),
+                            m.version.to_string(),
+                            timestamp::format(m.updated_at),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["SCOPE", "NAME", "CATEGORY", "BACKEND", "VERSION", "UPDATED"],
+                    &rows,
+                )?;
+            }
+        }
         SecretCmd::List { scope, json } => {
             let list = svc.list(who, &scope).await?;
             if json {

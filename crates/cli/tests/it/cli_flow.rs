@@ -966,3 +966,67 @@ fn serve_banner_named_no_web_ui_and_not_the_readmes_variables() {
     assert!(out.contains("web UI: http://"), "{out}");
     assert!(out.contains("export API=http://"), "{out}");
 }
+
+#[test]
+fn secret_find_lists_matching_names_at_every_scope_without_values() {
+    let e = Env::new().with_tree();
+    e.set("STRIPE_KEY", "acme/platform", "provider", "find-canary-1")
+        .ok();
+    e.set("OLD_STRIPE", "acme/other/dev", "provider", "find-canary-2")
+        .ok();
+    e.set("DB_URL", "acme", "infrastructure", "find-canary-3")
+        .ok();
+
+    // A part of a name, in either case, at every scope.
+    let found = json(e.run(&["secret", "find", "stripe", "--json"]).ok());
+    let mut hits: Vec<(String, String)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["scope"].as_str().unwrap().to_owned(),
+                m["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    hits.sort();
+    assert_eq!(
+        hits,
+        [
+            ("acme/other/dev".to_owned(), "OLD_STRIPE".to_owned()),
+            ("acme/platform".to_owned(), "STRIPE_KEY".to_owned()),
+        ]
+    );
+    // A whole name with *; the table names the scope.
+    let table = e.run(&["secret", "find", "STRIPE_*"]).ok().to_string();
+    assert!(table.starts_with("SCOPE"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("acme/platform") && l.contains("STRIPE_KEY")),
+        "{table}"
+    );
+    assert!(!table.contains("OLD_STRIPE"), "{table}");
+    // Only at one scope.
+    let one = json(
+        e.run(&[
+            "secret",
+            "find",
+            "stripe",
+            "--scope",
+            "acme/platform",
+            "--json",
+        ])
+        .ok(),
+    );
+    assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
+    // Nothing found: said on stderr, exit 0; an empty pattern is an error.
+    let none = e.run(&["secret", "find", "nothing_like_it"]);
+    none.ok();
+    assert!(none.stderr.contains("no secret matches"), "{}", none.stderr);
+    e.run(&["secret", "find", ""]).fails(1, "error: ");
+    for out in [found.to_string(), table] {
+        assert!(!out.contains("find-canary"), "a value was printed: {out}");
+    }
+}
