@@ -263,6 +263,27 @@ pub(crate) enum SecretCmd {
         #[arg(long, value_name = "N")]
         version: Option<i64>,
     },
+    /// Who was handed a secret's value, newest first: its reveals and the dispatches that
+    /// handed it out (which version, which brief, who, when, from where), each dispatch
+    /// with its brief's status, and `old version` where a running agent still holds an
+    /// older version than the current one.
+    Access {
+        name: String,
+        #[arg(long)]
+        scope: String,
+        /// Only accesses at or after: 2026-11-29T14:00:00Z, 2026-11-29, or an age (15m,
+        /// 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only accesses at or before, spelled as --since.
+        #[arg(long)]
+        until: Option<String>,
+        /// At most this many of the newest accesses (default 1000).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Find secrets by name at every scope you may see (metadata only): a part of a name
     /// in either case (`stripe` finds STRIPE_KEY and OLD_STRIPE), or a whole name with `*`
     /// for any run of characters (`'STRIPE_*'`).

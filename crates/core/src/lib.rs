@@ -61,6 +61,7 @@ pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
-    Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, Service, ServiceConfig,
+    AccessRecord, AccessReport, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession,
+    Service, ServiceConfig,
 };
 pub use value::SecretValue;

@@ -1,4 +1,4 @@
-//! `secret set|get|list|history|rollback|delete|link|import`.
+//! `secret set|get|list|find|access|history|rollback|delete|link|import`.
 
 use crate::args::SecretCmd;
 use crate::error::{CliError, Result};
@@ -6,6 +6,7 @@ use crate::input;
 use crate::output::outln;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
+use secretstore_core::audit::{self, AuditFilter, PageFrom};
 use secretstore_core::{
     BackendKind, Category, Expected, ImportEntry, Principal, SecretValue, timestamp,
 };
@@ -73,6 +74,14 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 .and_then(|_| out.flush())
                 .map_err(CliError::WriteStdout)?;
         }
+        SecretCmd::Access {
+            name,
+            scope,
+            since,
+            until,
+            limit,
+            json,
+        } => access(svc, who, &scope, &name, [since, until], limit, json).await?,
         SecretCmd::Find {
             pattern,
             scope,
@@ -240,4 +249,96 @@ fn read_dotenv(path: &Path) -> Result<Vec<ImportEntry>> {
         out.push(ImportEntry { name, value });
     }
     Ok(out)
+}
+
+/// `secret access`: the report's pages until `limit` accesses (default 1000).
+async fn access(
+    svc: &Svc,
+    who: &Principal,
+    scope: &str,
+    name: &str,
+    [since, until]: [Option<String>; 2],
+    limit: Option<u64>,
+    json: bool,
+) -> Result<()> {
+    if limit == Some(0) {
+        return Err(secretstore_core::Error::Invalid("--limit must be at least 1".into()).into());
+    }
+    let time = |t: Option<String>| t.map(|t| audit::parse_time_bound(&t)).transpose();
+    let mut filter = AuditFilter {
+        since: time(since)?,
+        until: time(until)?,
+        ..AuditFilter::default()
+    };
+    let mut left = limit.unwrap_or(1000);
+    let mut all = Vec::new();
+    let mut current = None;
+    while left > 0 {
+        filter.limit = i64::try_from(left.min(audit::MAX_PAGE as u64)).unwrap_or(1);
+        let report = svc
+            .secret_access_report(who, scope, name, filter.clone())
+            .await?;
+        current = report.current;
+        left = left.saturating_sub(report.page.records.len() as u64);
+        all.extend(report.page.records);
+        match report.page.older {
+            Some(c) => filter.from = PageFrom::Before(c),
+            None => break,
+        }
+    }
+    if json {
+        let rows: Vec<serde_json::Value> = all
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(&r.entry).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    if let Some(b) = r.brief {
+                        o.insert("brief_status".into(), b.as_str().into());
+                    }
+                    o.insert("holds_old_version".into(), r.holds_old.into());
+                }
+                v
+            })
+            .collect();
+        outln!("{}", to_json(&rows)?)?;
+        return Ok(());
+    }
+    if all.is_empty() {
+        eprintln!("nobody was handed {name} at {scope}");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|r| {
+            let a = &r.entry;
+            let what = if a.action == "task.dispatch" {
+                "dispatch"
+            } else {
+                "reveal"
+            };
+            let status = match (r.brief, r.holds_old) {
+                (Some(b), true) => format!("{b}, old version"),
+                (Some(b), false) => b.to_string(),
+                (None, _) => String::new(),
+            };
+            vec![
+                timestamp::format(a.at),
+                what.to_owned(),
+                a.actor.clone(),
+                a.version.map(|v| format!("v{v}")).unwrap_or_default(),
+                a.target.clone().unwrap_or_default(),
+                status,
+                a.source.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["AT", "ACCESS", "WHO", "VERSION", "BRIEF", "STATUS", "FROM"],
+        &rows,
+    )?;
+    match current {
+        Some(v) => eprintln!("current version: v{v}"),
+        None => eprintln!("{name} at {scope} is deleted: any running brief holds a stale value"),
+    }
+    Ok(())
 }

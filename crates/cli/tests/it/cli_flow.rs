@@ -1030,3 +1030,73 @@ fn secret_find_lists_matching_names_at_every_scope_without_values() {
         assert!(!out.contains("find-canary"), "a value was printed: {out}");
     }
 }
+
+#[test]
+fn secret_access_names_the_readers_and_the_running_briefs_that_hold_an_old_version() {
+    let e = Env::new().with_tree();
+    e.set("STRIPE_KEY", "acme/platform", "provider", "access-canary-1")
+        .ok();
+    let task = e
+        .run(&[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "STRIPE_KEY",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let d = json(e.run(&["dispatch", &task, "--json"]).ok());
+    let brief = d["brief_id"].as_str().unwrap().to_string();
+    // Rotated after the dispatch, then read: the running agent holds version 1.
+    e.set("STRIPE_KEY", "acme/platform", "provider", "access-canary-2")
+        .ok();
+    e.run(&["secret", "get", "STRIPE_KEY", "--scope", "acme/platform"])
+        .ok();
+
+    let args = ["secret", "access", "STRIPE_KEY", "--scope", "acme/platform"];
+    let j = json(
+        e.run(&[&args[..], &["--since", "1h", "--json"]].concat())
+            .ok(),
+    );
+    let rows = j.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{j}");
+    assert_eq!(rows[0]["action"], "secret.reveal");
+    assert_eq!(rows[0]["version"], 2);
+    assert_eq!(rows[1]["action"], "task.dispatch");
+    assert_eq!(rows[1]["version"], 1);
+    assert_eq!(rows[1]["target"], brief.as_str());
+    assert_eq!(rows[1]["brief_status"], "running");
+    assert_eq!(rows[1]["holds_old_version"], true);
+    let table = e.run(&args);
+    let text = table.ok().to_string();
+    assert!(text.starts_with("AT"), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("dispatch")
+            && l.contains(&brief)
+            && l.contains("running, old version")),
+        "{text}"
+    );
+    assert!(
+        table.stderr.contains("current version: v2"),
+        "{}",
+        table.stderr
+    );
+
+    // Revoked, the brief no longer counts as holding anything live.
+    e.run(&["brief", "revoke", &brief]).ok();
+    let j = json(e.run(&[&args[..], &["--json"]].concat()).ok());
+    assert_eq!(j[1]["brief_status"], "revoked");
+    assert_eq!(j[1]["holds_old_version"], false);
+    // Nothing in the window; a malformed time is an error.
+    let none = e.run(&[&args[..], &["--until", "2000-01-01"]].concat());
+    none.ok();
+    assert!(none.stderr.contains("nobody was handed"), "{}", none.stderr);
+    e.run(&[&args[..], &["--since", "yesterday"]].concat())
+        .fails(1, "error: ");
+    for out in [j.to_string(), text] {
+        assert!(!out.contains("access-canary"), "a value was printed: {out}");
+    }
+}

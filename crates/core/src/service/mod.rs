@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+pub use audit::{AccessRecord, AccessReport};
 mod briefs;
 mod dispatch;
 pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};

@@ -37,10 +37,15 @@ pub struct AuditParams {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-/// `?scope=PATH[&cursor=C][&limit=N]`: the secret, and which page.
+/// `?scope=PATH[&since=T][&until=T][&cursor=C][&limit=N]`: the secret, and which page.
 pub struct AccessParams {
     /// The scope the secret lives in.
     pub scope: String,
+    /// Only accesses at or after: `2026-11-29T14:00:00Z`, `2026-11-29`, or an age (`15m`,
+    /// `24h`, `7d`).
+    pub since: Option<String>,
+    /// Only accesses at or before, spelled as `since`.
+    pub until: Option<String>,
     /// A page's `next_cursor` or `prev_cursor`, as it was given.
     pub cursor: Option<String>,
     /// At most this many records (default and most: 1000).
@@ -121,7 +126,11 @@ pub async fn access(
     AppPath(name): AppPath<String>,
     AppQuery(q): AppQuery<AccessParams>,
 ) -> Result<Json<AuditList>, ApiError> {
-    let filter = page(q.cursor.as_deref(), q.limit)?;
+    let filter = AuditFilter {
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
+        ..page(q.cursor.as_deref(), q.limit)?
+    };
     let p = st.svc.secret_access(&who, &q.scope, &name, filter).await?;
     Ok(Json(list_of(p)))
 }

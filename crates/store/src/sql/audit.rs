@@ -75,12 +75,7 @@ impl AuditStore for SqlStore {
             }
             None => {}
         }
-        if let Some(t) = filter.since {
-            sql.push(" AND at >= ").bind(timestamp::format(t));
-        }
-        if let Some(t) = filter.until {
-            sql.push(" AND at <= ").bind(timestamp::format(t));
-        }
+        window(&mut sql, "at", filter);
         let walk = Walk::of(filter);
         walk.after(&mut sql, "at", "id");
         walk.order(&mut sql, "at", "id", filter.limit);
@@ -104,6 +99,7 @@ impl AuditStore for SqlStore {
         sql.bind(scope.to_string())
             .push(" AND name = ")
             .bind(name.to_string());
+        window(&mut sql, "at", filter);
         walk.after(&mut sql, "at", "id");
         walk.order(&mut sql, "at", "id", filter.limit);
         sql.push(
@@ -116,6 +112,7 @@ impl AuditStore for SqlStore {
         sql.bind(name.to_string())
             .push(" AND bs.scope = ")
             .bind(scope.to_string());
+        window(&mut sql, "bs.dispatched_at", filter);
         walk.after(&mut sql, "bs.dispatched_at", "a.id");
         walk.order(&mut sql, "bs.dispatched_at", "a.id", filter.limit);
         sql.push(") d");
@@ -198,6 +195,22 @@ impl Walk {
             newer: newer.then(|| edge(records.first())).flatten(),
             records,
         })
+    }
+}
+
+/// ` AND at >= … AND at <= …`: the filter's time range on the column `at`, if it has one.
+fn window(sql: &mut Sql, at: &str, filter: &AuditFilter) {
+    if let Some(t) = filter.since {
+        sql.push(" AND ")
+            .push(at)
+            .push(" >= ")
+            .bind(timestamp::format(t));
+    }
+    if let Some(t) = filter.until {
+        sql.push(" AND ")
+            .push(at)
+            .push(" <= ")
+            .bind(timestamp::format(t));
     }
 }
 

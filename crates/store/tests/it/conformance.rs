@@ -607,6 +607,13 @@ mod database {
                 }
             }
             assert_eq!(got, want, "{}", db.kind);
+            // A time range: reveals by their time, dispatches by theirs (n = 3 to 7).
+            let mut f = first(100);
+            f.since = Some(timestamp::parse(&crate::common::at(2003)).unwrap());
+            f.until = Some(timestamp::parse(&crate::common::at(2007)).unwrap());
+            let page = store.secret_access(&team, &name, &f).await.unwrap();
+            let versions: Vec<i64> = page.records.iter().map(|e| e.version.unwrap()).collect();
+            assert_eq!(versions, [7, 5, 4, 3], "{}", db.kind);
         }
     }
 
