@@ -11,19 +11,21 @@
 //! | `GET /ui/login`, `POST /ui/login`, `POST /ui/logout` | sign in with an API token, sign out |
 //! | `GET /ui/` | the organizations, teams, workspaces and projects the account may see |
 //! | `POST /ui/scopes` | a new organization, team, workspace or project (`parent`, `name`) |
-//! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view |
+//! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view; `?sort=age`: oldest first |
 //! | `POST /ui/scopes/{path}/secrets` | a new secret (`data-form="new-secret"`: `name`, `category`, `value`) |
-//! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata, history (`data-version`), rotate, reveal, rollback |
+//! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata, the current version's age, who was handed it (`data-access`, `?since=`, paged by `?cursor=`), history (`data-version`), rotate, reveal, rollback |
 //! | `POST …/secrets/{NAME}/rotate`, `/reveal`, `/rollback` | a new version, the value (audited), an old value again |
 //! | `GET`, `POST …/secrets/{NAME}/delete` | the confirmation step, then the deletion |
 //! | `GET /ui/briefs` | recent dispatches, running or completed, with their stale secrets |
 //! | `GET /ui/audit` | the audit log (root and organization admins) |
+//! | `GET /ui/search?q=` | the secrets, scopes, tasks and briefs whose names match (`data-hit`), linked |
 //! | `GET /ui/sessions`, `POST /ui/sessions/{id}/end` | live sign-in sessions (root: all; others: their own), and ending one (`data-session`) |
 //!
 //! Security: every response carries a strict Content-Security-Policy (no inline script or
 //! style), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, `nosniff` and
-//! `Cache-Control: no-store`. Every form carries the session's CSRF token, checked in
-//! constant time before anything else (see [`session`]). Values travel only in POST
+//! `Cache-Control: no-store`. Every POST form carries the session's CSRF token, checked in
+//! constant time before anything else (see [`session`]); the GET forms (search, filters)
+//! change nothing and carry no token, so no URL holds it. Values travel only in POST
 //! bodies and in the page that a reveal answers; never in a URL, a redirect or a log.
 
 mod pages;
@@ -54,7 +56,7 @@ const FAVICON: &str = include_str!("../../assets/favicon.svg");
 /// The UI's routes, with full paths, to be merged into the app.
 pub fn router() -> Router<AppState> {
     // Every route answers other methods with the UI's own 405 page (and its headers).
-    use views::{activity, auth, scopes, secrets};
+    use views::{activity, auth, scopes, search, secrets};
     let m405 = views::method_not_allowed;
     Router::new()
         .route("/ui", get(|| async { see_other("/ui/") }).fallback(m405))
@@ -78,6 +80,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/ui/briefs", get(activity::briefs).fallback(m405))
         .route("/ui/audit", get(activity::audit).fallback(m405))
+        .route("/ui/search", get(search::search).fallback(m405))
         .route("/ui/sessions", get(activity::sessions).fallback(m405))
         .route(
             "/ui/sessions/{id}/end",

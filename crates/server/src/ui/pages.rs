@@ -86,6 +86,36 @@ impl fmt::Display for Stamp {
     }
 }
 
+/// How long ago something happened, in the largest whole unit (`just now`, `5 min`,
+/// `3 h`, `12 days`); `secs` is the exact age for sorting and for the page's
+/// `data-age`.
+pub(crate) struct Age {
+    pub(crate) secs: i64,
+}
+
+impl Age {
+    pub(crate) fn since(at: OffsetDateTime) -> Self {
+        Age {
+            secs: (timestamp::now() - at).whole_seconds().max(0),
+        }
+    }
+}
+
+impl fmt::Display for Age {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MIN: i64 = 60;
+        const HOUR: i64 = 60 * MIN;
+        const DAY: i64 = 24 * HOUR;
+        match self.secs {
+            s if s < MIN => f.write_str("just now"),
+            s if s < HOUR => write!(f, "{} min", s / MIN),
+            s if s < DAY => write!(f, "{} h", s / HOUR),
+            s if s < 2 * DAY => f.write_str("1 day"),
+            s => write!(f, "{} days", s / DAY),
+        }
+    }
+}
+
 /// A link to a scope.
 pub(crate) struct Crumb {
     pub(crate) path: String,
@@ -134,6 +164,8 @@ pub(crate) struct OwnRow {
     pub(crate) backend: String,
     pub(crate) version: i64,
     pub(crate) updated: Stamp,
+    /// The age of the current version.
+    pub(crate) age: Age,
     pub(crate) by: String,
     /// The broader scopes' secrets of the same name that this one hides: `acme (v2)`.
     pub(crate) shadows: Vec<String>,
@@ -147,6 +179,8 @@ pub(crate) struct InheritedRow {
     pub(crate) backend: String,
     pub(crate) version: i64,
     pub(crate) updated: Stamp,
+    /// The age of the current version.
+    pub(crate) age: Age,
     pub(crate) by: String,
     /// The narrower scope whose secret of the same name wins over this one.
     pub(crate) shadowed_by: Option<String>,
@@ -183,6 +217,8 @@ pub(crate) struct ScopePage {
     pub(crate) form_name: String,
     pub(crate) form_category: String,
     pub(crate) audit_link: bool,
+    /// The secrets' order: by `name` (the default) or by `age`, oldest first.
+    pub(crate) sort: &'static str,
 }
 
 /// One version of a secret's history.
@@ -214,6 +250,8 @@ pub(crate) struct SecretPage {
     pub(crate) version: i64,
     pub(crate) created: Stamp,
     pub(crate) updated: Stamp,
+    /// The age of the current version.
+    pub(crate) age: Age,
     pub(crate) by: String,
     pub(crate) history: Vec<VersionRow>,
     pub(crate) can_write: bool,
@@ -221,6 +259,40 @@ pub(crate) struct SecretPage {
     pub(crate) revealed: Option<Revealed>,
     /// Broader scopes holding the same name, which this secret shadows: `acme (v1)`.
     pub(crate) shadows: Vec<String>,
+    /// Who was handed the value, for those who may read the audit log here.
+    pub(crate) access: Option<AccessList>,
+}
+
+/// A page of a secret's accesses on its page.
+pub(crate) struct AccessList {
+    /// The time filter, as the form shows it (empty: none).
+    pub(crate) since: String,
+    pub(crate) rows: Vec<AccessRow>,
+    /// The links to the older and newer pages, if there are such.
+    pub(crate) older: Option<String>,
+    pub(crate) newer: Option<String>,
+}
+
+/// One reveal or dispatch of a secret.
+pub(crate) struct AccessRow {
+    pub(crate) at: Stamp,
+    /// `reveal` or `dispatch`.
+    pub(crate) kind: &'static str,
+    pub(crate) actor: String,
+    pub(crate) version: Option<i64>,
+    /// The brief a dispatch handed the value to.
+    pub(crate) brief: Option<String>,
+    /// That brief's status, if the account may see it.
+    pub(crate) status: Option<BriefStatus>,
+    /// A running brief holding an older version than the current one.
+    pub(crate) holds_old: bool,
+    pub(crate) source: String,
+}
+
+impl AccessRow {
+    pub(crate) fn short_brief(&self) -> String {
+        self.brief.as_deref().map(short).unwrap_or_default()
+    }
 }
 
 #[derive(Template)]
@@ -327,6 +399,26 @@ pub(crate) struct AuditPage {
     pub(crate) records: Vec<AuditRow>,
 }
 
+/// One thing a search found, with the page it links to.
+pub(crate) struct HitRow {
+    /// `secret`, `scope`, `task` or `brief`.
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) href: String,
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+pub(crate) struct SearchPage {
+    pub(crate) layout: Layout,
+    /// What was asked (empty: nothing yet).
+    pub(crate) q: String,
+    pub(crate) hits: Vec<HitRow>,
+    /// Whether the list stops at its length: more may match.
+    pub(crate) more: bool,
+}
+
 /// One web UI session.
 pub(crate) struct SessionRow {
     pub(crate) id: String,
@@ -358,6 +450,25 @@ pub(crate) struct SessionsPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_read_in_their_largest_whole_unit() {
+        for (secs, shown) in [
+            (0, "just now"),
+            (59, "just now"),
+            (60, "1 min"),
+            (3599, "59 min"),
+            (3600, "1 h"),
+            (86_399, "23 h"),
+            (86_400, "1 day"),
+            (2 * 86_400, "2 days"),
+            (400 * 86_400, "400 days"),
+        ] {
+            assert_eq!(Age { secs }.to_string(), shown, "{secs}");
+        }
+        let future = timestamp::in_secs(3600);
+        assert_eq!(Age::since(future).secs, 0, "a clock ahead reads as now");
+    }
 
     #[test]
     fn stamps_read_as_utc() {

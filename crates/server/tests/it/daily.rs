@@ -1,8 +1,10 @@
 //! Day-to-day questions over the API (issue #14): the audit log filtered and paged, and
-//! who was handed a secret.
+//! who was handed a secret, search; and the same in the UI: the search page, a secret's
+//! access list, ages on the scope page.
 
 use crate::api::{task, tree};
 use crate::common::*;
+use crate::ui;
 use serde_json::{Value, json};
 
 /// Every record of `uri`'s pages, walked with `next_cursor` until the last page.
@@ -283,4 +285,191 @@ async fn search_finds_secrets_scopes_tasks_and_briefs_by_name() {
         let m = a.json["error"]["message"].as_str().unwrap();
         assert!(m.contains(words), "{q}: {m}");
     }
+}
+
+/// The UI's search page: what the account sees, each hit linked to its page; another
+/// team's secret is not found; a refused pattern gets the form again with the reason.
+#[tokio::test]
+async fn the_search_page_finds_what_the_account_sees_and_links_each_hit() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.scope("acme/other").await;
+    let alice = h
+        .account("alice", Some(("member", Some("acme/platform"))))
+        .await;
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-search-1")
+        .await;
+    h.secret("acme/other", "THEIR_STRIPE", "sk-canary-search-2")
+        .await;
+    let t = task(&h, &["STRIPE_KEY"], None).await;
+    let b = ui::login(&h, &alice).await;
+
+    let empty = ui::get(&h, "/ui/search", b.c()).await;
+    empty.status(200);
+    assert!(empty.body.contains(r#"data-form="search""#));
+    assert!(!empty.body.contains("data-hit"));
+
+    let p = ui::get(&h, "/ui/search?q=stripe", b.c()).await;
+    p.status(200);
+    assert!(
+        p.body
+            .contains(r#"data-hit="secret" data-name="STRIPE_KEY" data-scope="acme/platform""#),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body
+            .contains(r#"href="/ui/scopes/acme/platform/secrets/STRIPE_KEY""#)
+    );
+    assert!(
+        !p.body.contains("THEIR_STRIPE"),
+        "another team's secret was found"
+    );
+    assert!(!p.body.contains("sk-canary-search"));
+    // A task by a part of its id, linked to its page; a scope by its path.
+    let part = &t[..8];
+    let p = ui::get(&h, &format!("/ui/search?q={part}"), b.c()).await;
+    assert!(
+        p.body.contains(&format!(r#"href="/ui/tasks/{t}""#)),
+        "{}",
+        p.body
+    );
+    let p = ui::get(&h, "/ui/search?q=platform", b.c()).await;
+    assert!(
+        p.body
+            .contains(r#"data-hit="scope" data-name="acme/platform""#)
+    );
+    // Every page's bar has the search box: a GET form without the CSRF token.
+    let home = ui::get(&h, "/ui/", b.c()).await;
+    assert!(
+        home.body
+            .contains(r#"<form method="get" action="/ui/search""#)
+    );
+    // A refused pattern: 400, the form again, the reason in the product's words.
+    let bad = ui::get(&h, "/ui/search?q=**", b.c()).await;
+    bad.status(400);
+    assert!(bad.body.contains("search pattern is empty"), "{}", bad.body);
+    assert!(bad.body.contains(r#"data-form="search""#));
+    let long = "A".repeat(300);
+    ui::get(&h, &format!("/ui/search?q={long}"), b.c())
+        .await
+        .status(400);
+    // Without a session: to the sign-in form.
+    ui::get(&h, "/ui/search?q=stripe", None).await.status(303);
+}
+
+/// A secret's page lists who was handed it, and marks the running agents that hold an
+/// older version; a dispatcher (who may not read the audit log) gets no such list.
+#[tokio::test]
+async fn the_secret_page_lists_who_was_handed_it_and_the_agents_holding_an_old_version() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let alice = h
+        .account("alice", Some(("member", Some("acme/platform"))))
+        .await;
+    let ctl = h.account("ctl", Some(("dispatcher", Some("acme")))).await;
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-access-1")
+        .await;
+    let t = task(&h, &["STRIPE_KEY"], None).await;
+    let d = h
+        .call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    h.secret("acme/platform", "STRIPE_KEY", "sk-canary-access-2")
+        .await;
+    let r = h
+        .call(
+            "GET",
+            "/api/v1/secrets/STRIPE_KEY/value?scope=acme/platform",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    let b = ui::login(&h, &alice).await;
+    let url = "/ui/scopes/acme/platform/secrets/STRIPE_KEY";
+    let p = ui::get(&h, url, b.c()).await;
+    p.status(200);
+    assert!(p.body.contains(r#"data-table="access""#), "{}", p.body);
+    let reveal = p.body.find(r#"data-access="reveal""#).expect("the reveal");
+    let dispatch = p
+        .body
+        .find(&format!(
+            r#"data-access="dispatch" data-brief="{brief}" data-holds-old"#
+        ))
+        .expect("the dispatch, marked as holding an old version");
+    assert!(reveal < dispatch, "newest first");
+    assert!(p.body.contains(&format!(r#"href="/ui/briefs/{brief}""#)));
+    assert!(p.body.contains("running, old version"));
+    assert!(p.body.contains("data-age="), "the current version's age");
+    assert!(!p.body.contains("sk-canary-access"), "a value in the page");
+    // A time range that holds nothing; a malformed one is a 400.
+    let none = ui::get(&h, &format!("{url}?since=2099-01-01"), b.c()).await;
+    none.status(200);
+    assert!(!none.body.contains("data-access="), "{}", none.body);
+    assert!(
+        none.body
+            .contains("Nobody was handed STRIPE_KEY in that time")
+    );
+    ui::get(&h, &format!("{url}?since=yesterday"), b.c())
+        .await
+        .status(400);
+    // Revoked, the brief no longer holds anything live.
+    let rv = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/revoke"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(rv.status, 200, "{}", rv.text);
+    let p = ui::get(&h, url, b.c()).await;
+    assert!(!p.body.contains("data-holds-old"), "{}", p.body);
+    assert!(p.body.contains(">revoked</span>"));
+    // A dispatcher sees the metadata but not who read it.
+    let c = ui::login(&h, &ctl).await;
+    let p = ui::get(&h, url, c.c()).await;
+    p.status(200);
+    assert!(!p.body.contains(r#"data-table="access""#));
+}
+
+/// The scope page shows each secret's age and sorts by it, oldest first, on request.
+#[tokio::test]
+async fn the_scope_page_shows_ages_and_sorts_oldest_first() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme/platform", "ZED_OLD", "x").await;
+    // Timestamps are to the second: a second apart, the ages differ.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    h.secret("acme/platform", "ALPHA_NEW", "y").await;
+    let b = ui::login(&h, &h.root).await;
+    let order = |body: &str| {
+        let a = body.find(r#"data-secret="ALPHA_NEW""#).unwrap();
+        let z = body.find(r#"data-secret="ZED_OLD""#).unwrap();
+        a < z
+    };
+    let p = ui::get(&h, "/ui/scopes/acme/platform", b.c()).await;
+    p.status(200);
+    assert!(order(&p.body), "by name by default");
+    assert!(
+        p.body
+            .contains(r#"href="/ui/scopes/acme/platform?sort=age" data-sort="age""#)
+    );
+    let p = ui::get(&h, "/ui/scopes/acme/platform?sort=age", b.c()).await;
+    p.status(200);
+    assert!(!order(&p.body), "oldest first: {}", p.body);
+    assert!(p.body.contains(r#"data-sort="name""#));
+    // The inherited list too, from the workspace below.
+    let p = ui::get(&h, "/ui/scopes/acme/platform/dev?sort=age", b.c()).await;
+    let a = p.body.find(r#"data-inherited="ALPHA_NEW""#).unwrap();
+    let z = p.body.find(r#"data-inherited="ZED_OLD""#).unwrap();
+    assert!(z < a, "{}", p.body);
 }

@@ -6,8 +6,8 @@ use super::err_not_found;
 use crate::AppState;
 use crate::error::ErrorSummary;
 use crate::ui::pages::{
-    Crumb, DeletePage, EffectiveRow, HomePage, InheritedRow, Layout, Node, OwnRow, Revealed,
-    ScopePage, SecretPage, Stamp, VersionRow, render,
+    AccessList, AccessRow, Age, Crumb, DeletePage, EffectiveRow, HomePage, InheritedRow, Layout,
+    Node, OwnRow, Revealed, ScopePage, SecretPage, Stamp, VersionRow, render,
 };
 use crate::ui::see_other;
 use crate::ui::session::{Posted, Session};
@@ -16,8 +16,9 @@ use crate::ui::{error_parts, error_summary};
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
+use secretstore_core::audit::{self, AuditFilter, PageFrom};
 use secretstore_core::{Access, Action, Category, Error, Level, ScopePath, SecretMeta, SecretName};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 fn level_name(depth: usize) -> Option<&'static str> {
@@ -143,13 +144,32 @@ fn done_notice(uri: &Uri) -> Option<String> {
     })
 }
 
+/// What a scope or secret page's query may choose: the order of a scope's secrets
+/// (`sort=age`), and the time filter and page of a secret's access list.
+#[derive(Deserialize, Serialize, Default, Clone)]
+pub(super) struct ViewQuery {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    sort: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    since: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    cursor: String,
+}
+
+/// How many accesses a secret's page shows.
+const ACCESS_SHOWN: i64 = 20;
+
 /// `GET /ui/scopes/…`: a scope, a secret, or the confirmation of a deletion.
 pub(crate) async fn scope_get(State(st): State<AppState>, s: Session, uri: Uri) -> Response {
     let notice = done_notice(&uri);
+    let Ok(view) = serde_urlencoded::from_str::<ViewQuery>(uri.query().unwrap_or("")) else {
+        return s.error(&Error::Invalid("malformed query".into()));
+    };
     let result = match parse_target(rest_of(&uri), false) {
         Some(Target::Scope(p)) => {
             let extras = Extras {
                 notice,
+                view,
                 ..Extras::default()
             };
             scope_view(&st, &s, p, extras).await
@@ -157,6 +177,7 @@ pub(crate) async fn scope_get(State(st): State<AppState>, s: Session, uri: Uri) 
         Some(Target::Secret(p, n)) => {
             let extras = Extras {
                 notice,
+                view,
                 ..Extras::default()
             };
             secret_view(&st, &s, p, n, None, extras).await
@@ -176,6 +197,8 @@ pub(super) struct Extras {
     pub(super) form_category: String,
     /// What the log keeps of the form's error.
     pub(super) logged: Option<ErrorSummary>,
+    /// The page's query.
+    pub(super) view: ViewQuery,
 }
 
 impl Extras {
@@ -260,7 +283,8 @@ pub(super) async fn scope_view(
             .entry(m.name.clone())
             .or_insert_with(|| (m.scope.to_string(), m.version));
     }
-    let own_rows = own
+    let by_age = extras.view.sort == "age";
+    let mut own_rows: Vec<OwnRow> = own
         .iter()
         .map(|m| OwnRow {
             name: m.name.clone(),
@@ -268,6 +292,7 @@ pub(super) async fn scope_view(
             backend: m.backend.to_string(),
             version: m.version,
             updated: Stamp::new(m.updated_at),
+            age: Age::since(m.updated_at),
             by: m.updated_by.clone(),
             shadows: broader
                 .iter()
@@ -277,7 +302,7 @@ pub(super) async fn scope_view(
                 .collect(),
         })
         .collect();
-    let inherited = broader
+    let mut inherited: Vec<InheritedRow> = broader
         .iter()
         .flat_map(|(_, v)| v.iter())
         .map(|m| InheritedRow {
@@ -287,6 +312,7 @@ pub(super) async fn scope_view(
             backend: m.backend.to_string(),
             version: m.version,
             updated: Stamp::new(m.updated_at),
+            age: Age::since(m.updated_at),
             by: m.updated_by.clone(),
             shadowed_by: winners
                 .get(&m.name)
@@ -294,6 +320,11 @@ pub(super) async fn scope_view(
                 .map(|(w, _)| w.clone()),
         })
         .collect();
+    if by_age {
+        // Oldest first; a stable sort keeps the names' order among equal ages.
+        own_rows.sort_by_key(|r| std::cmp::Reverse(r.age.secs));
+        inherited.sort_by_key(|r| std::cmp::Reverse(r.age.secs));
+    }
     let effective = winners
         .into_iter()
         .map(|(name, (scope_of, version))| EffectiveRow {
@@ -340,6 +371,7 @@ pub(super) async fn scope_view(
         form_name,
         form_category,
         audit_link: allowed(Action::ReadAudit),
+        sort: if by_age { "age" } else { "name" },
     };
     Ok(with_logged(render(status, &page), logged))
 }
@@ -364,6 +396,11 @@ pub(super) async fn secret_view(
         .map(|m| version_label(&m))
         .collect();
     let allowed = |a: Action| s.who.check(a, &scope) == Access::Allowed;
+    let access = if allowed(Action::ReadAudit) {
+        Some(access_list(st, s, &meta, &extras.view).await?)
+    } else {
+        None
+    };
     let (layout, status, logged) = extras.layout(format!("{} at {scope}", meta.name), s);
     let page = SecretPage {
         layout,
@@ -376,6 +413,7 @@ pub(super) async fn secret_view(
         version: meta.version,
         created: Stamp::new(meta.created_at),
         updated: Stamp::new(meta.updated_at),
+        age: Age::since(meta.updated_at),
         by: meta.updated_by.clone(),
         history: history
             .into_iter()
@@ -392,8 +430,74 @@ pub(super) async fn secret_view(
         can_reveal: allowed(Action::ReadValue),
         revealed,
         shadows,
+        access,
     };
     Ok(with_logged(render(status, &page), logged))
+}
+
+/// The secret's accesses, a page at a time (as [`Service::secret_access_report`] decides,
+/// for whoever may read the audit log of its scope).
+///
+/// [`Service::secret_access_report`]: secretstore_core::Service::secret_access_report
+async fn access_list(
+    st: &AppState,
+    s: &Session,
+    meta: &SecretMeta,
+    q: &ViewQuery,
+) -> Result<AccessList, Error> {
+    let given = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    let filter = AuditFilter {
+        since: given(&q.since)
+            .map(|t| audit::parse_time_bound(&t))
+            .transpose()?,
+        from: match given(&q.cursor) {
+            Some(c) => PageFrom::parse_cursor(&c)?,
+            None => PageFrom::Newest,
+        },
+        limit: ACCESS_SHOWN,
+        ..AuditFilter::default()
+    };
+    let report = st
+        .svc
+        .secret_access_report(&s.who, meta.scope.as_str(), &meta.name, filter)
+        .await?;
+    let link = |cursor: Option<String>| {
+        let q = ViewQuery {
+            cursor: cursor?,
+            since: q.since.clone(),
+            sort: String::new(),
+        };
+        Some(format!(
+            "/ui/scopes/{}/secrets/{}?{}#access-h",
+            meta.scope,
+            meta.name,
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        ))
+    };
+    Ok(AccessList {
+        since: q.since.clone(),
+        older: link(report.page.next_cursor()),
+        newer: link(report.page.prev_cursor()),
+        rows: report
+            .page
+            .records
+            .into_iter()
+            .map(|r| AccessRow {
+                at: Stamp::new(r.entry.at),
+                kind: if r.entry.action == "task.dispatch" {
+                    "dispatch"
+                } else {
+                    "reveal"
+                },
+                actor: r.entry.actor,
+                version: r.entry.version,
+                brief: r.entry.target,
+                status: r.brief,
+                holds_old: r.holds_old,
+                source: r.entry.source.unwrap_or_default(),
+            })
+            .collect(),
+    })
 }
 
 async fn delete_view(
