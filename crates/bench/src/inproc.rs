@@ -104,6 +104,11 @@ pub(crate) struct Figures {
     pub(crate) audit_name: Summary,
     /// The newest page of one secret's access list, µs.
     pub(crate) audit_access: Summary,
+    /// A search whose first 50 hits of each kind are all there is room for (a part of
+    /// every seeded name), µs.
+    pub(crate) search_page: Summary,
+    /// A search for a part of one name only: every name is checked, µs.
+    pub(crate) search_rare: Summary,
 }
 
 /// How many times each thing is measured.
@@ -221,6 +226,8 @@ pub(crate) async fn measure(
     };
     let (mut audit_page, mut audit_name, mut audit_access) = (Vec::new(), Vec::new(), Vec::new());
     let asked = seed::name(7);
+    let (mut search_page, mut search_rare) = (Vec::new(), Vec::new());
+    let rare = seed::name(n / 2);
     for round in 0..it.resolve.min(300) + 20 {
         let t0 = Instant::now();
         let all = svc.audit_log(&who, page(None)).await?;
@@ -241,6 +248,18 @@ pub(crate) async fn measure(
             )
             .await?;
         let t3 = Instant::now();
+        let page_hits = svc.search(&who, "bench_0", Some(50)).await?;
+        let t4 = Instant::now();
+        let rare_hits = svc.search(&who, &rare, Some(50)).await?;
+        let t5 = Instant::now();
+        if page_hits.len() != 50 || rare_hits.len() != 1 {
+            return Err(format!(
+                "searches found {} and {} names",
+                page_hits.len(),
+                rare_hits.len()
+            )
+            .into());
+        }
         if all.records.len() != 100 || named.records.len() != 100 {
             return Err(format!(
                 "audit pages of {} and {} records",
@@ -255,6 +274,8 @@ pub(crate) async fn measure(
             audit_page.push((t1 - t0).as_secs_f64() * 1e6);
             audit_name.push((t2 - t1).as_secs_f64() * 1e6);
             audit_access.push((t3 - t2).as_secs_f64() * 1e6);
+            search_page.push((t4 - t3).as_secs_f64() * 1e6);
+            search_rare.push((t5 - t4).as_secs_f64() * 1e6);
         }
     }
     pool.close().await;
@@ -272,6 +293,8 @@ pub(crate) async fn measure(
         audit_page: stats::summary(&mut audit_page),
         audit_name: stats::summary(&mut audit_name),
         audit_access: stats::summary(&mut audit_access),
+        search_page: stats::summary(&mut search_page),
+        search_rare: stats::summary(&mut search_rare),
     })
 }
 

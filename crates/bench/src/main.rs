@@ -406,6 +406,7 @@ async fn inprocess(
     println!("in process on {} (local backend, 20 refs):", name(dialect));
     let mut p50 = Vec::new();
     let mut audit = Vec::new();
+    let mut search = Vec::new();
     for (label, n) in [("small", SMALL), ("large", large)] {
         let work = tempfile::Builder::new()
             .prefix("secretstore-bench-inproc.")
@@ -449,6 +450,8 @@ async fn inprocess(
         report.set(&k("audit_page_p50_us"), r1(f.audit_page.p50));
         report.set(&k("audit_name_page_p50_us"), r1(f.audit_name.p50));
         report.set(&k("audit_access_page_p50_us"), r1(f.audit_access.p50));
+        report.set(&k("search_page_p50_us"), r1(f.search_page.p50));
+        report.set(&k("search_rare_p50_us"), r1(f.search_rare.p50));
         if label == "small" {
             // The headline figures are those of the small data set.
             report.set(&format!("{prefix}resolve_p50_us"), r1(f.resolve.p50));
@@ -487,6 +490,28 @@ async fn inprocess(
         }
         p50.push((f.resolve.p50, f.dispatch.p50));
         audit.push([f.audit_page.p50, f.audit_name.p50, f.audit_access.p50]);
+        search.push([f.search_page.p50, f.search_rare.p50]);
+    }
+    if let [lo, hi] = search[..] {
+        // A search of the four kinds stops at its page: flat while hits are common; a part
+        // of one name only walks every name (a scan of the name index, not a seek).
+        report.set(
+            &format!("{prefix}search_page_scaling_ratio"),
+            r2(hi[0] / lo[0]),
+        );
+        report.set(
+            &format!("{prefix}search_rare_scaling_ratio"),
+            r2(hi[1] / lo[1]),
+        );
+        println!(
+            "  searches (p50 µs, {SMALL} → {large} secrets): a page of hits {:.0} → {:.0} (ratio {:.2}); a part of one name {:.0} → {:.0} (ratio {:.2}, a scan)",
+            lo[0],
+            hi[0],
+            hi[0] / lo[0],
+            lo[1],
+            hi[1],
+            hi[1] / lo[1]
+        );
     }
     if let [lo, hi] = audit[..] {
         // How much dearer a page is on the large log than on the small one (each kind).
