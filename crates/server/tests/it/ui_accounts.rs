@@ -115,6 +115,12 @@ async fn root_creates_an_account_grants_mints_a_token_shown_once_revokes_and_end
         p.body
             .contains(r#"<a href="/ui/accounts" aria-current="page">"#)
     );
+    // Root's own root role has no one-click revoke (root would lock itself out).
+    assert!(p.body.contains(r#"data-grant="root""#));
+    assert!(
+        !p.body
+            .contains(r#"action="/ui/accounts/root/grants/revoke""#)
+    );
 
     // A new account.
     let p = post(
