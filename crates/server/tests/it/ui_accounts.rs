@@ -612,3 +612,34 @@ async fn without_a_session_the_accounts_page_and_its_forms_lead_to_the_sign_in_f
     assert_eq!(account(&h, "eve").await, Value::Null);
     assert_eq!(tokens(&h, "root").await.len(), 1);
 }
+
+#[tokio::test]
+async fn ending_an_accounts_sessions_is_roots_alone_in_the_service() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    let token = h
+        .account("mia", Some(("member", Some("acme/platform"))))
+        .await;
+    let _mia_browser = login(&h, &token).await;
+    let svc = &h.state.svc;
+    let mia = svc.authenticate(&token, "test").await.unwrap();
+    assert!(matches!(
+        svc.end_account_sessions(&mia, "mia").await,
+        Err(secretstore_core::Error::Forbidden(_))
+    ));
+    assert_eq!(session_ids(&h, &token).await.len(), 1, "nothing ended");
+    let root = svc.authenticate(&h.root, "test").await.unwrap();
+    assert!(matches!(
+        svc.end_account_sessions(&root, "nobody").await,
+        Err(secretstore_core::Error::NotFound(_))
+    ));
+    let ended = svc.end_account_sessions(&root, "mia").await.unwrap();
+    assert_eq!(ended.len(), 1);
+    assert!(session_ids(&h, &token).await.is_empty());
+    assert!(
+        svc.end_account_sessions(&root, "mia")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
