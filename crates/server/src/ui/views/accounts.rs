@@ -18,7 +18,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::Response;
 use secretstore_core::accounts::check_account_name;
-use secretstore_core::{AccountKind, Error, Role};
+use secretstore_core::{AccountKind, Error, Role, ScopePath};
 use serde::Deserialize;
 use std::collections::HashMap;
 use zeroize::Zeroizing;
@@ -232,7 +232,16 @@ pub(crate) async fn create_account(State(st): State<AppState>, req: Request) -> 
         k => k,
     };
     let result = async {
-        let kind = AccountKind::parse(kind)?;
+        // Said without the input: someone may have pasted a token into the field.
+        check_account_name(name).map_err(|_| {
+            Error::Invalid(
+                "invalid account name: must match [a-z0-9][a-z0-9_.-]{0,62} (lower-case \
+                 letters, digits, _, . and -, like alice)"
+                    .into(),
+            )
+        })?;
+        let kind = AccountKind::parse(kind)
+            .map_err(|_| Error::Invalid("unknown account kind: person or service".into()))?;
         st.svc.create_account(&s.who, name, kind).await
     }
     .await;
@@ -293,10 +302,25 @@ struct RoleForm {
 }
 
 impl RoleForm {
-    /// The role as the command line and the API take it: `ROLE [SCOPE]`.
+    /// The role as the command line and the API take it: `ROLE [SCOPE]`. What is not a
+    /// role name or a scope path is refused without being shown back (a token pasted into
+    /// the field is never echoed); the rest is the service's words.
     fn role(&self) -> Result<Role, Error> {
+        let role = self.role.trim();
+        if !matches!(role, "root" | "admin" | "member" | "dispatcher") {
+            return Err(Error::Invalid(
+                "unknown role: one of root, admin ORG, member ORG/TEAM, dispatcher ORG".into(),
+            ));
+        }
         let scope = self.scope.trim();
-        Role::parse(self.role.trim(), (!scope.is_empty()).then_some(scope))
+        if !scope.is_empty() && ScopePath::parse(scope).is_err() {
+            return Err(Error::Invalid(
+                "invalid scope: a path of lower-case segments ([a-z0-9][a-z0-9_-]{0,62}) \
+                 separated by /, like acme/platform"
+                    .into(),
+            ));
+        }
+        Role::parse(role, (!scope.is_empty()).then_some(scope))
     }
 }
 
