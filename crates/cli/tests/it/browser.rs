@@ -2,7 +2,8 @@
 //! real `secretstore serve` on a loopback port: a new user signs in with the root token
 //! that `serve` prints, builds the scope tree, creates, rotates, reveals and rolls back a
 //! secret; another team's member sees nothing of it; a form without its CSRF token is
-//! refused. Screenshots of the main pages go to docs/ (the README shows them) when they
+//! refused; root creates an account, grants it a role and sees its new API token once
+//! (then revokes it). Screenshots of the main pages go to docs/ (the README shows them) when they
 //! are missing there, or always with `SECRETSTORE_SCREENSHOTS=1`.
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian: `apt-get install -y chromium
@@ -630,4 +631,106 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
             "the server log holds no value or token"
         );
     }
+}
+
+#[tokio::test]
+async fn root_creates_an_account_grants_a_role_and_sees_a_new_token_once_in_headless_chromium() {
+    let env = Env::bare();
+    let server = Server::start(&env, &[]);
+    let root = server.root_token();
+    for (kind, path) in [("orgs", "acme"), ("teams", "acme/platform")] {
+        let (code, _, text) =
+            server.call("PUT", &format!("/api/v1/{kind}/{path}"), Some(&root), None);
+        assert!((200..300).contains(&code), "{text}");
+    }
+    let driver = Chromedriver::start();
+    let ui = Ui {
+        c: driver.session().await,
+        base: format!("http://{}", server.addr),
+    };
+    ui.c.set_window_size(1280, 1000).await.unwrap();
+    ui.goto("/ui/login").await;
+    ui.fill(r#"input[name="token"]"#, &root).await;
+    ui.click(r#"form[data-form="login"] button[type="submit"]"#)
+        .await;
+    assert_eq!(ui.path().await, "/ui/");
+
+    // Root's navigation leads to the accounts page.
+    ui.click(r#"nav a[href="/ui/accounts"]"#).await;
+    assert_eq!(ui.path().await, "/ui/accounts");
+    ui.find(r#"section[data-account-row="root"]"#).await;
+
+    // A new service account, then a role for it.
+    ui.fill("#new-account-name", "ci-bot").await;
+    ui.find("#new-account-kind")
+        .await
+        .select_by_value("service")
+        .await
+        .unwrap();
+    ui.click(r#"[data-action="create-account"]"#).await;
+    assert_eq!(ui.path().await, "/ui/accounts?done=created&account=ci-bot");
+    assert!(ui.text("[data-notice]").await.contains("ci-bot created"));
+    let card = r#"section[data-account-row="ci-bot"]"#;
+    ui.find(&format!("{card} [data-no-role]")).await;
+    ui.find("#grant-role-ci-bot")
+        .await
+        .select_by_value("dispatcher")
+        .await
+        .unwrap();
+    ui.fill("#grant-scope-ci-bot", "acme").await;
+    ui.click(&format!(r#"{card} [data-action="grant"]"#)).await;
+    assert_eq!(ui.path().await, "/ui/accounts?done=granted&account=ci-bot");
+    ui.find(&format!(r#"{card} li[data-grant="dispatcher acme"]"#))
+        .await;
+
+    // A token: on the page that answers the form, once, with the warning.
+    ui.click(&format!(r#"{card} [data-action="mint-token"]"#))
+        .await;
+    let shown = ui.find("[data-token-once]").await;
+    let token = shown.prop("value").await.unwrap().expect("the token");
+    assert!(token.starts_with("sst_"), "{token}");
+    assert!(
+        ui.text("[data-minted]")
+            .await
+            .contains("it will not be shown again")
+    );
+    // Not in the address bar: the answer of the POST is the page itself.
+    assert_eq!(ui.path().await, "/ui/accounts/ci-bot/tokens");
+    ui.screenshot("ui-accounts.png").await;
+    let (code, who, text) = server.call("GET", "/api/v1/whoami", Some(&token), None);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(who["account"], "ci-bot");
+    assert_eq!(who["roles"][0]["role"], "dispatcher");
+
+    // Afterwards, only its id is on the page.
+    ui.click(r#"[data-action="hide-token"]"#).await;
+    assert_eq!(ui.path().await, "/ui/accounts");
+    assert_eq!(ui.count("[data-token-once]").await, 0);
+    assert!(!ui.source().await.contains(&token));
+    assert_eq!(
+        ui.count(&format!(r#"{card} tr[data-token]:not([data-revoked])"#))
+            .await,
+        1
+    );
+
+    // Revoked in the browser: the token stops working.
+    ui.click(&format!(r#"{card} [data-action="revoke-token"]"#))
+        .await;
+    assert_eq!(
+        ui.path().await,
+        "/ui/accounts?done=token-revoked&account=ci-bot"
+    );
+    ui.find(&format!(r#"{card} tr[data-token][data-revoked]"#))
+        .await;
+    let (code, _, _) = server.call("GET", "/api/v1/whoami", Some(&token), None);
+    assert_eq!(code, 401);
+
+    ui.c.close().await.unwrap();
+    drop(driver);
+    let (code, stderr) = server.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        !stderr.contains(&token) && !stderr.contains(&root),
+        "the server log holds no token"
+    );
 }

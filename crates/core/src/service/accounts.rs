@@ -218,6 +218,28 @@ impl<S: MetadataStore + AccountStore + SessionStore> Service<S> {
         }
     }
 
+    /// Ends every live web UI session of account `name` (root only; `NotFound` for an
+    /// unknown account), each audited as `session.end` like [`Self::end_session`]. Returns
+    /// the public ids of the sessions ended; one that ended meanwhile is skipped.
+    pub async fn end_account_sessions(&self, who: &Principal, name: &str) -> Result<Vec<String>> {
+        Self::require_root(who)?;
+        self.store.account(name).await?;
+        let live = self
+            .store
+            .list_sessions(Some(name), crate::timestamp::now())
+            .await?;
+        let mut ended = Vec::with_capacity(live.len());
+        for s in live {
+            let audit = self.audit(who, "session.end").target(s.id.clone());
+            match self.store.end_session(&s.id, Some(name), audit).await {
+                Ok(()) => ended.push(s.id),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends a web UI session.
     pub async fn logout(&self, session_id: &str) -> Result<()> {
         self.store

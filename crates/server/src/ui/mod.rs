@@ -20,6 +20,11 @@
 //! | `GET /ui/audit` | the audit log (root and organization admins) |
 //! | `GET /ui/search?q=` | the secrets, scopes, tasks and briefs whose names match (`data-hit`), linked |
 //! | `GET /ui/sessions`, `POST /ui/sessions/{id}/end` | live sign-in sessions (root: all; others: their own), and ending one (`data-session`) |
+//! | `GET /ui/accounts` | root only (others: the 404 page): every account (`data-account-row`), its roles (`data-grant`), tokens (`data-token`, ids only) and live sessions |
+//! | `POST /ui/accounts` | a new account (`data-form="new-account"`: `name`, `kind`) |
+//! | `POST /ui/accounts/{name}/grants`, `…/grants/revoke` | grant or revoke a role (`role`, `scope`: as `secretstore grant NAME ROLE [SCOPE]`) |
+//! | `POST /ui/accounts/{name}/tokens` | a new API token, shown once in the page that answers (`data-token-once`) |
+//! | `POST /ui/accounts/{name}/tokens/{id}/revoke`, `…/sessions/end` | revoke a token; end every session of the account |
 //!
 //! Security: every response carries a strict Content-Security-Policy (no inline script or
 //! style), `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, `nosniff` and
@@ -56,7 +61,7 @@ const FAVICON: &str = include_str!("../../assets/favicon.svg");
 /// The UI's routes, with full paths, to be merged into the app.
 pub fn router() -> Router<AppState> {
     // Every route answers other methods with the UI's own 405 page (and its headers).
-    use views::{activity, auth, scopes, search, secrets};
+    use views::{accounts, activity, auth, scopes, search, secrets};
     let m405 = views::method_not_allowed;
     Router::new()
         .route("/ui", get(|| async { see_other("/ui/") }).fallback(m405))
@@ -85,6 +90,18 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/sessions/{id}/end",
             post(activity::end_session).fallback(m405),
+        )
+        .route(
+            "/ui/accounts",
+            get(accounts::page)
+                .post(accounts::create_account)
+                .fallback(m405),
+        )
+        .route(
+            "/ui/accounts/{*rest}",
+            get(views::not_found)
+                .post(accounts::account_post)
+                .fallback(m405),
         )
         .route("/ui/assets/app.css", get(css).fallback(m405))
         .route("/ui/assets/favicon.svg", get(favicon).fallback(m405))

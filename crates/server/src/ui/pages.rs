@@ -38,6 +38,8 @@ pub(crate) struct Nav {
     pub(crate) csrf: String,
     /// Whether to link the audit log.
     pub(crate) audit: bool,
+    /// Whether to link the accounts page (root).
+    pub(crate) accounts: bool,
 }
 
 /// What every page has around its content.

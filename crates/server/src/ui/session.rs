@@ -78,6 +78,7 @@ impl Session {
                 .join(", "),
             csrf: self.csrf.clone(),
             audit: self.reads_audit(),
+            accounts: self.who.is_root(),
         }
     }
 
@@ -318,8 +319,24 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
+        Self::gated(req, st, |_| None).await
+    }
+}
+
+impl<T: DeserializeOwned + Send> Posted<T> {
+    /// Like the extractor, with `gate` asked about the session before anything else (the
+    /// CSRF check included): a page only some accounts may reach refuses the others the
+    /// same way whatever their form holds (`Some(answer)`: refused with that answer).
+    pub(crate) async fn gated(
+        req: Request,
+        st: &AppState,
+        gate: impl FnOnce(&Session) -> Option<Response> + Send,
+    ) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let session = Session::from_request_parts(&mut parts, st).await?;
+        if let Some(refused) = gate(&session) {
+            return Err(refused);
+        }
         if cross_site(&parts.headers) {
             return Err(error_page(
                 Some(&session),

@@ -56,7 +56,7 @@ impl Page {
     }
 }
 
-async fn send(h: &Harness, req: Request<Body>) -> Page {
+pub(crate) async fn send(h: &Harness, req: Request<Body>) -> Page {
     let res = h.app.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -86,7 +86,7 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
         .map(|(k, v)| format!("{k}={}", enc(v)))
@@ -199,7 +199,7 @@ pub(crate) async fn current(h: &Harness, scope: &str, name: &str) -> Option<(i64
 }
 
 /// How many audit records of `action` there are.
-async fn audit_count(h: &Harness, action: &str) -> usize {
+pub(crate) async fn audit_count(h: &Harness, action: &str) -> usize {
     let a = h.call("GET", "/api/v1/audit", Some(&h.root), None).await;
     a.json["records"]
         .as_array()
@@ -432,6 +432,7 @@ async fn every_form_of_every_page_carries_the_csrf_token_and_every_input_a_label
         "/ui/sessions".to_string(),
         "/ui/search?q=db".to_string(),
         "/ui/audit".to_string(),
+        "/ui/accounts".to_string(),
     ] {
         let p = get(&h, &path, b.c()).await;
         p.status(200);
