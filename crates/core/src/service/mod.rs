@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod briefs;
+pub use briefs::BriefDetail;
 mod dispatch;
 pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
 mod doctor;
