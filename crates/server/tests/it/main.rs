@@ -15,3 +15,4 @@ mod dispatch_not_configured;
 mod limits;
 mod regression;
 mod ui;
+mod ui_objects;

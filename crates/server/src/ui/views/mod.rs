@@ -3,10 +3,12 @@
 //!
 //! One file per part of the UI: [`auth`] (sign-in and sign-out), [`scopes`] (the scope
 //! tree and the scope, secret and deletion pages), [`secrets`] (the forms of those pages)
-//! and [`activity`] (briefs, sessions and the audit log). This module holds what they share.
+//! [`activity`] (briefs, sessions and the audit log) and [`objects`] (a brief's and a
+//! task's pages). This module holds what they share.
 
 pub(crate) mod activity;
 pub(crate) mod auth;
+pub(crate) mod objects;
 pub(crate) mod scopes;
 pub(crate) mod secrets;
 
