@@ -119,7 +119,7 @@ impl DispatchStore for SqlStore {
     }
 
     async fn briefs_of(&self, of: BriefsOf<'_>, limit: i64) -> Result<Vec<BriefSummary>> {
-        // Along briefs_by_task or briefs_by_project (both end in created_at).
+        // Along briefs_by_task or briefs_by_project, in their order (created_at, id).
         let mut list = Sql::new(BRIEF_SUMMARY);
         match of {
             BriefsOf::Task(task) => list
@@ -133,12 +133,16 @@ impl DispatchStore for SqlStore {
     }
 
     async fn project_tasks(&self, project: &ScopePath, limit: i64) -> Result<Vec<Task>> {
-        // Along tasks_by_project (project_id, created_at).
+        // Along tasks_by_project, in its order (project_id, created_at, id): the project's
+        // id as a scalar subquery, so that PostgreSQL walks the index backwards and stops at
+        // the limit (with `sc.path = $1` in the join's condition it read every task and
+        // sorted them: 20 ms instead of 0.07 for 20,000 tasks).
         let rows: Vec<TaskRow> = self
             .read(async |conn| {
                 Ok(sqlx::query_as(
                     "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
-                     FROM tasks t JOIN scopes sc ON sc.id = t.project_id WHERE sc.path = $1 \
+                     FROM tasks t JOIN scopes sc ON sc.id = t.project_id \
+                     WHERE t.project_id = (SELECT id FROM scopes WHERE path = $1) \
                      ORDER BY t.created_at DESC, t.id DESC LIMIT $2",
                 )
                 .bind(project.as_str())
