@@ -425,3 +425,38 @@ async fn the_project_page_lists_its_tasks_and_briefs_newest_first_linked() {
         .await
         .status(404);
 }
+
+#[tokio::test]
+async fn without_a_session_the_object_pages_redirect_and_a_revoke_changes_nothing() {
+    let h = Harness::new().await;
+    secrets(&h).await;
+    let (task, brief) = dispatched(&h, &["DB_URL"]).await;
+    for path in [
+        format!("/ui/briefs/{brief}"),
+        format!("/ui/tasks/{task}"),
+        format!("/ui/scopes/{PROJECT}"),
+    ] {
+        let p = get(&h, &path, None).await;
+        p.status(303);
+        assert_eq!(p.location(), "/ui/login", "{path}");
+    }
+    let p = post(&h, &format!("/ui/briefs/{brief}/revoke"), None, &[]).await;
+    assert_eq!((p.status.as_u16(), p.location()), (303, "/ui/login"));
+    assert_eq!(api_status(&h, &brief).await, "running");
+    // Signed in: the pages carry the UI's headers; a GET of the revoke address is the
+    // 405 page, and changes nothing.
+    let b = login(&h, &h.root).await;
+    for path in [format!("/ui/briefs/{brief}"), format!("/ui/tasks/{task}")] {
+        let p = get(&h, &path, b.c()).await;
+        p.status(200);
+        assert_eq!(
+            p.header("content-security-policy"),
+            secretstore_server::ui::CSP
+        );
+        assert_eq!(p.header("cache-control"), "no-store");
+    }
+    get(&h, &format!("/ui/briefs/{brief}/revoke"), b.c())
+        .await
+        .status(405);
+    assert_eq!(api_status(&h, &brief).await, "running");
+}
