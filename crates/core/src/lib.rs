@@ -53,15 +53,15 @@ pub use model::{
 };
 pub use name::SecretName;
 pub use ports::{
-    AuditStore, BoxFuture, BriefStore, BriefSummary, Change, DispatchRecord, DispatchStore,
-    DispatchedSecret, Expected, Fetch, Fetched, HealthStore, MetadataStore, NewVersion,
-    Reservation, Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
+    AuditStore, BoxFuture, BriefStore, BriefSummary, BriefsOf, Change, DispatchRecord,
+    DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, HealthStore, MetadataStore,
+    NewVersion, Reservation, Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
-    AccessRecord, AccessReport, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession,
-    Service, ServiceConfig,
+    AccessRecord, AccessReport, BriefDetail, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS,
+    NewSession, Service, ServiceConfig,
 };
 pub use value::SecretValue;

@@ -283,8 +283,8 @@ pub struct DispatchRecord {
     pub status: BriefStatus,
     /// When the callback came, if it came.
     pub completed_at: Option<OffsetDateTime>,
-    /// True once the callback token was revoked.
-    pub revoked: bool,
+    /// When the brief was revoked (its callback token then stopped working), if it was.
+    pub revoked_at: Option<OffsetDateTime>,
     /// Which secrets the brief handed out.
     pub secrets: Vec<DispatchedSecret>,
 }
@@ -319,9 +319,19 @@ pub struct BriefSummary {
     /// When the callback came, if it came.
     #[serde(with = "crate::timestamp::rfc3339::option")]
     pub completed_at: Option<OffsetDateTime>,
-    /// Names of secrets the brief used that have a newer version (or were deleted) since:
-    /// a running agent still holds the old value.
+    /// Names of secrets the brief used that have a newer version (or were deleted) since,
+    /// for a running brief only: its agent still holds the old value. Empty for a brief
+    /// that is no longer running (its agent holds nothing any more).
     pub stale: Vec<String>,
+}
+
+/// Whose briefs to list: one task's, or one project's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BriefsOf<'a> {
+    /// The dispatches of one task.
+    Task(&'a TaskId),
+    /// The dispatches in one project (exactly that scope).
+    Project(&'a ScopePath),
 }
 
 /// The database: scopes and their organization-wide settings.
@@ -449,14 +459,30 @@ pub trait DispatchStore: Send + Sync {
     ) -> impl Future<Output = Result<()>> + Send;
     /// What is recorded of a dispatch; `NotFound` for an unknown brief.
     fn dispatch_record(&self, id: &BriefId) -> impl Future<Output = Result<DispatchRecord>> + Send;
-    /// The newest `limit` dispatches, newest first, with their stale secrets; with
-    /// `projects`, only those in a project at or under one of them (filtered before the
-    /// limit). A constant number of queries, whatever the number of briefs.
+    /// The newest `limit` dispatches, newest first, with their stale secrets (running
+    /// briefs only); with `projects`, only those in a project at or under one of them
+    /// (filtered before the limit). A constant number of queries, whatever the number of
+    /// briefs.
     fn recent_briefs(
         &self,
         projects: Option<&[ScopePath]>,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
+    /// The newest `limit` dispatches of one task or one project, newest first, with their
+    /// stale secrets (running briefs only), as [`recent_briefs`](Self::recent_briefs)
+    /// gives them; the limit is applied in the query. An unknown task or project has none.
+    fn briefs_of(
+        &self,
+        of: BriefsOf<'_>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<BriefSummary>>> + Send;
+    /// The newest `limit` tasks of a project, newest first (the limit applied in the
+    /// query); none for an unknown project.
+    fn project_tasks(
+        &self,
+        project: &ScopePath,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Task>>> + Send;
     /// Marks a brief completed (or another final status) by its agent's callback, in one
     /// atomic statement, only if it is still running and not revoked: `false` (and no
     /// audit record) if it was not, so of concurrent callbacks exactly one wins.

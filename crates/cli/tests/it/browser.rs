@@ -513,7 +513,57 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
         r#"tr[data-brief="{done}"][data-status="completed"]"#
     ))
     .await;
+    assert_eq!(
+        ui.count(&format!(r#"tr[data-brief="{done}"][data-stale]"#))
+            .await,
+        0,
+        "a completed brief is not marked stale"
+    );
     ui.screenshot("ui-briefs.png").await;
+    // The running brief's page, from its link: what it handed out (scope and version, no
+    // value), DB_URL stale since the rotation; then revoked with its button.
+    ui.click(&format!(r#"a[data-brief-link="{running}"]"#))
+        .await;
+    assert_eq!(ui.path().await, format!("/ui/briefs/{running}"));
+    ui.find(&format!(
+        r#"table[data-table="handed"] tr[data-handed="DB_URL"][data-from="{WS}"][data-version="3"][data-stale]"#
+    ))
+    .await;
+    assert_eq!(
+        ui.count(r#"table[data-table="handed"] tr[data-handed]"#)
+            .await,
+        3
+    );
+    assert_eq!(
+        ui.count(r#"tr[data-handed="OPENAI_API_KEY"][data-stale]"#)
+            .await,
+        0
+    );
+    assert!(!ui.source().await.contains("postgres://"));
+    ui.find(&format!(r#"a[data-task-link="{task}"]"#)).await;
+    ui.screenshot("ui-brief.png").await;
+    ui.click(r#"form[data-form="revoke-brief"] button[type="submit"]"#)
+        .await;
+    assert_eq!(
+        ui.path().await,
+        format!("/ui/briefs/{running}?done=revoked")
+    );
+    ui.find("p[data-notice]").await;
+    ui.find(r#"dl[data-status="revoked"]"#).await;
+    assert_eq!(ui.count(r#"form[data-form="revoke-brief"]"#).await, 0);
+    assert_eq!(
+        ui.count(r#"tr[data-handed][data-stale]"#).await,
+        0,
+        "no stale mark once it ended"
+    );
+    let (code, b, text) = server.call(
+        "GET",
+        &format!("/api/v1/briefs/{running}"),
+        Some(&root),
+        None,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(b["status"], "revoked");
     // A revoked brief shows as revoked.
     let gone = briefs[1]["brief_id"].as_str().unwrap();
     let (code, _, text) = server.call(

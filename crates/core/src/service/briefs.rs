@@ -4,9 +4,24 @@ use super::{Service, require_in_project};
 use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefStatus};
 use crate::error::{Error, Result};
-use crate::model::BriefId;
-use crate::ports::{BriefSummary, DispatchRecord, MetadataStore};
-use crate::scope::ScopePath;
+use crate::model::{BriefId, Task};
+use crate::ports::{BriefSummary, BriefsOf, DispatchRecord, MetadataStore};
+use crate::scope::{Level, ScopePath};
+use std::collections::{BTreeSet, HashMap};
+
+/// A brief as its page shows it: the stored brief (never a value), its dispatch record
+/// (status, callback, revocation) and, while it runs, its stale secrets.
+#[derive(Debug, Clone)]
+pub struct BriefDetail {
+    /// The stored brief: the secrets handed out, by name, scope, version and category.
+    pub brief: Brief,
+    /// What the database keeps of the dispatch.
+    pub record: DispatchRecord,
+    /// The names of the secrets the brief handed out that have a newer version, or were
+    /// deleted, since: only while the brief is running (its agent still holds the old
+    /// value); empty once it ended.
+    pub stale: Vec<String>,
+}
 
 impl<S: MetadataStore> Service<S> {
     /// A stored brief, if the caller may dispatch in its project (else "no brief").
@@ -23,6 +38,106 @@ impl<S: MetadataStore> Service<S> {
         let rec = self.store.dispatch_record(&id).await?;
         require_in_project(who, &rec.project, || format!("no brief {id}"))?;
         Ok(rec)
+    }
+
+    /// A brief with its record and stale secrets, for callers who may see it (else "no
+    /// brief", as if missing). The record is read (and the caller checked) before the
+    /// brief store is asked anything.
+    pub async fn brief_detail(&self, who: &Principal, id: &str) -> Result<BriefDetail> {
+        let record = self.brief_status(who, id).await?;
+        let brief = self.briefs.get(&record.brief_id).await?;
+        let stale = if record.status == BriefStatus::Running {
+            self.stale_secrets(&record).await?
+        } else {
+            Vec::new()
+        };
+        Ok(BriefDetail {
+            brief,
+            record,
+            stale,
+        })
+    }
+
+    /// The secrets of a dispatch that have a newer version, or are gone, now: one query
+    /// for the (at most three) scopes the brief's secrets came from. The same rule as the
+    /// store's list of briefs.
+    async fn stale_secrets(&self, rec: &DispatchRecord) -> Result<Vec<String>> {
+        let scopes: Vec<ScopePath> = rec
+            .secrets
+            .iter()
+            .map(|s| s.scope.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now: HashMap<(ScopePath, String), i64> = self
+            .store
+            .list_secrets_in(&scopes)
+            .await?
+            .into_iter()
+            .map(|m| ((m.scope, m.name), m.version))
+            .collect();
+        Ok(rec
+            .secrets
+            .iter()
+            .filter(|s| {
+                now.get(&(s.scope.clone(), s.name.clone()))
+                    .is_none_or(|v| *v > s.version)
+            })
+            .map(|s| s.name.clone())
+            .collect())
+    }
+
+    /// The newest dispatches of a task, newest first, at most `limit` (1 to 1000), for
+    /// callers who may see the task (else "no task", as if missing).
+    pub async fn task_briefs(
+        &self,
+        who: &Principal,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<BriefSummary>> {
+        let task = self.task(who, id).await?;
+        self.store
+            .briefs_of(BriefsOf::Task(&task.id), limit.clamp(1, 1000))
+            .await
+    }
+
+    /// The newest tasks of a project, newest first, at most `limit` (1 to 1000), for
+    /// callers who may dispatch there (a project the caller does not see is "unknown
+    /// project", as if missing; one it sees but may not dispatch in, `Forbidden`).
+    pub async fn project_tasks(
+        &self,
+        who: &Principal,
+        project: &str,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        let project = self.dispatch_project(who, project).await?;
+        self.store
+            .project_tasks(&project, limit.clamp(1, 1000))
+            .await
+    }
+
+    /// The newest dispatches in a project, newest first, at most `limit` (1 to 1000), for
+    /// callers who may dispatch there (as [`project_tasks`](Self::project_tasks)).
+    pub async fn project_briefs(
+        &self,
+        who: &Principal,
+        project: &str,
+        limit: i64,
+    ) -> Result<Vec<BriefSummary>> {
+        let project = self.dispatch_project(who, project).await?;
+        self.store
+            .briefs_of(BriefsOf::Project(&project), limit.clamp(1, 1000))
+            .await
+    }
+
+    /// A project path where the caller may dispatch, and that exists.
+    async fn dispatch_project(&self, who: &Principal, project: &str) -> Result<ScopePath> {
+        let project = ScopePath::parse_level(project, Level::Project)?;
+        require_in_project(who, &project, || format!("unknown project {project}"))?;
+        self.existing_scope(project).await
     }
 
     /// Checks a callback token against a brief: valid, unexpired, not revoked, and its
@@ -68,7 +183,7 @@ impl<S: MetadataStore> Service<S> {
         }
         // Not running any more: revoked a moment ago (then the token is just invalid), or
         // its callback was already received (a replay).
-        if self.store.dispatch_record(&id).await?.revoked {
+        if self.store.dispatch_record(&id).await?.revoked_at.is_some() {
             return Err(unauthorized());
         }
         let mut replay = self
@@ -134,5 +249,5 @@ pub(super) fn callback_token_valid(rec: &DispatchRecord, token: &str) -> bool {
     // Compare first, always: the time taken does not depend on expiry or revocation.
     let matches = brief::token_matches(token, &rec.token_hash);
     let fresh = crate::timestamp::now() < rec.expires_at;
-    matches && fresh && !rec.revoked
+    matches && fresh && rec.revoked_at.is_none()
 }

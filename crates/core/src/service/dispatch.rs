@@ -295,7 +295,7 @@ impl<S: MetadataStore> Service<S> {
             expires_at: crate::timestamp::in_secs(self.config.callback_ttl_secs),
             status: BriefStatus::Running,
             completed_at: None,
-            revoked: false,
+            revoked_at: None,
             secrets: brief
                 .secrets
                 .iter()

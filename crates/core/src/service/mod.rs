@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 pub use audit::{AccessRecord, AccessReport};
 mod briefs;
+pub use briefs::BriefDetail;
 mod dispatch;
 pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
 mod doctor;

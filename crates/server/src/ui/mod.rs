@@ -11,12 +11,15 @@
 //! | `GET /ui/login`, `POST /ui/login`, `POST /ui/logout` | sign in with an API token, sign out |
 //! | `GET /ui/` | the organizations, teams, workspaces and projects the account may see |
 //! | `POST /ui/scopes` | a new organization, team, workspace or project (`parent`, `name`) |
-//! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view; `?sort=age`: oldest first |
+//! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view, `?sort=age`: oldest first; a project's tasks (`data-task`) and recent briefs, for whoever may dispatch there |
 //! | `POST /ui/scopes/{path}/secrets` | a new secret (`data-form="new-secret"`: `name`, `category`, `value`) |
 //! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata, the current version's age, who was handed it (`data-access`, `?since=`, paged by `?cursor=`), history (`data-version`), rotate, reveal, rollback |
 //! | `POST …/secrets/{NAME}/rotate`, `/reveal`, `/rollback` | a new version, the value (audited), an old value again |
 //! | `GET`, `POST …/secrets/{NAME}/delete` | the confirmation step, then the deletion |
-//! | `GET /ui/briefs` | recent dispatches, running or completed, with their stale secrets |
+//! | `GET /ui/briefs` | recent dispatches, running or completed (`data-brief`, linked to their pages), with the stale secrets of running ones |
+//! | `GET /ui/briefs/{id}` | a brief: project, task, status, delivery, callback, revocation, the secrets handed out (`data-handed`: scope, version, `data-stale` while running), never a value |
+//! | `POST /ui/briefs/{id}/revoke` | revokes it (`data-form="revoke-brief"`, for whoever may dispatch in its project), then back to its page |
+//! | `GET /ui/tasks/{id}` | a task: its project, what each ref resolves to now (`data-ref`: scope, version, category; no value), its briefs |
 //! | `GET /ui/audit` | the audit log (root and organization admins) |
 //! | `GET /ui/search?q=` | the secrets, scopes, tasks and briefs whose names match (`data-hit`), linked |
 //! | `GET /ui/sessions`, `POST /ui/sessions/{id}/end` | live sign-in sessions (root: all; others: their own), and ending one (`data-session`) |
@@ -61,7 +64,7 @@ const FAVICON: &str = include_str!("../../assets/favicon.svg");
 /// The UI's routes, with full paths, to be merged into the app.
 pub fn router() -> Router<AppState> {
     // Every route answers other methods with the UI's own 405 page (and its headers).
-    use views::{accounts, activity, auth, scopes, search, secrets};
+    use views::{accounts, activity, auth, objects, scopes, search, secrets};
     let m405 = views::method_not_allowed;
     Router::new()
         .route("/ui", get(|| async { see_other("/ui/") }).fallback(m405))
@@ -84,6 +87,12 @@ pub fn router() -> Router<AppState> {
                 .fallback(m405),
         )
         .route("/ui/briefs", get(activity::briefs).fallback(m405))
+        .route("/ui/briefs/{id}", get(objects::brief).fallback(m405))
+        .route(
+            "/ui/briefs/{id}/revoke",
+            post(objects::revoke_brief).fallback(m405),
+        )
+        .route("/ui/tasks/{id}", get(objects::task).fallback(m405))
         .route("/ui/audit", get(activity::audit).fallback(m405))
         .route("/ui/search", get(search::search).fallback(m405))
         .route("/ui/sessions", get(activity::sessions).fallback(m405))

@@ -221,6 +221,16 @@ pub(crate) struct ScopePage {
     pub(crate) audit_link: bool,
     /// The secrets' order: by `name` (the default) or by `age`, oldest first.
     pub(crate) sort: &'static str,
+    /// A project's tasks and recent briefs, newest first, for those who may see them
+    /// (`None`: not a project, or the user may not).
+    pub(crate) work: Option<ProjectWork>,
+}
+
+/// What was asked of a project: its tasks and recent dispatches.
+pub(crate) struct ProjectWork {
+    pub(crate) tasks: Vec<TaskRow>,
+    pub(crate) briefs: Vec<BriefRow>,
+    pub(crate) limit: i64,
 }
 
 /// One version of a secret's history.
@@ -355,6 +365,92 @@ fn short(id: &str) -> String {
 pub(crate) struct BriefsPage {
     pub(crate) layout: Layout,
     pub(crate) briefs: Vec<BriefRow>,
+}
+
+/// One secret a brief handed out: which one and which version, never its value.
+pub(crate) struct HandedRow {
+    pub(crate) name: String,
+    pub(crate) scope: String,
+    pub(crate) version: i64,
+    pub(crate) category: String,
+    pub(crate) backend: String,
+    /// Rotated or deleted since, while the brief runs.
+    pub(crate) stale: bool,
+}
+
+#[derive(Template)]
+#[template(path = "brief.html")]
+pub(crate) struct BriefPage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    pub(crate) id: String,
+    pub(crate) task_id: String,
+    pub(crate) project: String,
+    pub(crate) status: BriefStatus,
+    pub(crate) created: Stamp,
+    /// When its callback came (completed or failed), if it came.
+    pub(crate) completed: Option<Stamp>,
+    /// When it was revoked, if it was.
+    pub(crate) revoked_at: Option<Stamp>,
+    /// Until when the callback token is accepted.
+    pub(crate) expires: Stamp,
+    /// How the values were handed out (`env`: the dispatch's answer).
+    pub(crate) delivery: &'static str,
+    pub(crate) secrets: Vec<HandedRow>,
+    /// Whether to show the revoke button (running, and the user may revoke).
+    pub(crate) can_revoke: bool,
+}
+
+impl BriefPage {
+    pub(crate) fn running(&self) -> bool {
+        self.status == BriefStatus::Running
+    }
+
+    pub(crate) fn called_back(&self) -> bool {
+        matches!(self.status, BriefStatus::Completed | BriefStatus::Failed)
+    }
+
+    pub(crate) fn stale_count(&self) -> usize {
+        self.secrets.iter().filter(|s| s.stale).count()
+    }
+}
+
+/// What one ref of a task resolves to now (no value).
+pub(crate) struct RefRow {
+    pub(crate) name: String,
+    /// The winner's scope, version and category; `None` when no scope of the chain has it.
+    pub(crate) winner: Option<(String, i64, String)>,
+    /// Broader scopes holding the same name, which the winner shadows: `acme (v1)`.
+    pub(crate) shadows: Vec<String>,
+}
+
+/// A task, as the lists link it.
+pub(crate) struct TaskRow {
+    pub(crate) id: String,
+    pub(crate) created: Stamp,
+    pub(crate) by: String,
+    pub(crate) refs: String,
+}
+
+impl TaskRow {
+    pub(crate) fn short_id(&self) -> String {
+        short(&self.id)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "task.html")]
+pub(crate) struct TaskPage {
+    pub(crate) layout: Layout,
+    pub(crate) id: String,
+    pub(crate) project: String,
+    pub(crate) created: Stamp,
+    pub(crate) by: String,
+    pub(crate) refs: Vec<RefRow>,
+    /// Its dispatches, newest first.
+    pub(crate) briefs: Vec<BriefRow>,
+    /// How many briefs the page shows at most.
+    pub(crate) limit: i64,
 }
 
 /// One audit record.

@@ -16,3 +16,4 @@ mod limits;
 mod regression;
 mod ui;
 mod ui_accounts;
+mod ui_objects;

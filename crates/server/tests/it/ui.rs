@@ -423,10 +423,15 @@ async fn every_form_of_every_page_carries_the_csrf_token_and_every_input_a_label
     tree(&h).await;
     h.secret(WS, "DB_URL", "v1").await;
     h.secret(WS, "DB_URL", "v2").await;
+    let (task, brief) = crate::ui_objects::dispatched(&h, &["DB_URL"]).await;
     let b = login(&h, &h.root).await;
     for path in [
         "/ui/".to_string(),
         format!("/ui/scopes/{WS}"),
+        format!("/ui/scopes/{}", crate::ui_objects::PROJECT),
+        format!("/ui/briefs/{brief}"),
+        format!("/ui/tasks/{task}"),
+        "/ui/briefs".to_string(),
         format!("/ui/scopes/{WS}/secrets/DB_URL"),
         format!("/ui/scopes/{WS}/secrets/DB_URL/delete"),
         "/ui/sessions".to_string(),
@@ -994,8 +999,9 @@ async fn the_briefs_page_marks_running_briefs_whose_secrets_were_rotated() {
         "{}",
         p.body
     );
+    // Only a running brief is marked: the agent of a completed one holds nothing.
     assert!(p.body.contains(&format!(
-        r#"data-brief="{completed}" data-status="completed" data-stale="DB_URL""#
+        r#"data-brief="{completed}" data-status="completed">"#
     )));
     assert!(p.body.contains("tag stale urgent"));
     assert!(!p.body.contains("one<") && !p.body.contains("two<"));

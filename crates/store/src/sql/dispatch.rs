@@ -8,8 +8,8 @@ use super::lite;
 use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
 use super::tx::{insert_audit, scope_id};
 use secretstore_core::{
-    AuditEntry, BriefId, BriefStatus, BriefSummary, DispatchRecord, DispatchStore, Error, Result,
-    ScopePath, Task, TaskId,
+    AuditEntry, BriefId, BriefStatus, BriefSummary, BriefsOf, DispatchRecord, DispatchStore, Error,
+    Result, ScopePath, Task, TaskId,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -107,46 +107,51 @@ impl DispatchStore for SqlStore {
         if projects.is_some_and(|p| p.is_empty()) {
             return Ok(Vec::new());
         }
-        // Two statements whatever the number of briefs: the newest briefs in the caller's
-        // projects (filtered before the limit), then the stale secrets of all of them.
-        let mut list =
-            Sql::new("SELECT id, task_id, project, created_at, status, completed_at FROM briefs");
+        // The newest briefs in the caller's projects, filtered before the limit.
+        let mut list = Sql::new(BRIEF_SUMMARY);
         if let Some(roots) = projects {
             list.push(" WHERE ")
                 .under("project", roots.iter().map(ScopePath::as_str));
         }
         list.push(" ORDER BY created_at DESC, id DESC LIMIT ")
             .bind(limit);
-        let (rows, stale) = self
+        self.summaries(list).await
+    }
+
+    async fn briefs_of(&self, of: BriefsOf<'_>, limit: i64) -> Result<Vec<BriefSummary>> {
+        // Along briefs_by_task or briefs_by_project, in their order (created_at, id).
+        let mut list = Sql::new(BRIEF_SUMMARY);
+        match of {
+            BriefsOf::Task(task) => list
+                .push(" WHERE task_id = ")
+                .bind(task.as_str().to_owned()),
+            BriefsOf::Project(p) => list.push(" WHERE project = ").bind(p.as_str().to_owned()),
+        };
+        list.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .bind(limit);
+        self.summaries(list).await
+    }
+
+    async fn project_tasks(&self, project: &ScopePath, limit: i64) -> Result<Vec<Task>> {
+        // Along tasks_by_project, in its order (project_id, created_at, id): the project's
+        // id as a scalar subquery, so that PostgreSQL walks the index backwards and stops at
+        // the limit (with `sc.path = $1` in the join's condition it read every task and
+        // sorted them: 20 ms instead of 0.07 for 20,000 tasks).
+        let rows: Vec<TaskRow> = self
             .read(async |conn| {
-                let rows: Vec<BriefSummaryRow> = list.query_as()?.fetch_all(&mut *conn).await?;
-                if rows.is_empty() {
-                    return Ok((rows, Vec::new()));
-                }
-                // A secret is stale for a brief when it has a newer version or is gone.
-                let mut stale = Sql::new(
-                    "SELECT bs.brief_id, bs.name FROM brief_secrets bs \
-                     LEFT JOIN scopes sc ON sc.path = bs.scope \
-                     LEFT JOIN secrets s ON s.scope_id = sc.id AND s.name = bs.name \
-                     WHERE (s.id IS NULL OR s.current_version > bs.version) AND bs.brief_id IN ",
-                );
-                stale
-                    .bind_list(rows.iter().map(|r| r.id().to_owned()))
-                    .push(" ORDER BY bs.brief_id, bs.name");
-                let stale: Vec<(String, String)> = stale.query_as()?.fetch_all(&mut *conn).await?;
-                Ok((rows, stale))
+                Ok(sqlx::query_as(
+                    "SELECT t.id, sc.path, t.secret_refs, t.payload, t.created_at, t.created_by \
+                     FROM tasks t JOIN scopes sc ON sc.id = t.project_id \
+                     WHERE t.project_id = (SELECT id FROM scopes WHERE path = $1) \
+                     ORDER BY t.created_at DESC, t.id DESC LIMIT $2",
+                )
+                .bind(project.as_str())
+                .bind(limit)
+                .fetch_all(conn)
+                .await?)
             })
             .await?;
-        let mut by_brief: HashMap<String, Vec<String>> = HashMap::new();
-        for (brief, name) in stale {
-            by_brief.entry(brief).or_default().push(name);
-        }
-        rows.into_iter()
-            .map(|r| {
-                let stale = by_brief.remove(r.id()).unwrap_or_default();
-                r.with_stale(stale)
-            })
-            .collect()
+        rows.into_iter().map(Task::try_from).collect()
     }
 
     async fn complete_brief(
@@ -195,6 +200,54 @@ impl DispatchStore for SqlStore {
             Ok(true)
         })
         .await
+    }
+}
+
+/// The columns of a brief as the lists show it, before its `WHERE`.
+const BRIEF_SUMMARY: &str =
+    "SELECT id, task_id, project, created_at, status, completed_at FROM briefs";
+
+impl SqlStore {
+    /// The briefs that `list` (a [`BRIEF_SUMMARY`] statement) selects, each with its stale
+    /// secrets if it is running. Two statements whatever the number of briefs.
+    async fn summaries(&self, list: Sql) -> Result<Vec<BriefSummary>> {
+        let (rows, stale) = self
+            .read(async |conn| {
+                let rows: Vec<BriefSummaryRow> = list.query_as()?.fetch_all(&mut *conn).await?;
+                // Stale marks only for running briefs: the agent of a brief that ended
+                // holds no value any more.
+                let running: Vec<String> = rows
+                    .iter()
+                    .filter(|r| r.running())
+                    .map(|r| r.id().to_owned())
+                    .collect();
+                if running.is_empty() {
+                    return Ok((rows, Vec::new()));
+                }
+                // A secret is stale for a brief when it has a newer version or is gone.
+                let mut stale = Sql::new(
+                    "SELECT bs.brief_id, bs.name FROM brief_secrets bs \
+                     LEFT JOIN scopes sc ON sc.path = bs.scope \
+                     LEFT JOIN secrets s ON s.scope_id = sc.id AND s.name = bs.name \
+                     WHERE (s.id IS NULL OR s.current_version > bs.version) AND bs.brief_id IN ",
+                );
+                stale
+                    .bind_list(running)
+                    .push(" ORDER BY bs.brief_id, bs.name");
+                let stale: Vec<(String, String)> = stale.query_as()?.fetch_all(&mut *conn).await?;
+                Ok((rows, stale))
+            })
+            .await?;
+        let mut by_brief: HashMap<String, Vec<String>> = HashMap::new();
+        for (brief, name) in stale {
+            by_brief.entry(brief).or_default().push(name);
+        }
+        rows.into_iter()
+            .map(|r| {
+                let stale = by_brief.remove(r.id()).unwrap_or_default();
+                r.with_stale(stale)
+            })
+            .collect()
     }
 }
 

@@ -130,7 +130,7 @@ async fn briefs_page(n: usize) -> (u64, usize) {
             expires_at: timestamp::parse("2999-01-01T00:00:00Z").unwrap(),
             status: BriefStatus::Running,
             completed_at: None,
-            revoked: false,
+            revoked_at: None,
             secrets: vec![DispatchedSecret {
                 scope: scope("acme/platform"),
                 name: "DB_URL".into(),

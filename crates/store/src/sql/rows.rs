@@ -391,7 +391,7 @@ impl BriefRow {
             expires_at: at(&self.expires_at)?,
             status: status(&self.status)?,
             completed_at: at_opt(self.completed_at.as_deref())?,
-            revoked: self.revoked_at.is_some(),
+            revoked_at: at_opt(self.revoked_at.as_deref())?,
             secrets: secrets
                 .into_iter()
                 .map(DispatchedSecret::try_from)
@@ -437,6 +437,11 @@ impl BriefSummaryRow {
     /// The brief's id.
     pub(super) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Whether the brief is still running (only then are its stale secrets read).
+    pub(super) fn running(&self) -> bool {
+        self.status == BriefStatus::Running.as_str()
     }
 
     /// The summary, with the names of the secrets rotated (or deleted) since.

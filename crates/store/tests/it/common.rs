@@ -170,7 +170,7 @@ pub async fn dispatch(
         expires_at: timestamp::parse("2999-01-01T00:00:00Z").unwrap(),
         status: BriefStatus::Running,
         completed_at: None,
-        revoked: false,
+        revoked_at: None,
         secrets: secrets
             .into_iter()
             .map(|(s, name, version, backend_version)| DispatchedSecret {

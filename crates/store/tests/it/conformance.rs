@@ -617,6 +617,102 @@ mod database {
         }
     }
 
+    /// The lists of the object pages: a project's tasks and a task's or a project's briefs,
+    /// newest first, limited in SQL, exactly that task or project (not one whose path
+    /// starts the same); stale marks on running briefs only, here as in the briefs page.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_projects_tasks_and_a_tasks_or_projects_briefs_come_newest_first_and_limited() {
+        use secretstore_core::{BriefStatus, BriefsOf, DispatchStore, Task, TaskId};
+        for db in databases() {
+            let store = db.open().await;
+            let (x, x2) = ("acme/platform/dev/agent-x", "acme/platform/dev/agent-x2");
+            scopes(&store, x).await;
+            scopes(&store, x2).await;
+            let mut tasks = Vec::new();
+            for (n, project) in [(1, x), (2, x), (3, x), (4, x2), (5, x)] {
+                let t = Task {
+                    id: TaskId::generate(),
+                    project: scope(project),
+                    secret_refs: vec!["DB_URL".into()],
+                    payload: None,
+                    created_at: timestamp::parse(&crate::common::at(n)).unwrap(),
+                    created_by: "tester".into(),
+                };
+                store.create_task(&t, audit("task.create")).await.unwrap();
+                tasks.push(t.id);
+            }
+            let ids = |v: Vec<Task>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+            let got = ids(store.project_tasks(&scope(x), 3).await.unwrap());
+            assert_eq!(
+                got,
+                vec![tasks[4].clone(), tasks[2].clone(), tasks[1].clone()],
+                "{}",
+                db.kind
+            );
+            assert_eq!(store.project_tasks(&scope(x), 100).await.unwrap().len(), 4);
+            assert_eq!(
+                ids(store.project_tasks(&scope(x2), 100).await.unwrap()),
+                vec![tasks[3].clone()]
+            );
+            let nowhere = scope("acme/platform/dev/none");
+            assert!(store.project_tasks(&nowhere, 10).await.unwrap().is_empty());
+
+            // DB_URL is not stored at acme/platform: every brief that handed it out is stale.
+            let handed = || vec![("acme/platform".into(), "DB_URL".into(), 1, None)];
+            let mut briefs = Vec::new();
+            for (n, t, project) in [(10, 0, x), (11, 0, x), (12, 0, x), (13, 1, x), (14, 3, x2)] {
+                let at = crate::common::at(n);
+                briefs
+                    .push(crate::common::dispatch(&store, &tasks[t], project, &at, handed()).await);
+            }
+            let done = store
+                .complete_brief(&briefs[1], BriefStatus::Completed, audit("brief.callback"))
+                .await
+                .unwrap();
+            assert!(done);
+            let of_task = store.briefs_of(BriefsOf::Task(&tasks[0]), 2).await.unwrap();
+            let got: Vec<&str> = of_task.iter().map(|b| b.brief_id.as_str()).collect();
+            assert_eq!(
+                got,
+                vec![briefs[2].as_str(), briefs[1].as_str()],
+                "{}",
+                db.kind
+            );
+            assert_eq!(of_task[0].stale, vec!["DB_URL".to_owned()], "{}", db.kind);
+            assert_eq!(of_task[1].status, BriefStatus::Completed);
+            assert!(
+                of_task[1].stale.is_empty(),
+                "{}: completed, not stale",
+                db.kind
+            );
+            let all = store
+                .briefs_of(BriefsOf::Task(&tasks[0]), 100)
+                .await
+                .unwrap();
+            assert_eq!(all.len(), 3);
+            let of_project = store
+                .briefs_of(BriefsOf::Project(&scope(x)), 100)
+                .await
+                .unwrap();
+            let got: Vec<&str> = of_project.iter().map(|b| b.brief_id.as_str()).collect();
+            let want: Vec<&str> = briefs[..4].iter().rev().map(|b| b.as_str()).collect();
+            assert_eq!(got, want, "{}: agent-x2's brief is not agent-x's", db.kind);
+            assert!(
+                store
+                    .briefs_of(BriefsOf::Task(&TaskId::generate()), 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            // The briefs page: the same stale rule.
+            let recent = store.recent_briefs(None, 100).await.unwrap();
+            for b in &recent {
+                let running = b.status == BriefStatus::Running;
+                assert_eq!(!b.stale.is_empty(), running, "{}: {b:?}", db.kind);
+            }
+        }
+    }
+
     /// Lone audit records (a reveal's) are group-committed: many callers at once share
     /// transactions, and each is answered only once its record is committed — every
     /// record there, each once, when the callers go on.

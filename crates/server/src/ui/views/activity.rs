@@ -11,8 +11,8 @@ use crate::ui::session::{Posted, Session, clear_session_cookie, over_tls};
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::Response;
-use secretstore_core::Error;
 use secretstore_core::audit::{self, AuditFilter, PageFrom};
+use secretstore_core::{BriefSummary, Error};
 use serde::{Deserialize, Serialize};
 
 /// How many briefs and audit records a page shows.
@@ -27,20 +27,22 @@ pub(crate) async fn briefs(State(st): State<AppState>, s: Session) -> Response {
     };
     let page = BriefsPage {
         layout: Layout::new("Briefs", Some(s.nav()), "briefs"),
-        briefs: list
-            .into_iter()
-            .map(|b| BriefRow {
-                id: b.brief_id,
-                task_id: b.task_id,
-                project: b.project.to_string(),
-                created: Stamp::new(b.created_at),
-                status: b.status,
-                completed: b.completed_at.map(Stamp::new),
-                stale: b.stale,
-            })
-            .collect(),
+        briefs: list.into_iter().map(brief_row).collect(),
     };
     render(StatusCode::OK, &page)
+}
+
+/// A brief as the lists show it (the briefs page, a task's and a project's briefs).
+pub(super) fn brief_row(b: BriefSummary) -> BriefRow {
+    BriefRow {
+        id: b.brief_id,
+        task_id: b.task_id,
+        project: b.project.to_string(),
+        created: Stamp::new(b.created_at),
+        status: b.status,
+        completed: b.completed_at.map(Stamp::new),
+        stale: b.stale,
+    }
 }
 
 /// `GET /ui/sessions`: the live sessions the account may see (root: everyone's; others:

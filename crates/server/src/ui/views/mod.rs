@@ -3,12 +3,14 @@
 //!
 //! One file per part of the UI: [`auth`] (sign-in and sign-out), [`scopes`] (the scope
 //! tree and the scope, secret and deletion pages), [`secrets`] (the forms of those pages)
-//! [`activity`] (briefs, sessions and the audit log), [`search`] (the search page) and
-//! [`accounts`] (root's accounts, roles and tokens). This module holds what they share.
+//! [`activity`] (briefs, sessions and the audit log), [`objects`] (a brief's and a task's
+//! pages), [`search`] (the search page) and [`accounts`] (root's accounts, roles and
+//! tokens). This module holds what they share.
 
 pub(crate) mod accounts;
 pub(crate) mod activity;
 pub(crate) mod auth;
+pub(crate) mod objects;
 pub(crate) mod scopes;
 pub(crate) mod search;
 pub(crate) mod secrets;

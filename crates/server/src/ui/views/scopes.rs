@@ -2,12 +2,14 @@
 //! `/ui/scopes/…` a scope (its secrets, the inherited ones, the effective view), a secret
 //! (metadata and history) and the confirmation of a deletion.
 
+use super::activity::brief_row;
 use super::err_not_found;
+use super::objects::OBJECTS_SHOWN;
 use crate::AppState;
 use crate::error::ErrorSummary;
 use crate::ui::pages::{
     AccessList, AccessRow, Age, Crumb, DeletePage, EffectiveRow, HomePage, InheritedRow, Layout,
-    Node, OwnRow, Revealed, ScopePage, SecretPage, Stamp, VersionRow, render,
+    Node, OwnRow, ProjectWork, Revealed, ScopePage, SecretPage, Stamp, TaskRow, VersionRow, render,
 };
 use crate::ui::see_other;
 use crate::ui::session::{Posted, Session};
@@ -352,6 +354,7 @@ pub(super) async fn scope_view(
     } else {
         extras.form_category.clone()
     };
+    let work = project_work(st, s, &scope).await?;
     let form_name = extras.form_name.clone();
     let (layout, status, logged) = extras.layout(scope.to_string(), s);
     let page = ScopePage {
@@ -372,8 +375,43 @@ pub(super) async fn scope_view(
         form_category,
         audit_link: allowed(Action::ReadAudit),
         sort: if by_age { "age" } else { "name" },
+        work,
     };
     Ok(with_logged(render(status, &page), logged))
+}
+
+/// A project's tasks and recent briefs, if the user may see them: those who may dispatch
+/// there (as the service decides; the check here only keeps the section off the page of
+/// those it would refuse).
+async fn project_work(
+    st: &AppState,
+    s: &Session,
+    scope: &ScopePath,
+) -> Result<Option<ProjectWork>, Error> {
+    if scope.level() != Level::Project || s.who.check(Action::Dispatch, scope) != Access::Allowed {
+        return Ok(None);
+    }
+    let tasks = st
+        .svc
+        .project_tasks(&s.who, scope.as_str(), OBJECTS_SHOWN)
+        .await?;
+    let briefs = st
+        .svc
+        .project_briefs(&s.who, scope.as_str(), OBJECTS_SHOWN)
+        .await?;
+    Ok(Some(ProjectWork {
+        tasks: tasks
+            .into_iter()
+            .map(|t| TaskRow {
+                id: t.id.to_string(),
+                created: Stamp::new(t.created_at),
+                by: t.created_by,
+                refs: t.secret_refs.join(", "),
+            })
+            .collect(),
+        briefs: briefs.into_iter().map(brief_row).collect(),
+        limit: OBJECTS_SHOWN,
+    }))
 }
 
 pub(super) async fn secret_view(
