@@ -170,6 +170,21 @@ impl Ui {
         self.find("footer.foot").await;
     }
 
+    /// Types `text` into a field and presses Enter, as one submits a search box that has
+    /// no button, and waits for the page it leads to.
+    async fn type_and_enter(&self, css: &str, text: &str) {
+        let old = self.c.find(Locator::Css("html")).await.unwrap();
+        let e = self.find(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(&format!("{text}\u{E007}")).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while old.tag_name().await.is_ok() {
+            assert!(Instant::now() < deadline, "entering {text} led nowhere");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        self.find("footer.foot").await;
+    }
+
     async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()
     }
@@ -403,8 +418,6 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
         current(&server, &root, WS, "DB_URL"),
         (3, "postgres://dev-v1".into())
     );
-    ui.goto(&secret).await;
-    ui.screenshot("ui-secret.png").await;
 
     // The workspace page: its secret shadows the organization's, the rest is inherited.
     ui.goto(&format!("/ui/scopes/{WS}")).await;
@@ -520,6 +533,46 @@ async fn a_new_user_manages_and_rotates_secrets_in_headless_chromium() {
         "a completed brief is not marked stale"
     );
     ui.screenshot("ui-briefs.png").await;
+    // The auditor's question, "who was handed DB_URL this week, and which running agents
+    // still hold an old version": the search box, the hit, the access list of 7 days.
+    ui.type_and_enter("#find-q", "db_url").await;
+    assert_eq!(ui.path().await, "/ui/search?q=db_url");
+    ui.find(&format!(
+        r#"tr[data-hit="secret"][data-name="DB_URL"][data-scope="{WS}"]"#
+    ))
+    .await;
+    ui.find(r#"tr[data-hit="secret"][data-name="DB_URL"][data-scope="acme"]"#)
+        .await;
+    ui.screenshot("ui-search.png").await;
+    ui.click(&format!(r#"tr[data-hit="secret"][data-scope="{WS}"] a"#))
+        .await;
+    assert_eq!(ui.path().await, secret);
+    ui.fill("#access-since", "7d").await;
+    ui.click(r#"form[data-form="access-filter"] button[type="submit"]"#)
+        .await;
+    assert!(
+        ui.path().await.ends_with("?since=7d"),
+        "{}",
+        ui.path().await
+    );
+    ui.find(r#"table[data-table="access"] tr[data-access="reveal"]"#)
+        .await;
+    for b in &briefs[1..] {
+        let id = b["brief_id"].as_str().unwrap();
+        ui.find(&format!(
+            r#"tr[data-access="dispatch"][data-brief="{id}"][data-holds-old]"#
+        ))
+        .await;
+    }
+    assert_eq!(
+        ui.count(&format!(r#"tr[data-brief="{done}"][data-holds-old]"#))
+            .await,
+        0,
+        "a completed brief holds nothing live"
+    );
+    assert!(!ui.source().await.contains("postgres://"));
+    ui.screenshot("ui-secret.png").await;
+    ui.goto("/ui/briefs").await;
     // The running brief's page, from its link: what it handed out (scope and version, no
     // value), DB_URL stale since the rotation; then revoked with its button.
     ui.click(&format!(r#"a[data-brief-link="{running}"]"#))

@@ -473,3 +473,36 @@ async fn the_scope_page_shows_ages_and_sorts_oldest_first() {
     let z = p.body.find(r#"data-inherited="ZED_OLD""#).unwrap();
     assert!(z < a, "{}", p.body);
 }
+
+/// Root could revoke the last root grant (its own), leaving nobody to manage accounts:
+/// it is a 409 that changes nothing; with a second root, either may go.
+#[tokio::test]
+async fn revoking_the_last_root_grant_left_nobody_to_manage_accounts() {
+    let h = Harness::new().await;
+    let whoami = h.call("GET", "/api/v1/whoami", Some(&h.root), None).await;
+    assert_eq!(whoami.status, 200, "{}", whoami.text);
+    let me = whoami.json["account"].as_str().unwrap().to_owned();
+    let a = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/accounts/{me}/grants?role=root"),
+            Some(&h.root),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert!(a.text.contains("last root grant"), "{}", a.text);
+    let still = h.call("GET", "/api/v1/accounts", Some(&h.root), None).await;
+    assert_eq!(still.status, 200, "root is still root: {}", still.text);
+    // A second root: now the first may step down.
+    let other = h.account("ops", Some(("root", None))).await;
+    let a = h
+        .call(
+            "DELETE",
+            &format!("/api/v1/accounts/{me}/grants?role=root"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+}

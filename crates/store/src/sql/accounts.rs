@@ -189,8 +189,17 @@ impl AccountStore for SqlStore {
 
     async fn revoke_grant(&self, name: &str, role: &Role, audit: AuditEntry) -> Result<()> {
         let (r, s) = role_columns(role);
+        let root = matches!(role, Role::Root);
         self.write_tx(Some(&audit), async |tx| {
             let id = account_id(tx, name).await?;
+            if root {
+                // Every root grant locked first (PostgreSQL; SQLite has one writer anyway):
+                // two roots revoking each other at once cannot both see the other remain.
+                sqlx::query("UPDATE grants SET role = role WHERE role = $1")
+                    .bind(r)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let done = sqlx::query(
                 "DELETE FROM grants WHERE account_id = $1 AND role = $2 AND scope = $3",
             )
@@ -201,6 +210,18 @@ impl AccountStore for SqlStore {
             .await?;
             if done.rows_affected() == 0 {
                 return Err(Error::NotFound(format!("{name} has no grant {role}")).into());
+            }
+            if root {
+                let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM grants WHERE role = $1")
+                    .bind(r)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if left == 0 {
+                    return Err(Error::Conflict(format!(
+                        "{name} holds the last root grant: grant root to another account first"
+                    ))
+                    .into());
+                }
             }
             // The last grant gone, the account's web UI sessions end for good.
             sqlx::query(
