@@ -300,22 +300,51 @@ where
                     }
                 })?;
         let bytes = zeroize::Zeroizing::new(bytes.to_vec());
-        serde_json::from_slice(&bytes).map(AppJson).map_err(|e| {
-            let what = match e.classify() {
-                serde_json::error::Category::Data => "does not match the expected shape",
-                _ => "is not valid JSON",
-            };
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!(
-                    "the request body {what} (line {}, column {}); see /api/v1/openapi.json",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })
+        json_body(&bytes).map(AppJson)
     }
+}
+
+/// Reads a JSON body; a mistake is named by where it is (`project`, `secret_refs[2]`, a
+/// missing field's name) in the product's words, never with serde's text, which can
+/// quote the value sent (a secret, in a value field).
+fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| (e.path().to_string(), e.into_inner()))
+        .and_then(|v| de.end().map(|()| v).map_err(|e| (".".to_owned(), e)));
+    parsed.map_err(|(path, inner)| {
+        let at = format!("line {}, column {}", inner.line(), inner.column());
+        let message = match inner.classify() {
+            serde_json::error::Category::Data => {
+                let text = inner.to_string();
+                if let Some(field) = missing_field(&text) {
+                    format!("the request body lacks the field {field}")
+                } else if text.starts_with("unknown field") {
+                    format!("the request body has a field this call does not take ({at})")
+                } else if path == "." || path.starts_with('[') {
+                    format!("the request body is not the object this call takes ({at})")
+                } else {
+                    format!("the field {path} of the request body is of the wrong kind or out of range ({at})")
+                }
+            }
+            _ => format!("the request body is not valid JSON ({at})"),
+        };
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("{message}; see /api/v1/openapi.json"),
+        )
+    })
+}
+
+/// The name in serde's ``missing field `name` `` (a field of our own types, never the
+/// caller's text).
+fn missing_field(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("missing field `")?;
+    let name = &rest[..rest.find('`')?];
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then_some(name)
 }
 
 /// Query parameters with the app's own error shape.

@@ -506,3 +506,59 @@ async fn revoking_the_last_root_grant_left_nobody_to_manage_accounts() {
         .await;
     assert_eq!(a.status, 200, "{}", a.text);
 }
+
+/// A body of the wrong shape got "does not match the expected shape" with a line and a
+/// column only: the answer now names the field (or the missing one), in the product's
+/// words, and never quotes what was sent.
+#[tokio::test]
+async fn a_wrong_field_in_a_body_was_not_named_in_the_error() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    for (method, uri, body, words) in [
+        (
+            "POST",
+            "/api/v1/tasks",
+            json!({"project": 5}),
+            "the field project",
+        ),
+        (
+            "POST",
+            "/api/v1/tasks",
+            json!({"project": "acme/platform/dev/agent-x", "secret_refs": ["A", 3]}),
+            "the field secret_refs[1]",
+        ),
+        (
+            "POST",
+            "/api/v1/tasks",
+            json!({}),
+            "lacks the field project",
+        ),
+        (
+            "PUT",
+            "/api/v1/secrets/X?scope=acme",
+            json!({"value": "sk-body-canary", "category": 12}),
+            "the field category",
+        ),
+        (
+            "PUT",
+            "/api/v1/secrets/X?scope=acme",
+            json!({"value": 12}),
+            "the field value",
+        ),
+        ("POST", "/api/v1/accounts", json!([1, 2]), "not the object"),
+    ] {
+        let a = h.call(method, uri, Some(&h.root), Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{uri} {body}: {}", a.text);
+        assert_eq!(a.json["error"]["code"], "invalid_json", "{}", a.text);
+        let m = a.json["error"]["message"].as_str().unwrap();
+        assert!(m.contains(words), "{body}: {m}");
+        assert!(
+            !m.contains("sk-body-canary") && !m.contains("invalid type"),
+            "{m}"
+        );
+    }
+    let a = h
+        .call("GET", "/api/v1/secrets?scope=acme", Some(&h.root), None)
+        .await;
+    assert_eq!(a.json["secrets"], json!([]), "nothing was written");
+}
