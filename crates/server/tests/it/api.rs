@@ -971,8 +971,8 @@ async fn x_forwarded_for_from_a_trusted_proxy_names_the_client_for_audit_and_lim
     }
 }
 
-/// Dispatches `task` as root: (brief id, callback token).
-pub(crate) async fn dispatch(h: &Harness, task: &str) -> (String, String) {
+/// Dispatches `task` as root: the whole answer.
+pub(crate) async fn dispatch_answer(h: &Harness, task: &str) -> serde_json::Value {
     let d = h
         .call(
             "POST",
@@ -982,9 +982,15 @@ pub(crate) async fn dispatch(h: &Harness, task: &str) -> (String, String) {
         )
         .await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    d.json
+}
+
+/// Dispatches `task` as root: (brief id, callback token).
+pub(crate) async fn dispatch(h: &Harness, task: &str) -> (String, String) {
+    let d = dispatch_answer(h, task).await;
     (
-        d.json["brief_id"].as_str().unwrap().to_string(),
-        d.json["env"]["SECRETSTORE_CALLBACK_TOKEN"]
+        d["brief_id"].as_str().unwrap().to_string(),
+        d["env"]["SECRETSTORE_CALLBACK_TOKEN"]
             .as_str()
             .unwrap()
             .to_string(),

@@ -2,7 +2,7 @@
 //! who was handed a secret, search; and the same in the UI: the search page, a secret's
 //! access list, ages on the scope page.
 
-use crate::api::{task, tree};
+use crate::api::{dispatch, task, tree};
 use crate::common::*;
 use crate::ui;
 use serde_json::{Value, json};
@@ -159,16 +159,7 @@ async fn a_secrets_access_names_its_reveals_and_dispatches() {
     // The same name in a narrower scope is another secret.
     h.secret("acme/platform/dev", "OTHER", "x").await;
     let t = task(&h, &["STRIPE_KEY"], None).await;
-    let d = h
-        .call(
-            "POST",
-            &format!("/api/v1/tasks/{t}/dispatch"),
-            Some(&h.root),
-            None,
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.text);
-    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    let (brief, _) = dispatch(&h, &t).await;
     h.secret("acme/platform", "STRIPE_KEY", "sk-canary-2").await;
     h.call(
         "GET",
@@ -371,16 +362,7 @@ async fn the_secret_page_lists_who_was_handed_it_and_the_agents_holding_an_old_v
     h.secret("acme/platform", "STRIPE_KEY", "sk-canary-access-1")
         .await;
     let t = task(&h, &["STRIPE_KEY"], None).await;
-    let d = h
-        .call(
-            "POST",
-            &format!("/api/v1/tasks/{t}/dispatch"),
-            Some(&h.root),
-            None,
-        )
-        .await;
-    assert_eq!(d.status, 200, "{}", d.text);
-    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    let (brief, _) = dispatch(&h, &t).await;
     h.secret("acme/platform", "STRIPE_KEY", "sk-canary-access-2")
         .await;
     let r = h

@@ -50,18 +50,7 @@ async fn new_task(h: &Harness, refs: &[&str]) -> String {
     t.json["id"].as_str().unwrap().to_string()
 }
 
-async fn dispatch(h: &Harness, task: &str) -> serde_json::Value {
-    let d = h
-        .call(
-            "POST",
-            &format!("/api/v1/tasks/{task}/dispatch"),
-            Some(&h.root),
-            None,
-        )
-        .await;
-    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
-    d.json
-}
+use crate::api::dispatch_answer as dispatch;
 
 /// The agent's callback, with the callback token of the dispatch answer `d`.
 async fn call_back(h: &Harness, d: &serde_json::Value) -> Answer {
