@@ -61,6 +61,7 @@ pub(crate) async fn open(
         config: ServiceConfig {
             default_backend: BackendKind::Local,
             callback_ttl_secs: 3600,
+            boot_ttl_secs: 600,
         },
     })
 }

@@ -58,6 +58,8 @@ pub(crate) struct Config {
     /// Set when `VAULT_ADDR` is.
     pub(crate) vault: Option<VaultConfig>,
     pub(crate) callback_ttl_secs: i64,
+    /// Lifetime of an unredeemed boot token (`SECRETSTORE_BOOT_TTL`), seconds.
+    pub(crate) boot_ttl_secs: i64,
     /// The operating-system user, for `cli:<user>` in the audit log.
     pub(crate) os_user: String,
     /// The address `serve` listens on.
@@ -275,6 +277,7 @@ impl RawSettings {
         };
         let callback_ttl_secs =
             self.bounded_duration("SECRETSTORE_CALLBACK_TTL", 24 * 3600, CALLBACK_TTL_SECS)?;
+        let boot_ttl_secs = self.bounded_duration("SECRETSTORE_BOOT_TTL", 600, BOOT_TTL_SECS)?;
         let os_user = os_user();
         let listen_text = self
             .get("SECRETSTORE_LISTEN")
@@ -298,6 +301,7 @@ impl RawSettings {
             aws,
             vault,
             callback_ttl_secs,
+            boot_ttl_secs,
             os_user,
             listen,
         })
@@ -306,6 +310,8 @@ impl RawSettings {
 
 /// Bounds of `SECRETSTORE_CALLBACK_TTL`: one second to 30 days.
 pub(crate) const CALLBACK_TTL_SECS: (i64, i64) = (1, 30 * 86_400);
+/// Bounds of `SECRETSTORE_BOOT_TTL`: one second to one day.
+pub(crate) const BOOT_TTL_SECS: (i64, i64) = (1, 86_400);
 /// Bounds of `DATABASE_ACQUIRE_TIMEOUT`: one second to 10 minutes.
 pub(crate) const ACQUIRE_TIMEOUT_SECS: (i64, i64) = (1, 600);
 /// Bounds of `DATABASE_MAX_CONNECTIONS`.

@@ -80,6 +80,7 @@ pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
         config: ServiceConfig {
             default_backend: cfg.secret_backend,
             callback_ttl_secs: cfg.callback_ttl_secs,
+            boot_ttl_secs: cfg.boot_ttl_secs,
         },
     })
 }

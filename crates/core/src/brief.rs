@@ -68,6 +68,48 @@ impl fmt::Display for BriefStatus {
     }
 }
 
+/// How a brief's values reach its agent: `env` (in the dispatch's answer) or `sealed`
+/// (only a boot token in the answer; `secretstore boot` redeems it once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BriefDelivery {
+    /// The env is in the dispatch's answer.
+    #[default]
+    Env,
+    /// The env is sealed under a single-use boot token.
+    Sealed,
+}
+
+impl BriefDelivery {
+    /// The delivery as stored and shown (`env`, `sealed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BriefDelivery::Env => "env",
+            BriefDelivery::Sealed => "sealed",
+        }
+    }
+}
+
+impl FromStr for BriefDelivery {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "env" => Ok(BriefDelivery::Env),
+            "sealed" => Ok(BriefDelivery::Sealed),
+            other => Err(Error::Invalid(format!(
+                "unknown delivery {}: env or sealed",
+                crate::name::short_echo(other)
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for BriefDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The JSON document assembled at dispatch. It never holds a value or a callback token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Brief {
@@ -80,6 +122,9 @@ pub struct Brief {
     /// When it was dispatched (RFC 3339, UTC).
     #[serde(with = "crate::timestamp::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// How its values reach the agent (`env` for briefs stored before sealed delivery).
+    #[serde(default)]
+    pub delivery: BriefDelivery,
     /// Which secrets it handed out (names, scopes and versions; never values).
     pub secrets: Vec<BriefSecret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -134,6 +134,16 @@ pub enum Error {
         /// What the operator can do about it.
         hint: Option<String>,
     },
+    /// What was named is no longer there (410): a boot token already redeemed, expired,
+    /// or whose brief ended. `code` is the machine-readable reason (`already_used`,
+    /// `expired`, `ended`).
+    #[error("{message}")]
+    Gone {
+        /// `already_used`, `expired` or `ended`.
+        code: &'static str,
+        /// What happened, in the product's words.
+        message: String,
+    },
     /// The encryption key does not open what is stored.
     #[error("{0}")]
     Crypto(String),
@@ -179,6 +189,7 @@ impl Error {
             | Error::Unauthorized(_)
             | Error::AlreadyExists(_)
             | Error::Conflict(_)
+            | Error::Gone { .. }
             | Error::CategoryRequired { .. }
             | Error::ParentMissing { .. }
             | Error::Crypto(_)
@@ -200,6 +211,10 @@ impl Error {
             Error::Unauthorized(m) => Error::Unauthorized(add(m)),
             Error::AlreadyExists(m) => Error::AlreadyExists(add(m)),
             Error::Conflict(m) => Error::Conflict(add(m)),
+            Error::Gone { code, message } => Error::Gone {
+                code,
+                message: add(message),
+            },
             Error::Config { message, hint } => Error::Config {
                 message: add(message),
                 hint,

@@ -33,6 +33,7 @@ pub mod ports;
 pub mod random;
 pub mod resolve;
 pub mod scope;
+pub mod sealed;
 pub mod search;
 pub mod service;
 pub mod timestamp;
@@ -44,7 +45,7 @@ pub use accounts::{
 pub use audit::{AuditCursor, AuditFilter, AuditPage, PageFrom};
 pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
-pub use brief::{Brief, BriefSecret, BriefStatus};
+pub use brief::{Brief, BriefDelivery, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
 pub use model::{
@@ -53,15 +54,17 @@ pub use model::{
 };
 pub use name::SecretName;
 pub use ports::{
-    AuditStore, BoxFuture, BriefStore, BriefSummary, BriefsOf, Change, DispatchRecord,
-    DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, HealthStore, MetadataStore,
-    NewVersion, Reservation, Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
+    AuditStore, BootRecord, BootState, BoxFuture, BriefStore, BriefSummary, BriefsOf, Change,
+    DispatchRecord, DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, HealthStore,
+    MetadataStore, NewVersion, Redemption, Reservation, Reserved, ScopeStore, SearchStore,
+    SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
+pub use sealed::SealedEnv;
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
-    AccessRecord, AccessReport, BriefDetail, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS,
-    NewSession, Service, ServiceConfig,
+    AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES,
+    MAX_REFS, NewSession, SealedDispatch, Service, ServiceConfig,
 };
 pub use value::SecretValue;

@@ -3,7 +3,7 @@
 //! exchange.
 
 use crate::audit::{AuditFilter, AuditPage};
-use crate::brief::{Brief, BriefStatus};
+use crate::brief::{Brief, BriefDelivery, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
 use crate::model::{
@@ -287,6 +287,75 @@ pub struct DispatchRecord {
     pub revoked_at: Option<OffsetDateTime>,
     /// Which secrets the brief handed out.
     pub secrets: Vec<DispatchedSecret>,
+    /// How its values reach the agent.
+    pub delivery: BriefDelivery,
+    /// A sealed brief's boot token: what is kept of it, and whether it was redeemed.
+    pub boot: Option<BootRecord>,
+}
+
+/// What the database keeps of a sealed brief's boot token: its hash, its expiry, the
+/// sealed env until it is redeemed or expires, and what became of it. Never the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootRecord {
+    /// The SHA-256 of the boot token.
+    pub token_hash: String,
+    /// When an unredeemed token stops working (UTC).
+    pub expires_at: OffsetDateTime,
+    /// The sealed env (ciphertext, [`crate::sealed`]): given when a dispatch is
+    /// recorded; never read back with the record (`None` there).
+    pub sealed: Option<String>,
+    /// When it was redeemed, and from where.
+    pub redeemed: Option<(OffsetDateTime, String)>,
+    /// When a second redemption was tried, and from where (the brief was then revoked).
+    pub replayed: Option<(OffsetDateTime, String)>,
+}
+
+/// Where a boot token stands, as the briefs page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootState {
+    /// Not yet redeemed, and not expired.
+    Waiting,
+    /// Redeemed once.
+    Redeemed,
+    /// Redeemed, then presented again: the brief was revoked.
+    Replayed,
+    /// Never redeemed, and past its expiry: its sealed env is deleted.
+    Expired,
+}
+
+impl BootState {
+    /// The state's word (`waiting`, `redeemed`, `replayed`, `expired`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootState::Waiting => "waiting",
+            BootState::Redeemed => "redeemed",
+            BootState::Replayed => "replayed",
+            BootState::Expired => "expired",
+        }
+    }
+}
+
+impl BootRecord {
+    /// Where the token stands at `now`.
+    pub fn state(&self, now: OffsetDateTime) -> BootState {
+        match (&self.redeemed, &self.replayed) {
+            (_, Some(_)) => BootState::Replayed,
+            (Some(_), None) => BootState::Redeemed,
+            (None, None) if now >= self.expires_at => BootState::Expired,
+            (None, None) => BootState::Waiting,
+        }
+    }
+}
+
+/// What became of one redemption of a boot token ([`DispatchStore::redeem_boot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// This redemption won: the sealed env, now deleted from the database.
+    Opened(String),
+    /// The token was already redeemed (or is being, by a concurrent call).
+    AlreadyUsed,
+    /// Not redeemable any more: expired, or its brief no longer running.
+    Closed,
 }
 
 /// One secret a dispatch handed out, as the database keeps it (never its value).
@@ -353,6 +422,16 @@ pub trait ScopeStore: Send + Sync {
         &self,
         org: &ScopePath,
         prefixes: &LinkPrefixes,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// True if the organization requires sealed delivery (false for an unknown one).
+    fn sealed_only(&self, org: &ScopePath) -> impl Future<Output = Result<bool>> + Send;
+    /// Sets whether the organization requires sealed delivery, audited in the same
+    /// transaction.
+    fn set_sealed_only(
+        &self,
+        org: &ScopePath,
+        sealed_only: bool,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<()>> + Send;
 }
@@ -499,6 +578,33 @@ pub trait DispatchStore: Send + Sync {
         id: &BriefId,
         audit: AuditEntry,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// The brief whose boot token has this SHA-256, if any.
+    fn boot_brief(&self, token_hash: &str) -> impl Future<Output = Result<Option<BriefId>>> + Send;
+    /// Redeems a boot token, in one transaction: of concurrent calls exactly one finds it
+    /// unredeemed, unexpired (at `audit.at`) and its brief running, takes the sealed env
+    /// and deletes it from the database, records `source` and writes `audit`; the others
+    /// get [`Redemption::AlreadyUsed`] (or [`Redemption::Closed`]) and write nothing.
+    fn redeem_boot(
+        &self,
+        id: &BriefId,
+        token_hash: &str,
+        source: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<Redemption>> + Send;
+    /// A redeemed boot token presented again: records the (first) replay's time and
+    /// `source` and revokes the brief if it is running, in one transaction with `audit`
+    /// (the replay's record) and, when the brief was running, `revoke` (its revocation's).
+    /// Returns whether the brief was revoked by this call.
+    fn boot_replayed(
+        &self,
+        id: &BriefId,
+        source: &str,
+        audit: AuditEntry,
+        revoke: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Deletes the sealed env of every boot token unredeemed at `now` and past its
+    /// expiry; returns how many.
+    fn expire_boots(&self, now: OffsetDateTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
 /// The database: the append-only audit log.

@@ -86,6 +86,7 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
         Error::NotFound(_) | Error::ParentMissing { .. } => (S::NOT_FOUND, "not_found"),
         Error::AlreadyExists(_) => (S::CONFLICT, "already_exists"),
         Error::Conflict(_) => (S::CONFLICT, "conflict"),
+        Error::Gone { code, .. } => (S::GONE, code),
         Error::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
         Error::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized"),
         Error::Backend(_) | Error::Crypto(_) => (S::BAD_GATEWAY, "backend_unavailable"),
@@ -195,6 +196,7 @@ impl From<Error> for ApiError {
             | Error::Conflict(m)
             | Error::Forbidden(m)
             | Error::Unauthorized(m)
+            | Error::Gone { message: m, .. }
             | Error::Crypto(m) => m.clone(),
             Error::CategoryRequired { .. }
             | Error::TooManyRefs { .. }

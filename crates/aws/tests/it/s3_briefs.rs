@@ -12,6 +12,7 @@ fn brief() -> Brief {
         task_id: TaskId::generate(),
         project: "acme/platform/dev/agent-x".try_into().unwrap(),
         created_at: secretstore_core::timestamp::now(),
+        delivery: Default::default(),
         secrets: vec![BriefSecret {
             name: "DB_URL".into(),
             scope: "acme/platform".try_into().unwrap(),

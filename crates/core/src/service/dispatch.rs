@@ -1,15 +1,16 @@
 //! Tasks and dispatch: resolving a task's refs (narrowest scope wins), fetching every
 //! winner, storing the brief and handing out the environment — all or nothing.
 
-use super::{Dispatched, Service, require_in_project};
+use super::{Delivered, Dispatched, SealedDispatch, Service, require_in_project};
 use crate::authz::{Action, Principal};
-use crate::brief::{self, Brief, BriefSecret, BriefStatus};
+use crate::brief::{self, Brief, BriefDelivery, BriefSecret, BriefStatus};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::model::{BackendKind, BriefId, StoredMaterial, Task, TaskId};
 use crate::name::SecretName;
-use crate::ports::{DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataStore};
+use crate::ports::{BootRecord, DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataStore};
 use crate::resolve::{self, Resolution};
 use crate::scope::{Level, ScopePath};
+use crate::sealed::{self, SealedEnv};
 use crate::value::SecretValue;
 use std::collections::{BTreeMap, HashSet};
 
@@ -230,14 +231,48 @@ impl<S: MetadataStore> Service<S> {
 
     /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a
     /// callback token and returns the env. All or nothing: any missing or failing ref
-    /// fails the whole dispatch, naming every one, and nothing is stored or issued.
+    /// fails the whole dispatch, naming every one, and nothing is stored or issued. Refused
+    /// (403) in an organization that requires sealed delivery.
     pub async fn dispatch(&self, who: &Principal, task_id: &str) -> Result<Dispatched> {
+        match self.dispatch_as(who, task_id, BriefDelivery::Env).await? {
+            Delivered::Env(d) => Ok(d),
+            Delivered::Sealed(_) => Err(Error::Invalid(
+                "an env dispatch answered with a boot token".into(),
+            )),
+        }
+    }
+
+    /// Dispatches a task with sealed delivery: as [`dispatch`](Self::dispatch), but the
+    /// env (with the callback token) is kept encrypted under a new single-use boot token,
+    /// which is all the answer holds.
+    pub async fn dispatch_sealed(&self, who: &Principal, task_id: &str) -> Result<SealedDispatch> {
+        match self
+            .dispatch_as(who, task_id, BriefDelivery::Sealed)
+            .await?
+        {
+            Delivered::Sealed(d) => Ok(d),
+            Delivered::Env(_) => Err(Error::Invalid(
+                "a sealed dispatch answered with the env".into(),
+            )),
+        }
+    }
+
+    /// Dispatches a task with the given delivery.
+    pub async fn dispatch_as(
+        &self,
+        who: &Principal,
+        task_id: &str,
+        delivery: BriefDelivery,
+    ) -> Result<Delivered> {
         let task = self.task(who, task_id).await?;
         // A task stored before the limits were enforced is held to them here.
         check_ref_count(task.secret_refs.len())?;
         // A ref stored before unsafe environment names were refused is refused here.
         refuse_unsafe_refs(&task.secret_refs)?;
         let project = ScopePath::parse_level(task.project.as_str(), Level::Project)?;
+        if delivery == BriefDelivery::Env {
+            self.refuse_unsealed(&project).await?;
+        }
         let names = task
             .secret_refs
             .iter()
@@ -268,6 +303,7 @@ impl<S: MetadataStore> Service<S> {
             task_id: task.id.clone(),
             project: task.project.clone(),
             created_at: crate::timestamp::now(),
+            delivery,
             // The backend version is the one whose value is handed out, read with it:
             // a write in the backend since the database recorded its version counts.
             secrets: resolutions
@@ -286,6 +322,32 @@ impl<S: MetadataStore> Service<S> {
             payload: task.payload.clone(),
         };
         let token = brief::new_callback_token();
+        let mut env: Vec<(String, SecretValue)> = resolutions
+            .iter()
+            .zip(values)
+            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v.value)))
+            .collect();
+        #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
+        let id_value =
+            SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
+        env.push(("SECRETSTORE_BRIEF_ID".into(), id_value));
+        env.push(("SECRETSTORE_CALLBACK_TOKEN".into(), token.clone()));
+        let files: Vec<(String, SecretValue)> = Vec::new();
+
+        // A sealed brief: its env is sealed under a new boot token before anything is
+        // stored, and kept with the record; the token itself is never stored.
+        let boot = match delivery {
+            BriefDelivery::Env => None,
+            BriefDelivery::Sealed => {
+                let boot_token = sealed::new_boot_token();
+                let contents = SealedEnv { env, files };
+                let ciphertext =
+                    sealed::seal(boot_token.expose_secret(), &brief.brief_id, &contents)?;
+                let expires_at = crate::timestamp::in_secs(self.config.boot_ttl_secs);
+                env = Vec::new();
+                Some((boot_token, ciphertext, expires_at))
+            }
+        };
         let record = DispatchRecord {
             brief_id: brief.brief_id.clone(),
             task_id: task.id.clone(),
@@ -306,7 +368,16 @@ impl<S: MetadataStore> Service<S> {
                     backend_version: s.backend_version.clone(),
                 })
                 .collect(),
+            delivery,
+            boot: boot.as_ref().map(|(t, ciphertext, expires_at)| BootRecord {
+                token_hash: brief::token_hash(t.expose_secret()),
+                expires_at: *expires_at,
+                sealed: Some(ciphertext.clone()),
+                redeemed: None,
+                replayed: None,
+            }),
         };
+        drop(token);
         // The brief is durable before the token becomes valid and the env is handed out.
         self.briefs.put(&brief).await?;
         let audit = self
@@ -315,6 +386,7 @@ impl<S: MetadataStore> Service<S> {
             .target(brief.brief_id.to_string())
             .detail(serde_json::json!({
                 "task_id": task.id,
+                "delivery": delivery,
                 "secrets": brief.secrets.iter().map(|s| serde_json::json!({
                     "name": s.name, "scope": s.scope, "version": s.version,
                     "backend_version": s.backend_version,
@@ -326,18 +398,25 @@ impl<S: MetadataStore> Service<S> {
             let _ = self.briefs.discard(&brief.brief_id).await;
             return Err(e);
         }
+        Ok(match boot {
+            None => Delivered::Env(Dispatched { brief, env }),
+            Some((boot_token, _, expires_at)) => Delivered::Sealed(SealedDispatch {
+                brief,
+                boot_token,
+                expires_at,
+            }),
+        })
+    }
 
-        let mut env: Vec<(String, SecretValue)> = resolutions
-            .iter()
-            .zip(values)
-            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v.value)))
-            .collect();
-        #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
-        let id_value =
-            SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
-        env.push(("SECRETSTORE_BRIEF_ID".into(), id_value));
-        env.push(("SECRETSTORE_CALLBACK_TOKEN".into(), token));
-        Ok(Dispatched { brief, env })
+    /// Refuses an env dispatch in an organization that requires sealed delivery.
+    async fn refuse_unsealed(&self, project: &ScopePath) -> Result<()> {
+        let org = ScopePath::parse_level(project.organization(), Level::Organization)?;
+        if self.store.sealed_only(&org).await? {
+            return Err(Error::Forbidden(format!(
+                "organization {org} requires sealed delivery: dispatch with {{\"delivery\": \"sealed\"}} (secretstore dispatch --sealed) and start the agent with secretstore boot"
+            )));
+        }
+        Ok(())
     }
 }
 

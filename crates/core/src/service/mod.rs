@@ -11,6 +11,7 @@ mod briefs;
 pub use briefs::BriefDetail;
 mod dispatch;
 pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
+mod boot;
 mod doctor;
 mod links;
 mod scopes;
@@ -39,6 +40,24 @@ pub struct Dispatched {
     pub env: Vec<(String, SecretValue)>,
 }
 
+/// The answer of a sealed dispatch: the brief and its boot token, never a value.
+pub struct SealedDispatch {
+    /// The stored brief (no values).
+    pub brief: Brief,
+    /// The single-use boot token (`ssbt_…`): shown once, only its hash is stored.
+    pub boot_token: SecretValue,
+    /// When the token expires if it is not redeemed.
+    pub expires_at: crate::timestamp::OffsetDateTime,
+}
+
+/// What a dispatch hands out: the env, or a boot token.
+pub enum Delivered {
+    /// The env, in the answer.
+    Env(Dispatched),
+    /// A boot token, in the answer; the env sealed under it.
+    Sealed(SealedDispatch),
+}
+
 /// The settings the service needs.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -46,6 +65,8 @@ pub struct ServiceConfig {
     pub default_backend: BackendKind,
     /// How long a callback token is valid, in seconds.
     pub callback_ttl_secs: i64,
+    /// How long an unredeemed boot token of a sealed brief is valid, in seconds.
+    pub boot_ttl_secs: i64,
 }
 
 /// secretstore's operations.

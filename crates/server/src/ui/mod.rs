@@ -197,6 +197,7 @@ fn shown(e: &Error) -> (StatusCode, String, Option<String>) {
         | Error::AlreadyExists(m)
         | Error::Conflict(m)
         | Error::Forbidden(m)
+        | Error::Gone { message: m, .. }
         | Error::Crypto(m) => m.clone(),
         Error::CategoryRequired { .. } | Error::TooManyRefs { .. } | Error::Backend(_) => {
             e.to_string()

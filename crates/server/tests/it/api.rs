@@ -570,6 +570,7 @@ async fn a_backend_that_refuses_is_502_and_never_falls_through() {
         config: secretstore_core::ServiceConfig {
             default_backend: secretstore_core::BackendKind::Local,
             callback_ttl_secs: 60,
+            boot_ttl_secs: 600,
         },
     };
     let other = secretstore_server::app(secretstore_server::AppState::new(svc));

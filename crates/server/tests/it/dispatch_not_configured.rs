@@ -46,6 +46,7 @@ async fn dispatch_with_an_unconfigured_backend_was_502_backend_unavailable() {
         config: secretstore_core::ServiceConfig {
             default_backend: secretstore_core::BackendKind::Local,
             callback_ttl_secs: 60,
+            boot_ttl_secs: 600,
         },
     };
     let other = secretstore_server::app(secretstore_server::AppState::new(svc));

@@ -7,9 +7,10 @@ use super::group::{Record, write_alone};
 use super::lite;
 use super::rows::{BriefRow, BriefSecretRow, BriefSummaryRow, TaskRow, stamp};
 use super::tx::{insert_audit, scope_id};
+use secretstore_core::timestamp::OffsetDateTime;
 use secretstore_core::{
     AuditEntry, BriefId, BriefStatus, BriefSummary, BriefsOf, DispatchRecord, DispatchStore, Error,
-    Result, ScopePath, Task, TaskId,
+    Redemption, Result, ScopePath, Task, TaskId,
 };
 use sqlx::AnyConnection;
 use std::collections::HashMap;
@@ -76,8 +77,12 @@ impl DispatchStore for SqlStore {
         let (row, secrets) = self
             .read(async |conn| {
                 let row: Option<BriefRow> = sqlx::query_as(
-                    "SELECT task_id, project, created_at, token_hash, expires_at, status, \
-                            completed_at, revoked_at FROM briefs WHERE id = $1",
+                    "SELECT b.task_id, b.project, b.created_at, b.token_hash, b.expires_at, \
+                            b.status, b.completed_at, b.revoked_at, b.delivery, \
+                            bt.token_hash AS boot_hash, bt.expires_at AS boot_expires_at, \
+                            bt.redeemed_at, bt.redeemed_from, bt.replayed_at, bt.replayed_from \
+                     FROM briefs b LEFT JOIN boot_tokens bt ON bt.brief_id = b.id \
+                     WHERE b.id = $1",
                 )
                 .bind(id.as_str())
                 .fetch_optional(&mut *conn)
@@ -183,24 +188,132 @@ impl DispatchStore for SqlStore {
         .await
     }
 
-    async fn revoke_brief(&self, id: &BriefId, audit: AuditEntry) -> Result<bool> {
+    async fn boot_brief(&self, token_hash: &str) -> Result<Option<BriefId>> {
+        let id: Option<String> = self
+            .read(async |conn| {
+                Ok(
+                    sqlx::query_scalar("SELECT brief_id FROM boot_tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(conn)
+                        .await?,
+                )
+            })
+            .await?;
+        id.map(|i| BriefId::parse(&i)).transpose()
+    }
+
+    async fn redeem_boot(
+        &self,
+        id: &BriefId,
+        token_hash: &str,
+        source: &str,
+        audit: AuditEntry,
+    ) -> Result<Redemption> {
         self.write_tx(None, async |tx| {
-            let done = sqlx::query(
-                "UPDATE briefs SET status = 'revoked', revoked_at = $2 \
-                 WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+            let row: Option<(Option<String>, Option<String>, String, String)> = sqlx::query_as(
+                "SELECT bt.sealed, bt.redeemed_at, bt.expires_at, b.status \
+                 FROM boot_tokens bt JOIN briefs b ON b.id = bt.brief_id \
+                 WHERE bt.brief_id = $1 AND bt.token_hash = $2",
             )
             .bind(id.as_str())
-            .bind(stamp(audit.at))
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((sealed, redeemed_at, expires_at, status)) = row else {
+                return Ok(Redemption::Closed);
+            };
+            if redeemed_at.is_some() {
+                return Ok(Redemption::AlreadyUsed);
+            }
+            let now = stamp(audit.at);
+            let (Some(sealed), true, "running") = (sealed, expires_at > now, status.as_str())
+            else {
+                return Ok(Redemption::Closed);
+            };
+            // Of concurrent redemptions one updates the row (SQLite: the write lock taken
+            // at BEGIN IMMEDIATE; PostgreSQL: the row lock, after which the condition is
+            // evaluated again), the others find it redeemed and update nothing.
+            let done = sqlx::query(
+                "UPDATE boot_tokens SET sealed = NULL, redeemed_at = $2, redeemed_from = $3 \
+                 WHERE brief_id = $1 AND redeemed_at IS NULL AND sealed IS NOT NULL",
+            )
+            .bind(id.as_str())
+            .bind(&now)
+            .bind(source)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
-                return Ok(false);
+                return Ok(Redemption::AlreadyUsed);
             }
             insert_audit(tx, &audit).await?;
-            Ok(true)
+            Ok(Redemption::Opened(sealed))
         })
         .await
     }
+
+    async fn boot_replayed(
+        &self,
+        id: &BriefId,
+        source: &str,
+        audit: AuditEntry,
+        revoke: AuditEntry,
+    ) -> Result<bool> {
+        self.write_tx(Some(&audit), async |tx| {
+            sqlx::query(
+                "UPDATE boot_tokens SET replayed_at = $2, replayed_from = $3 \
+                 WHERE brief_id = $1 AND replayed_at IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(stamp(audit.at))
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+            let revoked = revoke_running(tx, id, &revoke).await?;
+            Ok(revoked)
+        })
+        .await
+    }
+
+    async fn expire_boots(&self, now: OffsetDateTime) -> Result<u64> {
+        self.write_tx(None, async |tx| {
+            let done = sqlx::query(
+                "UPDATE boot_tokens SET sealed = NULL \
+                 WHERE sealed IS NOT NULL AND redeemed_at IS NULL AND expires_at <= $1",
+            )
+            .bind(stamp(now))
+            .execute(&mut *tx)
+            .await?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    async fn revoke_brief(&self, id: &BriefId, audit: AuditEntry) -> Result<bool> {
+        self.write_tx(None, async |tx| revoke_running(tx, id, &audit).await)
+            .await
+    }
+}
+
+/// Revokes a running brief (status `revoked`) in one atomic statement, and writes `audit`
+/// when it did; `false` (and no audit record) if the brief was no longer running.
+async fn revoke_running(
+    tx: &mut AnyConnection,
+    id: &BriefId,
+    audit: &AuditEntry,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE briefs SET status = 'revoked', revoked_at = $2 \
+         WHERE id = $1 AND status = 'running' AND revoked_at IS NULL",
+    )
+    .bind(id.as_str())
+    .bind(stamp(audit.at))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    insert_audit(tx, audit).await?;
+    Ok(true)
 }
 
 /// The columns of a brief as the lists show it, before its `WHERE`.
@@ -252,8 +365,13 @@ impl SqlStore {
 }
 
 /// The statement that records a brief.
-pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status, delivery) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// The statement that records a sealed brief's boot token (its hash, never the token) and
+/// its sealed env.
+pub(super) const INSERT_BOOT: &str =
+    "INSERT INTO boot_tokens (brief_id, token_hash, expires_at, sealed) VALUES ($1, $2, $3, $4)";
 
 /// The start of a statement that records secrets of a brief, before their `(…)` lists.
 macro_rules! insert_brief_secrets_into {
@@ -280,8 +398,18 @@ pub(super) async fn insert_dispatch(
         .bind(&rec.token_hash)
         .bind(stamp(rec.expires_at))
         .bind(rec.status.as_str())
+        .bind(rec.delivery.as_str())
         .execute(&mut *tx)
         .await?;
+    if let Some(boot) = &rec.boot {
+        sqlx::query(INSERT_BOOT)
+            .bind(rec.brief_id.as_str())
+            .bind(&boot.token_hash)
+            .bind(stamp(boot.expires_at))
+            .bind(boot.sealed.as_deref())
+            .execute(&mut *tx)
+            .await?;
+    }
     if rec.secrets.is_empty() {
         return Ok(());
     }

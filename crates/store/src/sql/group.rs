@@ -9,7 +9,7 @@
 //! outcome of its own record (one bad record never fails the others).
 
 use super::SqlStore;
-use super::dispatch::{INSERT_BRIEF, INSERT_BRIEF_SECRET, insert_dispatch};
+use super::dispatch::{INSERT_BOOT, INSERT_BRIEF, INSERT_BRIEF_SECRET, insert_dispatch};
 use super::error::{StoreError, StoreResult};
 use super::lite;
 use super::rows::stamp;
@@ -191,8 +191,21 @@ fn write_lite<'r>(
                     &rec.token_hash,
                     &stamp(rec.expires_at),
                     &rec.status.as_str(),
+                    &rec.delivery.as_str(),
                 ],
             )?;
+            if let Some(boot) = &rec.boot {
+                lite::execute(
+                    &tx,
+                    INSERT_BOOT,
+                    &[
+                        &rec.brief_id.as_str(),
+                        &boot.token_hash,
+                        &stamp(boot.expires_at),
+                        &boot.sealed.as_deref(),
+                    ],
+                )?;
+            }
             let dispatched_at = stamp(rec.created_at);
             for s in &rec.secrets {
                 lite::execute(

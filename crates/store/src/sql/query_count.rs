@@ -6,9 +6,9 @@
 
 use super::SqlStore;
 use secretstore_core::{
-    AccountKind, AccountStore, AuditEntry, BackendKind, Backends, BriefId, BriefStatus,
-    DispatchRecord, DispatchStore, DispatchedSecret, Principal, Role, ScopePath, ScopeStore,
-    Service, ServiceConfig, Task, TaskId, timestamp,
+    AccountKind, AccountStore, AuditEntry, BackendKind, Backends, BriefDelivery, BriefId,
+    BriefStatus, DispatchRecord, DispatchStore, DispatchedSecret, Principal, Role, ScopePath,
+    ScopeStore, Service, ServiceConfig, Task, TaskId, timestamp,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -137,6 +137,8 @@ async fn briefs_page(n: usize) -> (u64, usize) {
                 version: 1,
                 backend_version: None,
             }],
+            delivery: BriefDelivery::Env,
+            boot: None,
         };
         store
             .record_dispatch(&rec, audit("brief.dispatch"))
@@ -150,6 +152,7 @@ async fn briefs_page(n: usize) -> (u64, usize) {
         config: ServiceConfig {
             default_backend: BackendKind::Local,
             callback_ttl_secs: 3600,
+            boot_ttl_secs: 600,
         },
     };
     let member = Principal {

@@ -5,9 +5,10 @@
 use super::lite::FromLite;
 use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
-    Account, AccountKind, AuditEntry, BackendKind, BriefId, BriefStatus, BriefSummary, Candidate,
-    Category, DispatchRecord, DispatchedSecret, Error, Result, Role, ScopePath, SecretMeta,
-    SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version, VersionMeta,
+    Account, AccountKind, AuditEntry, BackendKind, BootRecord, BriefDelivery, BriefId, BriefStatus,
+    BriefSummary, Candidate, Category, DispatchRecord, DispatchedSecret, Error, Result, Role,
+    ScopePath, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
+    VersionMeta,
 };
 use sqlx::FromRow;
 use std::str::FromStr;
@@ -373,6 +374,24 @@ pub(super) struct BriefRow {
     status: String,
     completed_at: Option<String>,
     revoked_at: Option<String>,
+    delivery: String,
+    boot_hash: Option<String>,
+    boot_expires_at: Option<String>,
+    redeemed_at: Option<String>,
+    redeemed_from: Option<String>,
+    replayed_at: Option<String>,
+    replayed_from: Option<String>,
+}
+
+/// A time and a source, both or neither.
+fn when_from(
+    at_text: Option<&str>,
+    from: Option<String>,
+) -> Result<Option<(OffsetDateTime, String)>> {
+    match at_text {
+        Some(t) => Ok(Some((at(t)?, from.unwrap_or_default()))),
+        None => Ok(None),
+    }
 }
 
 impl BriefRow {
@@ -396,6 +415,18 @@ impl BriefRow {
                 .into_iter()
                 .map(DispatchedSecret::try_from)
                 .collect::<Result<_>>()?,
+            delivery: BriefDelivery::from_str(&self.delivery)
+                .map_err(|_| Error::storage("invalid delivery in the database"))?,
+            boot: match (self.boot_hash, self.boot_expires_at) {
+                (Some(token_hash), Some(expires)) => Some(BootRecord {
+                    token_hash,
+                    expires_at: at(&expires)?,
+                    sealed: None,
+                    redeemed: when_from(self.redeemed_at.as_deref(), self.redeemed_from)?,
+                    replayed: when_from(self.replayed_at.as_deref(), self.replayed_from)?,
+                }),
+                _ => None,
+            },
         })
     }
 }

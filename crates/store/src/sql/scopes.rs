@@ -134,4 +134,40 @@ impl ScopeStore for SqlStore {
         })
         .await
     }
+
+    async fn sealed_only(&self, org: &ScopePath) -> Result<bool> {
+        const POLICY: &str = "SELECT sealed_only FROM scopes WHERE path = $1";
+        let flag: Option<i64> = self
+            .read_fast(
+                |c| lite::query_opt(c, POLICY, &[&org.as_str()]),
+                async |conn| {
+                    Ok(sqlx::query_scalar(POLICY)
+                        .bind(org.as_str())
+                        .fetch_optional(conn)
+                        .await?)
+                },
+            )
+            .await?;
+        Ok(flag.is_some_and(|f| f != 0))
+    }
+
+    async fn set_sealed_only(
+        &self,
+        org: &ScopePath,
+        sealed_only: bool,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        self.write_tx(Some(&audit), async |tx| {
+            let done = sqlx::query("UPDATE scopes SET sealed_only = $2 WHERE path = $1")
+                .bind(org.as_str())
+                .bind(i64::from(sealed_only))
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound(format!("unknown organization {org}")).into());
+            }
+            Ok(())
+        })
+        .await
+    }
 }

@@ -1,8 +1,8 @@
 //! What the store's tests share: fresh databases and ready-made records.
 
 use secretstore_core::{
-    AuditEntry, BriefId, BriefStatus, DispatchRecord, DispatchStore, DispatchedSecret, Principal,
-    Role, ScopePath, ScopeStore, Task, TaskId, timestamp,
+    AuditEntry, BriefDelivery, BriefId, BriefStatus, DispatchRecord, DispatchStore,
+    DispatchedSecret, Principal, Role, ScopePath, ScopeStore, Task, TaskId, timestamp,
 };
 use secretstore_store::SqlStore;
 use std::process::Command;
@@ -180,6 +180,8 @@ pub async fn dispatch(
                 backend_version,
             })
             .collect(),
+        delivery: BriefDelivery::Env,
+        boot: None,
     };
     let mut record = audit("task.dispatch")
         .scope(&rec.project)

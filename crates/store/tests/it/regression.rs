@@ -13,6 +13,7 @@ fn service(store: SqlStore, dir: &std::path::Path) -> Service<SqlStore> {
         config: ServiceConfig {
             default_backend: BackendKind::Local,
             callback_ttl_secs: 3600,
+            boot_ttl_secs: 600,
         },
     }
 }

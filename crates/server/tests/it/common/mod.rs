@@ -62,6 +62,7 @@ impl Harness {
             config: ServiceConfig {
                 default_backend: BackendKind::Local,
                 callback_ttl_secs: 3600,
+                boot_ttl_secs: 600,
             },
         };
         let root = svc
