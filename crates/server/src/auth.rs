@@ -175,6 +175,8 @@ pub enum Credential {
     SessionSignIn,
     /// A brief's callback token.
     CallbackToken,
+    /// A sealed brief's boot token.
+    BootToken,
 }
 
 impl Credential {
@@ -184,6 +186,7 @@ impl Credential {
             Credential::ApiToken => "api_token",
             Credential::SessionSignIn => "session_sign_in",
             Credential::CallbackToken => "callback_token",
+            Credential::BootToken => "boot_token",
         }
     }
 }

@@ -289,6 +289,105 @@ pub struct DispatchDto {
     pub env: BTreeMap<String, Zeroizing<String>>,
 }
 
+/// The answer of a sealed dispatch: no value, only the single-use boot token that
+/// `secretstore boot` (or `POST /api/v1/boot`) redeems once inside the agent.
+#[derive(Serialize, ToSchema)]
+pub struct SealedDispatchDto {
+    /// The brief this dispatch stored (a UUID).
+    pub brief_id: String,
+    /// The task dispatched.
+    pub task_id: String,
+    /// The boot token (`ssbt_…`), shown once: give it to the agent as
+    /// `SECRETSTORE_BOOT_TOKEN`.
+    #[schema(value_type = String)]
+    pub boot_token: Zeroizing<String>,
+    /// Until when the token may be redeemed (RFC 3339, UTC).
+    pub expires_at: String,
+}
+
+/// The answer of a dispatch: the env (`delivery` `env`, the default) or a boot token
+/// (`delivery` `sealed`).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DispatchAnswer {
+    /// `{"delivery": "env"}` or no body.
+    Env(DispatchDto),
+    /// `{"delivery": "sealed"}`.
+    Sealed(SealedDispatchDto),
+}
+
+/// The body of a dispatch (optional): how the values reach the agent.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchBody {
+    /// `env` (the default: the answer holds the env) or `sealed` (the answer holds only a
+    /// boot token; refused with 403 `forbidden` in an organization that requires it
+    /// otherwise).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub delivery: Option<secretstore_core::BriefDelivery>,
+}
+
+/// What a boot token opens, once: the agent's env and its file-delivered secrets.
+#[derive(Serialize, ToSchema)]
+pub struct BootDto {
+    /// Variable name to value: the secrets, `SECRETSTORE_BRIEF_ID` and
+    /// `SECRETSTORE_CALLBACK_TOKEN`.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub env: BTreeMap<String, Zeroizing<String>>,
+    /// Secret name to value, for the secrets delivered as files (written by `secretstore
+    /// boot` to private files named by `NAME_FILE`).
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub files: BTreeMap<String, Zeroizing<String>>,
+}
+
+/// An organization's delivery policy.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicyDto {
+    /// True: every dispatch in the organization must be sealed; one that would answer with
+    /// the env is refused (403).
+    pub sealed_only: bool,
+}
+
+/// A sealed brief's boot token: when it expires and what became of it. Never the token.
+#[derive(Serialize, ToSchema)]
+pub struct BootStatusDto {
+    /// `waiting`, `redeemed`, `replayed` (redeemed, then presented again: the brief was
+    /// revoked) or `expired`.
+    pub state: String,
+    /// Until when it could be redeemed (RFC 3339, UTC).
+    pub expires_at: String,
+    /// When it was redeemed (RFC 3339, UTC), if it was.
+    pub redeemed_at: Option<String>,
+    /// From which address it was redeemed.
+    pub redeemed_from: Option<String>,
+    /// When it was presented again (RFC 3339, UTC), if it was.
+    pub replayed_at: Option<String>,
+    /// From which address it was presented again.
+    pub replayed_from: Option<String>,
+}
+
+impl BootStatusDto {
+    /// The token's record as the API shows it, at `now`.
+    pub fn new(b: &secretstore_core::BootRecord) -> Self {
+        let split = |w: &Option<(timestamp::OffsetDateTime, String)>| match w {
+            Some((at, from)) => (Some(timestamp::format(*at)), Some(from.clone())),
+            None => (None, None),
+        };
+        let (redeemed_at, redeemed_from) = split(&b.redeemed);
+        let (replayed_at, replayed_from) = split(&b.replayed);
+        BootStatusDto {
+            state: b.state(timestamp::now()).as_str().to_owned(),
+            expires_at: timestamp::format(b.expires_at),
+            redeemed_at,
+            redeemed_from,
+            replayed_at,
+            replayed_from,
+        }
+    }
+}
+
 /// One secret handed out by a dispatch: which version of which scope's secret.
 #[derive(Serialize, ToSchema)]
 pub struct BriefSecretDto {
@@ -331,6 +430,11 @@ pub struct BriefDto {
     pub completed_at: Option<String>,
     /// Until when the callback token is accepted (RFC 3339, UTC).
     pub callback_expires_at: String,
+    /// How the values reached the agent: `env` or `sealed`.
+    pub delivery: String,
+    /// A sealed brief's boot token: its state, never the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BootStatusDto>,
 }
 
 impl BriefDto {
@@ -357,6 +461,8 @@ impl BriefDto {
             status: rec.status.to_string(),
             completed_at: rec.completed_at.map(timestamp::format),
             callback_expires_at: timestamp::format(rec.expires_at),
+            delivery: rec.delivery.to_string(),
+            boot: rec.boot.as_ref().map(BootStatusDto::new),
         }
     }
 }

@@ -29,7 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::{ApiError, ErrorSummary};
-use routes::{accounts, audit, briefs, health, scopes, search, secrets, sessions, tasks};
+use routes::{accounts, audit, boot, briefs, health, scopes, search, secrets, sessions, tasks};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
@@ -131,6 +131,10 @@ pub fn app(state: AppState) -> Router {
             "/orgs/{org}/link-prefixes",
             get(scopes::get_link_prefixes).put(scopes::put_link_prefixes),
         )
+        .route(
+            "/orgs/{org}/policy",
+            get(scopes::get_policy).put(scopes::put_policy),
+        )
         .route("/teams/{org}/{team}", put(scopes::put_team))
         .route(
             "/workspaces/{org}/{team}/{workspace}",
@@ -157,6 +161,7 @@ pub fn app(state: AppState) -> Router {
         .route("/briefs/{id}", get(briefs::get))
         .route("/briefs/{id}/callback", post(briefs::callback))
         .route("/briefs/{id}/revoke", post(briefs::revoke))
+        .route("/boot", post(boot::boot))
         .route("/audit", get(audit::list))
         .route("/search", get(search::search))
         .route("/whoami", get(accounts::whoami))

@@ -31,12 +31,15 @@ use utoipa::{Modify, OpenApi};
         routes::secrets::rollback,
         routes::secrets::link,
         routes::secrets::delete,
+        routes::scopes::get_policy,
+        routes::scopes::put_policy,
         routes::tasks::create,
         routes::tasks::get,
         routes::tasks::dispatch,
         routes::briefs::get,
         routes::briefs::callback,
         routes::briefs::revoke,
+        routes::boot::boot,
         routes::audit::list,
         routes::audit::access,
         routes::search::search,
@@ -86,6 +89,10 @@ impl Modify for Security {
         );
         comps.add_security_scheme(
             "callback_token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        comps.add_security_scheme(
+            "boot_token",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
         // Handlers share short names across modules (`list`, `get`): prefix the tag so

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod boot;
 pub mod briefs;
 pub mod health;
 pub mod scopes;

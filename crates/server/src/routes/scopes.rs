@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::dto::{LinkPrefixesDto, ScopeDto, ScopeList};
+use crate::dto::{LinkPrefixesDto, OrgPolicyDto, ScopeDto, ScopeList};
 use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -85,6 +85,43 @@ pub async fn put_link_prefixes(
         .allow_links(&who, &org, &body.aws_prefixes, &body.vault_prefixes)
         .await?;
     Ok(Json(stored.into()))
+}
+
+/// Whether the organization requires sealed delivery (for anyone who sees it).
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/policy", tag = "scopes",
+    params(("org" = String, Path)),
+    responses((status = 200, body = OrgPolicyDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_policy(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    AppPath(org): AppPath<String>,
+) -> Result<Json<OrgPolicyDto>, ApiError> {
+    Ok(Json(OrgPolicyDto {
+        sealed_only: st.svc.sealed_only(&who, &org).await?,
+    }))
+}
+
+/// Sets whether the organization requires sealed delivery (its admins and root; audited as
+/// `org.policy`). While it does, a dispatch that would answer with the env is refused
+/// (403).
+#[utoipa::path(put, path = "/api/v1/orgs/{org}/policy", tag = "scopes",
+    params(("org" = String, Path)),
+    request_body = OrgPolicyDto,
+    responses((status = 200, body = OrgPolicyDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_policy(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    AppPath(org): AppPath<String>,
+    AppJson(body): AppJson<OrgPolicyDto>,
+) -> Result<Json<OrgPolicyDto>, ApiError> {
+    Ok(Json(OrgPolicyDto {
+        sealed_only: st.svc.set_sealed_only(&who, &org, body.sealed_only).await?,
+    }))
 }
 
 /// Creates a team (root, or an admin of the organization).

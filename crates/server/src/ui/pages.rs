@@ -394,8 +394,11 @@ pub(crate) struct BriefPage {
     pub(crate) revoked_at: Option<Stamp>,
     /// Until when the callback token is accepted.
     pub(crate) expires: Stamp,
-    /// How the values were handed out (`env`: the dispatch's answer).
+    /// How the values were handed out (`env`: the dispatch's answer; `sealed`: a boot
+    /// token).
     pub(crate) delivery: &'static str,
+    /// A sealed brief's boot token: what became of it.
+    pub(crate) boot: Option<BootLine>,
     pub(crate) secrets: Vec<HandedRow>,
     /// Whether to show the revoke button (running, and the user may revoke).
     pub(crate) can_revoke: bool,
@@ -413,6 +416,15 @@ impl BriefPage {
     pub(crate) fn stale_count(&self) -> usize {
         self.secrets.iter().filter(|s| s.stale).count()
     }
+}
+
+/// A sealed brief's boot token on its page: `waiting`, `redeemed`, `replayed` or
+/// `expired`, with when and from where.
+pub(crate) struct BootLine {
+    pub(crate) state: &'static str,
+    pub(crate) expires: Stamp,
+    pub(crate) redeemed: Option<(Stamp, String)>,
+    pub(crate) replayed: Option<(Stamp, String)>,
 }
 
 /// What one ref of a task resolves to now (no value).

@@ -14,6 +14,7 @@ mod daily;
 mod dispatch_not_configured;
 mod limits;
 mod regression;
+mod sealed;
 mod ui;
 mod ui_accounts;
 mod ui_objects;

@@ -5,7 +5,7 @@
 use super::activity::brief_row;
 use super::{NoFields, err_not_found};
 use crate::AppState;
-use crate::ui::pages::{BriefPage, HandedRow, Layout, RefRow, Stamp, TaskPage, render};
+use crate::ui::pages::{BootLine, BriefPage, HandedRow, Layout, RefRow, Stamp, TaskPage, render};
 use crate::ui::see_other;
 use crate::ui::session::{Posted, Session};
 use axum::extract::{FromRequest, Request, State};
@@ -67,8 +67,19 @@ pub(crate) async fn brief(State(st): State<AppState>, s: Session, uri: Uri) -> R
         completed: d.record.completed_at.map(Stamp::new),
         revoked_at: d.record.revoked_at.map(Stamp::new),
         expires: Stamp::new(d.record.expires_at),
-        // The one delivery there is: the values are in the dispatch's answer.
-        delivery: "env",
+        delivery: d.record.delivery.as_str(),
+        boot: d.record.boot.as_ref().map(|b| BootLine {
+            state: b.state(secretstore_core::timestamp::now()).as_str(),
+            expires: Stamp::new(b.expires_at),
+            redeemed: b
+                .redeemed
+                .as_ref()
+                .map(|(at, from)| (Stamp::new(*at), from.clone())),
+            replayed: b
+                .replayed
+                .as_ref()
+                .map(|(at, from)| (Stamp::new(*at), from.clone())),
+        }),
         secrets: d
             .brief
             .secrets

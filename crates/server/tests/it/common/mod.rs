@@ -40,6 +40,11 @@ pub(crate) use secretstore_testkit::db::test_database_url;
 
 impl Harness {
     pub(crate) async fn new() -> Harness {
+        Harness::with_boot_ttl(600).await
+    }
+
+    /// A harness whose boot tokens expire after `boot_ttl_secs` unredeemed.
+    pub(crate) async fn with_boot_ttl(boot_ttl_secs: i64) -> Harness {
         let dir = secretstore_testkit::scratch();
         let url = test_database_url(dir.path());
         let store = SqlStore::open(&url, 8).await.unwrap();
@@ -62,7 +67,7 @@ impl Harness {
             config: ServiceConfig {
                 default_backend: BackendKind::Local,
                 callback_ttl_secs: 3600,
-                boot_ttl_secs: 600,
+                boot_ttl_secs,
             },
         };
         let root = svc
