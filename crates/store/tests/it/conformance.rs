@@ -743,4 +743,180 @@ mod database {
             assert_eq!(targets.len(), 300, "each record once ({})", db.kind);
         }
     }
+
+    /// A sealed dispatch of a new task in `acme/pay/prod/bot` whose boot token (hash
+    /// `hash`) expires at `expires` (RFC 3339).
+    async fn sealed_dispatch(
+        store: &SqlStore,
+        hash: &str,
+        expires: &str,
+    ) -> secretstore_core::BriefId {
+        use secretstore_core::{
+            BootRecord, BriefDelivery, BriefId, BriefStatus, DispatchRecord, DispatchStore,
+        };
+        scopes(store, "acme/pay/prod/bot").await;
+        let task = crate::common::task(store, "acme/pay/prod/bot").await;
+        let rec = DispatchRecord {
+            brief_id: BriefId::generate(),
+            task_id: task,
+            project: scope("acme/pay/prod/bot"),
+            created_at: timestamp::now(),
+            token_hash: "0".repeat(64),
+            expires_at: timestamp::parse("2999-01-01T00:00:00Z").unwrap(),
+            status: BriefStatus::Running,
+            completed_at: None,
+            revoked_at: None,
+            secrets: Vec::new(),
+            delivery: BriefDelivery::Sealed,
+            boot: Some(BootRecord {
+                token_hash: hash.into(),
+                expires_at: timestamp::parse(expires).unwrap(),
+                sealed: Some(format!("v1.sealed-for-{hash}")),
+                redeemed: None,
+                replayed: None,
+            }),
+        };
+        store
+            .record_dispatch(&rec, audit("task.dispatch"))
+            .await
+            .unwrap();
+        rec.brief_id
+    }
+
+    /// Sealed delivery: of concurrent redemptions of one boot token through two stores on
+    /// one database (two servers), exactly one gets the sealed env, which is then gone;
+    /// the others see it used. A replay revokes the brief; an expired token is closed and
+    /// its sealed env deleted by the sweep.
+    #[tokio::test(flavor = "current_thread")]
+    async fn two_servers_redeeming_one_boot_token_both_opened_it() {
+        use secretstore_core::{BootState, BriefStatus, DispatchStore, Redemption};
+        for db in databases() {
+            let (one, two) = (db.open().await, db.open().await);
+            let hash = "a".repeat(64);
+            let id = sealed_dispatch(&one, &hash, "2999-01-01T00:00:00Z").await;
+            assert_eq!(
+                two.boot_brief(&hash).await.unwrap(),
+                Some(id.clone()),
+                "{}",
+                db.kind
+            );
+            assert_eq!(two.boot_brief(&"b".repeat(64)).await.unwrap(), None);
+            let tries = (0..8).map(|i| {
+                let store = if i % 2 == 0 { &one } else { &two };
+                let (id, hash) = (id.clone(), hash.clone());
+                async move {
+                    let mut a = audit("brief.boot");
+                    a.target = Some(id.to_string());
+                    store
+                        .redeem_boot(&id, &hash, &format!("10.0.0.{i}"), a)
+                        .await
+                }
+            });
+            let answers = futures_util::future::join_all(tries).await;
+            let opened: Vec<&Redemption> = answers
+                .iter()
+                .map(|a| a.as_ref().unwrap())
+                .filter(|a| matches!(a, Redemption::Opened(_)))
+                .collect();
+            assert_eq!(opened.len(), 1, "{}: {answers:?}", db.kind);
+            assert_eq!(
+                opened[0],
+                &Redemption::Opened(format!("v1.sealed-for-{hash}"))
+            );
+            assert!(
+                answers
+                    .iter()
+                    .all(|a| matches!(a, Ok(Redemption::Opened(_) | Redemption::AlreadyUsed))),
+                "{}: {answers:?}",
+                db.kind
+            );
+            let rec = one.dispatch_record(&id).await.unwrap();
+            let boot = rec.boot.clone().unwrap();
+            assert_eq!(boot.state(timestamp::now()), BootState::Redeemed);
+            assert!(boot.redeemed.unwrap().1.starts_with("10.0.0."));
+            assert_eq!(
+                boot.sealed, None,
+                "a record never carries the sealed env back"
+            );
+
+            // A replay: recorded once, the brief revoked with its audit record.
+            let replay = audit("brief.boot_replay");
+            let revoke = audit("brief.revoke");
+            assert!(
+                one.boot_replayed(&id, "192.0.2.1", replay, revoke)
+                    .await
+                    .unwrap()
+            );
+            let again = two
+                .boot_replayed(
+                    &id,
+                    "192.0.2.2",
+                    audit("brief.boot_replay"),
+                    audit("brief.revoke"),
+                )
+                .await
+                .unwrap();
+            assert!(!again, "revoked once");
+            let rec = two.dispatch_record(&id).await.unwrap();
+            assert_eq!(rec.status, BriefStatus::Revoked);
+            let boot = rec.boot.unwrap();
+            assert_eq!(boot.state(timestamp::now()), BootState::Replayed);
+            assert_eq!(boot.replayed.unwrap().1, "192.0.2.1");
+
+            // An expired token: closed, its sealed env deleted by the sweep, once.
+            let old = "c".repeat(64);
+            let expired = sealed_dispatch(&one, &old, "2000-01-01T00:00:00Z").await;
+            let r = one
+                .redeem_boot(&expired, &old, "10.0.0.1", audit("brief.boot"))
+                .await
+                .unwrap();
+            assert_eq!(r, Redemption::Closed, "{}", db.kind);
+            assert_eq!(one.expire_boots(timestamp::now()).await.unwrap(), 1);
+            assert_eq!(two.expire_boots(timestamp::now()).await.unwrap(), 0);
+            let rec = one.dispatch_record(&expired).await.unwrap();
+            assert_eq!(
+                rec.boot.unwrap().state(timestamp::now()),
+                BootState::Expired
+            );
+            // The redeemed one is untouched by the sweep, and nothing was audited for
+            // the losers and the closed one.
+            let booted = one.audit_log(None, &first(1000)).await.unwrap();
+            let n = booted
+                .records
+                .iter()
+                .filter(|r| r.action == "brief.boot")
+                .count();
+            assert_eq!(n, 1, "{}", db.kind);
+        }
+    }
+
+    /// The sealed-only policy of an organization: off by default, set and cleared, an
+    /// unknown organization refused.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_org_policy_was_not_kept() {
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme").await;
+            let acme = scope("acme");
+            assert!(!store.sealed_only(&acme).await.unwrap());
+            store
+                .set_sealed_only(&acme, true, audit("org.policy"))
+                .await
+                .unwrap();
+            assert!(store.sealed_only(&acme).await.unwrap(), "{}", db.kind);
+            store
+                .set_sealed_only(&acme, false, audit("org.policy"))
+                .await
+                .unwrap();
+            assert!(!store.sealed_only(&acme).await.unwrap());
+            let nowhere = scope("nowhere");
+            assert!(matches!(
+                store
+                    .set_sealed_only(&nowhere, true, audit("org.policy"))
+                    .await,
+                Err(Error::NotFound(_))
+            ));
+            assert!(!store.sealed_only(&nowhere).await.unwrap());
+        }
+    }
 }
