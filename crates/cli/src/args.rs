@@ -66,14 +66,22 @@ pub(crate) enum Cmd {
         json: bool,
     },
     /// Dispatch a task: assemble and store its brief, print the brief id.
+    ///
+    /// With --sealed, no value is handed out: the env is kept sealed under a single-use
+    /// boot token (printed on a second line, or in --json), which `secretstore boot`
+    /// redeems once inside the agent's container (SECRETSTORE_BOOT_TTL, default 10m).
     Dispatch {
         task_id: String,
         /// Write the env to this file (mode 0600).
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "sealed")]
         env_file: Option<PathBuf>,
-        /// Print {"brief_id", "task_id", "env"} as JSON.
+        /// Print {"brief_id", "task_id", "env"} as JSON ({"brief_id", "task_id",
+        /// "boot_token", "expires_at"} with --sealed).
         #[arg(long)]
         json: bool,
+        /// Hand out a boot token instead of the env.
+        #[arg(long)]
+        sealed: bool,
     },
     /// Dispatch a task, then run COMMAND with its env; exits with COMMAND's code.
     Run {
@@ -98,6 +106,24 @@ pub(crate) enum Cmd {
     Callback {
         #[command(subcommand)]
         cmd: CallbackCmd,
+    },
+    /// Inside the agent's container: redeem the boot token of a sealed dispatch once, then
+    /// run COMMAND with the brief's env (file-delivered secrets as private files named by
+    /// NAME_FILE); exits with COMMAND's code.
+    ///
+    /// Needs only SECRETSTORE_URL and SECRETSTORE_BOOT_TOKEN (or
+    /// SECRETSTORE_BOOT_TOKEN_FILE), and SECRETSTORE_CACERT for a server whose certificate
+    /// a private CA signed: no database, no key, no .env. The boot token is not passed on
+    /// to COMMAND.
+    Boot {
+        /// Do not replace the injected values with *** in the command's output.
+        #[arg(long)]
+        no_mask: bool,
+        /// Where to write file-delivered secrets (default $XDG_RUNTIME_DIR, else /dev/shm).
+        #[arg(long, value_name = "D")]
+        files_dir: Option<PathBuf>,
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<OsString>,
     },
     /// Accounts: people and services (the controller).
     Account {
@@ -225,6 +251,20 @@ pub(crate) enum OrgCmd {
         /// Allow nothing: only root links.
         #[arg(long, conflicts_with_all = ["aws", "vault"])]
         none: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organization's delivery policy (its admins and root): with --sealed-only, every
+    /// dispatch must be sealed (one that would hand out the env is refused); with
+    /// --no-sealed-only, env dispatches are allowed again; with neither, shows it.
+    Policy {
+        org: String,
+        /// Require sealed delivery.
+        #[arg(long, conflicts_with = "no_sealed_only")]
+        sealed_only: bool,
+        /// Allow env delivery again.
+        #[arg(long)]
+        no_sealed_only: bool,
         #[arg(long)]
         json: bool,
     },

@@ -130,6 +130,10 @@ pub(crate) enum CliError {
     /// `run` lost track of its command.
     #[error("waiting for the command failed: {0}")]
     Wait(std::io::Error),
+    /// `boot` could not redeem its token or run its command (the message never holds the
+    /// token or a value).
+    #[error("{0}")]
+    Boot(String),
     /// `serve` cannot use its TLS certificate or key.
     #[error("{0}")]
     Tls(String),

@@ -10,6 +10,7 @@
 #![allow(missing_docs, reason = "a binary: nothing is public")]
 
 mod args;
+mod boot;
 mod commands;
 mod config;
 mod envfile;

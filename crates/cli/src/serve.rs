@@ -136,9 +136,31 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         .with_metrics_allow(net.metrics_allow)
         .with_request_timeout(net.wire.request_timeout)
         .with_in_flight_limit(net.wire.max_connections.saturating_mul(2));
+    let sweeper = tokio::spawn(sweep_boot_tokens(state.clone()));
     run(listener, app(state), tls, hangup, net.wire).await;
+    sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often `serve` deletes the sealed env of boot tokens that expired unredeemed (a
+/// redemption past the expiry is refused whenever it comes; this bounds how long the
+/// ciphertext outlives it).
+const BOOT_SWEEP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Deletes the sealed env of expired boot tokens every [`BOOT_SWEEP_INTERVAL`]; with
+/// several servers each sweeps (the statement is idempotent).
+async fn sweep_boot_tokens(state: AppState) {
+    let mut tick = tokio::time::interval(BOOT_SWEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.svc.expire_boots().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "deleted the sealed env of expired boot tokens"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete the sealed env of expired boot tokens"),
+        }
+    }
 }
 
 /// How long a TLS handshake may take.

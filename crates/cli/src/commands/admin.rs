@@ -151,6 +151,28 @@ pub(super) async fn allow_links(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `org policy`: shows or sets whether the organization requires sealed delivery.
+pub(super) async fn org_policy(
+    svc: &Svc,
+    who: &Principal,
+    org: &str,
+    set: Option<bool>,
+    json: bool,
+) -> Result<ExitCode> {
+    let sealed_only = match set {
+        Some(flag) => svc.set_sealed_only(who, org, flag).await?,
+        None => svc.sealed_only(who, org).await?,
+    };
+    if json {
+        outln!("{}", serde_json::json!({ "sealed_only": sealed_only }))?;
+    } else if sealed_only {
+        outln!("{org}: sealed only (a dispatch that would hand out the env is refused)")?;
+    } else {
+        outln!("{org}: env and sealed delivery allowed")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// How `audit` prints its records.
 pub(super) enum AuditShape {
     Table,

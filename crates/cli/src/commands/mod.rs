@@ -24,6 +24,15 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         outln!("{}", Keyring::generate_key())?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Inside the agent: no settings, no .env, no database; only its own variables.
+    if let Cmd::Boot {
+        no_mask,
+        files_dir,
+        command,
+    } = cli.cmd
+    {
+        return crate::boot::boot(!no_mask, files_dir, &command).await;
+    }
     let raw = RawSettings::load()?;
     if let Cmd::Init = cli.cmd {
         return admin::init(raw).await;
@@ -36,7 +45,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     let svc = open(&cfg).await?;
     let who = Principal::operator(&cfg.os_user);
     match cli.cmd {
-        Cmd::Keygen | Cmd::Init | Cmd::Serve => Ok(ExitCode::SUCCESS),
+        Cmd::Keygen | Cmd::Init | Cmd::Serve | Cmd::Boot { .. } => Ok(ExitCode::SUCCESS),
         Cmd::Doctor => admin::doctor(&svc, &cfg).await,
         Cmd::Org {
             cmd: OrgCmd::Create { path },
@@ -54,6 +63,22 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
                     json,
                 },
         } => admin::allow_links(&svc, &who, &org, &aws, &vault, none, json).await,
+        Cmd::Org {
+            cmd:
+                OrgCmd::Policy {
+                    org,
+                    sealed_only,
+                    no_sealed_only,
+                    json,
+                },
+        } => {
+            let set = match (sealed_only, no_sealed_only) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            admin::org_policy(&svc, &who, &org, set, json).await
+        }
         Cmd::Team { cmd } => scope::create(&svc, cmd, Level::Team, &who).await,
         Cmd::Workspace { cmd } => scope::create(&svc, cmd, Level::Workspace, &who).await,
         Cmd::Project { cmd } => scope::create(&svc, cmd, Level::Project, &who).await,
@@ -71,6 +96,16 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             task_id,
             env_file,
             json,
+            sealed: true,
+        } => {
+            debug_assert!(env_file.is_none());
+            task::dispatch_sealed(&svc, &task_id, json, &who).await
+        }
+        Cmd::Dispatch {
+            task_id,
+            env_file,
+            json,
+            sealed: false,
         } => task::dispatch(&svc, &task_id, env_file.as_deref(), json, &who).await,
         Cmd::Run {
             task,

@@ -182,6 +182,36 @@ pub(super) async fn dispatch(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `dispatch --sealed`: stores the brief with its env sealed and prints the brief id and
+/// the boot token (one per line), or with `--json` `{"brief_id", "task_id", "boot_token",
+/// "expires_at"}`. No value is printed.
+pub(super) async fn dispatch_sealed(
+    svc: &Svc,
+    task_id: &str,
+    json: bool,
+    who: &Principal,
+) -> Result<ExitCode> {
+    let d = svc.dispatch_sealed(who, task_id).await?;
+    let expires = timestamp::format(d.expires_at);
+    if json {
+        let doc = serde_json::json!({
+            "brief_id": d.brief.brief_id,
+            "task_id": d.brief.task_id,
+            "boot_token": d.boot_token.expose_secret(),
+            "expires_at": expires,
+        });
+        let text = Zeroizing::new(doc.to_string());
+        outln!("{}", text.as_str())?;
+        zeroize_json(doc);
+    } else {
+        outln!("{}\n{}", d.brief.brief_id, d.boot_token.expose_secret())?;
+        eprintln!(
+            "note: the boot token is good for one boot until {expires}: start the agent with SECRETSTORE_URL and SECRETSTORE_BOOT_TOKEN and the entrypoint `secretstore boot -- COMMAND`"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `run`: dispatches the task, runs the command with its env (masked in its output unless
 /// `mask` is false) and exits with the command's code.
 pub(super) async fn run_command(

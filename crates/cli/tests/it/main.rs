@@ -10,6 +10,7 @@
 )]
 
 mod backends;
+mod boot;
 mod browser;
 mod cli_accounts;
 mod cli_errors;

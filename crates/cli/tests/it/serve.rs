@@ -309,12 +309,12 @@ fn sigterm_lets_an_in_flight_request_finish() {
 // TLS
 
 /// A certificate authority made for one test.
-struct Ca {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    pem: String,
+pub(crate) struct Ca {
+    pub(crate) issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pub(crate) pem: String,
 }
 
-fn ca(name: &str) -> Ca {
+pub(crate) fn ca(name: &str) -> Ca {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -328,7 +328,7 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A server certificate for localhost and 127.0.0.1 signed by `ca`: (cert PEM, key PEM).
-fn server_cert(ca: &Ca) -> (String, String) {
+pub(crate) fn server_cert(ca: &Ca) -> (String, String) {
     let key = rcgen::KeyPair::generate().unwrap();
     let p = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert = p.signed_by(&key, &ca.issuer).unwrap();
