@@ -14,6 +14,7 @@ mod commands;
 mod config;
 mod envfile;
 mod error;
+mod exec;
 mod input;
 mod mask;
 mod output;

@@ -48,8 +48,8 @@ pub use brief::{Brief, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
 pub use model::{
-    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
-    TaskId, Version, VersionMeta,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, Delivery, SecretMeta, StoredMaterial,
+    Task, TaskId, Version, VersionMeta,
 };
 pub use name::SecretName;
 pub use ports::{
@@ -62,6 +62,6 @@ pub use scope::{Level, ScopePath};
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
     AccessRecord, AccessReport, BriefDetail, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES, MAX_REFS,
-    NewSession, Service, ServiceConfig,
+    NewSession, SecretAttrs, Service, ServiceConfig,
 };
 pub use value::SecretValue;

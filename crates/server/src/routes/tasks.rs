@@ -44,12 +44,14 @@ pub async fn get(
 }
 
 /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a callback
-/// token and returns the env for the agent. All or nothing.
+/// token and returns the env for the agent, and the file-delivered secrets under `files`.
+/// All or nothing.
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/dispatch", tag = "tasks",
     params(("id" = String, Path)),
     responses((status = 200, body = DispatchDto), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "Unknown task, or missing secrets (each named)", body = ErrorBody),
+        (status = 409, description = "A file-delivered `X` and an env-delivered `X_FILE` would set the same variable (both named): nothing was dispatched", body = ErrorBody),
         (status = 502, description = "A backend failed (each ref named)", body = ErrorBody),
         (status = 503, description = "A backend is not configured (each ref named), the database or the brief store is unavailable: nothing was dispatched", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -59,14 +61,17 @@ pub async fn dispatch(
     AppPath(id): AppPath<String>,
 ) -> Result<Json<DispatchDto>, ApiError> {
     let d = st.svc.dispatch(&who, &id).await?;
-    let env: BTreeMap<String, Zeroizing<String>> = d
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose_secret().to_owned())))
-        .collect();
+    let map =
+        |pairs: &[(String, secretstore_core::SecretValue)]| -> BTreeMap<String, Zeroizing<String>> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.clone(), Zeroizing::new(v.expose_secret().to_owned())))
+                .collect()
+        };
     Ok(Json(DispatchDto {
         brief_id: d.brief.brief_id.to_string(),
         task_id: d.brief.task_id.to_string(),
-        env,
+        env: map(&d.env),
+        files: map(&d.files),
     }))
 }
