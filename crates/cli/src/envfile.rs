@@ -73,7 +73,7 @@ pub(crate) fn files_dir_of(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Writes the env to `path` as [`write`] does and each file-delivered secret to
+/// Writes the env to `path` as [`write()`] does and each file-delivered secret to
 /// `PATH.files/NAME` (folder 0700, files 0600, never through a symbolic link), with
 /// `NAME_FILE=<its absolute path>` in the env file. On failure, the path that failed.
 pub(crate) fn write_with_files(

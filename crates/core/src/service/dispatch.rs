@@ -339,13 +339,13 @@ impl<S: MetadataStore> Service<S> {
     }
 }
 
+/// Names and values, in order.
+type Pairs = Vec<(String, SecretValue)>;
+
 /// The fetched values of a dispatch by delivery, each in the order of the task's refs:
 /// the env-delivered ones as `(NAME, value)`, the file-delivered ones as `(NAME, value)`
 /// too (whoever starts the agent writes the file and sets `NAME_FILE`).
-fn split_env_and_files(
-    resolutions: &[Resolution],
-    values: Vec<Option<Fetched>>,
-) -> (Vec<(String, SecretValue)>, Vec<(String, SecretValue)>) {
+fn split_env_and_files(resolutions: &[Resolution], values: Vec<Option<Fetched>>) -> (Pairs, Pairs) {
     let mut env = Vec::with_capacity(resolutions.len() + 2);
     let mut files = Vec::new();
     for (r, v) in resolutions.iter().zip(values) {
