@@ -72,10 +72,11 @@ pub(crate) enum Cmd {
     /// redeems once inside the agent's container (SECRETSTORE_BOOT_TTL, default 10m).
     Dispatch {
         task_id: String,
-        /// Write the env to this file (mode 0600).
+        /// Write the env to this file (mode 0600), and each file-delivered secret to
+        /// PATH.files/NAME (folder 0700, files 0600) with NAME_FILE in the env file.
         #[arg(long, value_name = "PATH", conflicts_with = "sealed")]
         env_file: Option<PathBuf>,
-        /// Print {"brief_id", "task_id", "env"} as JSON ({"brief_id", "task_id",
+        /// Print {"brief_id", "task_id", "env", "files"} as JSON ({"brief_id", "task_id",
         /// "boot_token", "expires_at"} with --sealed).
         #[arg(long)]
         json: bool,
@@ -94,6 +95,10 @@ pub(crate) enum Cmd {
         /// brief's env, instead of secretstore's environment minus its own settings.
         #[arg(long)]
         clean_env: bool,
+        /// Where the private folder of the file-delivered secrets is made (default:
+        /// $XDG_RUNTIME_DIR, else /dev/shm); it is removed when COMMAND exits.
+        #[arg(long, value_name = "D")]
+        files_dir: Option<PathBuf>,
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<OsString>,
     },
@@ -288,6 +293,10 @@ pub(crate) enum SecretCmd {
         /// provider, infrastructure, integration or agent; required for a new secret.
         #[arg(long)]
         category: Option<String>,
+        /// env (the value as the variable NAME; the default for a new secret) or file (the
+        /// value in a private file, its path in NAME_FILE); kept when omitted.
+        #[arg(long, value_name = "env|file")]
+        delivery: Option<String>,
         #[arg(long, value_name = "F", conflicts_with = "from_env")]
         from_file: Option<PathBuf>,
         #[arg(long, value_name = "VAR")]
@@ -380,6 +389,10 @@ pub(crate) enum SecretCmd {
         /// Required when the secret is new.
         #[arg(long)]
         category: Option<String>,
+        /// env (the value as the variable NAME; the default for a new secret) or file (the
+        /// value in a private file, its path in NAME_FILE); kept when omitted.
+        #[arg(long, value_name = "env|file")]
+        delivery: Option<String>,
     },
     /// Import every variable of a dotenv file, all or nothing.
     Import {
@@ -388,6 +401,10 @@ pub(crate) enum SecretCmd {
         scope: String,
         #[arg(long)]
         category: String,
+        /// env or file, set on every imported secret; without it each keeps its own
+        /// (env for a new one).
+        #[arg(long, value_name = "env|file")]
+        delivery: Option<String>,
     },
 }
 

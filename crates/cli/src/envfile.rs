@@ -4,7 +4,7 @@ use crate::error::{CliError, Result};
 use secretstore_core::SecretValue;
 use secretstore_store::Keyring;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 pub(crate) use secretstore_core::dotenv::render;
@@ -20,7 +20,7 @@ pub(crate) fn refuse_symlink(path: &Path) -> std::io::Result<()> {
 
 fn symlink_error(path: &Path) -> std::io::Error {
     std::io::Error::other(format!(
-        "{} is a symbolic link; secretstore never writes an env file through one",
+        "{} is a symbolic link; secretstore never writes an env file (or its files) through one",
         path.display()
     ))
 }
@@ -64,6 +64,82 @@ pub(crate) fn write(path: &Path, env: &[(String, SecretValue)]) -> std::io::Resu
     let mut f = open_private(path, false)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
+}
+
+/// Where `--env-file PATH` puts the file-delivered secrets: the folder `PATH.files`.
+pub(crate) fn files_dir_of(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".files");
+    PathBuf::from(s)
+}
+
+/// Writes the env to `path` as [`write()`] does and each file-delivered secret to
+/// `PATH.files/NAME` (folder 0700, files 0600, never through a symbolic link), with
+/// `NAME_FILE=<its absolute path>` in the env file. On failure, the path that failed.
+pub(crate) fn write_with_files(
+    path: &Path,
+    env: &[(String, SecretValue)],
+    files: &[(String, SecretValue)],
+) -> std::result::Result<(), (PathBuf, std::io::Error)> {
+    let mut all = env.to_vec();
+    if !files.is_empty() {
+        let dir = files_dir_of(path);
+        let at = |p: &Path| {
+            let p = p.to_owned();
+            move |e: std::io::Error| (p, e)
+        };
+        make_private_folder(&dir).map_err(at(&dir))?;
+        let root = std::fs::canonicalize(&dir).map_err(at(&dir))?;
+        for (name, value) in files {
+            let file = root.join(name);
+            let mut f = open_private(&file, false).map_err(at(&file))?;
+            f.write_all(value.expose_secret().as_bytes())
+                .and_then(|_| f.sync_all())
+                .map_err(at(&file))?;
+            let shown = file
+                .to_str()
+                .and_then(|p| SecretValue::new(p.to_owned()).ok())
+                .ok_or_else(|| {
+                    at(&file)(std::io::Error::other(
+                        "its path is not UTF-8 text, which an env file cannot hold",
+                    ))
+                })?;
+            all.push((secretstore_core::Delivery::File.env_name(name), shown));
+        }
+    }
+    write(path, &all).map_err(|e| (path.to_owned(), e))
+}
+
+/// Makes `dir` a folder of mode 0700 (also when it already existed), never through a
+/// symbolic link.
+fn make_private_folder(dir: &Path) -> std::io::Result<()> {
+    refuse_symlink(dir)?;
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    match b.create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Checked again: a link planted since is refused, as is a file.
+            let m = std::fs::symlink_metadata(dir)?;
+            if m.file_type().is_symlink() {
+                return Err(symlink_error(dir));
+            }
+            if !m.is_dir() {
+                return Err(std::io::Error::other("it exists and is not a folder"));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// Appends `FERNET_SECRET_KEY=…` with a new key to the dotenv file at `path` (creating

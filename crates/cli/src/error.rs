@@ -4,7 +4,6 @@
 //! Like the domain's errors, none carries a secret value: they name files, settings,
 //! variables and ids, and quote an I/O error's reason, never the content read or written.
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -117,19 +116,18 @@ pub(crate) enum CliError {
         "{0} values cannot be decrypted with any configured key (left untouched); add the key they were written with"
     )]
     Undecryptable(u64),
-    /// `run` could not start its command; `revoked` says what became of the brief.
-    #[error("cannot run {}: {source}; {revoked}", .program.to_string_lossy())]
-    Spawn {
-        /// The program.
-        program: OsString,
+    /// `run` could not start its command (no folder for the files, no such program);
+    /// `revoked` says what became of the brief.
+    #[error("{source}; {revoked}")]
+    NotStarted {
         /// Why it did not start.
-        source: std::io::Error,
+        source: crate::exec::ExecError,
         /// What was done about the brief's callback token.
         revoked: String,
     },
     /// `run` lost track of its command.
-    #[error("waiting for the command failed: {0}")]
-    Wait(std::io::Error),
+    #[error("{0}")]
+    Exec(crate::exec::ExecError),
     /// `boot` could not redeem its token or run its command (the message never holds the
     /// token or a value).
     #[error("{0}")]

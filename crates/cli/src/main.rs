@@ -15,6 +15,7 @@ mod commands;
 mod config;
 mod envfile;
 mod error;
+mod exec;
 mod input;
 mod mask;
 mod output;

@@ -1,5 +1,5 @@
-//! `secretstore run`: the injected values masked in the child's output, and signals
-//! passed on to the child.
+//! `secretstore run`: the injected values (env and files) masked in the child's output
+//! (the signals passed on to the child are [`crate::exec`]'s).
 //!
 //! Masking is streamed: a value split across two reads is still caught, because bytes
 //! that could be the start of a value are held back until the next read decides. Each
@@ -100,31 +100,6 @@ pub(crate) async fn copy_masked(
         to.flush().await?;
         if n == 0 {
             return Ok(());
-        }
-    }
-}
-
-/// Waits for the child, passing SIGTERM on to it, and SIGINT too unless the terminal
-/// already delivered it (a Ctrl-C reaches the whole foreground process group).
-pub(crate) async fn wait_forwarding_signals(
-    child: &mut tokio::process::Child,
-) -> std::io::Result<std::process::ExitStatus> {
-    use nix::sys::signal::{Signal, kill};
-    use nix::unistd::Pid;
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let from_terminal = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let forward = |child: &tokio::process::Child, sig: Signal| {
-        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-            let _ = kill(Pid::from_raw(pid), sig);
-        }
-    };
-    loop {
-        tokio::select! {
-            s = child.wait() => return s,
-            _ = int.recv() => if !from_terminal { forward(child, Signal::SIGINT) },
-            _ = term.recv() => forward(child, Signal::SIGTERM),
         }
     }
 }

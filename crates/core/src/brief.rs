@@ -1,7 +1,7 @@
 //! Briefs and callback tokens.
 
 use crate::error::{Error, Result};
-use crate::model::{BackendKind, BriefId, Category, TaskId, Version};
+use crate::model::{BackendKind, BriefId, Category, Delivery, TaskId, Version};
 use crate::scope::ScopePath;
 use crate::timestamp::OffsetDateTime;
 use crate::value::SecretValue;
@@ -149,6 +149,10 @@ pub struct BriefSecret {
     /// as read with the value; absent for local secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_version: Option<String>,
+    /// How it was handed out: `"file"` (its path in `NAME_FILE`); absent for `env`, so
+    /// that briefs of env-delivered secrets read as they always did.
+    #[serde(default, skip_serializing_if = "Delivery::is_env")]
+    pub delivery: Delivery,
 }
 
 /// The recognisable prefix of callback tokens.

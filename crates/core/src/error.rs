@@ -37,6 +37,14 @@ pub enum RefFailureReason {
     },
     /// The ref is an unsafe environment name (the rule is given): refused, never fetched.
     UnsafeName(String),
+    /// A file-delivered secret `X` (its path goes in `X_FILE`) and an env-delivered ref
+    /// `X_FILE` of the same task would set the same variable: refused, never fetched.
+    Collision {
+        /// The other ref of the pair.
+        with: String,
+        /// True for the file-delivered one (`X`), false for the env-delivered `X_FILE`.
+        file_delivered: bool,
+    },
 }
 
 impl fmt::Display for RefFailure {
@@ -50,6 +58,22 @@ impl fmt::Display for RefFailure {
                 write!(f, "{} (at {scope}: not configured: {message})", self.name)
             }
             RefFailureReason::UnsafeName(rule) => write!(f, "{} (refused: {rule})", self.name),
+            RefFailureReason::Collision {
+                with,
+                file_delivered: true,
+            } => write!(
+                f,
+                "{} (delivered as a file, its path goes in {with}, which the task's ref {with} sets too)",
+                self.name
+            ),
+            RefFailureReason::Collision {
+                with,
+                file_delivered: false,
+            } => write!(
+                f,
+                "{} (the same variable as the path of the file-delivered {with})",
+                self.name
+            ),
         }
     }
 }

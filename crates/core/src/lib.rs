@@ -49,8 +49,8 @@ pub use brief::{Brief, BriefDelivery, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 pub use links::LinkPrefixes;
 pub use model::{
-    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
-    TaskId, Version, VersionMeta,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, Delivery, SecretMeta, StoredMaterial,
+    Task, TaskId, Version, VersionMeta,
 };
 pub use name::SecretName;
 pub use ports::{
@@ -65,6 +65,6 @@ pub use sealed::SealedEnv;
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
     AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES,
-    MAX_REFS, NewSession, SealedDispatch, Service, ServiceConfig,
+    MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service, ServiceConfig,
 };
 pub use value::SecretValue;

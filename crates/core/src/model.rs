@@ -111,6 +111,69 @@ impl fmt::Display for BackendKind {
     }
 }
 
+/// How a secret reaches the agent: as the variable `NAME` (`env`, the default), or as a
+/// private file whose path is in `NAME_FILE` (`file`). Stored, serialized and shown as
+/// the lower-case word.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// The value becomes the environment variable `NAME`.
+    #[default]
+    Env,
+    /// The value is written to a private file; `NAME_FILE` holds its path.
+    File,
+}
+
+impl Delivery {
+    /// Every delivery, in the order they are listed.
+    pub const ALL: [Delivery; 2] = [Delivery::Env, Delivery::File];
+
+    /// The delivery as stored and shown (`env`, `file`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Env => "env",
+            Delivery::File => "file",
+        }
+    }
+
+    /// True for the default, `env` (a brief omits it).
+    pub fn is_env(&self) -> bool {
+        *self == Delivery::Env
+    }
+
+    /// The environment name that carries a secret called `name`: `name` itself, or
+    /// `name_FILE` (the file's path) for a file-delivered one.
+    pub fn env_name(self, name: &str) -> String {
+        match self {
+            Delivery::Env => name.to_owned(),
+            Delivery::File => format!("{name}_FILE"),
+        }
+    }
+}
+
+impl FromStr for Delivery {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Delivery::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown delivery {}: one of env (the value as the variable NAME), file (the value in a private file, its path in NAME_FILE)",
+                    crate::name::short_echo(s)
+                ))
+            })
+    }
+}
+
+impl fmt::Display for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The metadata of a secret: never its value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretMeta {
@@ -122,6 +185,8 @@ pub struct SecretMeta {
     pub category: Category,
     /// Where its value lives.
     pub backend: BackendKind,
+    /// How it reaches the agent: as `NAME`, or as a file named by `NAME_FILE`.
+    pub delivery: Delivery,
     /// Its current version.
     pub version: Version,
     /// When version 1 was written (RFC 3339, UTC).
@@ -327,5 +392,29 @@ impl AuditEntry {
     pub fn detail(mut self, d: serde_json::Value) -> Self {
         self.detail = Some(d);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliveries_round_trip_as_their_words_and_a_bad_one_is_named() {
+        for d in Delivery::ALL {
+            assert_eq!(d.as_str().parse::<Delivery>().unwrap(), d);
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                format!("\"{}\"", d.as_str())
+            );
+        }
+        assert_eq!(Delivery::default(), Delivery::Env);
+        assert_eq!(Delivery::File.env_name("TLS_KEY"), "TLS_KEY_FILE");
+        assert_eq!(Delivery::Env.env_name("TLS_KEY"), "TLS_KEY");
+        let e = "File".parse::<Delivery>().unwrap_err().to_string();
+        assert!(
+            e.starts_with("unknown delivery \"File\": one of env (") && e.contains("file ("),
+            "{e}"
+        );
     }
 }

@@ -7,8 +7,8 @@ use crate::brief::{Brief, BriefDelivery, BriefStatus};
 use crate::error::{BackendError, Error, Result};
 use crate::links::LinkPrefixes;
 use crate::model::{
-    AuditEntry, BackendKind, BriefId, Candidate, Category, SecretMeta, StoredMaterial, Task,
-    TaskId, Version, VersionMeta,
+    AuditEntry, BackendKind, BriefId, Candidate, Category, Delivery, SecretMeta, StoredMaterial,
+    Task, TaskId, Version, VersionMeta,
 };
 use crate::name::SecretName;
 use crate::scope::ScopePath;
@@ -232,6 +232,8 @@ pub struct NewVersion {
     pub category: Option<Category>,
     /// The backend the value lives in.
     pub backend: BackendKind,
+    /// The delivery to set; `None` keeps the existing one (`env` for a new secret).
+    pub delivery: Option<Delivery>,
     /// What the new version stores (ciphertext or reference).
     pub material: StoredMaterial,
     /// What the write expects of the secret it replaces (`None`: anything).

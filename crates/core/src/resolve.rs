@@ -128,6 +128,7 @@ mod tests {
                 name: name.into(),
                 category: Category::Provider,
                 backend: BackendKind::Local,
+                delivery: crate::model::Delivery::Env,
                 version,
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_at: time::OffsetDateTime::UNIX_EPOCH,

@@ -54,6 +54,10 @@ pub struct PutSecret {
     pub value: Zeroizing<String>,
     /// Required for a new secret: `provider`, `infrastructure`, `integration`, `agent`.
     pub category: Option<String>,
+    /// `env` (the value as the variable `NAME`; the default for a new secret) or `file`
+    /// (the value in a private file, its path in `NAME_FILE`); kept when omitted.
+    #[schema(pattern = "^(env|file)$")]
+    pub delivery: Option<String>,
     /// Refuse the write (409) unless the current version is this (0: must not exist).
     pub expected_version: Option<i64>,
 }
@@ -76,6 +80,9 @@ pub struct LinkSecret {
     pub vault_path: Option<String>,
     /// Required when the secret is new.
     pub category: Option<String>,
+    /// `env` (the default for a new secret) or `file`; kept when omitted.
+    #[schema(pattern = "^(env|file)$")]
+    pub delivery: Option<String>,
 }
 
 /// `PUT`/`GET /api/v1/orgs/{org}/link-prefixes`: which backend references the
@@ -120,6 +127,9 @@ pub struct SecretDto {
     pub category: String,
     /// Where the value lives: `local`, `aws_sm` or `vault`.
     pub backend: String,
+    /// How it reaches the agent: `env` (the variable `NAME`) or `file` (a private file,
+    /// its path in `NAME_FILE`).
+    pub delivery: String,
     /// The current version (1 for a new secret).
     pub version: i64,
     /// When version 1 was written (RFC 3339, UTC).
@@ -137,6 +147,7 @@ impl From<SecretMeta> for SecretDto {
             name: m.name,
             category: m.category.to_string(),
             backend: m.backend.to_string(),
+            delivery: m.delivery.to_string(),
             version: m.version,
             created_at: timestamp::format(m.created_at),
             updated_at: timestamp::format(m.updated_at),
@@ -277,16 +288,22 @@ impl From<Task> for TaskDto {
 }
 
 /// The result of a dispatch: the env to hand to the agent (secrets, plus
-/// `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`).
+/// `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`), and the file-delivered
+/// secrets.
 #[derive(Serialize, ToSchema)]
 pub struct DispatchDto {
     /// The brief this dispatch stored (a UUID).
     pub brief_id: String,
     /// The task dispatched.
     pub task_id: String,
-    /// Variable name to value: the secrets, `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`.
+    /// Variable name to value: the env-delivered secrets, `SECRETSTORE_BRIEF_ID` and
+    /// `SECRETSTORE_CALLBACK_TOKEN`.
     #[schema(value_type = BTreeMap<String, String>)]
     pub env: BTreeMap<String, Zeroizing<String>>,
+    /// Secret name to value: the file-delivered secrets (always present, `{}` when none).
+    /// Write each to a private file and set `NAME_FILE` to its path in the agent's env.
+    #[schema(value_type = BTreeMap<String, String>)]
+    pub files: BTreeMap<String, Zeroizing<String>>,
 }
 
 /// The answer of a sealed dispatch: no value, only the single-use boot token that
@@ -405,6 +422,9 @@ pub struct BriefSecretDto {
     /// absent for local secrets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend_version: Option<String>,
+    /// `file` for a secret handed out as a file (its path in `NAME_FILE`); absent for `env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 /// A stored brief with its dispatch status. Never a value or a token.
@@ -455,6 +475,7 @@ impl BriefDto {
                     backend: s.backend.to_string(),
                     category: s.category.to_string(),
                     backend_version: s.backend_version,
+                    delivery: (!s.delivery.is_env()).then(|| s.delivery.to_string()),
                 })
                 .collect(),
             payload: b.payload,

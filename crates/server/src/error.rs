@@ -48,8 +48,9 @@ pub struct RefError {
     /// The secret name as the task's `secret_refs` wrote it.
     pub name: String,
     /// `missing`, `not_found`, `refused`, `unavailable`, `not_configured` (the secret's
-    /// backend is not configured on this server) or `unsafe_name` (a name refused as an
-    /// unsafe environment name since the task was stored).
+    /// backend is not configured on this server), `unsafe_name` (a name refused as an
+    /// unsafe environment name since the task was stored) or `collision` (a file-delivered
+    /// `X` and an env-delivered `X_FILE` of the same task: both are named).
     pub reason: String,
     /// The scope whose secret's backend failed (`not_found`, `refused`, `unavailable`,
     /// `not_configured`).
@@ -105,13 +106,16 @@ pub(crate) fn status_and_code(e: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// A failed dispatch: 400 if a ref is an unsafe name, 404 if every ref is missing, 502 if
+/// A failed dispatch: 400 if a ref is an unsafe name, 409 if a file-delivered `X` and an
+/// env-delivered `X_FILE` collide, 404 if every ref is missing, 502 if
 /// a backend failed, 503 if the only other faults are backends this server has not
 /// configured.
 fn dispatch_status(failures: &[RefFailure]) -> (StatusCode, &'static str) {
     let any = |p: fn(&RefFailureReason) -> bool| failures.iter().any(|f| p(&f.reason));
     if any(|r| matches!(r, RefFailureReason::UnsafeName(_))) {
         (StatusCode::BAD_REQUEST, "invalid_request")
+    } else if any(|r| matches!(r, RefFailureReason::Collision { .. })) {
+        (StatusCode::CONFLICT, "conflict")
     } else if any(|r| matches!(r, RefFailureReason::Backend { .. })) {
         (StatusCode::BAD_GATEWAY, "backend_unavailable")
     } else if any(|r| matches!(r, RefFailureReason::NotConfigured { .. })) {
@@ -135,6 +139,7 @@ fn ref_error(f: &RefFailure) -> RefError {
         ),
         RefFailureReason::NotConfigured { scope, .. } => ("not_configured", Some(scope.clone())),
         RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
+        RefFailureReason::Collision { .. } => ("collision", None),
     };
     RefError {
         name: f.name.clone(),

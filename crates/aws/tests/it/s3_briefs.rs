@@ -20,6 +20,7 @@ fn brief() -> Brief {
             backend: BackendKind::AwsSm,
             category: Category::Infrastructure,
             backend_version: Some("a1b2c3d4-5678-90ab-cdef-EXAMPLE11111".into()),
+            delivery: Default::default(),
         }],
         payload: Some(serde_json::json!({ "goal": "migrate", "ü": ["€", 1] })),
     }

@@ -111,8 +111,16 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             task,
             no_mask,
             clean_env,
+            files_dir,
             command,
-        } => task::run_command(&svc, &task, &command, !no_mask, clean_env, &who).await,
+        } => {
+            let opts = crate::exec::ExecOptions {
+                mask: !no_mask,
+                clean_env,
+                files_dir,
+            };
+            task::run_command(&svc, &who, &task, &command, opts).await
+        }
         Cmd::Rekey {
             dry_run,
             batch_size,

@@ -8,7 +8,8 @@ use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
 use secretstore_core::audit::{self, AuditFilter, PageFrom};
 use secretstore_core::{
-    BackendKind, Category, Expected, ImportEntry, Principal, SecretValue, timestamp,
+    BackendKind, Category, Delivery, Expected, ImportEntry, Principal, SecretAttrs, SecretValue,
+    timestamp,
 };
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +20,11 @@ use zeroize::Zeroizing;
 /// `--category`, when given.
 fn category(s: Option<&str>) -> Result<Option<Category>> {
     Ok(s.map(Category::from_str).transpose()?)
+}
+
+/// `--delivery`, when given.
+fn delivery(s: Option<&str>) -> Result<Option<Delivery>> {
+    Ok(s.map(Delivery::from_str).transpose()?)
 }
 
 /// The domain's [`Expected`] of `--expect-version N`: `0` is "only if it does not exist".
@@ -35,11 +41,13 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
         SecretCmd::Set {
             at,
             category: cat,
+            delivery: deliv,
             from_file,
             from_env,
             expect_version,
         } => {
             let cat = category(cat.as_deref())?;
+            let deliv = delivery(deliv.as_deref())?;
             // Check the cheap things before waiting on stdin.
             secretstore_core::SecretName::parse(&at.name)?;
             secretstore_core::ScopePath::parse_secret_scope(&at.scope)?;
@@ -48,13 +56,17 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 (None, Some(v)) => input::from_env(v)?,
                 (None, None) => input::from_stdin(&at.name)?,
             };
+            let attrs = SecretAttrs {
+                category: cat,
+                delivery: deliv,
+            };
             let v = svc
-                .set_secret(
+                .write_secret(
                     who,
                     &at.scope,
                     &at.name,
                     &value,
-                    cat,
+                    attrs,
                     expected(expect_version),
                 )
                 .await?;
@@ -128,6 +140,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                             m.name.clone(),
                             m.category.to_string(),
                             m.backend.to_string(),
+                            m.delivery.to_string(),
                             m.version.to_string(),
                             timestamp::format(m.updated_at),
                             m.updated_by.clone(),
@@ -135,7 +148,9 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                     })
                     .collect();
                 print_table(
-                    &["NAME", "CATEGORY", "BACKEND", "VERSION", "UPDATED", "BY"],
+                    &[
+                        "NAME", "CATEGORY", "BACKEND", "DELIVERY", "VERSION", "UPDATED", "BY",
+                    ],
                     &rows,
                 )?;
             }
@@ -183,8 +198,12 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             aws_arn,
             vault_path,
             category: cat,
+            delivery: deliv,
         } => {
-            let cat = category(cat.as_deref())?;
+            let attrs = SecretAttrs {
+                category: category(cat.as_deref())?,
+                delivery: delivery(deliv.as_deref())?,
+            };
             let (kind, reference) = match (aws_arn, vault_path) {
                 (Some(arn), None) => (BackendKind::AwsSm, arn),
                 (None, Some(path)) => (BackendKind::Vault, path),
@@ -195,7 +214,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 }
             };
             let v = svc
-                .link_secret(who, &at.scope, &at.name, kind, &reference, cat)
+                .link_secret(who, &at.scope, &at.name, kind, &reference, attrs)
                 .await?;
             outln!(
                 "{} at {}: version {v} (linked to {kind})",
@@ -207,10 +226,12 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             dotenv_file,
             scope,
             category: cat,
+            delivery: deliv,
         } => {
             let cat = Category::from_str(&cat)?;
+            let deliv = delivery(deliv.as_deref())?;
             let entries = read_dotenv(&dotenv_file)?;
-            let done = svc.import(who, &scope, cat, entries).await?;
+            let done = svc.import(who, &scope, cat, deliv, entries).await?;
             for (name, v) in &done {
                 outln!("{name} at {scope}: version {v}")?;
             }

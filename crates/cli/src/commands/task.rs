@@ -2,6 +2,7 @@
 //! `callback verify`.
 
 use crate::error::{CliError, Result};
+use crate::exec::{ChildEnv, ExecOptions, exec};
 use crate::output::{out, outln};
 use crate::output::{print_table, to_json, zeroize_json};
 use crate::wiring::Svc;
@@ -11,65 +12,6 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 use zeroize::Zeroizing;
-
-/// Prefixes of the settings that secretstore, the AWS SDK and the Vault client read: a
-/// child of `run` never inherits them from secretstore's environment (its brief may still
-/// set such a name, on purpose). `.env` is never loaded into the process environment, so
-/// what it holds cannot reach a child that way.
-const PRIVATE_SETTING_PREFIXES: &[&str] = &[
-    "FERNET_",
-    "DATABASE_",
-    "VAULT_",
-    "AWS_",
-    "BRIEF_",
-    "SECRETSTORE_",
-];
-
-/// Other settings secretstore reads: its backend, and the libpq variables that its
-/// PostgreSQL driver reads.
-const PRIVATE_SETTINGS: &[&str] = &[
-    "SECRET_BACKEND",
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGPASSFILE",
-    "PGDATABASE",
-    "PGSSLMODE",
-    "PGSSLROOTCERT",
-    "PGSSLCERT",
-    "PGSSLKEY",
-    "PGAPPNAME",
-    "PGOPTIONS",
-];
-
-/// What `run --clean-env` keeps of secretstore's own environment (those that are set).
-const CLEAN_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "TERM", "TZ"];
-
-/// True for a variable of secretstore's own configuration, whatever its `_FILE` form.
-fn is_private_setting(name: &str) -> bool {
-    PRIVATE_SETTING_PREFIXES.iter().any(|p| name.starts_with(p)) || PRIVATE_SETTINGS.contains(&name)
-}
-
-/// The environment a child of `run` starts from, before the brief's env is applied:
-/// secretstore's own minus its settings, or with `clean` only [`CLEAN_ENV_KEEP`].
-fn child_base_env(cmd: &mut tokio::process::Command, clean: bool) {
-    if clean {
-        cmd.env_clear();
-        for k in CLEAN_ENV_KEEP {
-            if let Some(v) = std::env::var_os(k) {
-                cmd.env(k, v);
-            }
-        }
-    } else {
-        for (k, _) in std::env::vars_os() {
-            if k.to_str().is_some_and(is_private_setting) {
-                cmd.env_remove(&k);
-            }
-        }
-    }
-}
 
 /// `task create`: prints the new task's id.
 pub(super) async fn create(
@@ -147,26 +89,36 @@ pub(super) async fn dispatch(
         // Before anything is dispatched: a refused path issues no brief and no token.
         envfile::refuse_symlink(path).map_err(CliError::EnvFileRefused)?;
     }
+    if let Some(path) = env_file {
+        // Before anything is dispatched: a refused path issues no brief and no token.
+        envfile::refuse_symlink(&envfile::files_dir_of(path)).map_err(CliError::EnvFileRefused)?;
+    }
     let d = svc.dispatch(who, task_id).await?;
     if let Some(path) = env_file {
-        envfile::write(path, &d.env).map_err(|source| CliError::EnvFileWrite {
-            brief_id: d.brief.brief_id.to_string(),
-            path: path.to_owned(),
-            source,
+        envfile::write_with_files(path, &d.env, &d.files).map_err(|(path, source)| {
+            CliError::EnvFileWrite {
+                brief_id: d.brief.brief_id.to_string(),
+                path,
+                source,
+            }
         })?;
     }
     if json {
-        let mut env = serde_json::Map::new();
-        for (k, v) in &d.env {
-            env.insert(
-                k.clone(),
-                serde_json::Value::String(v.expose_secret().into()),
-            );
-        }
+        let map = |pairs: &[(String, secretstore_core::SecretValue)]| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in pairs {
+                m.insert(
+                    k.clone(),
+                    serde_json::Value::String(v.expose_secret().into()),
+                );
+            }
+            m
+        };
         let doc = serde_json::json!({
             "brief_id": d.brief.brief_id,
             "task_id": d.brief.task_id,
-            "env": env,
+            "env": map(&d.env),
+            "files": map(&d.files),
         });
         let text = Zeroizing::new(doc.to_string());
         outln!("{}", text.as_str())?;
@@ -212,107 +164,39 @@ pub(super) async fn dispatch_sealed(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `run`: dispatches the task, runs the command with its env (masked in its output unless
-/// `mask` is false) and exits with the command's code.
+/// `run`: dispatches the task, runs the command with its env and files (see
+/// [`crate::exec`]) and exits with the command's code. A command that never started
+/// (no folder for the files, no such program) gets its brief revoked at once.
 pub(super) async fn run_command(
     svc: &Svc,
+    who: &Principal,
     task: &str,
     command: &[OsString],
-    mask: bool,
-    clean_env: bool,
-    who: &Principal,
+    opts: ExecOptions,
 ) -> Result<ExitCode> {
     let Some((program, args)) = command.split_first() else {
         return Err(CliError::Usage("no command to run"));
     };
     let d = svc.dispatch(who, task).await?;
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args);
-    child_base_env(&mut cmd, clean_env);
-    for (k, v) in &d.env {
-        cmd.env(k, v.expose_secret());
-    }
-    // The callback token is a secret too; the brief id is not.
-    let secrets: Vec<&str> = d
-        .env
-        .iter()
-        .filter(|(k, _)| k != "SECRETSTORE_BRIEF_ID")
-        .map(|(_, v)| v.expose_secret())
-        .collect();
-    let masker = crate::mask::Masker::new(&secrets);
-    drop(secrets);
-    if mask {
-        for (name, v) in &d.env {
-            if v.len() < crate::mask::MIN_MASKED_LEN {
-                eprintln!(
-                    "secretstore: {name} is shorter than {} bytes and is not masked in the output",
-                    crate::mask::MIN_MASKED_LEN
-                );
-            }
-        }
-        cmd.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(source) => {
+    let id = d.brief.brief_id.to_string();
+    let child_env = ChildEnv {
+        env: d.env,
+        files: d.files,
+    };
+    match exec(program, args, child_env, opts).await {
+        Ok(code) => Ok(code),
+        Err(source) if source.not_started() => {
             // Nothing will ever use this brief's callback token: revoke it at once.
-            let id = d.brief.brief_id.to_string();
-            drop(d);
             let revoked = match svc.revoke_brief(who, &id).await {
                 Ok(_) => format!("the callback token of brief {id} was revoked"),
                 Err(r) => format!(
                     "revoking brief {id} failed too ({r}): run `secretstore brief revoke {id}`"
                 ),
             };
-            return Err(CliError::Spawn {
-                program: program.clone(),
-                source,
-                revoked,
-            });
+            Err(CliError::NotStarted { source, revoked })
         }
-    };
-    drop(d);
-    let mut copies = Vec::new();
-    if mask {
-        if let Some(o) = child.stdout.take() {
-            copies.push(tokio::spawn(crate::mask::copy_masked(
-                o,
-                tokio::io::stdout(),
-                masker.clone(),
-            )));
-        }
-        if let Some(e) = child.stderr.take() {
-            copies.push(tokio::spawn(crate::mask::copy_masked(
-                e,
-                tokio::io::stderr(),
-                masker.clone(),
-            )));
-        }
+        Err(e) => Err(CliError::Exec(e)),
     }
-    drop(masker);
-    let status = crate::mask::wait_forwarding_signals(&mut child)
-        .await
-        .map_err(CliError::Wait)?;
-    for c in copies {
-        let _ = c.await;
-    }
-    Ok(exit_code(status))
-}
-
-/// The child's exit code as ours: its code, or 128 + the signal that ended it.
-fn exit_code(status: std::process::ExitStatus) -> ExitCode {
-    if let Some(c) = status.code() {
-        return ExitCode::from(u8::try_from(c & 0xff).unwrap_or(1));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(sig) = status.signal() {
-            return ExitCode::from(u8::try_from(128 + sig).unwrap_or(1));
-        }
-    }
-    ExitCode::from(1)
 }
 
 /// `brief show`: the brief with its status and, once the callback came, when: for people

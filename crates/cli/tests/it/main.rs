@@ -18,6 +18,7 @@ mod cli_flow;
 mod cluster;
 mod common;
 mod faults;
+mod files;
 mod leaks;
 mod probes;
 mod regression;

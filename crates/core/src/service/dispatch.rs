@@ -5,7 +5,7 @@ use super::{Delivered, Dispatched, SealedDispatch, Service, require_in_project};
 use crate::authz::{Action, Principal};
 use crate::brief::{self, Brief, BriefDelivery, BriefSecret, BriefStatus};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
-use crate::model::{BackendKind, BriefId, StoredMaterial, Task, TaskId};
+use crate::model::{BackendKind, BriefId, Delivery, StoredMaterial, Task, TaskId};
 use crate::name::SecretName;
 use crate::ports::{BootRecord, DispatchRecord, DispatchedSecret, Fetch, Fetched, MetadataStore};
 use crate::resolve::{self, Resolution};
@@ -282,6 +282,7 @@ impl<S: MetadataStore> Service<S> {
         let candidates = self.store.candidates(&chain, &names).await?;
         let resolutions = resolve::resolve(&project, &names, candidates);
         self.authorize_winners(who, &resolutions).await?;
+        refuse_delivery_collisions(&resolutions)?;
 
         let (values, mut failures) = self.fetch_winners(&resolutions).await;
         if !failures.is_empty() {
@@ -317,22 +318,18 @@ impl<S: MetadataStore> Service<S> {
                     backend: c.meta.backend,
                     category: c.meta.category,
                     backend_version: v.version.clone(),
+                    delivery: c.meta.delivery,
                 })
                 .collect(),
             payload: task.payload.clone(),
         };
         let token = brief::new_callback_token();
-        let mut env: Vec<(String, SecretValue)> = resolutions
-            .iter()
-            .zip(values)
-            .filter_map(|(r, v)| v.map(|v| (r.name.to_string(), v.value)))
-            .collect();
+        let (mut env, mut files) = split_env_and_files(&resolutions, values);
         #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
         let id_value =
             SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
         env.push(("SECRETSTORE_BRIEF_ID".into(), id_value));
         env.push(("SECRETSTORE_CALLBACK_TOKEN".into(), token.clone()));
-        let files: Vec<(String, SecretValue)> = Vec::new();
 
         // A sealed brief: its env is sealed under a new boot token before anything is
         // stored, and kept with the record; the token itself is never stored.
@@ -340,11 +337,13 @@ impl<S: MetadataStore> Service<S> {
             BriefDelivery::Env => None,
             BriefDelivery::Sealed => {
                 let boot_token = sealed::new_boot_token();
-                let contents = SealedEnv { env, files };
+                let contents = SealedEnv {
+                    env: std::mem::take(&mut env),
+                    files: std::mem::take(&mut files),
+                };
                 let ciphertext =
                     sealed::seal(boot_token.expose_secret(), &brief.brief_id, &contents)?;
                 let expires_at = crate::timestamp::in_secs(self.config.boot_ttl_secs);
-                env = Vec::new();
                 Some((boot_token, ciphertext, expires_at))
             }
         };
@@ -399,7 +398,7 @@ impl<S: MetadataStore> Service<S> {
             return Err(e);
         }
         Ok(match boot {
-            None => Delivered::Env(Dispatched { brief, env }),
+            None => Delivered::Env(Dispatched { brief, env, files }),
             Some((boot_token, _, expires_at)) => Delivered::Sealed(SealedDispatch {
                 brief,
                 boot_token,
@@ -417,6 +416,65 @@ impl<S: MetadataStore> Service<S> {
             )));
         }
         Ok(())
+    }
+}
+
+/// Names and values, in order.
+type Pairs = Vec<(String, SecretValue)>;
+
+/// The fetched values of a dispatch by delivery, each in the order of the task's refs:
+/// the env-delivered ones as `(NAME, value)`, the file-delivered ones as `(NAME, value)`
+/// too (whoever starts the agent writes the file and sets `NAME_FILE`).
+fn split_env_and_files(resolutions: &[Resolution], values: Vec<Option<Fetched>>) -> (Pairs, Pairs) {
+    let mut env = Vec::with_capacity(resolutions.len() + 2);
+    let mut files = Vec::new();
+    for (r, v) in resolutions.iter().zip(values) {
+        let (Some(c), Some(v)) = (&r.winner, v) else {
+            continue;
+        };
+        match c.meta.delivery {
+            Delivery::Env => env.push((r.name.to_string(), v.value)),
+            Delivery::File => files.push((r.name.to_string(), v.value)),
+        }
+    }
+    (env, files)
+}
+
+/// Refuses a task in which a file-delivered winner `X` (its path goes in `X_FILE`) and an
+/// env-delivered winner `X_FILE` would set the same variable, naming both refs: nothing is
+/// fetched, stored or issued.
+pub(super) fn refuse_delivery_collisions(resolutions: &[Resolution]) -> Result<()> {
+    let delivery = |r: &Resolution| r.winner.as_ref().map(|c| c.meta.delivery);
+    let mut failures = Vec::new();
+    for r in resolutions {
+        if delivery(r) != Some(Delivery::File) {
+            continue;
+        }
+        let path_var = Delivery::File.env_name(r.name.as_str());
+        let clash = resolutions
+            .iter()
+            .find(|o| o.name.as_str() == path_var && delivery(o) == Some(Delivery::Env));
+        if let Some(other) = clash {
+            failures.push(RefFailure {
+                name: r.name.to_string(),
+                reason: RefFailureReason::Collision {
+                    with: other.name.to_string(),
+                    file_delivered: true,
+                },
+            });
+            failures.push(RefFailure {
+                name: other.name.to_string(),
+                reason: RefFailureReason::Collision {
+                    with: r.name.to_string(),
+                    file_delivered: false,
+                },
+            });
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Dispatch(failures))
     }
 }
 

@@ -1,11 +1,11 @@
 //! Links to values kept outside (AWS Secrets Manager, Vault): the link rule, decided in
 //! one place for every path that names a reference.
 
-use super::Service;
+use super::{SecretAttrs, Service, with_delivery};
 use crate::authz::{Action, Principal, Role};
 use crate::error::{BackendError, Error, RefFailure, RefFailureReason, Result};
 use crate::links::{self, LinkPrefixes};
-use crate::model::{BackendKind, Category, StoredMaterial, Version};
+use crate::model::{BackendKind, StoredMaterial, Version};
 use crate::name::SecretName;
 use crate::ports::{Expected, MetadataStore, NewVersion, ValueBackend};
 use crate::resolve::Resolution;
@@ -13,7 +13,8 @@ use crate::scope::{Level, ScopePath};
 
 impl<S: MetadataStore> Service<S> {
     /// Registers a secret that already lives in AWS Secrets Manager or Vault: only the
-    /// reference is stored, and no value passes through secretstore.
+    /// reference is stored, and no value passes through secretstore. `attrs` as for
+    /// [`Service::write_secret`]: what is `None` keeps the stored one.
     pub async fn link_secret(
         &self,
         who: &Principal,
@@ -21,8 +22,9 @@ impl<S: MetadataStore> Service<S> {
         name: &str,
         kind: BackendKind,
         reference: &str,
-        category: Option<Category>,
+        attrs: SecretAttrs,
     ) -> Result<Version> {
+        let SecretAttrs { category, delivery } = attrs;
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
         who.require(Action::Write, &scope)?;
@@ -70,6 +72,7 @@ impl<S: MetadataStore> Service<S> {
                     "reference": reference,
                     "approved_by_root": who.is_root(),
                 }));
+        let audit = with_delivery(audit, delivery);
         let versions = self
             .store
             .write_versions(vec![NewVersion {
@@ -81,6 +84,7 @@ impl<S: MetadataStore> Service<S> {
                 name: name.clone(),
                 category,
                 backend: kind,
+                delivery,
                 material,
                 rollback_of: None,
                 by: who.account.clone(),

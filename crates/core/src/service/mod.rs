@@ -25,7 +25,7 @@ pub use secrets::{WRITE_RESERVATION_TTL, WRITE_RESERVATION_WAIT};
 use crate::authz::{Action, Principal};
 use crate::brief::Brief;
 use crate::error::{Error, Result};
-use crate::model::{AuditEntry, BackendKind, Version};
+use crate::model::{AuditEntry, BackendKind, Category, Delivery, Version};
 use crate::name::SecretName;
 use crate::scope::ScopePath;
 use crate::value::SecretValue;
@@ -35,9 +35,47 @@ use std::sync::Arc;
 pub struct Dispatched {
     /// The stored brief (no values).
     pub brief: Brief,
-    /// The secrets, in the order of the task's refs, then `SECRETSTORE_BRIEF_ID` and
-    /// `SECRETSTORE_CALLBACK_TOKEN`.
+    /// The env-delivered secrets, in the order of the task's refs, then
+    /// `SECRETSTORE_BRIEF_ID` and `SECRETSTORE_CALLBACK_TOKEN`.
     pub env: Vec<(String, SecretValue)>,
+    /// The file-delivered secrets (by their own name, not `NAME_FILE`), in the order of
+    /// the task's refs: whoever starts the agent writes each to a private file and sets
+    /// `NAME_FILE` to its path.
+    pub files: Vec<(String, SecretValue)>,
+}
+
+/// What a write sets besides the value; `None` keeps what is stored (a new secret needs
+/// a category, and is delivered as `env` unless told otherwise).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecretAttrs {
+    /// The category (required for a new secret).
+    pub category: Option<Category>,
+    /// How it reaches the agent.
+    pub delivery: Option<Delivery>,
+}
+
+impl SecretAttrs {
+    /// A write that sets the category (if given) and keeps the delivery.
+    pub fn category(category: Option<Category>) -> Self {
+        SecretAttrs {
+            category,
+            delivery: None,
+        }
+    }
+}
+
+/// The audit record of a write that sets the delivery, with it in its detail (a write
+/// that keeps the stored one records nothing about it).
+pub(super) fn with_delivery(mut audit: AuditEntry, delivery: Option<Delivery>) -> AuditEntry {
+    if let Some(d) = delivery {
+        let mut detail = match audit.detail.take() {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("delivery".into(), d.as_str().into());
+        audit.detail = Some(serde_json::Value::Object(detail));
+    }
+    audit
 }
 
 /// The answer of a sealed dispatch: the brief and its boot token, never a value.

@@ -1,10 +1,12 @@
 //! Secrets: writing (local and external backends, under a write reservation), reading,
 //! revealing, history, rollback, delete and import.
 
-use super::{ImportEntry, Service, conflict, not_found};
+use super::{ImportEntry, SecretAttrs, Service, conflict, not_found, with_delivery};
 use crate::authz::{Action, Principal};
 use crate::error::{BackendError, Error, Result};
-use crate::model::{BackendKind, Category, SecretMeta, StoredMaterial, Version, VersionMeta};
+use crate::model::{
+    BackendKind, Category, Delivery, SecretMeta, StoredMaterial, Version, VersionMeta,
+};
 use crate::name::SecretName;
 use crate::ports::{
     Expected, Fetch, MetadataStore, NewVersion, Reservation, ValueBackend, Written,
@@ -31,7 +33,7 @@ pub(super) enum ExternalOp<'a> {
 }
 
 impl<S: MetadataStore> Service<S> {
-    /// Writes a new version of a secret (creating it at version 1).
+    /// Writes a new version of a secret (creating it at version 1), keeping its delivery.
     pub async fn set_secret(
         &self,
         who: &Principal,
@@ -41,6 +43,25 @@ impl<S: MetadataStore> Service<S> {
         category: Option<Category>,
         expected: Option<Expected>,
     ) -> Result<Version> {
+        let attrs = SecretAttrs::category(category);
+        self.write_secret(who, scope, name, value, attrs, expected)
+            .await
+    }
+
+    /// Writes a new version of a secret (creating it at version 1) with the category and
+    /// delivery of `attrs`: what is `None` there keeps the stored one (a new secret needs
+    /// a category, and is delivered as `env` unless told otherwise). A delivery given is
+    /// recorded in the write's audit detail.
+    pub async fn write_secret(
+        &self,
+        who: &Principal,
+        scope: &str,
+        name: &str,
+        value: &SecretValue,
+        attrs: SecretAttrs,
+        expected: Option<Expected>,
+    ) -> Result<Version> {
+        let SecretAttrs { category, delivery } = attrs;
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
         who.require(Action::Write, &scope)?;
@@ -61,12 +82,16 @@ impl<S: MetadataStore> Service<S> {
             }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
-        let audit = self.audit(who, "secret.set").secret(&scope, &name);
+        let audit = with_delivery(
+            self.audit(who, "secret.set").secret(&scope, &name),
+            delivery,
+        );
         let new = NewVersion {
             scope,
             name,
             category,
             backend: backend_kind,
+            delivery,
             material: StoredMaterial::default(),
             expected,
             rollback_of: None,
@@ -290,6 +315,7 @@ impl<S: MetadataStore> Service<S> {
             name,
             category: None,
             backend: meta.backend,
+            delivery: None,
             material: StoredMaterial::default(),
             expected: Some(Expected::Version(meta.version)),
             rollback_of: Some(v),
@@ -325,12 +351,14 @@ impl<S: MetadataStore> Service<S> {
     }
 
     /// Imports many secrets at one scope, all or nothing: every name and value is checked
-    /// before anything is written, and the writes share one transaction.
+    /// before anything is written, and the writes share one transaction. A `delivery`
+    /// given is set on every entry; without one, each keeps its own (`env` when new).
     pub async fn import(
         &self,
         who: &Principal,
         scope: &str,
         category: Category,
+        delivery: Option<Delivery>,
         entries: Vec<ImportEntry>,
     ) -> Result<Vec<(SecretName, Version)>> {
         let scope = self.secret_scope(who, scope, Action::Write).await?;
@@ -430,12 +458,16 @@ impl<S: MetadataStore> Service<S> {
             if *kind != BackendKind::Local {
                 done.push((i, written.clone()));
             }
-            let audit = self.audit(who, "secret.import").secret(&scope, name);
+            let audit = with_delivery(
+                self.audit(who, "secret.import").secret(&scope, name),
+                delivery,
+            );
             writes.push(NewVersion {
                 scope: scope.clone(),
                 name: name.clone(),
                 category: Some(category),
                 backend: *kind,
+                delivery,
                 material: written.material,
                 expected,
                 rollback_of: None,

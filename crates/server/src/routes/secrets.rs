@@ -9,7 +9,9 @@ use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use secretstore_core::{BackendKind, Category, Error, Principal, SecretValue};
+use secretstore_core::{
+    BackendKind, Category, Delivery, Error, Principal, SecretAttrs, SecretValue,
+};
 use serde::Deserialize;
 use std::str::FromStr;
 use zeroize::Zeroizing;
@@ -85,15 +87,20 @@ pub async fn put(
         .as_deref()
         .map(Category::from_str)
         .transpose()?;
+    let delivery = body
+        .delivery
+        .as_deref()
+        .map(Delivery::from_str)
+        .transpose()?;
     let value = SecretValue::new(body.value.as_str().to_owned())?;
     let version = st
         .svc
-        .set_secret(
+        .write_secret(
             &who,
             &q.scope,
             &name,
             &value,
-            category,
+            SecretAttrs { category, delivery },
             dto::expected(body.expected_version),
         )
         .await?;
@@ -231,9 +238,21 @@ pub async fn link(
         .as_deref()
         .map(Category::from_str)
         .transpose()?;
+    let delivery = body
+        .delivery
+        .as_deref()
+        .map(Delivery::from_str)
+        .transpose()?;
     let version = st
         .svc
-        .link_secret(&who, &q.scope, &name, kind, &reference, category)
+        .link_secret(
+            &who,
+            &q.scope,
+            &name,
+            kind,
+            &reference,
+            SecretAttrs { category, delivery },
+        )
         .await?;
     written(&st, &who, &q.scope, &name, version).await
 }

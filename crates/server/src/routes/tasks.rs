@@ -47,9 +47,9 @@ pub async fn get(
 }
 
 /// Dispatches a task: resolves and fetches every ref, stores the brief, issues a callback
-/// token and returns the env for the agent (and its file-delivered secrets). All or
-/// nothing. With `{"delivery": "sealed"}` the answer holds no value: only a single-use
-/// boot token, which `secretstore boot` redeems once inside the agent (`POST
+/// token and returns the env for the agent, and the file-delivered secrets under `files`.
+/// All or nothing. With `{"delivery": "sealed"}` the answer holds no value: only a
+/// single-use boot token, which `secretstore boot` redeems once inside the agent (`POST
 /// /api/v1/boot`). An organization that requires sealed delivery refuses any other (403).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/dispatch", tag = "tasks",
     params(("id" = String, Path)),
@@ -58,6 +58,7 @@ pub async fn get(
         (status = 401, body = ErrorBody),
         (status = 403, description = "Not allowed, or the organization requires sealed delivery", body = ErrorBody),
         (status = 404, description = "Unknown task, or missing secrets (each named)", body = ErrorBody),
+        (status = 409, description = "A file-delivered `X` and an env-delivered `X_FILE` would set the same variable (both named): nothing was dispatched", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 502, description = "A backend failed (each ref named)", body = ErrorBody),
         (status = 503, description = "A backend is not configured (each ref named), the database or the brief store is unavailable: nothing was dispatched", body = ErrorBody)),
@@ -75,6 +76,7 @@ pub async fn dispatch(
                 brief_id: d.brief.brief_id.to_string(),
                 task_id: d.brief.task_id.to_string(),
                 env: exposed(&d.env),
+                files: exposed(&d.files),
             }),
             Delivered::Sealed(d) => DispatchAnswer::Sealed(SealedDispatchDto {
                 brief_id: d.brief.brief_id.to_string(),

@@ -1355,6 +1355,7 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         name: name.clone(),
         category: Some(Category::Agent),
         backend: BackendKind::AwsSm,
+        delivery: None,
         material: StoredMaterial {
             backend_ref: Some(format!("arn:of:{holder}")),
             backend_version: Some("v".into()),

@@ -12,6 +12,7 @@ mod authz_table;
 mod common;
 mod daily;
 mod dispatch_not_configured;
+mod files;
 mod limits;
 mod regression;
 mod sealed;

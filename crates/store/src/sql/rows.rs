@@ -6,8 +6,8 @@ use super::lite::FromLite;
 use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
     Account, AccountKind, AuditEntry, BackendKind, BootRecord, BriefDelivery, BriefId, BriefStatus,
-    BriefSummary, Candidate, Category, DispatchRecord, DispatchedSecret, Error, Result, Role,
-    ScopePath, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
+    BriefSummary, Candidate, Category, Delivery, DispatchRecord, DispatchedSecret, Error, Result,
+    Role, ScopePath, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
     VersionMeta,
 };
 use sqlx::FromRow;
@@ -54,12 +54,18 @@ fn backend(s: &str) -> Result<BackendKind> {
         .map_err(|_| Error::storage(format!("unknown backend {s:?} in the database")))
 }
 
+/// A secret's stored delivery; an unknown word is a corrupt row.
+fn delivery(s: &str) -> Result<Delivery> {
+    Delivery::from_str(s)
+        .map_err(|_| Error::storage(format!("unknown delivery {s:?} in the database")))
+}
+
 /// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
-     s.current_version, s.created_at, s.updated_at, s.updated_by";
+     s.current_version, s.created_at, s.updated_at, s.updated_by, s.delivery";
 
 /// How many columns [`META_COLUMNS`] names.
-const META_COUNT: usize = 8;
+const META_COUNT: usize = 9;
 
 /// The columns of [`MaterialRow`], over `secret_versions v`.
 pub(super) const MATERIAL_COLUMNS: &str = "v.ciphertext, v.backend_ref, v.backend_version";
@@ -75,6 +81,7 @@ pub(super) struct MetaRow {
     created_at: String,
     updated_at: String,
     updated_by: String,
+    delivery: String,
 }
 
 impl TryFrom<MetaRow> for SecretMeta {
@@ -84,6 +91,7 @@ impl TryFrom<MetaRow> for SecretMeta {
         Ok(SecretMeta {
             category: category(&r.category)?,
             backend: backend(&r.backend)?,
+            delivery: delivery(&r.delivery)?,
             scope: scope(&r.scope)?,
             name: r.name,
             version: r.current_version,
@@ -107,6 +115,7 @@ impl FromLite for MetaRow {
             created_at: row.get(5)?,
             updated_at: row.get(6)?,
             updated_by: row.get(7)?,
+            delivery: row.get(8)?,
         })
     }
 }
@@ -203,6 +212,7 @@ pub(super) fn candidate_from_lite(
         name: row.get(1)?,
         category: category(text(row, 2)?)?,
         backend: backend(text(row, 3)?)?,
+        delivery: delivery(text(row, 8)?)?,
         version: row.get(4)?,
         created_at: at(text(row, 5)?)?,
         updated_at: at(text(row, 6)?)?,

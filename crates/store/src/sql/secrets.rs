@@ -57,7 +57,8 @@ impl SqlStore {
             } else {
                 sqlx::query_as(
                     "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
-                        updated_by = $4, category = COALESCE($5, category) \
+                        updated_by = $4, category = COALESCE($5, category), \
+                        delivery = COALESCE($7, delivery) \
                      WHERE scope_id = $1 AND name = $2 \
                        AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
                      RETURNING id, current_version",
@@ -68,6 +69,7 @@ impl SqlStore {
                 .bind(&w.by)
                 .bind(w.category.map(|c| c.as_str()))
                 .bind(w.expected.and_then(Expected::version))
+                .bind(w.delivery.map(|d| d.as_str()))
                 .fetch_optional(&mut *tx)
                 .await?
             };
@@ -96,8 +98,8 @@ impl SqlStore {
                     })?;
                     let inserted = sqlx::query_scalar(
                         "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
-                            created_at, updated_at, updated_by) \
-                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6) RETURNING id",
+                            created_at, updated_at, updated_by, delivery) \
+                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7) RETURNING id",
                     )
                     .bind(sid)
                     .bind(w.name.as_str())
@@ -105,6 +107,7 @@ impl SqlStore {
                     .bind(w.backend.as_str())
                     .bind(now)
                     .bind(&w.by)
+                    .bind(w.delivery.unwrap_or_default().as_str())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from);

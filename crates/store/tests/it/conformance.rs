@@ -38,6 +38,7 @@ mod database {
             name: n,
             category: Some(Category::Provider),
             backend: BackendKind::Local,
+            delivery: None,
             material: StoredMaterial {
                 ciphertext: Some(token.into()),
                 ..StoredMaterial::default()
@@ -193,6 +194,68 @@ mod database {
                 .await
                 .unwrap();
             assert!(none.is_empty());
+        }
+    }
+
+    /// A secret's delivery: `env` for a new secret written without one, as given
+    /// otherwise; kept by a later write without one, changed by a write with one; the
+    /// same through every read (metadata, lists, material, the candidates of a dispatch).
+    #[tokio::test(flavor = "current_thread")]
+    async fn delivery_is_stored_kept_without_one_and_changed_with_one() {
+        use secretstore_core::Delivery;
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme/platform").await;
+            let sc = scope("acme/platform");
+            let name = SecretName::parse("TLS_KEY").unwrap();
+            let plain = SecretName::parse("PLAIN").unwrap();
+            let with = |name: &str, d: Option<Delivery>, token: &str| NewVersion {
+                delivery: d,
+                ..write("acme/platform", name, None, token)
+            };
+            let reads = async |n: &SecretName| -> Vec<Delivery> {
+                let meta = store.secret(&sc, n).await.unwrap().unwrap();
+                let listed = store.list_secrets(&sc).await.unwrap();
+                let listed = listed.iter().find(|m| m.name == n.as_str()).unwrap();
+                let (material_meta, _, _) = store.material(&sc, n, None).await.unwrap();
+                let candidates = store
+                    .candidates(&[sc.clone(), scope("acme")], std::slice::from_ref(n))
+                    .await
+                    .unwrap();
+                vec![
+                    meta.delivery,
+                    listed.delivery,
+                    material_meta.delivery,
+                    candidates[0].meta.delivery,
+                ]
+            };
+            store
+                .write_versions(vec![
+                    with("TLS_KEY", Some(Delivery::File), "t1"),
+                    with("PLAIN", None, "p1"),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(reads(&name).await, [Delivery::File; 4], "{}", db.kind);
+            assert_eq!(reads(&plain).await, [Delivery::Env; 4], "{}", db.kind);
+            // A later write without a delivery keeps the stored one.
+            store
+                .write_versions(vec![with("TLS_KEY", None, "t2")])
+                .await
+                .unwrap();
+            assert_eq!(reads(&name).await, [Delivery::File; 4], "{}", db.kind);
+            // A later write with one changes it.
+            store
+                .write_versions(vec![
+                    with("TLS_KEY", Some(Delivery::Env), "t3"),
+                    with("PLAIN", Some(Delivery::File), "p2"),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(reads(&name).await, [Delivery::Env; 4], "{}", db.kind);
+            assert_eq!(reads(&plain).await, [Delivery::File; 4], "{}", db.kind);
+            let meta = store.secret(&sc, &name).await.unwrap().unwrap();
+            assert_eq!(meta.version, 3, "{}", db.kind);
         }
     }
 

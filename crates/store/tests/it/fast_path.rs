@@ -200,6 +200,7 @@ async fn a_sqlite_write_behind_a_held_lock_was_a_storage_error_not_database_unav
         name: name.clone(),
         category: Some(Category::Provider),
         backend: BackendKind::Local,
+        delivery: None,
         material: StoredMaterial {
             ciphertext: Some("token".into()),
             ..StoredMaterial::default()

@@ -183,6 +183,7 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
             name: name.clone(),
             category: Some(Category::Infrastructure),
             backend: BackendKind::Local,
+            delivery: None,
             material: StoredMaterial {
                 ciphertext: Some(token.trim().to_string()),
                 ..Default::default()
