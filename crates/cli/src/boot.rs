@@ -120,12 +120,11 @@ fn boot_token() -> Result<Zeroizing<String>> {
         ),
         (None, Some(path)) => {
             let path = PathBuf::from(path);
-            let bytes = Zeroizing::new(std::fs::read(&path).map_err(|source| {
-                CliError::ReadFile {
+            let bytes =
+                Zeroizing::new(std::fs::read(&path).map_err(|source| CliError::ReadFile {
                     path: path.clone(),
                     source,
-                }
-            })?);
+                })?);
             Zeroizing::new(
                 std::str::from_utf8(&bytes)
                     .map_err(|_| {
@@ -194,7 +193,10 @@ fn ca_roots(path: &Path) -> Result<rustls::RootCertStore> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
         .and_then(|i| i.collect())
         .map_err(|e| {
-            CliError::config(format!("{CACERT}: cannot read {}: {e}", path.display()), hint)
+            CliError::config(
+                format!("{CACERT}: cannot read {}: {e}", path.display()),
+                hint,
+            )
         })?;
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
@@ -234,11 +236,7 @@ struct ErrorDetail {
 }
 
 /// `POST {url}/api/v1/boot` with the token, within [`TIMEOUT`].
-async fn redeem(
-    client: &Client<Https, Full<Bytes>>,
-    url: &str,
-    token: &str,
-) -> Result<Redeemed> {
+async fn redeem(client: &Client<Https, Full<Bytes>>, url: &str, token: &str) -> Result<Redeemed> {
     let mut bearer = HeaderValue::from_str(&format!("Bearer {token}"))
         .map_err(|_| CliError::Boot("the boot token is not a valid token".into()))?;
     bearer.set_sensitive(true);
@@ -249,9 +247,10 @@ async fn redeem(
         .body(Full::new(Bytes::new()))
         .map_err(|_| CliError::Boot(format!("{URL}: cannot build a request to {url}")))?;
     let exchange = async {
-        let resp = client.request(req).await.map_err(|e| {
-            CliError::Boot(format!("cannot reach {url}: {}", root_cause(&e)))
-        })?;
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| CliError::Boot(format!("cannot reach {url}: {}", root_cause(&e))))?;
         let status = resp.status();
         let expected = resp
             .headers()
@@ -264,7 +263,10 @@ async fn redeem(
         let mut incoming = resp.into_body();
         while let Some(frame) = incoming.frame().await {
             let frame = frame.map_err(|e| {
-                CliError::Boot(format!("reading the answer of {url} failed: {}", root_cause(&e)))
+                CliError::Boot(format!(
+                    "reading the answer of {url} failed: {}",
+                    root_cause(&e)
+                ))
             })?;
             if let Some(chunk) = frame.data_ref() {
                 if body.len() + chunk.len() > MAX_ANSWER_BYTES {

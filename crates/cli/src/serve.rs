@@ -158,7 +158,9 @@ async fn sweep_boot_tokens(state: AppState) {
         match state.svc.expire_boots().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(count = n, "deleted the sealed env of expired boot tokens"),
-            Err(e) => tracing::warn!(error = %e, "cannot delete the sealed env of expired boot tokens"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot delete the sealed env of expired boot tokens")
+            }
         }
     }
 }

@@ -313,7 +313,8 @@ pub struct BootRecord {
 }
 
 /// Where a boot token stands, as the briefs page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BootState {
     /// Not yet redeemed, and not expired.
     Waiting,
@@ -340,11 +341,29 @@ impl BootState {
 impl BootRecord {
     /// Where the token stands at `now`.
     pub fn state(&self, now: OffsetDateTime) -> BootState {
-        match (&self.redeemed, &self.replayed) {
-            (_, Some(_)) => BootState::Replayed,
-            (Some(_), None) => BootState::Redeemed,
-            (None, None) if now >= self.expires_at => BootState::Expired,
-            (None, None) => BootState::Waiting,
+        BootState::at(
+            now,
+            self.expires_at,
+            self.redeemed.is_some(),
+            self.replayed.is_some(),
+        )
+    }
+}
+
+impl BootState {
+    /// Where a token that expires at `expires_at` stands at `now`, redeemed or not,
+    /// replayed or not.
+    pub fn at(
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        redeemed: bool,
+        replayed: bool,
+    ) -> Self {
+        match (redeemed, replayed) {
+            (_, true) => BootState::Replayed,
+            (true, false) => BootState::Redeemed,
+            (false, false) if now >= expires_at => BootState::Expired,
+            (false, false) => BootState::Waiting,
         }
     }
 }
@@ -394,6 +413,10 @@ pub struct BriefSummary {
     /// for a running brief only: its agent still holds the old value. Empty for a brief
     /// that is no longer running (its agent holds nothing any more).
     pub stale: Vec<String>,
+    /// How its values reached the agent.
+    pub delivery: BriefDelivery,
+    /// A sealed brief's boot token: waiting, redeemed, replayed or expired.
+    pub boot: Option<BootState>,
 }
 
 /// Whose briefs to list: one task's, or one project's.

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 const PROJECT: &str = "acme/platform/dev/agent-x";
 const DB_URL: &str = "postgres://agent:sealed-pw-7f3a@db:5432/app";
 const MULTI: &str = "first line of a sealed value\n  second line, indented\nthird\n";
-const PEM: &str = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+const PEM: &str =
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
 
 /// A folder with the tree, three secrets (one multi-line, one delivered as a file) and a
 /// task naming them: (env, task id).
@@ -45,7 +46,15 @@ fn setup() -> (Env, String) {
     }
     let t = env
         .run(&[
-            "task", "create", "--project", PROJECT, "--ref", "DB_URL", "--ref", "MULTI", "--ref",
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "DB_URL",
+            "--ref",
+            "MULTI",
+            "--ref",
             "TLS_KEY",
         ])
         .ok()
@@ -114,7 +123,10 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
         assert!(!sealed.contains(v));
     }
     let key = master_key(&env);
-    assert!(key.decrypt(sealed.trim()).is_err(), "the master key opens the sealed env");
+    assert!(
+        key.decrypt(sealed.trim()).is_err(),
+        "the master key opens the sealed env"
+    );
 
     let server = Server::start(&env, &[]);
     let container = tempfile::tempdir().unwrap();
@@ -122,7 +134,10 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
     let out = run_with(
         &mut boot_command(
             container.path(),
-            &[("SECRETSTORE_URL", &url), ("SECRETSTORE_BOOT_TOKEN", &token)],
+            &[
+                ("SECRETSTORE_URL", &url),
+                ("SECRETSTORE_BOOT_TOKEN", &token),
+            ],
             AGENT,
         ),
         b"",
@@ -146,7 +161,10 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
     let all = read(dir, "allenv");
     assert!(!all.contains("SECRETSTORE_BOOT_TOKEN"), "{all}");
     assert!(!all.contains(&token), "the boot token reached the agent");
-    assert!(all.contains(&format!("SECRETSTORE_BRIEF_ID={brief}")), "{all}");
+    assert!(
+        all.contains(&format!("SECRETSTORE_BRIEF_ID={brief}")),
+        "{all}"
+    );
     assert!(all.contains(&format!("SECRETSTORE_URL={url}")), "{all}");
     let callback = all
         .lines()
@@ -169,8 +187,10 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
         }
     }
     assert_eq!(
-        env.sql(&format!("SELECT count(*) FROM boot_tokens WHERE brief_id = '{brief}' AND sealed IS NULL"))
-            .trim(),
+        env.sql(&format!(
+            "SELECT count(*) FROM boot_tokens WHERE brief_id = '{brief}' AND sealed IS NULL"
+        ))
+        .trim(),
         "1"
     );
 
@@ -179,13 +199,19 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
     let replay = run_with(
         &mut boot_command(
             again.path(),
-            &[("SECRETSTORE_URL", &url), ("SECRETSTORE_BOOT_TOKEN", &token)],
+            &[
+                ("SECRETSTORE_URL", &url),
+                ("SECRETSTORE_BOOT_TOKEN", &token),
+            ],
             AGENT,
         ),
         b"",
     );
     replay.fails(1, "already_used");
-    assert!(!again.path().join("db").exists(), "a replay ran the command");
+    assert!(
+        !again.path().join("db").exists(),
+        "a replay ran the command"
+    );
     let shown = env.run(&["brief", "show", &brief, "--json"]);
     let shown: serde_json::Value = serde_json::from_str(shown.ok()).unwrap();
     assert_eq!(shown["status"], "revoked", "{shown}");
@@ -237,7 +263,10 @@ fn boot_left_the_files_folder_behind_after_sigterm() {
     let files = tempfile::tempdir().unwrap();
     let mut c = boot_with(
         container.path(),
-        &[("SECRETSTORE_URL", &url), ("SECRETSTORE_BOOT_TOKEN", &token)],
+        &[
+            ("SECRETSTORE_URL", &url),
+            ("SECRETSTORE_BOOT_TOKEN", &token),
+        ],
         &[Path::new("--files-dir"), files.path()],
         r#"printf '%s' "$TLS_KEY_FILE" > path.tmp; /bin/mv path.tmp path; exec /bin/sleep 30"#,
     );
@@ -258,9 +287,16 @@ fn boot_left_the_files_folder_behind_after_sigterm() {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let code = wait_with_timeout(child, Duration::from_secs(20));
-    assert_eq!(code, 128 + 15, "the agent's end by SIGTERM is boot's exit code");
+    assert_eq!(
+        code,
+        128 + 15,
+        "the agent's end by SIGTERM is boot's exit code"
+    );
     assert!(!path.exists(), "the file outlived SIGTERM");
-    assert!(!path.parent().unwrap().exists(), "the folder outlived SIGTERM");
+    assert!(
+        !path.parent().unwrap().exists(),
+        "the folder outlived SIGTERM"
+    );
 }
 
 /// A `boot` the test started, killed (by its pid) and reaped when the test ends, also when
@@ -312,7 +348,10 @@ fn boot_over_tls_with_a_private_ca_and_a_token_file_did_not_work() {
     let server = Server::start(
         &env,
         &[
-            ("SECRETSTORE_TLS_CERT", env.path("tls.crt").to_str().unwrap()),
+            (
+                "SECRETSTORE_TLS_CERT",
+                env.path("tls.crt").to_str().unwrap(),
+            ),
             ("SECRETSTORE_TLS_KEY", env.path("tls.key").to_str().unwrap()),
         ],
     );
@@ -357,7 +396,11 @@ fn boot_over_tls_with_a_private_ca_and_a_token_file_did_not_work() {
 fn an_org_requiring_sealed_delivery_still_let_the_cli_hand_out_values() {
     let (env, task) = setup();
     env.run(&["org", "policy", "acme"]).ok();
-    assert!(env.run(&["org", "policy", "acme"]).stdout.contains("allowed"));
+    assert!(
+        env.run(&["org", "policy", "acme"])
+            .stdout
+            .contains("allowed")
+    );
     env.run(&["org", "policy", "acme", "--sealed-only"]).ok();
     let shown = env.run(&["org", "policy", "acme", "--json"]);
     assert_eq!(shown.ok().trim(), r#"{"sealed_only":true}"#);
@@ -369,7 +412,11 @@ fn an_org_requiring_sealed_delivery_still_let_the_cli_hand_out_values() {
     let lines: Vec<&str> = sealed.ok().lines().collect();
     assert_eq!(lines.len(), 2, "{}", sealed.stdout);
     assert!(lines[1].starts_with("ssbt_"));
-    assert!(sealed.stderr.contains("secretstore boot"), "{}", sealed.stderr);
+    assert!(
+        sealed.stderr.contains("secretstore boot"),
+        "{}",
+        sealed.stderr
+    );
     env.run(&["org", "policy", "acme", "--no-sealed-only"]).ok();
     env.run(&["dispatch", &task, "--json"]).ok();
     env.run(&["dispatch", &task, "--sealed", "--env-file", "x.env"])

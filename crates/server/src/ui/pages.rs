@@ -327,9 +327,22 @@ pub(crate) struct BriefRow {
     pub(crate) status: BriefStatus,
     pub(crate) completed: Option<Stamp>,
     pub(crate) stale: Vec<String>,
+    /// `env` or `sealed`.
+    pub(crate) delivery: &'static str,
+    /// A sealed brief's boot token: `waiting`, `redeemed`, `replayed` or `expired`.
+    pub(crate) boot: Option<&'static str>,
 }
 
 impl BriefRow {
+    /// The tag class of a boot token's state: replayed and expired stand out.
+    pub(crate) fn boot_class(&self) -> &'static str {
+        match self.boot {
+            Some("replayed" | "expired") => "revoked",
+            Some("waiting") => "running",
+            _ => "ok",
+        }
+    }
+
     pub(crate) fn running(&self) -> bool {
         self.status == BriefStatus::Running
     }

@@ -545,6 +545,20 @@ fn table(f: &Fixture) -> Table {
         );
     }
 
+    // An organization's delivery policy: whoever sees it reads it; its admins and root
+    // set it (set to what it is, so the rows after it dispatch as before).
+    //                                       root  admin member disp outsider nobody
+    #[rustfmt::skip]
+    let policies: [(&str, Expect, Expect); 3] = [
+        ("/api/v1/orgs/acme/policy",    [OK, OK, OK, OK, NF, NF],   [OK, OK, DENY, DENY, NF, NF]),
+        ("/api/v1/orgs/globex/policy",  [OK, NF, NF, NF, OK, NF],   [OK, NF, NF,   NF,   DENY, NF]),
+        ("/api/v1/orgs/initech/policy", [NF; 6],                    [NF; 6]),
+    ];
+    for (uri, read, write) in policies {
+        t.add("GET", uri, None, read);
+        t.add("PUT", uri, Some(json!({"sealed_only": false})), write);
+    }
+
     // ── Tasks, dispatch, briefs, per project ────────────────────────────────────────
     //                          root admin member disp outsider nobody
     #[rustfmt::skip]
@@ -568,6 +582,12 @@ fn table(f: &Fixture) -> Table {
             None,
             expect,
         );
+        t.add(
+            "POST",
+            &format!("/api/v1/tasks/{task}/dispatch"),
+            Some(json!({"delivery": "sealed"})),
+            expect,
+        );
         t.add("GET", &format!("/api/v1/briefs/{brief}"), None, expect);
         // Whoever may dispatch in the project may revoke its briefs.
         t.add(
@@ -577,13 +597,14 @@ fn table(f: &Fixture) -> Table {
             expect,
         );
     }
-    // An API token is never a callback token, not even root's.
+    // An API token is never a callback token, not even root's; nor a boot token.
     t.add(
         "POST",
         &format!("/api/v1/briefs/{}/callback", f.own_brief),
         None,
         [UNAUTH; 6],
     );
+    t.add("POST", "/api/v1/boot", None, [UNAUTH; 6]);
 
     // ── Audit ───────────────────────────────────────────────────────────────────────
     //                                                   root admin member disp outsider nobody

@@ -355,3 +355,60 @@ async fn a_bad_dispatch_body_was_not_named() {
     // Nothing was dispatched by either.
     assert!(audit_records(&h, "task.dispatch").await.is_empty());
 }
+
+#[tokio::test]
+async fn the_briefs_pages_did_not_show_a_sealed_briefs_boot() {
+    use crate::ui::{get, login};
+    let h = Harness::new().await;
+    let t = setup(&h).await;
+    let d = dispatch_sealed(&h, &h.root, &t).await;
+    let token = d.json["boot_token"].as_str().unwrap().to_owned();
+    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    let b = login(&h, &h.root).await;
+    let page = |p: &str| format!("/ui/briefs{p}");
+    let shown = get(&h, &page(&format!("/{brief}")), b.c()).await;
+    shown.status(200);
+    assert!(
+        shown.body.contains(r#"data-delivery="sealed""#),
+        "{}",
+        shown.body
+    );
+    assert!(
+        shown.body.contains(r#"data-boot="waiting""#),
+        "{}",
+        shown.body
+    );
+    let list = get(&h, &page(""), b.c()).await;
+    assert!(
+        list.body
+            .contains(r#"data-delivery="sealed" data-boot="waiting""#),
+        "{}",
+        list.body
+    );
+
+    boot(&h, "10.0.0.1", &token).await;
+    let shown = get(&h, &page(&format!("/{brief}")), b.c()).await;
+    assert!(
+        shown.body.contains(r#"data-boot="redeemed""#),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("10.0.0.1"));
+    boot(&h, "192.0.2.9", &token).await;
+    let shown = get(&h, &page(&format!("/{brief}")), b.c()).await;
+    assert!(
+        shown.body.contains(r#"data-boot="replayed""#),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("data-replayed") && shown.body.contains("192.0.2.9"));
+    let list = get(&h, &page(""), b.c()).await;
+    assert!(
+        list.body.contains(r#"data-boot="replayed""#),
+        "{}",
+        list.body
+    );
+    for secret in ["sealed-pw", "BEGIN KEY", token.as_str()] {
+        assert!(!shown.body.contains(secret) && !list.body.contains(secret));
+    }
+}

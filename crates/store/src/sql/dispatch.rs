@@ -317,8 +317,9 @@ async fn revoke_running(
 }
 
 /// The columns of a brief as the lists show it, before its `WHERE`.
-const BRIEF_SUMMARY: &str =
-    "SELECT id, task_id, project, created_at, status, completed_at FROM briefs";
+const BRIEF_SUMMARY: &str = "SELECT id, task_id, project, created_at, status, completed_at, delivery, \
+     bt.expires_at AS boot_expires_at, bt.redeemed_at, bt.replayed_at \
+     FROM briefs LEFT JOIN boot_tokens bt ON bt.brief_id = briefs.id";
 
 impl SqlStore {
     /// The briefs that `list` (a [`BRIEF_SUMMARY`] statement) selects, each with its stale

@@ -5,10 +5,10 @@
 use super::lite::FromLite;
 use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
-    Account, AccountKind, AuditEntry, BackendKind, BootRecord, BriefDelivery, BriefId, BriefStatus,
-    BriefSummary, Candidate, Category, Delivery, DispatchRecord, DispatchedSecret, Error, Result,
-    Role, ScopePath, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId, TokenInfo, Version,
-    VersionMeta,
+    Account, AccountKind, AuditEntry, BackendKind, BootRecord, BootState, BriefDelivery, BriefId,
+    BriefStatus, BriefSummary, Candidate, Category, Delivery, DispatchRecord, DispatchedSecret,
+    Error, Result, Role, ScopePath, SecretMeta, SessionInfo, StoredMaterial, Task, TaskId,
+    TokenInfo, Version, VersionMeta,
 };
 use sqlx::FromRow;
 use std::str::FromStr;
@@ -472,6 +472,10 @@ pub(super) struct BriefSummaryRow {
     created_at: String,
     status: String,
     completed_at: Option<String>,
+    delivery: String,
+    boot_expires_at: Option<String>,
+    redeemed_at: Option<String>,
+    replayed_at: Option<String>,
 }
 
 impl BriefSummaryRow {
@@ -495,6 +499,17 @@ impl BriefSummaryRow {
             brief_id: self.id,
             task_id: self.task_id,
             stale,
+            delivery: BriefDelivery::from_str(&self.delivery)
+                .map_err(|_| Error::storage("invalid delivery in the database"))?,
+            boot: match self.boot_expires_at.as_deref() {
+                Some(expires) => Some(BootState::at(
+                    timestamp::now(),
+                    at(expires)?,
+                    self.redeemed_at.is_some(),
+                    self.replayed_at.is_some(),
+                )),
+                None => None,
+            },
         })
     }
 }

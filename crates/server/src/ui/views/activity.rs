@@ -42,6 +42,8 @@ pub(super) fn brief_row(b: BriefSummary) -> BriefRow {
         status: b.status,
         completed: b.completed_at.map(Stamp::new),
         stale: b.stale,
+        delivery: b.delivery.as_str(),
+        boot: b.boot.map(|s| s.as_str()),
     }
 }
 
