@@ -199,6 +199,42 @@ pub(super) async fn run_command(
     }
 }
 
+/// A sealed brief's boot token for `brief show --json`: its state, times and addresses.
+fn boot_json(b: &secretstore_core::BootRecord) -> serde_json::Value {
+    let when = |w: &Option<(timestamp::OffsetDateTime, String)>| {
+        w.as_ref()
+            .map(|(at, from)| serde_json::json!({"at": timestamp::format(*at), "from": from}))
+    };
+    serde_json::json!({
+        "state": b.state(timestamp::now()).as_str(),
+        "expires_at": timestamp::format(b.expires_at),
+        "redeemed": when(&b.redeemed),
+        "replayed": when(&b.replayed),
+    })
+}
+
+/// A sealed brief's boot token in a line: its state, when and from where.
+fn boot_line(b: &secretstore_core::BootRecord) -> String {
+    let mut line = b.state(timestamp::now()).as_str().to_owned();
+    match (&b.redeemed, &b.replayed) {
+        (None, _) => line.push_str(&format!(" (until {})", timestamp::format(b.expires_at))),
+        (Some((at, from)), replay) => {
+            line.push_str(&format!(
+                " (redeemed {} from {from}",
+                timestamp::format(*at)
+            ));
+            if let Some((at, from)) = replay {
+                line.push_str(&format!(
+                    "; presented again {} from {from}: the brief was revoked",
+                    timestamp::format(*at)
+                ));
+            }
+            line.push(')');
+        }
+    }
+    line
+}
+
 /// `brief show`: the brief with its status and, once the callback came, when: for people
 /// a summary and a table of the secrets it handed out; with `--json`, the stored brief
 /// JSON plus `status` and `completed_at`.
@@ -217,6 +253,9 @@ pub(super) async fn show_brief(
             if let Some(at) = rec.completed_at {
                 o.insert("completed_at".into(), timestamp::format(at).into());
             }
+            if let Some(b) = &rec.boot {
+                o.insert("boot".into(), boot_json(b));
+            }
         }
         outln!("{}", to_json(&shown)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -230,6 +269,10 @@ pub(super) async fn show_brief(
     ];
     if let Some(at) = rec.completed_at {
         lines.push(("completed", timestamp::format(at)));
+    }
+    lines.push(("delivery", rec.delivery.to_string()));
+    if let Some(b) = &rec.boot {
+        lines.push(("boot token", boot_line(b)));
     }
     if brief.payload.is_some() {
         lines.push(("payload", "yes (--json shows it)".into()));

@@ -215,6 +215,15 @@ fn boot_in_an_empty_container_did_not_get_exactly_its_env_and_files() {
     let shown = env.run(&["brief", "show", &brief, "--json"]);
     let shown: serde_json::Value = serde_json::from_str(shown.ok()).unwrap();
     assert_eq!(shown["status"], "revoked", "{shown}");
+    assert_eq!(shown["delivery"], "sealed", "{shown}");
+    assert_eq!(shown["boot"]["state"], "replayed", "{shown}");
+    let plain = env.run(&["brief", "show", &brief]);
+    assert!(plain.ok().contains("delivery   sealed"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("boot token replayed"),
+        "{}",
+        plain.stdout
+    );
     let (code, _, text) = server.call(
         "POST",
         &format!("/api/v1/briefs/{brief}/callback"),
