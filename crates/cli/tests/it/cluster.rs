@@ -331,3 +331,60 @@ fn database_url_can_come_from_a_file() {
     env.run(&["org", "create", "acme2"])
         .fails(1, "both DATABASE_URL and DATABASE_URL_FILE");
 }
+
+/// Sealed delivery on several servers: the same boot token presented to both servers at
+/// the same moment is redeemed exactly once; the other answer is the replay (410), and the
+/// brief ends revoked.
+#[test]
+fn a_boot_token_redeemed_on_two_servers_at_once_opened_twice() {
+    let (_env, a, b, root) = pair();
+    let (code, _, text) = put(
+        &a,
+        &root,
+        "DB_URL",
+        json!({"value": "postgres://cluster-sealed", "category": "infrastructure"}),
+    );
+    assert_eq!(code, 200, "{text}");
+    for round in 0..5 {
+        let t = task(&a, &root, &["DB_URL"]);
+        let (code, d, text) = a.call(
+            "POST",
+            &format!("/api/v1/tasks/{t}/dispatch"),
+            Some(&root),
+            Some(r#"{"delivery": "sealed"}"#),
+        );
+        assert_eq!(code, 200, "{text}");
+        let token = d["boot_token"].as_str().unwrap().to_owned();
+        let brief = d["brief_id"].as_str().unwrap().to_owned();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let answers: Vec<(u16, String)> = [a.addr.clone(), b.addr.clone()]
+            .into_iter()
+            .map(|addr| {
+                let (start, token) = (Arc::clone(&start), token.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let (code, body, _) = http(&addr, "POST", "/api/v1/boot", Some(&token), None);
+                    (
+                        code,
+                        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+            })
+            .map(|h| h.join().unwrap())
+            .collect();
+        let codes: BTreeSet<u16> = answers.iter().map(|(c, _)| *c).collect();
+        assert_eq!(
+            codes,
+            BTreeSet::from([200, 410]),
+            "round {round}: {answers:?}"
+        );
+        assert!(
+            answers
+                .iter()
+                .any(|(c, e)| *c == 410 && e == "already_used")
+        );
+        let (_, shown, _) = b.call("GET", &format!("/api/v1/briefs/{brief}"), Some(&root), None);
+        assert_eq!(shown["status"], "revoked", "round {round}: {shown}");
+        assert_eq!(shown["boot"]["state"], "replayed");
+    }
+}
