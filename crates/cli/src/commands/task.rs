@@ -88,9 +88,7 @@ pub(super) async fn dispatch(
     if let Some(path) = env_file {
         // Before anything is dispatched: a refused path issues no brief and no token.
         envfile::refuse_symlink(path).map_err(CliError::EnvFileRefused)?;
-    }
-    if let Some(path) = env_file {
-        // Before anything is dispatched: a refused path issues no brief and no token.
+        // The folder of its file-delivered secrets, too.
         envfile::refuse_symlink(&envfile::files_dir_of(path)).map_err(CliError::EnvFileRefused)?;
     }
     let d = svc.dispatch(who, task_id).await?;
@@ -282,7 +280,11 @@ pub(super) async fn show_brief(
     }
     outln!()?;
     let with_backend_versions = brief.secrets.iter().any(|s| s.backend_version.is_some());
+    let with_files = brief.secrets.iter().any(|s| !s.delivery.is_env());
     let mut header = vec!["NAME", "SCOPE", "VERSION", "BACKEND", "CATEGORY"];
+    if with_files {
+        header.push("DELIVERY");
+    }
     if with_backend_versions {
         header.push("BACKEND VERSION");
     }
@@ -297,6 +299,9 @@ pub(super) async fn show_brief(
                 s.backend.to_string(),
                 s.category.to_string(),
             ];
+            if with_files {
+                row.push(s.delivery.to_string());
+            }
             if with_backend_versions {
                 row.push(s.backend_version.clone().unwrap_or_default());
             }

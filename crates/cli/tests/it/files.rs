@@ -295,7 +295,20 @@ fn dispatch_env_file_writes_file_secrets_beside_it_and_json_prints_files() {
     e.set("DB_URL", "acme", "infrastructure", "postgres://env-one")
         .ok();
     let t = task(&e, &["TLS_KEY", "DB_URL"]);
-    e.run(&["dispatch", &t, "--env-file", "agent.env"]).ok();
+    let brief = e
+        .run(&["dispatch", &t, "--env-file", "agent.env"])
+        .ok()
+        .trim()
+        .to_string();
+    // The brief says which secret went out as a file.
+    let shown = e.run(&["brief", "show", &brief]).ok().to_string();
+    assert!(shown.contains("DELIVERY"), "{shown}");
+    let row = shown.lines().find(|l| l.starts_with("TLS_KEY")).unwrap();
+    assert!(row.split_whitespace().any(|w| w == "file"), "{shown}");
+    let stored: serde_json::Value =
+        serde_json::from_str(e.run(&["brief", "show", &brief, "--json"]).ok()).unwrap();
+    assert_eq!(stored["secrets"][0]["delivery"], "file", "{stored}");
+    assert!(stored["secrets"][1].get("delivery").is_none(), "{stored}");
     let folder = e.path("agent.env.files");
     let file = folder.join("TLS_KEY");
     assert_eq!(mode(&folder), 0o700);

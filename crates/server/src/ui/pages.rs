@@ -259,6 +259,8 @@ pub(crate) struct SecretPage {
     pub(crate) name: String,
     pub(crate) category: String,
     pub(crate) backend: String,
+    /// `env` or `file`.
+    pub(crate) delivery: String,
     pub(crate) version: i64,
     pub(crate) created: Stamp,
     pub(crate) updated: Stamp,

@@ -263,3 +263,34 @@ async fn the_openapi_document_shows_delivery_and_files() {
     let dispatch = &doc["paths"]["/api/v1/tasks/{id}/dispatch"]["post"]["responses"];
     assert!(dispatch["409"].is_object(), "409 of a collision");
 }
+
+#[tokio::test]
+async fn the_secret_page_of_the_web_ui_says_how_the_secret_is_delivered() {
+    use crate::ui::{get, login};
+    let h = Harness::new().await;
+    tree(&h).await;
+    let a = put(
+        &h,
+        "acme",
+        "TLS_KEY",
+        json!({"value": PEM, "category": "infrastructure", "delivery": "file"}),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    h.secret("acme", "DB_URL", "postgres://x").await;
+    let b = login(&h, &h.root).await;
+    let page = get(&h, "/ui/scopes/acme/secrets/TLS_KEY", b.c()).await;
+    page.status(200);
+    assert!(
+        page.body.contains(r#"data-delivery="file""#)
+            && page.body.contains("<code>TLS_KEY_FILE</code>"),
+        "{}",
+        page.body
+    );
+    let page = get(&h, "/ui/scopes/acme/secrets/DB_URL", b.c()).await;
+    assert!(
+        page.body.contains(r#"data-delivery="env""#),
+        "{}",
+        page.body
+    );
+}

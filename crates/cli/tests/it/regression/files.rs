@@ -31,9 +31,34 @@ fn every_file_secretstore_creates_is_owner_only_whatever_the_umask() {
         b"value-a",
     )
     .ok();
+    umask0(
+        &e,
+        &[
+            "secret",
+            "set",
+            "B",
+            "--scope",
+            "acme",
+            "--category",
+            "agent",
+            "--delivery",
+            "file",
+        ],
+        b"value-b-as-a-file",
+    )
+    .ok();
     let t = umask0(
         &e,
-        &["task", "create", "--project", PROJECT, "--ref", "A"],
+        &[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "A",
+            "--ref",
+            "B",
+        ],
         b"",
     )
     .ok()
@@ -52,13 +77,17 @@ fn every_file_secretstore_creates_is_owner_only_whatever_the_umask() {
             "--",
             "sh",
             "-c",
-            "for f in secretstore.db secretstore.db-wal secretstore.db-shm; do [ -e $f ] && stat -c '%n %a' $f; done; true",
+            "for f in secretstore.db secretstore.db-wal secretstore.db-shm; do [ -e $f ] && stat -c '%n %a' $f; done; stat -c 'file-secret %a' \"$B_FILE\"; stat -c 'files-folder %a' \"$(dirname \"$B_FILE\")\"",
         ],
         b"",
     );
     let seen = seen.ok().to_string();
     assert_eq!(mode(&e.path(".env")), 0o600, ".env");
     assert_eq!(mode(&e.path("task.env")), 0o600, "dispatch --env-file");
+    assert_eq!(mode(&e.path("task.env.files")), 0o700, "its files' folder");
+    assert_eq!(mode(&e.path("task.env.files/B")), 0o600, "a file secret");
+    assert!(seen.contains("file-secret 600"), "run's file: {seen}");
+    assert!(seen.contains("files-folder 700"), "run's folder: {seen}");
     assert_eq!(mode(&e.path("briefs")), 0o700, "the brief folder");
     let briefs: Vec<_> = std::fs::read_dir(e.path("briefs"))
         .unwrap()
@@ -74,7 +103,7 @@ fn every_file_secretstore_creates_is_owner_only_whatever_the_umask() {
             seen.contains("secretstore.db-wal") && seen.contains("secretstore.db-shm"),
             "{seen}"
         );
-        for line in seen.lines() {
+        for line in seen.lines().filter(|l| l.starts_with("secretstore.db")) {
             assert!(line.ends_with(" 600"), "not owner-only: {line}");
         }
     }

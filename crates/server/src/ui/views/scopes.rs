@@ -448,6 +448,7 @@ pub(super) async fn secret_view(
         name: meta.name.clone(),
         category: meta.category.to_string(),
         backend: meta.backend.to_string(),
+        delivery: meta.delivery.to_string(),
         version: meta.version,
         created: Stamp::new(meta.created_at),
         updated: Stamp::new(meta.updated_at),
