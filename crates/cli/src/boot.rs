@@ -139,7 +139,7 @@ fn boot_token() -> Result<Zeroizing<String>> {
     };
     let token = Zeroizing::new(text.trim().to_owned());
     if token.is_empty() {
-        return Err(CliError::config(format!("the boot token is empty"), hint));
+        return Err(CliError::config("the boot token is empty", hint));
     }
     Ok(token)
 }

@@ -156,7 +156,7 @@ pub fn open(token: &str, brief_id: &BriefId, sealed: &str) -> Result<SealedEnv> 
     let mut buf = Zeroizing::new(ciphertext.to_vec());
     let key = key_of(token, brief_id)?;
     let plain = key
-        .open_in_place(nonce, Aad::from(brief_id.as_str().as_bytes()), &mut *buf)
+        .open_in_place(nonce, Aad::from(brief_id.as_str().as_bytes()), &mut buf)
         .map_err(|_| refused())?;
     let parsed: Plain = serde_json::from_slice(plain).map_err(|_| refused())?;
     parsed.into_sealed()
