@@ -357,7 +357,8 @@ fn a_boot_token_redeemed_on_two_servers_at_once_opened_twice() {
         let token = d["boot_token"].as_str().unwrap().to_owned();
         let brief = d["brief_id"].as_str().unwrap().to_owned();
         let start = Arc::new(std::sync::Barrier::new(2));
-        let answers: Vec<(u16, String)> = [a.addr.clone(), b.addr.clone()]
+        // Both threads are started before either is joined: they meet at the barrier.
+        let threads: Vec<_> = [a.addr.clone(), b.addr.clone()]
             .into_iter()
             .map(|addr| {
                 let (start, token) = (Arc::clone(&start), token.clone());
@@ -370,8 +371,8 @@ fn a_boot_token_redeemed_on_two_servers_at_once_opened_twice() {
                     )
                 })
             })
-            .map(|h| h.join().unwrap())
             .collect();
+        let answers: Vec<(u16, String)> = threads.into_iter().map(|h| h.join().unwrap()).collect();
         let codes: BTreeSet<u16> = answers.iter().map(|(c, _)| *c).collect();
         assert_eq!(
             codes,

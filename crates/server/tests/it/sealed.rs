@@ -66,6 +66,11 @@ async fn a_sealed_dispatch_answered_with_values() {
     assert_eq!(b.json["boot"]["state"], "waiting");
     assert!(!b.text.contains(token));
 
+    // A rotation between the dispatch and the boot changes nothing of what the agent
+    // gets: the values are those of the brief's versions.
+    h.secret("acme/platform", "DB_URL", "postgres://u:rotated-pw@db/app")
+        .await;
+
     // The boot opens it once: every value exactly, the callback token with it.
     let opened = boot(&h, "10.0.0.1", token).await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.text);
