@@ -273,6 +273,7 @@ fn world() -> &'static World {
                 config: ServiceConfig {
                     default_backend: BackendKind::Local,
                     callback_ttl_secs: 3600,
+                    boot_ttl_secs: 600,
                 },
             };
             let root = svc
