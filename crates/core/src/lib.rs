@@ -26,6 +26,7 @@ pub mod brief;
 pub mod conformance;
 pub mod dotenv;
 pub mod error;
+pub mod generator;
 pub mod links;
 pub mod model;
 pub mod name;

@@ -307,6 +307,11 @@ random_id!(
     BriefId,
     "brief"
 );
+random_id!(
+    /// The id of a lease: one credential minted for one ref of one brief.
+    LeaseId,
+    "lease"
+);
 
 /// One record of the audit log. Never a value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
