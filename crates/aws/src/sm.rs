@@ -268,6 +268,7 @@ fn material(
             ciphertext: None,
             backend_ref: Some(arn),
             backend_version: Some(version),
+            generator: None,
         }),
         _ => Err(BackendError::Unavailable(format!(
             "AWS Secrets Manager {op} {target}: the answer lacks the ARN or the version id"
@@ -329,6 +330,7 @@ impl ValueBackend for AwsSmBackend {
                 ciphertext: None,
                 backend_ref: Some(arn),
                 backend_version: Some(version),
+                generator: None,
             })
         })
     }
@@ -372,6 +374,7 @@ impl ValueBackend for AwsSmBackend {
                     ciphertext: None,
                     backend_ref: Some(arn),
                     backend_version: Some(version.to_owned()),
+                    generator: None,
                 },
                 change,
             })

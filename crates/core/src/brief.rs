@@ -153,6 +153,19 @@ pub struct BriefSecret {
     /// that briefs of env-delivered secrets read as they always did.
     #[serde(default, skip_serializing_if = "Delivery::is_env")]
     pub delivery: Delivery,
+    /// For a generated ref, the provider that minted its credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<crate::generator::GeneratorKind>,
+    /// For a generated ref, the lease of its credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_id: Option<crate::model::LeaseId>,
+    /// For a generated ref, when its credential ends.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::rfc3339::option"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// The recognisable prefix of callback tokens.

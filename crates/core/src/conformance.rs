@@ -180,6 +180,7 @@ pub async fn run(f: &Fixture) {
             ciphertext: None,
             backend_ref: Some(missing.clone()),
             backend_version: None,
+            generator: None,
         };
         match one(b, &ghost, Fetch::Current).await {
             Err(BackendError::NotFound(_)) => {}

@@ -45,6 +45,14 @@ pub enum RefFailureReason {
         /// True for the file-delivered one (`X`), false for the env-delivered `X_FILE`.
         file_delivered: bool,
     },
+    /// Two refs of the task would set the same variable (an `aws_sts` generator's
+    /// `AWS_*` and another ref): refused, never fetched or minted.
+    Clash {
+        /// The other ref.
+        with: String,
+        /// The variable both would set.
+        variable: String,
+    },
 }
 
 impl fmt::Display for RefFailure {
@@ -64,6 +72,11 @@ impl fmt::Display for RefFailure {
             } => write!(
                 f,
                 "{} (delivered as a file, its path goes in {with}, which the task's ref {with} sets too)",
+                self.name
+            ),
+            RefFailureReason::Clash { with, variable } => write!(
+                f,
+                "{} (sets {variable}, which the task's ref {with} sets too)",
                 self.name
             ),
             RefFailureReason::Collision {

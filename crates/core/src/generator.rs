@@ -413,6 +413,9 @@ pub enum RevokeReason {
     DispatchFailed,
     /// A leak of one of the brief's values was found.
     Leaked,
+    /// Its brief ended (called back or revoked) without the lease being revoked then (the
+    /// server stopped in between): found by the sweeper.
+    BriefEnded,
 }
 
 impl RevokeReason {
@@ -426,6 +429,7 @@ impl RevokeReason {
             RevokeReason::Expired => "expired",
             RevokeReason::DispatchFailed => "dispatch_failed",
             RevokeReason::Leaked => "leaked",
+            RevokeReason::BriefEnded => "brief_ended",
         }
     }
 
@@ -439,6 +443,7 @@ impl RevokeReason {
             RevokeReason::Expired,
             RevokeReason::DispatchFailed,
             RevokeReason::Leaked,
+            RevokeReason::BriefEnded,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -48,6 +48,7 @@ pub use authz::{Access, Action, Principal, Role};
 pub use backends::Backends;
 pub use brief::{Brief, BriefDelivery, BriefSecret, BriefStatus};
 pub use error::{BackendError, Error, RefFailure, RefFailureReason, Result};
+pub use generator::{GeneratorKind, GeneratorSpec, Lease, LeaseId, RevokeReason};
 pub use links::LinkPrefixes;
 pub use model::{
     AuditEntry, BackendKind, BriefId, Candidate, Category, Delivery, SecretMeta, StoredMaterial,
@@ -57,8 +58,8 @@ pub use name::SecretName;
 pub use ports::{
     AuditStore, BootRecord, BootState, BoxFuture, BriefStore, BriefSummary, BriefsOf, Change,
     DispatchRecord, DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, HealthStore,
-    MetadataStore, NewVersion, Redemption, Reservation, Reserved, ScopeStore, SearchStore,
-    SecretStore, ValueBackend, Written,
+    LeaseFilter, LeaseStore, LeasesOf, MetadataStore, NewVersion, Redemption, Reservation,
+    Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};

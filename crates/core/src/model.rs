@@ -187,6 +187,10 @@ pub struct SecretMeta {
     pub backend: BackendKind,
     /// How it reaches the agent: as `NAME`, or as a file named by `NAME_FILE`.
     pub delivery: Delivery,
+    /// For a generator, which provider mints its credentials at each dispatch (it then
+    /// has no stored value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<crate::generator::GeneratorKind>,
     /// Its current version.
     pub version: Version,
     /// When version 1 was written (RFC 3339, UTC).
@@ -227,6 +231,8 @@ pub struct StoredMaterial {
     pub backend_ref: Option<String>,
     /// The backend's version id.
     pub backend_version: Option<String>,
+    /// A generator's spec (its version holds no value, and no credential).
+    pub generator: Option<crate::generator::GeneratorSpec>,
 }
 
 /// A secret of the resolution chain with its current version's material, read together

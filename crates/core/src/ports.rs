@@ -5,6 +5,7 @@
 use crate::audit::{AuditFilter, AuditPage};
 use crate::brief::{Brief, BriefDelivery, BriefStatus};
 use crate::error::{BackendError, Error, Result};
+use crate::generator::{Lease, LeaseId, RevokeReason};
 use crate::links::LinkPrefixes;
 use crate::model::{
     AuditEntry, BackendKind, BriefId, Candidate, Category, Delivery, SecretMeta, StoredMaterial,
@@ -632,6 +633,88 @@ pub trait DispatchStore: Send + Sync {
     fn expire_boots(&self, now: OffsetDateTime) -> impl Future<Output = Result<u64>> + Send;
 }
 
+/// Which leases a revocation claims.
+#[derive(Debug, Clone, Copy)]
+pub enum LeasesOf<'a> {
+    /// One lease.
+    Lease(&'a LeaseId),
+    /// Every lease of a brief.
+    Brief(&'a BriefId),
+    /// The sweeper's: every lease past its expiry, whose brief ended, or whose earlier
+    /// revocation failed and is due again.
+    Due,
+}
+
+/// Which leases a list shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LeaseFilter<'a> {
+    /// Only leases of projects at or under one of these (`None`: everywhere).
+    pub projects: Option<&'a [ScopePath]>,
+    /// Only the leases of one brief.
+    pub brief: Option<&'a BriefId>,
+    /// Only the leases of one generator (its scope and name).
+    pub secret: Option<(&'a ScopePath, &'a str)>,
+    /// Only leases not yet revoked.
+    pub open_only: bool,
+}
+
+/// The database: the leases of per-task credentials (never a credential).
+pub trait LeaseStore: Send + Sync {
+    /// Records leases about to be minted, before any provider is asked: a crash in
+    /// between leaves a row that the sweeper revokes (revoking what was never made is
+    /// no error).
+    fn open_leases(&self, leases: &[Lease]) -> impl Future<Output = Result<()>> + Send;
+    /// A mint succeeded: the principal and expiry as minted, audited (`lease.mint`) in the
+    /// same transaction.
+    fn lease_minted(
+        &self,
+        id: &LeaseId,
+        principal: &str,
+        expires_at: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// One lease; `NotFound` for an unknown id.
+    fn lease(&self, id: &LeaseId) -> impl Future<Output = Result<Lease>> + Send;
+    /// The newest `limit` leases that `filter` selects, newest first.
+    fn leases(
+        &self,
+        filter: LeaseFilter<'_>,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Lease>>> + Send;
+    /// Claims leases for revocation by `holder` until `until`, atomically: of concurrent
+    /// claims (several servers sweeping) exactly one gets each lease, and a lease already
+    /// revoked, or claimed by another holder whose claim has not lapsed at `now`, is not
+    /// claimed. `reason` is recorded on a lease that has none yet (the sweeper's leases
+    /// get `expired` or `brief_ended`). At most `limit` leases.
+    fn claim_leases(
+        &self,
+        of: LeasesOf<'_>,
+        reason: RevokeReason,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Lease>>> + Send;
+    /// A claimed lease was revoked: `revoked_at` is set and `audit` (`lease.revoke`)
+    /// written in one transaction, if `holder` still holds the claim (`false` otherwise:
+    /// nothing written).
+    fn lease_revoked(
+        &self,
+        id: &LeaseId,
+        holder: &str,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// A claimed lease's revocation failed: the error is kept, the attempts counted, and
+    /// the claim held until `retry_at`, when the sweeper tries again.
+    fn lease_revoke_failed(
+        &self,
+        id: &LeaseId,
+        holder: &str,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// The database: the append-only audit log.
 pub trait AuditStore: Send + Sync {
     /// Appends one audit record on its own (for events without a change: reveals, refusals).
@@ -688,11 +771,12 @@ pub trait HealthStore: Send + Sync {
 /// The database, as the domain sees it: one supertrait over the stores by resource. All
 /// SQL lives behind these traits; a type that implements all six is a `MetadataStore`.
 pub trait MetadataStore:
-    ScopeStore + SecretStore + DispatchStore + AuditStore + SearchStore + HealthStore
+    ScopeStore + SecretStore + DispatchStore + LeaseStore + AuditStore + SearchStore + HealthStore
 {
 }
 
-impl<T: ScopeStore + SecretStore + DispatchStore + AuditStore + SearchStore + HealthStore>
-    MetadataStore for T
+impl<
+    T: ScopeStore + SecretStore + DispatchStore + LeaseStore + AuditStore + SearchStore + HealthStore,
+> MetadataStore for T
 {
 }

@@ -133,6 +133,7 @@ mod tests {
                 created_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_by: String::new(),
+                generator: None,
             },
             material: StoredMaterial::default(),
         }

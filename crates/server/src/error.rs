@@ -114,7 +114,12 @@ fn dispatch_status(failures: &[RefFailure]) -> (StatusCode, &'static str) {
     let any = |p: fn(&RefFailureReason) -> bool| failures.iter().any(|f| p(&f.reason));
     if any(|r| matches!(r, RefFailureReason::UnsafeName(_))) {
         (StatusCode::BAD_REQUEST, "invalid_request")
-    } else if any(|r| matches!(r, RefFailureReason::Collision { .. })) {
+    } else if any(|r| {
+        matches!(
+            r,
+            RefFailureReason::Collision { .. } | RefFailureReason::Clash { .. }
+        )
+    }) {
         (StatusCode::CONFLICT, "conflict")
     } else if any(|r| matches!(r, RefFailureReason::Backend { .. })) {
         (StatusCode::BAD_GATEWAY, "backend_unavailable")
@@ -139,7 +144,7 @@ fn ref_error(f: &RefFailure) -> RefError {
         ),
         RefFailureReason::NotConfigured { scope, .. } => ("not_configured", Some(scope.clone())),
         RefFailureReason::UnsafeName(_) => ("unsafe_name", None),
-        RefFailureReason::Collision { .. } => ("collision", None),
+        RefFailureReason::Collision { .. } | RefFailureReason::Clash { .. } => ("collision", None),
     };
     RefError {
         name: f.name.clone(),

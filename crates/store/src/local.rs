@@ -58,6 +58,7 @@ impl ValueBackend for LocalBackend {
                 ciphertext: Some(token),
                 backend_ref: None,
                 backend_version: None,
+                generator: None,
             }))
         })
     }
@@ -123,6 +124,7 @@ mod tests {
             ciphertext: Some(backend.keys.encrypt(value.as_bytes())),
             backend_ref: None,
             backend_version: None,
+            generator: None,
         }
     }
 

@@ -334,6 +334,7 @@ impl VaultBackend {
             ciphertext: None,
             backend_ref: Some(r.to_string()),
             backend_version: Some(version.to_string()),
+            generator: None,
         }
     }
 
@@ -594,6 +595,7 @@ mod tests {
             ciphertext: None,
             backend_ref: Some(r.to_string()),
             backend_version: v.map(str::to_owned),
+            generator: None,
         };
         assert_eq!(recorded_version(&r, &m(Some("3"))).unwrap(), 3);
         for bad in [None, Some("0"), Some("-1"), Some("x"), Some("")] {

@@ -21,6 +21,9 @@ fn brief() -> Brief {
             category: Category::Infrastructure,
             backend_version: Some("a1b2c3d4-5678-90ab-cdef-EXAMPLE11111".into()),
             delivery: Default::default(),
+            generator: None,
+            lease_id: None,
+            expires_at: None,
         }],
         payload: Some(serde_json::json!({ "goal": "migrate", "ü": ["€", 1] })),
     }

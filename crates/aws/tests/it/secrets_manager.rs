@@ -460,6 +460,7 @@ async fn an_endpoint_that_never_answers_is_unavailable_within_the_bound() {
         ciphertext: None,
         backend_ref: Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf".into()),
         backend_version: Some("v".into()),
+        generator: None,
     };
     for which in [Fetch::Current, Fetch::Recorded] {
         let started = Instant::now();

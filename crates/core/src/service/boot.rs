@@ -93,6 +93,15 @@ impl<S: MetadataStore> Service<S> {
             .detail(serde_json::json!({"reason": "boot_replay"}));
         revoke.scope = Some(rec.project.to_string());
         self.store.boot_replayed(id, source, replay, revoke).await?;
+        // Whatever was minted for the brief ends with it (a failure is left to the
+        // sweeper, which revokes the leases of every brief that ended).
+        let _ = self
+            .end_leases(
+                crate::ports::LeasesOf::Brief(id),
+                crate::generator::RevokeReason::BootReplay,
+                &agent,
+            )
+            .await;
         Ok(Error::Gone {
             code: "already_used",
             message: format!(

@@ -4,7 +4,9 @@ use super::{Service, require_in_project};
 use crate::authz::{Action, Principal, Role};
 use crate::brief::{self, Brief, BriefStatus};
 use crate::error::{Error, Result};
+use crate::generator::RevokeReason;
 use crate::model::{BriefId, Task};
+use crate::ports::LeasesOf;
 use crate::ports::{BriefSummary, BriefsOf, DispatchRecord, MetadataStore};
 use crate::scope::{Level, ScopePath};
 use std::collections::{BTreeSet, HashMap};
@@ -179,6 +181,11 @@ impl<S: MetadataStore> Service<S> {
             .complete_brief(&id, BriefStatus::Completed, audit)
             .await?
         {
+            // The task ended: what was minted for it is revoked now (a failure is left
+            // to the sweeper, which revokes the leases of every brief that ended).
+            let _ = self
+                .end_leases(LeasesOf::Brief(&id), RevokeReason::Callback, &who)
+                .await;
             return Ok(());
         }
         // Not running any more: revoked a moment ago (then the token is just invalid), or
@@ -208,6 +215,11 @@ impl<S: MetadataStore> Service<S> {
         let mut audit = self.audit(who, "brief.revoke").target(id.to_string());
         audit.scope = Some(rec.project.to_string());
         let changed = self.store.revoke_brief(&id, audit).await?;
+        // Every credential minted for the brief stops working with it (also when the brief
+        // had ended already: a lease left by a failure then is revoked now).
+        let _ = self
+            .end_leases(LeasesOf::Brief(&id), RevokeReason::BriefRevoked, who)
+            .await;
         Ok((self.store.dispatch_record(&id).await?, changed))
     }
 
@@ -229,7 +241,7 @@ impl<S: MetadataStore> Service<S> {
 /// The scopes under which the caller may dispatch (and so read briefs): `None` for root,
 /// who may everywhere; else the scope of each role (an admin's or dispatcher's
 /// organization, a member's team).
-fn dispatch_roots(who: &Principal) -> Option<Vec<ScopePath>> {
+pub(super) fn dispatch_roots(who: &Principal) -> Option<Vec<ScopePath>> {
     if who.is_root() {
         return None;
     }

@@ -125,6 +125,9 @@ impl<S: MetadataStore> Service<S> {
                     name: r.name.to_string(),
                     reason: RefFailureReason::Missing,
                 }),
+                // A generator has no value to fetch: it is minted (after every fetch
+                // succeeded).
+                Some(c) if c.material.generator.is_some() => {}
                 Some(c) => by_backend.entry(c.meta.backend).or_default().push(i),
             }
         }
@@ -283,8 +286,17 @@ impl<S: MetadataStore> Service<S> {
         let resolutions = resolve::resolve(&project, &names, candidates);
         self.authorize_winners(who, &resolutions).await?;
         refuse_delivery_collisions(&resolutions)?;
+        super::leases::refuse_generator_clashes(&resolutions)?;
 
-        let (values, mut failures) = self.fetch_winners(&resolutions).await;
+        // Every stored value and every generator's admin URL at once; nothing is minted
+        // unless all of them came.
+        let ((values, mut failures), admins) = futures_util::future::join(
+            self.fetch_winners(&resolutions),
+            self.fetch_admins(&resolutions),
+        )
+        .await;
+        let (admins, admin_failures) = admins?;
+        failures.extend(admin_failures);
         if !failures.is_empty() {
             let order = |f: &RefFailure| names.iter().position(|n| n.as_str() == f.name);
             failures.sort_by_key(order);
@@ -299,8 +311,59 @@ impl<S: MetadataStore> Service<S> {
             .align_versions(&chain, &names, resolutions, &values)
             .await?;
 
+        let brief_id = BriefId::generate();
+        let callback_expires_at = crate::timestamp::in_secs(self.config.callback_ttl_secs);
+        let minted = self
+            .mint_leases(
+                who,
+                &brief_id,
+                &project,
+                &resolutions,
+                admins,
+                callback_expires_at,
+            )
+            .await?;
+        let leased = minted.iter().any(Option::is_some);
+        let outcome = self
+            .deliver(
+                who,
+                &task,
+                &project,
+                delivery,
+                brief_id.clone(),
+                callback_expires_at,
+                &resolutions,
+                values,
+                minted,
+            )
+            .await;
+        if outcome.is_err() && leased {
+            // All or nothing: what was minted for a dispatch that failed is revoked.
+            self.abort_leases(who, &brief_id).await;
+        }
+        outcome
+    }
+
+    /// The second half of a dispatch, once every value was fetched and every credential
+    /// minted: the brief stored, the token issued, the env handed out or sealed.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of one dispatch, passed once from dispatch_as"
+    )]
+    async fn deliver(
+        &self,
+        who: &Principal,
+        task: &Task,
+        project: &ScopePath,
+        delivery: BriefDelivery,
+        brief_id: BriefId,
+        callback_expires_at: crate::timestamp::OffsetDateTime,
+        resolutions: &[Resolution],
+        values: Vec<Option<Fetched>>,
+        minted: Vec<Option<super::leases::MintedRef>>,
+    ) -> Result<Delivered> {
         let brief = Brief {
-            brief_id: BriefId::generate(),
+            brief_id,
             task_id: task.id.clone(),
             project: task.project.clone(),
             created_at: crate::timestamp::now(),
@@ -309,22 +372,31 @@ impl<S: MetadataStore> Service<S> {
             // a write in the backend since the database recorded its version counts.
             secrets: resolutions
                 .iter()
-                .zip(&values)
-                .filter_map(|(r, v)| Some((r.winner.as_ref()?, v.as_ref()?)))
-                .map(|(c, v)| BriefSecret {
-                    name: c.meta.name.clone(),
-                    scope: c.meta.scope.clone(),
-                    version: c.meta.version,
-                    backend: c.meta.backend,
-                    category: c.meta.category,
-                    backend_version: v.version.clone(),
-                    delivery: c.meta.delivery,
+                .zip(values.iter().zip(&minted))
+                .filter_map(|(r, (v, m))| {
+                    let c = r.winner.as_ref()?;
+                    let lease = m.as_ref().map(|m| &m.lease);
+                    if v.is_none() && lease.is_none() {
+                        return None;
+                    }
+                    Some(BriefSecret {
+                        name: c.meta.name.clone(),
+                        scope: c.meta.scope.clone(),
+                        version: c.meta.version,
+                        backend: c.meta.backend,
+                        category: c.meta.category,
+                        backend_version: v.as_ref().and_then(|v| v.version.clone()),
+                        delivery: c.meta.delivery,
+                        generator: lease.map(|l| l.provider),
+                        lease_id: lease.map(|l| l.id.clone()),
+                        expires_at: lease.map(|l| l.expires_at),
+                    })
                 })
                 .collect(),
             payload: task.payload.clone(),
         };
         let token = brief::new_callback_token();
-        let (mut env, mut files) = split_env_and_files(&resolutions, values);
+        let (mut env, mut files) = split_env_and_files(resolutions, values, minted);
         #[allow(clippy::expect_used, reason = "a UUID is always a valid value")]
         let id_value =
             SecretValue::new(brief.brief_id.to_string()).expect("brief id is a valid value");
@@ -353,7 +425,7 @@ impl<S: MetadataStore> Service<S> {
             project: task.project.clone(),
             created_at: brief.created_at,
             token_hash: brief::token_hash(token.expose_secret()),
-            expires_at: crate::timestamp::in_secs(self.config.callback_ttl_secs),
+            expires_at: callback_expires_at,
             status: BriefStatus::Running,
             completed_at: None,
             revoked_at: None,
@@ -381,15 +453,22 @@ impl<S: MetadataStore> Service<S> {
         self.briefs.put(&brief).await?;
         let audit = self
             .audit(who, "task.dispatch")
-            .scope(&project)
+            .scope(project)
             .target(brief.brief_id.to_string())
             .detail(serde_json::json!({
                 "task_id": task.id,
                 "delivery": delivery,
-                "secrets": brief.secrets.iter().map(|s| serde_json::json!({
-                    "name": s.name, "scope": s.scope, "version": s.version,
-                    "backend_version": s.backend_version,
-                })).collect::<Vec<_>>(),
+                "secrets": brief.secrets.iter().map(|s| {
+                    let mut one = serde_json::json!({
+                        "name": s.name, "scope": s.scope, "version": s.version,
+                        "backend_version": s.backend_version,
+                    });
+                    if let (Some(g), Some(l)) = (s.generator, &s.lease_id) {
+                        one["generator"] = g.as_str().into();
+                        one["lease_id"] = l.as_str().into();
+                    }
+                    one
+                }).collect::<Vec<_>>(),
             }));
         if let Err(e) = self.store.record_dispatch(&record, audit).await {
             // The brief without its record would be half a dispatch: take it back (best
@@ -422,19 +501,29 @@ impl<S: MetadataStore> Service<S> {
 /// Names and values, in order.
 type Pairs = Vec<(String, SecretValue)>;
 
-/// The fetched values of a dispatch by delivery, each in the order of the task's refs:
-/// the env-delivered ones as `(NAME, value)`, the file-delivered ones as `(NAME, value)`
-/// too (whoever starts the agent writes the file and sets `NAME_FILE`).
-fn split_env_and_files(resolutions: &[Resolution], values: Vec<Option<Fetched>>) -> (Pairs, Pairs) {
-    let mut env = Vec::with_capacity(resolutions.len() + 2);
+/// The fetched values and minted credentials of a dispatch by delivery, each in the
+/// order of the task's refs: the env-delivered ones as `(NAME, value)`, the file-delivered
+/// ones as `(NAME, value)` too (whoever starts the agent writes the file and sets
+/// `NAME_FILE`). A generator's credential is its variables (`NAME`, or the three `AWS_*`).
+fn split_env_and_files(
+    resolutions: &[Resolution],
+    values: Vec<Option<Fetched>>,
+    minted: Vec<Option<super::leases::MintedRef>>,
+) -> (Pairs, Pairs) {
+    let mut env = Vec::with_capacity(resolutions.len() + 4);
     let mut files = Vec::new();
-    for (r, v) in resolutions.iter().zip(values) {
-        let (Some(c), Some(v)) = (&r.winner, v) else {
+    for ((r, v), m) in resolutions.iter().zip(values).zip(minted) {
+        let Some(c) = &r.winner else {
             continue;
         };
+        let pairs: Pairs = match (v, m) {
+            (Some(v), _) => vec![(r.name.to_string(), v.value)],
+            (None, Some(m)) => m.env,
+            (None, None) => continue,
+        };
         match c.meta.delivery {
-            Delivery::Env => env.push((r.name.to_string(), v.value)),
-            Delivery::File => files.push((r.name.to_string(), v.value)),
+            Delivery::Env => env.extend(pairs),
+            Delivery::File => files.extend(pairs),
         }
     }
     (env, files)

@@ -13,6 +13,8 @@ mod dispatch;
 pub use dispatch::{MAX_PAYLOAD_BYTES, MAX_REFS};
 mod boot;
 mod doctor;
+mod leases;
+pub use leases::{LEASE_SWEEP_SECS, LeasesEnded};
 mod links;
 mod scopes;
 mod search;

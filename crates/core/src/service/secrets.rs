@@ -241,6 +241,11 @@ impl<S: MetadataStore> Service<S> {
             }
             Err(e) => return Err(e),
         };
+        if let Some(kind) = meta.generator {
+            return Err(Error::Invalid(format!(
+                "{name} at {scope} is a {kind} generator: it has no value; its credentials are minted for each dispatch"
+            )));
+        }
         self.authorize_reference(who, &scope, &name, meta.backend, Some(&material))
             .await?;
         let backend = self.backends.get(meta.backend)?;

@@ -27,6 +27,7 @@ mod dispatch;
 mod error;
 mod group;
 mod keys;
+mod leases;
 mod lite;
 #[cfg(test)]
 mod query_count;

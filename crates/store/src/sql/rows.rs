@@ -3,6 +3,7 @@
 //! error, never a guess).
 
 use super::lite::FromLite;
+use secretstore_core::generator::{GeneratorKind, GeneratorSpec};
 use secretstore_core::timestamp::{self, OffsetDateTime};
 use secretstore_core::{
     Account, AccountKind, AuditEntry, BackendKind, BootRecord, BootState, BriefDelivery, BriefId,
@@ -62,13 +63,32 @@ fn delivery(s: &str) -> Result<Delivery> {
 
 /// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
-     s.current_version, s.created_at, s.updated_at, s.updated_by, s.delivery";
+     s.current_version, s.created_at, s.updated_at, s.updated_by, s.delivery, s.generator";
 
 /// How many columns [`META_COLUMNS`] names.
-const META_COUNT: usize = 9;
+const META_COUNT: usize = 10;
 
 /// The columns of [`MaterialRow`], over `secret_versions v`.
-pub(super) const MATERIAL_COLUMNS: &str = "v.ciphertext, v.backend_ref, v.backend_version";
+pub(super) const MATERIAL_COLUMNS: &str =
+    "v.ciphertext, v.backend_ref, v.backend_version, v.generator";
+
+/// A secret's stored generator kind; an unknown word is a corrupt row.
+fn generator_kind(s: Option<&str>) -> Result<Option<GeneratorKind>> {
+    s.map(|s| {
+        GeneratorKind::parse(s)
+            .map_err(|_| Error::storage(format!("unknown generator {s:?} in the database")))
+    })
+    .transpose()
+}
+
+/// A version's stored generator spec (JSON); one that does not parse is a corrupt row.
+pub(super) fn generator_spec(s: Option<&str>) -> Result<Option<GeneratorSpec>> {
+    s.map(|s| {
+        serde_json::from_str(s)
+            .map_err(|e| Error::storage(format!("invalid generator spec in the database: {e}")))
+    })
+    .transpose()
+}
 
 /// A secret's metadata.
 #[derive(FromRow)]
@@ -82,6 +102,7 @@ pub(super) struct MetaRow {
     updated_at: String,
     updated_by: String,
     delivery: String,
+    generator: Option<String>,
 }
 
 impl TryFrom<MetaRow> for SecretMeta {
@@ -92,6 +113,7 @@ impl TryFrom<MetaRow> for SecretMeta {
             category: category(&r.category)?,
             backend: backend(&r.backend)?,
             delivery: delivery(&r.delivery)?,
+            generator: generator_kind(r.generator.as_deref())?,
             scope: scope(&r.scope)?,
             name: r.name,
             version: r.current_version,
@@ -116,6 +138,7 @@ impl FromLite for MetaRow {
             updated_at: row.get(6)?,
             updated_by: row.get(7)?,
             delivery: row.get(8)?,
+            generator: row.get(9)?,
         })
     }
 }
@@ -126,15 +149,19 @@ pub(super) struct MaterialRow {
     ciphertext: Option<String>,
     backend_ref: Option<String>,
     backend_version: Option<String>,
+    generator: Option<String>,
 }
 
-impl From<MaterialRow> for StoredMaterial {
-    fn from(r: MaterialRow) -> Self {
-        StoredMaterial {
+impl TryFrom<MaterialRow> for StoredMaterial {
+    type Error = Error;
+
+    fn try_from(r: MaterialRow) -> Result<Self> {
+        Ok(StoredMaterial {
+            generator: generator_spec(r.generator.as_deref())?,
             ciphertext: r.ciphertext,
             backend_ref: r.backend_ref,
             backend_version: r.backend_version,
-        }
+        })
     }
 }
 
@@ -145,6 +172,7 @@ impl MaterialRow {
             ciphertext: row.get(first)?,
             backend_ref: row.get(first + 1)?,
             backend_version: row.get(first + 2)?,
+            generator: row.get(first + 3)?,
         })
     }
 }
@@ -174,7 +202,7 @@ impl TryFrom<CurrentRow> for Candidate {
     fn try_from(r: CurrentRow) -> Result<Self> {
         Ok(Candidate {
             meta: r.meta.try_into()?,
-            material: r.material.into(),
+            material: r.material.try_into()?,
         })
     }
 }
@@ -213,6 +241,7 @@ pub(super) fn candidate_from_lite(
         category: category(text(row, 2)?)?,
         backend: backend(text(row, 3)?)?,
         delivery: delivery(text(row, 8)?)?,
+        generator: generator_kind(text_opt(row, 9)?)?,
         version: row.get(4)?,
         created_at: at(text(row, 5)?)?,
         updated_at: at(text(row, 6)?)?,
@@ -222,6 +251,7 @@ pub(super) fn candidate_from_lite(
         ciphertext: text_opt(row, META_COUNT)?.map(str::to_owned),
         backend_ref: text_opt(row, META_COUNT + 1)?.map(str::to_owned),
         backend_version: text_opt(row, META_COUNT + 2)?.map(str::to_owned),
+        generator: generator_spec(text_opt(row, META_COUNT + 3)?)?,
     };
     Ok(Candidate { meta, material })
 }
@@ -230,7 +260,7 @@ impl TryFrom<CurrentRow> for (SecretMeta, StoredMaterial) {
     type Error = Error;
 
     fn try_from(r: CurrentRow) -> Result<Self> {
-        Ok((r.meta.try_into()?, r.material.into()))
+        Ok((r.meta.try_into()?, r.material.try_into()?))
     }
 }
 
@@ -259,7 +289,7 @@ impl TryFrom<VersionMaterialRow> for (SecretMeta, Version, StoredMaterial) {
     type Error = Error;
 
     fn try_from(r: VersionMaterialRow) -> Result<Self> {
-        Ok((r.meta.try_into()?, r.version, r.material.into()))
+        Ok((r.meta.try_into()?, r.version, r.material.try_into()?))
     }
 }
 

@@ -51,6 +51,14 @@ impl SqlStore {
                 Error::NotFound(format!("unknown {} {}", w.scope.level().as_str(), w.scope))
             })?;
             let now = &stamp(w.audit.at);
+            let generator = w.material.generator.as_ref().map(|g| g.kind().as_str());
+            let spec = w
+                .material
+                .generator
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| Error::storage(format!("cannot encode a generator spec: {e}")))?;
             // A write that expects the secret to be absent never updates one.
             let updated: Option<(i64, i64)> = if w.expected == Some(Expected::Absent) {
                 None
@@ -58,9 +66,10 @@ impl SqlStore {
                 sqlx::query_as(
                     "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
                         updated_by = $4, category = COALESCE($5, category), \
-                        delivery = COALESCE($7, delivery) \
+                        delivery = COALESCE($7, delivery), generator = $8 \
                      WHERE scope_id = $1 AND name = $2 \
                        AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
+                       AND (generator IS NULL) = (CAST($8 AS TEXT) IS NULL) \
                      RETURNING id, current_version",
                 )
                 .bind(sid)
@@ -70,20 +79,27 @@ impl SqlStore {
                 .bind(w.category.map(|c| c.as_str()))
                 .bind(w.expected.and_then(Expected::version))
                 .bind(w.delivery.map(|d| d.as_str()))
+                .bind(generator)
                 .fetch_optional(&mut *tx)
                 .await?
             };
             let (secret_id, version) = match updated {
                 Some(x) => x,
                 None => {
-                    let current: Option<i64> = sqlx::query_scalar(
-                        "SELECT current_version FROM secrets WHERE scope_id = $1 AND name = $2",
+                    let current: Option<(i64, Option<String>)> = sqlx::query_as(
+                        "SELECT current_version, generator FROM secrets \
+                         WHERE scope_id = $1 AND name = $2",
                     )
                     .bind(sid)
                     .bind(w.name.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
-                    if let Some(cur) = current {
+                    if let Some((_, stored)) = &current {
+                        if stored.is_some() != generator.is_some() {
+                            return Err(kind_conflict(&w.scope, &w.name, stored.is_some()).into());
+                        }
+                    }
+                    if let Some(cur) = current.map(|(v, _)| v) {
                         let expected = w.expected.unwrap_or(Expected::Version(cur));
                         return Err(conflict(&w.scope, &w.name, expected, Some(cur)).into());
                     }
@@ -98,8 +114,8 @@ impl SqlStore {
                     })?;
                     let inserted = sqlx::query_scalar(
                         "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
-                            created_at, updated_at, updated_by, delivery) \
-                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7) RETURNING id",
+                            created_at, updated_at, updated_by, delivery, generator) \
+                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7, $8) RETURNING id",
                     )
                     .bind(sid)
                     .bind(w.name.as_str())
@@ -108,6 +124,7 @@ impl SqlStore {
                     .bind(now)
                     .bind(&w.by)
                     .bind(w.delivery.unwrap_or_default().as_str())
+                    .bind(generator)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from);
@@ -121,8 +138,8 @@ impl SqlStore {
             };
             sqlx::query(
                 "INSERT INTO secret_versions (secret_id, version, ciphertext, backend_ref, \
-                    backend_version, rollback_of, created_at, created_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    backend_version, rollback_of, created_at, created_by, generator) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(secret_id)
             .bind(version)
@@ -132,6 +149,7 @@ impl SqlStore {
             .bind(w.rollback_of)
             .bind(now)
             .bind(&w.by)
+            .bind(spec)
             .execute(&mut *tx)
             .await?;
             insert_audit(&mut tx, &w.audit.clone().version(version)).await?;
@@ -388,5 +406,19 @@ impl SecretStore for SqlStore {
             Ok(())
         })
         .await
+    }
+}
+
+/// The conflict of a write that would turn a generator into a static secret or back:
+/// nothing is changed (delete the secret first).
+fn kind_conflict(scope: &ScopePath, name: &SecretName, is_generator: bool) -> Error {
+    if is_generator {
+        Error::Conflict(format!(
+            "{name} at {scope} is a generator: its credentials are minted per dispatch; redefine it with secretstore secret generator, or delete it first to store a value"
+        ))
+    } else {
+        Error::Conflict(format!(
+            "{name} at {scope} is a stored secret: delete it first to make it a generator"
+        ))
     }
 }

@@ -398,6 +398,7 @@ async fn deleted_and_destroyed_versions_and_missing_fields_are_not_found() {
         ciphertext: None,
         backend_ref: Some("no-such-mount/app#value".into()),
         backend_version: None,
+        generator: None,
     };
     assert_not_found(
         get(b.as_ref(), &nowhere, Fetch::Current).await,
@@ -461,6 +462,7 @@ async fn a_write_to_a_linked_secret_changes_only_its_field() {
         ciphertext: None,
         backend_ref: Some(format!("secret/secretstore/{sc}/DB_PASSWORD#value")),
         backend_version: None,
+        generator: None,
     };
     assert_not_found(
         get(b.as_ref(), &own, Fetch::Current).await,
@@ -557,6 +559,7 @@ async fn thirty_refs_are_fetched_in_order_with_a_bound() {
             ciphertext: None,
             backend_ref: Some(format!("secret/secretstore/{sc}/NOT_THERE#value")),
             backend_version: Some("1".into()),
+            generator: None,
         },
     );
     let refs: Vec<&StoredMaterial> = mats.iter().collect();
@@ -587,6 +590,7 @@ async fn a_closed_port_is_unavailable() {
         ciphertext: None,
         backend_ref: Some("secret/app#value".into()),
         backend_version: Some("1".into()),
+        generator: None,
     };
     match get(&b, &m, Fetch::Current).await {
         Err(BackendError::Unavailable(msg)) => assert!(msg.contains("cannot connect"), "{msg}"),
@@ -638,6 +642,7 @@ async fn a_server_that_does_not_answer_is_unavailable_within_the_timeout() {
         ciphertext: None,
         backend_ref: Some("secret/app#value".into()),
         backend_version: Some("1".into()),
+        generator: None,
     };
     let started = Instant::now();
     let got = b.fetch(&[&m, &m, &m], Fetch::Current).await;
@@ -668,6 +673,7 @@ async fn server_errors_are_unavailable() {
         ciphertext: None,
         backend_ref: Some("secret/app#value".into()),
         backend_version: Some("1".into()),
+        generator: None,
     };
     for (resp, says) in [
         (ERR_500, "HTTP 500"),
