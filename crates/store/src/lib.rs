@@ -1,5 +1,5 @@
-//! secretstore's persistence: the metadata store on SQLite or PostgreSQL, the local Fernet backend and
-//! the folder brief store. The domain (`secretstore-core`) defines the traits; this crate
+//! secretstore's persistence: the metadata store on SQLite or PostgreSQL, the local Fernet backend,
+//! the folder brief store and the PostgreSQL generator's provider. The domain (`secretstore-core`) defines the traits; this crate
 //! implements them.
 //!
 //! ```
@@ -15,10 +15,12 @@ pub mod briefs;
 pub mod crypto;
 pub mod files;
 pub mod local;
+pub mod minter;
 pub mod rekey;
 pub mod sql;
 
 pub use briefs::FolderBriefStore;
 pub use crypto::Keyring;
 pub use local::LocalBackend;
+pub use minter::PostgresMinter;
 pub use sql::{DatabaseError, Dialect, PoolSettings, SqlStore, redact_url};

@@ -1,7 +1,8 @@
 //! The store's integration tests, in one binary: the value backend and the database
 //! conformance suites (the database one on SQLite, and on PostgreSQL too with
 //! `SECRETSTORE_TEST_DB=postgres`), the Fernet spec's vectors, interoperability with
-//! Python's `cryptography`, the queries the pages cost, and one test per bug pinned.
+//! Python's `cryptography`, the queries the pages cost, the PostgreSQL generator's provider
+//! against a real server, and one test per bug pinned.
 
 #![allow(
     missing_docs,
@@ -17,5 +18,6 @@ mod conformance;
 mod fast_path;
 mod fernet_vectors;
 mod migrations;
+mod minter;
 mod python_interop;
 mod regression;
