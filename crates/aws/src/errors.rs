@@ -164,6 +164,11 @@ const STS_REFUSED_CODES: &[&str] = &[
     "ValidationError",
 ];
 
+/// True for an STS code that refuses the request for good.
+fn sts_refused(code: &str) -> bool {
+    STS_REFUSED_CODES.contains(&code) || classify_code(code, "") == Some(Class::Refused)
+}
+
 /// A backend error for a failed STS call: `op` on `target` (a role ARN). STS's messages
 /// name the role and the session, never a key or token.
 pub(crate) fn sts_error<E>(op: &str, target: &str, err: &SdkError<E, HttpResponse>) -> BackendError
@@ -172,9 +177,7 @@ where
 {
     let (class, reason) = describe(err);
     let class = match err {
-        SdkError::ServiceError(_) if err.code().is_some_and(|c| STS_REFUSED_CODES.contains(&c)) => {
-            Class::Refused
-        }
+        SdkError::ServiceError(_) if err.code().is_some_and(sts_refused) => Class::Refused,
         _ => class,
     };
     class.error(format!("AWS STS {op} {target}: {reason}"))
@@ -216,6 +219,24 @@ mod tests {
             "ServiceUnavailable",
         ] {
             assert_eq!(classify_code(c, ""), None, "{c}");
+        }
+    }
+
+    #[test]
+    fn sts_refuses_a_bad_policy_or_duration_and_keeps_throttling_unavailable() {
+        for c in [
+            "AccessDenied",
+            "InvalidClientTokenId",
+            "ExpiredToken",
+            "MalformedPolicyDocument",
+            "PackedPolicyTooLarge",
+            "RegionDisabledException",
+            "ValidationError",
+        ] {
+            assert!(sts_refused(c), "{c}");
+        }
+        for c in ["Throttling", "InternalFailure", "ServiceUnavailable", ""] {
+            assert!(!sts_refused(c), "{c}");
         }
     }
 }
