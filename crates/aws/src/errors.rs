@@ -150,6 +150,39 @@ where
     class.error(format!("AWS Secrets Manager {op} {target}: {reason}"))
 }
 
+/// STS codes that mean "this role, session policy or request will not be granted", beyond
+/// [`REFUSED_CODES`]: asking again changes nothing (a role that does not exist, or may not
+/// be assumed, answers `AccessDenied`).
+const STS_REFUSED_CODES: &[&str] = &[
+    // The session policy is not a valid IAM policy.
+    "MalformedPolicyDocument",
+    // The session policy and tags, packed, are over AWS's limit.
+    "PackedPolicyTooLarge",
+    // STS is not activated in the region of the endpoint.
+    "RegionDisabledException",
+    // A parameter AWS rejects, such as a duration over the role's MaxSessionDuration.
+    "ValidationError",
+];
+
+/// True for an STS code that refuses the request for good.
+fn sts_refused(code: &str) -> bool {
+    STS_REFUSED_CODES.contains(&code) || classify_code(code, "") == Some(Class::Refused)
+}
+
+/// A backend error for a failed STS call: `op` on `target` (a role ARN). STS's messages
+/// name the role and the session, never a key or token.
+pub(crate) fn sts_error<E>(op: &str, target: &str, err: &SdkError<E, HttpResponse>) -> BackendError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let (class, reason) = describe(err);
+    let class = match err {
+        SdkError::ServiceError(_) if err.code().is_some_and(sts_refused) => Class::Refused,
+        _ => class,
+    };
+    class.error(format!("AWS STS {op} {target}: {reason}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +219,24 @@ mod tests {
             "ServiceUnavailable",
         ] {
             assert_eq!(classify_code(c, ""), None, "{c}");
+        }
+    }
+
+    #[test]
+    fn sts_refuses_a_bad_policy_or_duration_and_keeps_throttling_unavailable() {
+        for c in [
+            "AccessDenied",
+            "InvalidClientTokenId",
+            "ExpiredToken",
+            "MalformedPolicyDocument",
+            "PackedPolicyTooLarge",
+            "RegionDisabledException",
+            "ValidationError",
+        ] {
+            assert!(sts_refused(c), "{c}");
+        }
+        for c in ["Throttling", "InternalFailure", "ServiceUnavailable", ""] {
+            assert!(!sts_refused(c), "{c}");
         }
     }
 }

@@ -1,5 +1,6 @@
-//! secretstore on AWS: the Secrets Manager value backend ([`AwsSmBackend`]) and the S3
-//! brief store ([`S3BriefStore`]).
+//! secretstore on AWS: the Secrets Manager value backend ([`AwsSmBackend`]), the S3
+//! brief store ([`S3BriefStore`]) and the STS provider of per-task credentials
+//! ([`StsMinter`]).
 //!
 //! Values written with `SECRET_BACKEND=aws_sm` live in AWS Secrets Manager under
 //! `AWS_SM_PREFIX` + scope path + `/` + NAME (`secretstore/acme/platform/DB_URL`); the
@@ -8,6 +9,10 @@
 //! time (the SDK's standard retries included, [`AwsSettings::timeout`]); past the bound it
 //! fails as [`BackendError::Unavailable`](secretstore_core::BackendError::Unavailable),
 //! never as "not found".
+//!
+//! An aws_sts generator's credentials are minted by [`StsMinter`]: one `AssumeRole`
+//! session per lease, named `ss-<brief id>`, on the same SDK configuration and within the
+//! same bound.
 //!
 //! The HTTPS client is rustls on *ring*, built here and handed to the SDK, so the build
 //! pulls neither aws-lc nor OpenSSL. Credentials come from the SDK's standard chain
@@ -44,9 +49,11 @@ mod errors;
 mod link_ref;
 mod s3;
 mod sm;
+mod sts;
 
 pub use s3::{S3BriefStore, Sse};
 pub use sm::AwsSmBackend;
+pub use sts::{BRIEF_TAG, PROJECT_TAG, STS_MAX_DURATION_SECS, StsMinter};
 
 /// Static credentials, for tests and for embedding (`Credentials::new(key, secret, None,
 /// None, "name")`); the command line uses the SDK's standard credential chain.

@@ -1,5 +1,5 @@
-//! The integration tests of the AWS backends, as one test binary: Secrets Manager and the
-//! S3 brief store against real moto servers.
+//! The integration tests of the AWS backends, as one test binary: Secrets Manager, the S3
+//! brief store and the STS minter against real moto servers.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,3 +11,4 @@ mod common;
 mod regression;
 mod s3_briefs;
 mod secrets_manager;
+mod sts;
