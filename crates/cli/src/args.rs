@@ -107,6 +107,11 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: BriefCmd,
     },
+    /// Per-task credentials: what generators minted, and revoking it.
+    Lease {
+        #[command(subcommand)]
+        cmd: LeaseCmd,
+    },
     /// Callback tokens.
     Callback {
         #[command(subcommand)]
@@ -394,6 +399,54 @@ pub(crate) enum SecretCmd {
         #[arg(long, value_name = "env|file")]
         delivery: Option<String>,
     },
+    /// Define (or redefine, as a new version) a generator: a secret whose value is minted
+    /// for each dispatch and revoked when the task ends. --postgres ADMIN_REF: a
+    /// PostgreSQL role per dispatch (ADMIN_REF names the secret holding the admin
+    /// connection URL, resolved from this scope's chain); --aws-role-arn: an AWS STS
+    /// session per dispatch (sets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    /// AWS_SESSION_TOKEN).
+    Generator {
+        #[command(flatten)]
+        at: At,
+        /// agent (the only category of a generator; the default).
+        #[arg(long)]
+        category: Option<String>,
+        /// The secret holding the admin connection URL of the PostgreSQL server.
+        #[arg(
+            long,
+            value_name = "ADMIN_REF",
+            required_unless_present = "aws_role_arn",
+            conflicts_with = "aws_role_arn"
+        )]
+        postgres: Option<String>,
+        /// A statement run after the role is created ({{name}}: the role, quoted).
+        #[arg(long = "grant", value_name = "SQL", requires = "postgres")]
+        grants: Vec<String>,
+        /// Replaces the default CREATE ROLE {{name}} WITH LOGIN PASSWORD {{password}}
+        /// VALID UNTIL {{expiration}} (repeatable).
+        #[arg(long = "creation-statement", value_name = "SQL", requires = "postgres")]
+        creation: Vec<String>,
+        /// Replaces the default revocation (no login, sessions terminated, what it owns
+        /// reassigned, the role dropped) (repeatable).
+        #[arg(long = "revocation-statement", value_name = "SQL", requires = "postgres")]
+        revocation: Vec<String>,
+        /// The IAM role to assume for each dispatch.
+        #[arg(long, value_name = "ARN")]
+        aws_role_arn: Option<String>,
+        /// A JSON file with a session policy that narrows the role.
+        #[arg(long, value_name = "FILE", requires = "aws_role_arn")]
+        session_policy: Option<PathBuf>,
+        /// The longest a credential lives (never longer than its task): 1m to 12h;
+        /// default 1h for postgres, 15m for aws_sts.
+        #[arg(long, value_name = "D")]
+        ttl: Option<String>,
+        /// env (the URL as NAME) or file (its path in NAME_FILE): postgres only.
+        #[arg(long, value_name = "env|file")]
+        delivery: Option<String>,
+        /// Refuse the write unless the current version is N (0: must not exist).
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+    },
     /// Import every variable of a dotenv file, all or nothing.
     Import {
         dotenv_file: PathBuf,
@@ -405,6 +458,31 @@ pub(crate) enum SecretCmd {
         /// (env for a new one).
         #[arg(long, value_name = "env|file")]
         delivery: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LeaseCmd {
+    /// The leases of projects where you may dispatch, newest first.
+    List {
+        /// Only leases of this project (or of every project under this scope).
+        #[arg(long, value_name = "PATH")]
+        project: Option<String>,
+        /// Only the leases of this brief.
+        #[arg(long, value_name = "BRIEF_ID")]
+        brief: Option<String>,
+        /// Only leases not yet revoked.
+        #[arg(long)]
+        open: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one lease, or every lease of a brief, now.
+    Revoke {
+        #[arg(required_unless_present = "brief", conflicts_with = "brief")]
+        lease_id: Option<String>,
+        #[arg(long, value_name = "BRIEF_ID")]
+        brief: Option<String>,
     },
 }
 

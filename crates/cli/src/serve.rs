@@ -137,8 +137,10 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         .with_request_timeout(net.wire.request_timeout)
         .with_in_flight_limit(net.wire.max_connections.saturating_mul(2));
     let sweeper = tokio::spawn(sweep_boot_tokens(state.clone()));
+    let lease_sweeper = tokio::spawn(sweep_leases(state.clone()));
     run(listener, app(state), tls, hangup, net.wire).await;
     sweeper.abort();
+    lease_sweeper.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -161,6 +163,29 @@ async fn sweep_boot_tokens(state: AppState) {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot delete the sealed env of expired boot tokens")
             }
+        }
+    }
+}
+
+/// Revokes, every [`secretstore_core::LEASE_SWEEP_SECS`] seconds, the leases of per-task
+/// credentials past their expiry, of briefs that ended, and whose revocation failed
+/// before; with several servers on one database each lease is claimed by exactly one.
+async fn sweep_leases(state: AppState) {
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(secretstore_core::LEASE_SWEEP_SECS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.svc.sweep_leases().await {
+            Ok(ended) => {
+                if !ended.revoked.is_empty() {
+                    tracing::info!(count = ended.revoked.len(), "revoked leases");
+                }
+                for (id, error) in &ended.failed {
+                    tracing::warn!(lease = %id, error = %error, "cannot revoke a lease; retrying");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot sweep the leases"),
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use crate::config::{BriefStoreUrl, Config, SseSetting};
 use crate::error::{CliError, Result};
-use secretstore_core::{BackendKind, Backends, BriefStore, Service, ServiceConfig};
+use secretstore_core::{
+    BackendKind, Backends, BriefStore, GeneratorKind, Service, ServiceConfig,
+};
 use secretstore_store::{FolderBriefStore, LocalBackend, SqlStore};
 use std::sync::Arc;
 
@@ -47,7 +49,9 @@ pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
     );
     pool.acquire_timeout = std::time::Duration::from_secs(cfg.db_acquire_timeout_secs as u64);
     let store = SqlStore::open_with(&cfg.database_url, &pool).await?;
-    let mut backends = Backends::new();
+    // The postgres generator's provider needs no settings: its admin URL is a secret.
+    let mut backends =
+        Backends::new().with_minter(Arc::new(secretstore_store::PostgresMinter::new()));
     match &cfg.keys {
         Some(keys) => {
             store.check_key(keys).await?;
@@ -92,11 +96,17 @@ async fn with_aws(
     mut backends: Backends,
 ) -> Result<(Backends, Option<Arc<dyn BriefStore>>)> {
     let Some(aws) = &cfg.aws else {
-        let backends = backends.without(
-            BackendKind::AwsSm,
-            "AWS is not configured",
-            "set AWS_REGION (and AWS credentials, as the AWS SDK reads them)",
-        );
+        let backends = backends
+            .without(
+                BackendKind::AwsSm,
+                "AWS is not configured",
+                "set AWS_REGION (and AWS credentials, as the AWS SDK reads them)",
+            )
+            .without_minter(
+                GeneratorKind::AwsSts,
+                "AWS is not configured",
+                "set AWS_REGION (and AWS credentials, as the AWS SDK reads them)",
+            );
         return Ok((backends, None));
     };
     let settings = secretstore_aws::AwsSettings {
@@ -113,6 +123,23 @@ async fn with_aws(
         }
         Err(e) => Err(CliError::config(e.to_string(), "set AWS_REGION")),
     };
+    // The aws_sts generator's provider, on the same SDK configuration.
+    match &sdk {
+        Ok(c) => match secretstore_aws::StsMinter::from_sdk_config(c, &settings) {
+            Ok(m) => backends = backends.with_minter(Arc::new(m)),
+            Err(e) => {
+                backends = backends.without_minter(
+                    GeneratorKind::AwsSts,
+                    e.to_string(),
+                    "set AWS_REGION",
+                )
+            }
+        },
+        Err(e) => {
+            backends =
+                backends.without_minter(GeneratorKind::AwsSts, e.to_string(), "set AWS_REGION")
+        }
+    }
     match sm {
         Ok(b) => backends = backends.with(Arc::new(b)),
         // Needed for new secrets: refuse to start without it.

@@ -67,6 +67,7 @@ pub use sealed::SealedEnv;
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
     AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES,
-    MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service, ServiceConfig,
+    LEASE_SWEEP_SECS, LeasesEnded, MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service,
+    ServiceConfig,
 };
 pub use value::SecretValue;

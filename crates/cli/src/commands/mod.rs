@@ -3,6 +3,7 @@
 //! module.
 
 mod account;
+mod lease;
 mod admin;
 mod scope;
 mod secret;
@@ -131,6 +132,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Brief {
             cmd: BriefCmd::Revoke { brief_id },
         } => task::revoke_brief(&svc, &who, &brief_id).await,
+        Cmd::Lease { cmd } => lease::run(&svc, cmd, &who).await,
         Cmd::Callback {
             cmd: CallbackCmd::Verify { brief_id },
         } => task::verify_callback(&svc, &brief_id).await,

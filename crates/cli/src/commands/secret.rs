@@ -11,6 +11,7 @@ use secretstore_core::{
     BackendKind, Category, Delivery, Expected, ImportEntry, Principal, SecretAttrs, SecretValue,
     timestamp,
 };
+use secretstore_core::generator::{self, AwsStsSpec, GeneratorSpec, PostgresSpec};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,6 +72,77 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 )
                 .await?;
             outln!("{} at {}: version {v}", at.name, at.scope)?;
+        }
+        SecretCmd::Generator {
+            at,
+            category: cat,
+            postgres,
+            grants,
+            creation,
+            revocation,
+            aws_role_arn,
+            session_policy,
+            ttl,
+            delivery: deliv,
+            expect_version,
+        } => {
+            let cat = category(cat.as_deref())?;
+            let deliv = delivery(deliv.as_deref())?;
+            let ttl = ttl
+                .map(|t| {
+                    timestamp::parse_duration(&t)
+                        .and_then(|s| u64::try_from(s).ok())
+                        .ok_or_else(|| {
+                            CliError::from(secretstore_core::Error::Invalid(format!(
+                                "--ttl {t}: expected a duration such as 90s, 15m, 1h or 12h"
+                            )))
+                        })
+                })
+                .transpose()?;
+            let spec = match (postgres, aws_role_arn) {
+                (Some(admin_ref), _) => GeneratorSpec::Postgres(PostgresSpec {
+                    admin_ref,
+                    grants,
+                    creation,
+                    revocation,
+                    ttl_secs: ttl.unwrap_or(generator::DEFAULT_POSTGRES_TTL_SECS),
+                }),
+                (None, Some(role_arn)) => {
+                    let session_policy = session_policy
+                        .map(|f| {
+                            std::fs::read_to_string(&f).map_err(|e| {
+                                CliError::from(secretstore_core::Error::Invalid(format!(
+                                    "--session-policy {}: {e}",
+                                    f.display()
+                                )))
+                            })
+                        })
+                        .transpose()?;
+                    GeneratorSpec::AwsSts(AwsStsSpec {
+                        role_arn,
+                        session_policy,
+                        ttl_secs: ttl.unwrap_or(generator::DEFAULT_STS_TTL_SECS),
+                    })
+                }
+                (None, None) => {
+                    return Err(CliError::Usage(
+                        "secret generator needs --postgres ADMIN_REF or --aws-role-arn ARN",
+                    ));
+                }
+            };
+            let kind = spec.kind();
+            let v = svc
+                .define_generator(
+                    who,
+                    &at.scope,
+                    &at.name,
+                    spec,
+                    cat,
+                    deliv,
+                    expected(expect_version),
+                )
+                .await?;
+            outln!("{} at {}: {kind} generator, version {v}", at.name, at.scope)?;
         }
         SecretCmd::Get { at, version } => {
             let (value, _) = svc.reveal(who, &at.scope, &at.name, version).await?;
@@ -139,7 +211,10 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                         vec![
                             m.name.clone(),
                             m.category.to_string(),
-                            m.backend.to_string(),
+                            match m.generator {
+                                Some(g) => format!("{g} generator"),
+                                None => m.backend.to_string(),
+                            },
                             m.delivery.to_string(),
                             m.version.to_string(),
                             timestamp::format(m.updated_at),

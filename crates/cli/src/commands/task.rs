@@ -177,14 +177,35 @@ pub(super) async fn run_command(
     };
     let d = svc.dispatch(who, task).await?;
     let id = d.brief.brief_id.to_string();
+    let leased = d.brief.secrets.iter().any(|s| s.lease_id.is_some());
     let child_env = ChildEnv {
         env: d.env,
         files: d.files,
     };
     match exec(program, args, child_env, opts).await {
-        Ok(code) => Ok(code),
+        Ok(code) => {
+            // The command is over: so is every credential minted for it (a callback from
+            // the command revoked them already; a revocation that fails now is left to
+            // the sweeper of serve, and the credential's own expiry).
+            if leased {
+                match svc.revoke_brief_leases(who, &id).await {
+                    Ok(ended) => {
+                        for (lease, error) in ended.failed {
+                            eprintln!(
+                                "warning: cannot revoke lease {lease} of brief {id}: {error}; run `secretstore lease revoke {lease}`"
+                            );
+                        }
+                    }
+                    Err(e) => eprintln!(
+                        "warning: cannot revoke the leases of brief {id}: {e}; run `secretstore lease revoke --brief {id}`"
+                    ),
+                }
+            }
+            Ok(code)
+        }
         Err(source) if source.not_started() => {
-            // Nothing will ever use this brief's callback token: revoke it at once.
+            // Nothing will ever use this brief's callback token (or what was minted for
+            // it): revoke it at once.
             let revoked = match svc.revoke_brief(who, &id).await {
                 Ok(_) => format!("the callback token of brief {id} was revoked"),
                 Err(r) => format!(

@@ -19,6 +19,7 @@ mod cluster;
 mod common;
 mod faults;
 mod files;
+mod generators;
 mod leaks;
 mod probes;
 mod regression;
