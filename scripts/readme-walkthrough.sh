@@ -14,6 +14,9 @@
 #     behaviour is tested against moto and OpenBao in crates/cli/tests/it/backends.rs);
 #   - several servers on PostgreSQL: a PostgreSQL cluster, sudo and fixed ports (tested in
 #     crates/cli/tests/it/cluster.rs);
+#   - per-task AWS STS sessions: a real AWS account (tested against moto in
+#     crates/cli/tests/it/generators.rs); the PostgreSQL one runs, on the test command's
+#     server (PG_ADMIN);
 #   - TLS: a second server on a fixed port with a certificate of its own (tested in
 #     crates/cli/tests/it/serve.rs).
 # A block marked `<!-- walkthrough: http-errors-expected -->` shows refusals on purpose
@@ -101,6 +104,8 @@ fi
 # A clean environment: none of secretstore's settings (or the test services') leak in.
 (
   cd "$work/demo"
+  # The per-task credentials block needs a PostgreSQL admin URL: the test command's server.
+  if [ -n "${SECRETSTORE_TEST_PG_URL:-}" ]; then export PG_ADMIN=$SECRETSTORE_TEST_PG_URL; fi
   for v in $(compgen -e); do
     case $v in
       FERNET_* | DATABASE_* | VAULT_* | AWS_* | BRIEF_* | SECRETSTORE_* | SECRET_BACKEND | RUST_LOG) unset "$v" ;;
