@@ -2,10 +2,10 @@
 //! session ARN, the brief, the secret and the expiry, never a credential — and their
 //! claims, so that of several servers exactly one revokes each lease.
 
-use super::SqlStore;
 use super::bind::Sql;
 use super::rows::{at, at_opt, scope, stamp};
 use super::tx::insert_audit;
+use super::{Dialect, SqlStore};
 use secretstore_core::generator::{GeneratorKind, Lease, LeaseId, RevokeReason};
 use secretstore_core::timestamp::OffsetDateTime;
 use secretstore_core::{AuditEntry, BriefId, Error, LeaseFilter, LeaseStore, LeasesOf, Result};
@@ -68,9 +68,14 @@ fn leases(rows: Vec<LeaseRow>) -> Result<Vec<Lease>> {
     rows.into_iter().map(Lease::try_from).collect()
 }
 
-/// The condition that a lease may be claimed at `$now`: not revoked, and not held by a
-/// claim that has not lapsed.
-const CLAIMABLE: &str = "revoked_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ";
+/// The condition that a lease (of `leases` named `table`) may be claimed at the time
+/// bound next: not revoked, and not held by a claim that has not lapsed. Qualified: the
+/// sweeper's subquery joins `briefs`, which has a `revoked_at` too.
+fn claimable(table: &str) -> String {
+    format!(
+        "{table}.revoked_at IS NULL AND ({table}.claimed_until IS NULL OR {table}.claimed_until <= "
+    )
+}
 
 impl LeaseStore for SqlStore {
     async fn open_leases(&self, leases: &[Lease]) -> Result<()> {
@@ -125,12 +130,17 @@ impl LeaseStore for SqlStore {
         audit: AuditEntry,
     ) -> Result<()> {
         self.write_tx(Some(&audit), async |tx| {
-            sqlx::query("UPDATE leases SET principal = $2, expires_at = $3 WHERE id = $1")
-                .bind(id.as_str())
-                .bind(principal)
-                .bind(stamp(expires_at))
-                .execute(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("UPDATE leases SET principal = $2, expires_at = $3 WHERE id = $1")
+                    .bind(id.as_str())
+                    .bind(principal)
+                    .bind(stamp(expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+            // Not audited: no mint of no lease is recorded.
+            if done.rows_affected() == 0 {
+                return Err(Error::NotFound(format!("no lease {id}")).into());
+            }
             Ok(())
         })
         .await
@@ -190,48 +200,72 @@ impl LeaseStore for SqlStore {
         limit: i64,
     ) -> Result<Vec<Lease>> {
         let now = stamp(now);
-        // One statement: of concurrent claims, one updates each row (SQLite: the write
-        // lock; PostgreSQL: the row lock, after which the condition is evaluated again and
-        // the claim just made fails it), the others skip it.
-        let mut claim = Sql::new("UPDATE leases SET claimed_by = ");
+        // One statement: of concurrent claims, one updates each row, the others skip it.
+        // The leases are picked first, at most `limit` of them, for every kind of claim:
+        // a claim never takes a lease it does not return (no one would revoke it until
+        // the claim lapsed). SQLite: the write lock orders the claims. PostgreSQL: the
+        // pick locks its rows and skips those another claim holds (sweepers at once take
+        // disjoint leases and never wait for, nor deadlock on, each other), and is
+        // evaluated once (MATERIALIZED: a subquery that locks may be run again by the
+        // plan, and take more than `limit`); the update checks the condition again.
+        let postgres = self.dialect == Dialect::Postgres;
+        let mut claim = Sql::new(if postgres {
+            "WITH picked AS MATERIALIZED (SELECT l.id FROM leases l"
+        } else {
+            "WITH picked AS (SELECT l.id FROM leases l"
+        });
+        if matches!(of, LeasesOf::Due) {
+            claim.push(" LEFT JOIN briefs b ON b.id = l.brief_id");
+        }
         claim
-            .bind(holder.to_owned())
-            .push(", claimed_until = ")
-            .bind(stamp(until));
+            .push(" WHERE ")
+            .push(&claimable("l"))
+            .bind(now.clone())
+            .push(")");
         match of {
             LeasesOf::Due => {
                 claim
-                    .push(", revoke_reason = COALESCE(revoke_reason, CASE WHEN expires_at <= ")
-                    .bind(now.clone())
-                    .push(" THEN 'expired' ELSE 'brief_ended' END)")
-                    .push(" WHERE id IN (SELECT l.id FROM leases l LEFT JOIN briefs b ON b.id = l.brief_id WHERE l.")
-                    .push(CLAIMABLE)
-                    .bind(now.clone())
-                    .push(") AND (l.expires_at <= ")
+                    .push(" AND (l.expires_at <= ")
                     .bind(now.clone())
                     // A brief not recorded yet (its dispatch is minting) has no row: its
                     // leases are never swept before their expiry.
-                    .push(" OR l.revoke_reason IS NOT NULL OR b.status <> 'running')")
-                    .push(" ORDER BY l.expires_at LIMIT ")
-                    .bind(limit)
-                    .push(")");
+                    .push(" OR l.revoke_reason IS NOT NULL OR b.status <> 'running')");
             }
             LeasesOf::Brief(b) => {
-                claim
-                    .push(", revoke_reason = COALESCE(revoke_reason, ")
-                    .bind(reason.as_str())
-                    .push(") WHERE brief_id = ")
-                    .bind(b.to_string());
+                claim.push(" AND l.brief_id = ").bind(b.to_string());
             }
             LeasesOf::Lease(id) => {
-                claim
-                    .push(", revoke_reason = COALESCE(revoke_reason, ")
-                    .bind(reason.as_str())
-                    .push(") WHERE id = ")
-                    .bind(id.to_string());
+                claim.push(" AND l.id = ").bind(id.to_string());
             }
         }
-        claim.push(" AND ").push(CLAIMABLE).bind(now).push(")");
+        claim
+            .push(" ORDER BY l.expires_at, l.id LIMIT ")
+            .bind(limit);
+        if postgres {
+            claim.push(" FOR UPDATE OF l SKIP LOCKED");
+        }
+        claim
+            .push(") UPDATE leases SET claimed_by = ")
+            .bind(holder.to_owned())
+            .push(", claimed_until = ")
+            .bind(stamp(until))
+            .push(", revoke_reason = COALESCE(revoke_reason, ");
+        match of {
+            LeasesOf::Due => {
+                claim
+                    .push("CASE WHEN expires_at <= ")
+                    .bind(now.clone())
+                    .push(" THEN 'expired' ELSE 'brief_ended' END)");
+            }
+            LeasesOf::Brief(_) | LeasesOf::Lease(_) => {
+                claim.bind(reason.as_str()).push(")");
+            }
+        }
+        claim
+            .push(" WHERE id IN (SELECT id FROM picked) AND ")
+            .push(&claimable("leases"))
+            .bind(now)
+            .push(")");
         claim.push(" RETURNING ").push(LEASE_COLUMNS);
         let rows: Vec<LeaseRow> = self
             .write_tx(None, async |tx| {
@@ -239,9 +273,7 @@ impl LeaseStore for SqlStore {
                 Ok(rows)
             })
             .await?;
-        let mut out = leases(rows)?;
-        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(out)
+        leases(rows)
     }
 
     async fn lease_revoked(&self, id: &LeaseId, holder: &str, audit: AuditEntry) -> Result<bool> {

@@ -68,9 +68,11 @@ pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.b
 /// How many columns [`META_COLUMNS`] names.
 const META_COUNT: usize = 10;
 
-/// The columns of [`MaterialRow`], over `secret_versions v`.
+/// The columns of [`MaterialRow`], over `secret_versions v`. The spec is named `spec`:
+/// `generator` is the secret's own column in [`META_COLUMNS`], and sqlx reads the rows
+/// of both lists together by name.
 pub(super) const MATERIAL_COLUMNS: &str =
-    "v.ciphertext, v.backend_ref, v.backend_version, v.generator";
+    "v.ciphertext, v.backend_ref, v.backend_version, v.generator AS spec";
 
 /// A secret's stored generator kind; an unknown word is a corrupt row.
 fn generator_kind(s: Option<&str>) -> Result<Option<GeneratorKind>> {
@@ -149,7 +151,7 @@ pub(super) struct MaterialRow {
     ciphertext: Option<String>,
     backend_ref: Option<String>,
     backend_version: Option<String>,
-    generator: Option<String>,
+    spec: Option<String>,
 }
 
 impl TryFrom<MaterialRow> for StoredMaterial {
@@ -157,7 +159,7 @@ impl TryFrom<MaterialRow> for StoredMaterial {
 
     fn try_from(r: MaterialRow) -> Result<Self> {
         Ok(StoredMaterial {
-            generator: generator_spec(r.generator.as_deref())?,
+            generator: generator_spec(r.spec.as_deref())?,
             ciphertext: r.ciphertext,
             backend_ref: r.backend_ref,
             backend_version: r.backend_version,
@@ -172,7 +174,7 @@ impl MaterialRow {
             ciphertext: row.get(first)?,
             backend_ref: row.get(first + 1)?,
             backend_version: row.get(first + 2)?,
-            generator: row.get(first + 3)?,
+            spec: row.get(first + 3)?,
         })
     }
 }
@@ -677,6 +679,25 @@ mod tests {
     #[test]
     fn the_column_counts_follow_the_column_lists() {
         assert_eq!(META_COLUMNS.split(',').count(), META_COUNT);
-        assert_eq!(MATERIAL_COLUMNS.split(',').count(), 3);
+        assert_eq!(MATERIAL_COLUMNS.split(',').count(), 4);
+    }
+
+    /// sqlx reads a row of `{META_COLUMNS}, {MATERIAL_COLUMNS}` by name: no two columns
+    /// may share one (a secret's `generator` kind and its version's spec did).
+    #[test]
+    fn the_column_lists_name_each_column_once() {
+        let mut names: Vec<&str> = META_COLUMNS
+            .split(',')
+            .chain(MATERIAL_COLUMNS.split(','))
+            .map(|c| {
+                let c = c.trim();
+                let c = c.rsplit_once(" AS ").map_or(c, |(_, alias)| alias);
+                c.rsplit_once('.').map_or(c, |(_, name)| name)
+            })
+            .collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "{names:?}");
     }
 }

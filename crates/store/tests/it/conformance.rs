@@ -27,7 +27,7 @@ mod database {
         BackendKind, Category, Error, Expected, NewVersion, PageFrom, Role, ScopePath, ScopeStore,
         SecretName, SecretStore, StoredMaterial, timestamp,
     };
-    use secretstore_store::SqlStore;
+    use secretstore_store::{Keyring, SqlStore};
 
     fn write(s: &str, name: &str, expected: Option<Expected>, token: &str) -> NewVersion {
         let sc = scope(s);
@@ -980,6 +980,844 @@ mod database {
                 Err(Error::NotFound(_))
             ));
             assert!(!store.sealed_only(&nowhere).await.unwrap());
+        }
+    }
+
+    // Per-task credentials (#16): the leases of what a dispatch minted, their claims
+    // (of several servers exactly one revokes each lease), and generators stored as
+    // secret versions.
+
+    /// `n` seconds into 2030 (see [`crate::common::at`]).
+    fn t(n: u32) -> timestamp::OffsetDateTime {
+        timestamp::parse(&crate::common::at(n)).unwrap()
+    }
+
+    /// A lease about to be minted: of `brief` in `project`, of the generator `secret`
+    /// (scope, name), created at `created` and ending at `expires` (seconds into 2030).
+    fn new_lease(
+        brief: &secretstore_core::BriefId,
+        project: &str,
+        secret: (&str, &str),
+        created: u32,
+        expires: u32,
+    ) -> secretstore_core::Lease {
+        use secretstore_core::{GeneratorKind, Lease, LeaseId};
+        Lease {
+            id: LeaseId::generate(),
+            brief_id: brief.clone(),
+            project: scope(project),
+            scope: scope(secret.0),
+            name: secret.1.into(),
+            version: 1,
+            provider: GeneratorKind::Postgres,
+            principal: secretstore_core::generator::role_name(),
+            admin_scope: Some(scope("acme")),
+            created_at: t(created),
+            expires_at: t(expires),
+            revoked_at: None,
+            revoke_reason: None,
+            last_error: None,
+        }
+    }
+
+    /// The ids of `leases`, sorted.
+    fn lease_ids(leases: &[secretstore_core::Lease]) -> Vec<String> {
+        let mut ids: Vec<String> = leases.iter().map(|l| l.id.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The audit records of `action` whose target is `target`.
+    async fn audited(store: &SqlStore, action: &str, target: &str) -> usize {
+        let log = store.audit_log(None, &first(10_000)).await.unwrap();
+        log.records
+            .iter()
+            .filter(|r| r.action == action && r.target.as_deref() == Some(target))
+            .count()
+    }
+
+    /// The attempts counted on a lease (not part of [`secretstore_core::Lease`]).
+    async fn attempts(store: &SqlStore, id: &secretstore_core::LeaseId) -> i64 {
+        sqlx::query_scalar("SELECT attempts FROM leases WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Opened leases read back as opened, one by one and in lists: at or under the
+    /// projects asked for (`_` taken literally, not a project whose path starts the
+    /// same), of one brief, of one generator, only the open ones; newest first; limited.
+    #[tokio::test(flavor = "current_thread")]
+    async fn opened_leases_are_listed_newest_first_by_project_brief_secret_and_openness() {
+        use secretstore_core::{BriefId, LeaseFilter, LeaseId, LeaseStore, RevokeReason};
+        for db in databases() {
+            let store = db.open().await;
+            let (b1, b2, b3) = (
+                BriefId::generate(),
+                BriefId::generate(),
+                BriefId::generate(),
+            );
+            let pg = ("acme/pay", "PG_RO");
+            let other = ("acme", "PG_RW");
+            let all = vec![
+                new_lease(&b1, "acme/pay/prod/bot", pg, 1, 3600),
+                new_lease(&b1, "acme/pay/prod/bot", other, 2, 3600),
+                new_lease(&b2, "acme/pay", pg, 3, 3600),
+                new_lease(&b2, "acme_x/pay", pg, 4, 3600),
+                new_lease(&b3, "acmex/pay", other, 5, 3600),
+                new_lease(&b3, "acme/payx", pg, 6, 3600),
+            ];
+            store.open_leases(&[]).await.unwrap();
+            store.open_leases(&all[..3]).await.unwrap();
+            store.open_leases(&all[3..]).await.unwrap();
+            // A batch with an id already recorded is refused whole.
+            let again = vec![new_lease(&b3, "acme/pay", pg, 7, 3600), all[0].clone()];
+            assert!(store.open_leases(&again).await.is_err(), "{}", db.kind);
+            assert!(matches!(
+                store.lease(&again[0].id).await,
+                Err(Error::NotFound(_))
+            ));
+            for l in &all {
+                assert_eq!(&store.lease(&l.id).await.unwrap(), l, "{}", db.kind);
+            }
+            assert!(matches!(
+                store.lease(&LeaseId::generate()).await,
+                Err(Error::NotFound(_))
+            ));
+            let list = async |filter: LeaseFilter<'_>, limit: i64| -> Vec<String> {
+                store
+                    .leases(filter, limit)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.id.to_string())
+                    .collect()
+            };
+            let want = |idx: &[usize]| -> Vec<String> {
+                idx.iter().map(|&i| all[i].id.to_string()).collect()
+            };
+            assert_eq!(
+                list(LeaseFilter::default(), 100).await,
+                want(&[5, 4, 3, 2, 1, 0]),
+                "{}: newest first",
+                db.kind
+            );
+            assert_eq!(list(LeaseFilter::default(), 2).await, want(&[5, 4]));
+            let roots = [scope("acme/pay")];
+            let under = LeaseFilter {
+                projects: Some(&roots),
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(under, 100).await, want(&[2, 1, 0]), "{}", db.kind);
+            let roots = [scope("acme_x"), scope("acme/pay/prod/bot")];
+            let two = LeaseFilter {
+                projects: Some(&roots),
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(two, 100).await, want(&[3, 1, 0]), "{}", db.kind);
+            let nowhere = LeaseFilter {
+                projects: Some(&[]),
+                ..LeaseFilter::default()
+            };
+            assert!(list(nowhere, 100).await.is_empty());
+            let of_brief = LeaseFilter {
+                brief: Some(&b2),
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(of_brief, 100).await, want(&[3, 2]), "{}", db.kind);
+            let pg_scope = scope(pg.0);
+            let of_secret = LeaseFilter {
+                secret: Some((&pg_scope, pg.1)),
+                ..LeaseFilter::default()
+            };
+            assert_eq!(
+                list(of_secret, 100).await,
+                want(&[5, 3, 2, 0]),
+                "{}",
+                db.kind
+            );
+            let of_secret_under = LeaseFilter {
+                projects: Some(&roots),
+                secret: Some((&pg_scope, pg.1)),
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(of_secret_under, 100).await, want(&[3, 0]));
+
+            // Revoke one: the open ones leave it out, the others keep it.
+            let claimed = store
+                .claim_leases(
+                    secretstore_core::LeasesOf::Lease(&all[2].id),
+                    RevokeReason::Revoked,
+                    "h1",
+                    t(10),
+                    t(130),
+                    10,
+                )
+                .await
+                .unwrap();
+            assert_eq!(lease_ids(&claimed), lease_ids(&all[2..3]));
+            assert!(
+                store
+                    .lease_revoked(&all[2].id, "h1", audit("lease.revoke"))
+                    .await
+                    .unwrap()
+            );
+            let open = LeaseFilter {
+                open_only: true,
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(open, 100).await, want(&[5, 4, 3, 1, 0]), "{}", db.kind);
+            let open_of_brief = LeaseFilter {
+                brief: Some(&b2),
+                open_only: true,
+                ..LeaseFilter::default()
+            };
+            assert_eq!(list(open_of_brief, 100).await, want(&[3]));
+            assert_eq!(list(of_brief, 100).await, want(&[3, 2]));
+        }
+    }
+
+    /// A mint that succeeded: the lease's principal and expiry become the minted ones,
+    /// with its `lease.mint` record; an unknown lease is `NotFound` and nothing is
+    /// written.
+    #[tokio::test(flavor = "current_thread")]
+    async fn lease_minted_sets_the_principal_and_expiry_with_its_audit_record() {
+        use secretstore_core::{BriefId, LeaseId, LeaseStore};
+        for db in databases() {
+            let store = db.open().await;
+            let mut l = new_lease(&BriefId::generate(), "acme/pay", ("acme", "AWS"), 1, 3600);
+            l.principal = "ss-session-name".into();
+            store.open_leases(std::slice::from_ref(&l)).await.unwrap();
+            let arn = "arn:aws:sts::123456789012:assumed-role/r/ss-session-name";
+            let record = audit("lease.mint").target(l.id.to_string());
+            store
+                .lease_minted(&l.id, arn, t(900), record)
+                .await
+                .unwrap();
+            let got = store.lease(&l.id).await.unwrap();
+            assert_eq!(got.principal, arn, "{}", db.kind);
+            assert_eq!(got.expires_at, t(900));
+            assert_eq!(got.created_at, l.created_at);
+            assert_eq!(audited(&store, "lease.mint", l.id.as_str()).await, 1);
+
+            let ghost = LeaseId::generate();
+            let record = audit("lease.mint").target(ghost.to_string());
+            assert!(
+                matches!(
+                    store.lease_minted(&ghost, arn, t(900), record).await,
+                    Err(Error::NotFound(_))
+                ),
+                "{}",
+                db.kind
+            );
+            assert_eq!(
+                audited(&store, "lease.mint", ghost.as_str()).await,
+                0,
+                "{}: no record of a mint of no lease",
+                db.kind
+            );
+        }
+    }
+
+    /// Claims of one lease or of a brief's: a claimed lease is not claimed again until its
+    /// claim lapses; the first reason stays; only the holder records the revocation (with
+    /// its audit record); a failed revocation keeps its error, counts its attempts and
+    /// holds the claim until its retry, when the sweeper takes it again; a brief's claim
+    /// takes at most `limit` leases and leaves the rest claimable.
+    #[tokio::test(flavor = "current_thread")]
+    async fn claimed_leases_have_one_holder_until_the_claim_lapses_and_only_it_revokes() {
+        use secretstore_core::{BriefId, LeaseStore, LeasesOf, RevokeReason};
+        for db in databases() {
+            let store = db.open().await;
+            let b = BriefId::generate();
+            let l = new_lease(&b, "acme/pay", ("acme", "PG"), 1, 7200);
+            store.open_leases(std::slice::from_ref(&l)).await.unwrap();
+            let claim = async |of: LeasesOf<'_>, reason, holder: &str, now: u32| {
+                store
+                    .claim_leases(of, reason, holder, t(now), t(now + 120), 10)
+                    .await
+                    .unwrap()
+            };
+            let got = claim(LeasesOf::Lease(&l.id), RevokeReason::Revoked, "h1", 100).await;
+            assert_eq!(lease_ids(&got), lease_ids(std::slice::from_ref(&l)));
+            assert_eq!(got[0].revoke_reason, Some(RevokeReason::Revoked));
+            assert_eq!(got[0].revoked_at, None);
+            assert_eq!(got[0].state(t(100)), "revoking");
+            // Held: not claimed again before the claim lapses, by any claim.
+            for now in [100, 150, 219] {
+                let r = RevokeReason::Callback;
+                assert!(claim(LeasesOf::Lease(&l.id), r, "h2", now).await.is_empty());
+                assert!(claim(LeasesOf::Brief(&b), r, "h2", now).await.is_empty());
+                assert!(claim(LeasesOf::Due, r, "h2", now).await.is_empty());
+            }
+            // Another holder records nothing.
+            assert!(
+                !store
+                    .lease_revoked(&l.id, "h2", audit("lease.revoke").target(l.id.to_string()))
+                    .await
+                    .unwrap(),
+                "{}",
+                db.kind
+            );
+            assert_eq!(store.lease(&l.id).await.unwrap().revoked_at, None);
+            assert_eq!(audited(&store, "lease.revoke", l.id.as_str()).await, 0);
+            // The claim lapses: taken over, the first reason kept.
+            let got = claim(LeasesOf::Brief(&b), RevokeReason::Callback, "h2", 220).await;
+            assert_eq!(
+                lease_ids(&got),
+                lease_ids(std::slice::from_ref(&l)),
+                "{}",
+                db.kind
+            );
+            assert_eq!(
+                got[0].revoke_reason,
+                Some(RevokeReason::Revoked),
+                "first wins"
+            );
+            assert!(
+                !store
+                    .lease_revoked(&l.id, "h1", audit("lease.revoke").target(l.id.to_string()))
+                    .await
+                    .unwrap(),
+                "{}: the lapsed holder",
+                db.kind
+            );
+            let record = audit("lease.revoke").target(l.id.to_string());
+            let at = record.at;
+            assert!(store.lease_revoked(&l.id, "h2", record).await.unwrap());
+            let done = store.lease(&l.id).await.unwrap();
+            assert_eq!(done.revoked_at, Some(at), "{}", db.kind);
+            assert_eq!(done.revoke_reason, Some(RevokeReason::Revoked));
+            assert_eq!(done.state(t(0)), "revoked");
+            assert_eq!(audited(&store, "lease.revoke", l.id.as_str()).await, 1);
+            assert!(
+                !store
+                    .lease_revoked(&l.id, "h2", audit("lease.revoke").target(l.id.to_string()))
+                    .await
+                    .unwrap(),
+                "revoked once"
+            );
+            assert_eq!(audited(&store, "lease.revoke", l.id.as_str()).await, 1);
+            // Revoked: never claimed again.
+            for of in [LeasesOf::Lease(&l.id), LeasesOf::Brief(&b), LeasesOf::Due] {
+                assert!(
+                    claim(of, RevokeReason::Callback, "h3", 9000)
+                        .await
+                        .is_empty()
+                );
+            }
+
+            // A failed revocation: the error kept, the attempts counted, the claim held
+            // until the retry; then the sweeper's, with the reason it had.
+            let b2 = BriefId::generate();
+            let m = new_lease(&b2, "acme/pay", ("acme", "PG"), 1, 7200);
+            store.open_leases(std::slice::from_ref(&m)).await.unwrap();
+            let got = claim(LeasesOf::Brief(&b2), RevokeReason::BriefRevoked, "h1", 100).await;
+            assert_eq!(got.len(), 1);
+            let long = "x".repeat(2000);
+            store
+                .lease_revoke_failed(&m.id, "h1", &long, t(110))
+                .await
+                .unwrap();
+            let failed = store.lease(&m.id).await.unwrap();
+            assert_eq!(failed.last_error.as_deref().map(str::len), Some(500));
+            assert_eq!(
+                (failed.revoked_at, failed.state(t(100))),
+                (None, "revoking")
+            );
+            assert_eq!(attempts(&store, &m.id).await, 1, "{}", db.kind);
+            store
+                .lease_revoke_failed(&m.id, "h1", "connection refused", t(110))
+                .await
+                .unwrap();
+            assert_eq!(attempts(&store, &m.id).await, 2, "{}", db.kind);
+            // Not the holder: nothing changes.
+            store
+                .lease_revoke_failed(&m.id, "h9", "not mine", t(5000))
+                .await
+                .unwrap();
+            let failed = store.lease(&m.id).await.unwrap();
+            assert_eq!(failed.last_error.as_deref(), Some("connection refused"));
+            assert_eq!(attempts(&store, &m.id).await, 2);
+            // Held until the retry (not the claim's own end: 220)…
+            for now in [101, 109] {
+                assert!(
+                    claim(LeasesOf::Due, RevokeReason::Expired, "h2", now)
+                        .await
+                        .is_empty()
+                );
+                let r = RevokeReason::Revoked;
+                assert!(claim(LeasesOf::Lease(&m.id), r, "h2", now).await.is_empty());
+            }
+            // … then due (its brief is not recorded and it has not expired: its reason
+            // makes it due), with its reason.
+            let got = claim(LeasesOf::Due, RevokeReason::Expired, "h2", 110).await;
+            assert_eq!(
+                lease_ids(&got),
+                lease_ids(std::slice::from_ref(&m)),
+                "{}",
+                db.kind
+            );
+            assert_eq!(got[0].revoke_reason, Some(RevokeReason::BriefRevoked));
+            assert_eq!(got[0].last_error.as_deref(), Some("connection refused"));
+            store
+                .lease_revoke_failed(&m.id, "h2", "timed out", t(300))
+                .await
+                .unwrap();
+            assert_eq!(attempts(&store, &m.id).await, 3);
+            let got = claim(LeasesOf::Due, RevokeReason::Expired, "h3", 300).await;
+            assert_eq!(got.len(), 1, "{}", db.kind);
+            assert!(
+                store
+                    .lease_revoked(&m.id, "h3", audit("lease.revoke"))
+                    .await
+                    .unwrap()
+            );
+            let done = store.lease(&m.id).await.unwrap();
+            assert!(done.revoked_at.is_some() && done.last_error.is_none());
+
+            // A brief's claim takes at most `limit` leases; the others stay claimable.
+            let b3 = BriefId::generate();
+            let three: Vec<_> = (0..3)
+                .map(|i| new_lease(&b3, "acme/pay", ("acme", "PG"), 10 + i, 7200))
+                .collect();
+            store.open_leases(&three).await.unwrap();
+            let r = RevokeReason::Callback;
+            let firsts = store
+                .claim_leases(LeasesOf::Brief(&b3), r, "h1", t(100), t(220), 2)
+                .await
+                .unwrap();
+            assert_eq!(firsts.len(), 2, "{}", db.kind);
+            let rest = store
+                .claim_leases(LeasesOf::Brief(&b3), r, "h2", t(100), t(220), 2)
+                .await
+                .unwrap();
+            assert_eq!(rest.len(), 1, "{}: the lease beyond the limit", db.kind);
+            let mut both = lease_ids(&firsts);
+            both.extend(lease_ids(&rest));
+            both.sort();
+            assert_eq!(both, lease_ids(&three));
+        }
+    }
+
+    /// The sweeper's claim: the leases past their expiry (`expired`), those of briefs
+    /// that ended (`brief_ended`), never a running brief's before its expiry, never
+    /// those of a brief not recorded yet (its dispatch is minting) before theirs; the
+    /// soonest to expire first, at most `limit`.
+    #[tokio::test(flavor = "current_thread")]
+    async fn due_leases_are_the_expired_and_those_of_ended_briefs_only() {
+        use secretstore_core::RevokeReason;
+        use secretstore_core::{BriefId, BriefStatus, DispatchStore, LeaseStore, LeasesOf};
+        for db in databases() {
+            let store = db.open().await;
+            let project = "acme/pay/prod/bot";
+            scopes(&store, project).await;
+            let task = crate::common::task(&store, project).await;
+            let brief = async || {
+                crate::common::dispatch(&store, &task, project, "2030-01-01T00:00:00Z", vec![])
+                    .await
+            };
+            let (running, completed, revoked) = (brief().await, brief().await, brief().await);
+            let minting = BriefId::generate();
+            assert!(
+                store
+                    .complete_brief(&completed, BriefStatus::Completed, audit("brief.callback"))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                store
+                    .revoke_brief(&revoked, audit("brief.revoke"))
+                    .await
+                    .unwrap()
+            );
+            let now = 1000;
+            let g = ("acme", "PG");
+            let l = |b: &BriefId, expires: u32| new_lease(b, project, g, 1, expires);
+            let running_open = l(&running, now + 1);
+            let running_expired = l(&running, now);
+            let minting_open = l(&minting, now + 3600);
+            let minting_expired = l(&minting, now - 10);
+            let completed_open = l(&completed, now + 20);
+            let revoked_open = l(&revoked, now + 30);
+            let completed_expired = l(&completed, now - 5);
+            let gone = l(&completed, now - 100);
+            store
+                .open_leases(&[
+                    running_open.clone(),
+                    running_expired.clone(),
+                    minting_open.clone(),
+                    minting_expired.clone(),
+                    completed_open.clone(),
+                    revoked_open.clone(),
+                    completed_expired.clone(),
+                    gone.clone(),
+                ])
+                .await
+                .unwrap();
+            let got = store
+                .claim_leases(
+                    LeasesOf::Lease(&gone.id),
+                    RevokeReason::Callback,
+                    "h0",
+                    t(1),
+                    t(2),
+                    1,
+                )
+                .await
+                .unwrap();
+            assert_eq!(got.len(), 1);
+            assert!(
+                store
+                    .lease_revoked(&gone.id, "h0", audit("lease.revoke"))
+                    .await
+                    .unwrap()
+            );
+
+            let due = |limit| {
+                store.claim_leases(
+                    LeasesOf::Due,
+                    RevokeReason::Expired,
+                    "sweeper",
+                    t(now),
+                    t(now + 120),
+                    limit,
+                )
+            };
+            // At most `limit`, the soonest to expire first.
+            let first_two = due(2).await.unwrap();
+            assert_eq!(
+                lease_ids(&first_two),
+                lease_ids(&[minting_expired.clone(), completed_expired.clone()]),
+                "{}",
+                db.kind
+            );
+            let rest = due(100).await.unwrap();
+            assert_eq!(
+                lease_ids(&rest),
+                lease_ids(&[
+                    running_expired.clone(),
+                    completed_open.clone(),
+                    revoked_open.clone()
+                ]),
+                "{}: not a running brief's before its expiry, not a minting one's",
+                db.kind
+            );
+            let reasons: std::collections::BTreeMap<String, Option<RevokeReason>> = first_two
+                .iter()
+                .chain(&rest)
+                .map(|l| (l.id.to_string(), l.revoke_reason))
+                .collect();
+            let reason = |l: &secretstore_core::Lease| reasons[l.id.as_str()];
+            assert_eq!(
+                reason(&minting_expired),
+                Some(RevokeReason::Expired),
+                "{}",
+                db.kind
+            );
+            assert_eq!(reason(&running_expired), Some(RevokeReason::Expired));
+            assert_eq!(reason(&completed_expired), Some(RevokeReason::Expired));
+            assert_eq!(reason(&completed_open), Some(RevokeReason::BriefEnded));
+            assert_eq!(reason(&revoked_open), Some(RevokeReason::BriefEnded));
+            // The reason is stored, not only returned.
+            assert_eq!(
+                store.lease(&revoked_open.id).await.unwrap().revoke_reason,
+                Some(RevokeReason::BriefEnded)
+            );
+            assert!(due(100).await.unwrap().is_empty(), "{}: claimed", db.kind);
+            for l in [&running_open, &minting_open] {
+                let l = store.lease(&l.id).await.unwrap();
+                assert_eq!((l.revoke_reason, l.state(t(now))), (None, "active"));
+            }
+            // Past their expiry, the rest are due (the others revoked first: a claim
+            // that lapsed is claimable again).
+            for l in first_two.iter().chain(&rest) {
+                assert!(
+                    store
+                        .lease_revoked(&l.id, "sweeper", audit("lease.revoke"))
+                        .await
+                        .unwrap()
+                );
+            }
+            let later = store
+                .claim_leases(
+                    LeasesOf::Due,
+                    RevokeReason::Expired,
+                    "sweeper",
+                    t(now + 3600),
+                    t(now + 3720),
+                    100,
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                lease_ids(&later),
+                lease_ids(&[running_open, minting_open]),
+                "{}",
+                db.kind
+            );
+            assert!(
+                later
+                    .iter()
+                    .all(|l| l.revoke_reason == Some(RevokeReason::Expired))
+            );
+        }
+    }
+
+    /// Two servers on one database sweeping at once: of concurrent claims of the due
+    /// leases, exactly one gets each lease.
+    #[tokio::test(flavor = "current_thread")]
+    async fn two_servers_sweeping_at_once_claim_each_due_lease_exactly_once() {
+        use secretstore_core::{BriefId, LeaseStore, LeasesOf, RevokeReason};
+        for db in databases() {
+            let (one, two) = (db.open().await, db.open().await);
+            for limit in [200, 3] {
+                let leases: Vec<_> = (0..20)
+                    .map(|i| {
+                        let b = BriefId::generate();
+                        new_lease(&b, "acme/pay", ("acme", "PG"), i, 100 + i % 4)
+                    })
+                    .collect();
+                one.open_leases(&leases).await.unwrap();
+                let sweeps = (0..8).map(|i| {
+                    let store = if i % 2 == 0 { &one } else { &two };
+                    async move {
+                        store
+                            .claim_leases(
+                                LeasesOf::Due,
+                                RevokeReason::Expired,
+                                &format!("server-{i}"),
+                                t(1000),
+                                t(1120),
+                                limit,
+                            )
+                            .await
+                    }
+                });
+                let answers = futures_util::future::join_all(sweeps).await;
+                let mut claimed = Vec::new();
+                for a in answers {
+                    let a = a.unwrap_or_else(|e| panic!("{}: a sweep failed: {e}", db.kind));
+                    assert!(a.len() as i64 <= limit);
+                    claimed.extend(lease_ids(&a));
+                }
+                // With a small limit, what the first round left is claimed afterwards.
+                loop {
+                    let more = two
+                        .claim_leases(
+                            LeasesOf::Due,
+                            RevokeReason::Expired,
+                            "late",
+                            t(1000),
+                            t(1120),
+                            limit,
+                        )
+                        .await
+                        .unwrap();
+                    if more.is_empty() {
+                        break;
+                    }
+                    claimed.extend(lease_ids(&more));
+                }
+                claimed.sort();
+                assert_eq!(
+                    claimed,
+                    lease_ids(&leases),
+                    "{} (limit {limit}): each lease once",
+                    db.kind
+                );
+                // Revoke them, so that the next round sees only its own.
+                for l in &leases {
+                    let holder: String =
+                        sqlx::query_scalar("SELECT claimed_by FROM leases WHERE id = $1")
+                            .bind(l.id.to_string())
+                            .fetch_one(one.pool())
+                            .await
+                            .unwrap();
+                    assert!(
+                        two.lease_revoked(&l.id, &holder, audit("lease.revoke"))
+                            .await
+                            .unwrap()
+                    );
+                }
+            }
+        }
+    }
+
+    /// A postgres generator's spec reading `admin`.
+    fn pg_spec(admin: &str, ttl_secs: u64) -> secretstore_core::GeneratorSpec {
+        use secretstore_core::generator::{GeneratorSpec, PostgresSpec};
+        GeneratorSpec::Postgres(PostgresSpec {
+            admin_ref: admin.into(),
+            grants: vec!["GRANT SELECT ON ALL TABLES IN SCHEMA public TO {{name}}".into()],
+            creation: vec![],
+            revocation: vec!["DROP ROLE {{name}}".into()],
+            ttl_secs,
+        })
+    }
+
+    /// A write of a generator version: no value, the spec.
+    fn generator_write(
+        s: &str,
+        name: &str,
+        spec: secretstore_core::GeneratorSpec,
+        rollback_of: Option<i64>,
+    ) -> NewVersion {
+        NewVersion {
+            category: Some(Category::Agent),
+            material: StoredMaterial {
+                generator: Some(spec),
+                ..StoredMaterial::default()
+            },
+            rollback_of,
+            ..write(s, name, None, "unused")
+        }
+    }
+
+    /// Generators are versions of their secret: the spec reads back (metadata, material,
+    /// candidates) with no value; a stored value is never written over a generator nor a
+    /// generator over a stored value (409, nothing changed); later versions and a
+    /// rollback-style one are versions like any; rekey leaves them alone.
+    #[tokio::test(flavor = "current_thread")]
+    async fn generator_versions_read_back_and_never_turn_into_stored_values() {
+        use secretstore_core::generator::{AwsStsSpec, GeneratorKind, GeneratorSpec};
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme/platform").await;
+            let sc = scope("acme/platform");
+            let gen_name = SecretName::parse("PG_RO").unwrap();
+            let stored = SecretName::parse("PG_ADMIN_URL").unwrap();
+            let old_key = Keyring::generate_key();
+            let old = Keyring::parse(&old_key).unwrap();
+            let v1 = pg_spec("PG_ADMIN_URL", 3600);
+            let v = store
+                .write_versions(vec![
+                    write(
+                        "acme/platform",
+                        "PG_ADMIN_URL",
+                        None,
+                        &old.encrypt(b"postgres://a"),
+                    ),
+                    generator_write("acme/platform", "PG_RO", v1.clone(), None),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(v, [1, 1], "{}", db.kind);
+            let reads = async |want: &GeneratorSpec| {
+                let meta = store.secret(&sc, &gen_name).await.unwrap().unwrap();
+                assert_eq!(meta.generator, Some(want.kind()), "{}", db.kind);
+                let (m, _, material) = store.material(&sc, &gen_name, None).await.unwrap();
+                assert_eq!(m.generator, Some(want.kind()));
+                assert_eq!(material.generator.as_ref(), Some(want), "{}", db.kind);
+                assert_eq!(material.ciphertext, None);
+                let c = store
+                    .candidates(
+                        &[scope("acme"), sc.clone()],
+                        &[gen_name.clone(), stored.clone()],
+                    )
+                    .await
+                    .unwrap();
+                let g = c.iter().find(|c| c.meta.name == "PG_RO").unwrap();
+                assert_eq!(g.meta.generator, Some(want.kind()), "{}", db.kind);
+                assert_eq!(g.material.generator.as_ref(), Some(want));
+                assert_eq!(g.material.ciphertext, None);
+                let s = c.iter().find(|c| c.meta.name == "PG_ADMIN_URL").unwrap();
+                assert_eq!((s.meta.generator, &s.material.generator), (None, &None));
+                let listed = store.list_secrets(&sc).await.unwrap();
+                let l = listed.iter().find(|m| m.name == "PG_RO").unwrap();
+                assert_eq!(l.generator, Some(want.kind()));
+            };
+            reads(&v1).await;
+
+            // A stored value over the generator, and a generator over a stored value:
+            // conflicts, with or without an expected version; nothing changes.
+            for expected in [None, Some(Expected::Version(1)), Some(Expected::Absent)] {
+                let over = store
+                    .write_versions(vec![write("acme/platform", "PG_RO", expected, "gAAAA-v")])
+                    .await;
+                assert!(
+                    matches!(over, Err(Error::Conflict(_))),
+                    "{}: a value over a generator ({expected:?}): {over:?}",
+                    db.kind
+                );
+                let mut w = generator_write("acme/platform", "PG_ADMIN_URL", v1.clone(), None);
+                w.expected = expected;
+                let over = store.write_versions(vec![w]).await;
+                assert!(
+                    matches!(over, Err(Error::Conflict(_))),
+                    "{}: a generator over a value ({expected:?}): {over:?}",
+                    db.kind
+                );
+            }
+            reads(&v1).await;
+            let (meta, _, material) = store.material(&sc, &stored, None).await.unwrap();
+            assert_eq!((meta.version, meta.generator), (1, None), "{}", db.kind);
+            assert!(material.ciphertext.is_some() && material.generator.is_none());
+            assert_eq!(store.versions(&sc, &gen_name).await.unwrap().len(), 1);
+
+            // A second version (another provider), then one that restores the first.
+            let v2 = GeneratorSpec::AwsSts(AwsStsSpec {
+                role_arn: "arn:aws:iam::123456789012:role/deploy".into(),
+                session_policy: None,
+                ttl_secs: 900,
+            });
+            let mut w = generator_write("acme/platform", "PG_RO", v2.clone(), None);
+            w.expected = Some(Expected::Version(1));
+            assert_eq!(store.write_versions(vec![w]).await.unwrap(), [2]);
+            reads(&v2).await;
+            let (_, _, material) = store.material(&sc, &gen_name, Some(1)).await.unwrap();
+            assert_eq!(material.generator, Some(v1.clone()), "{}: v1 kept", db.kind);
+            let back = generator_write("acme/platform", "PG_RO", v1.clone(), Some(1));
+            assert_eq!(store.write_versions(vec![back]).await.unwrap(), [3]);
+            reads(&v1).await;
+            let versions = store.versions(&sc, &gen_name).await.unwrap();
+            let shape: Vec<_> = versions
+                .iter()
+                .map(|v| (v.version, v.current, v.rollback_of))
+                .collect();
+            assert_eq!(
+                shape,
+                [(3, true, Some(1)), (2, false, None), (1, false, None)]
+            );
+            assert_eq!(
+                store
+                    .secret(&sc, &gen_name)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .generator,
+                Some(GeneratorKind::Postgres)
+            );
+
+            // Rekey: only the stored value is a token; the generator's versions are left
+            // as they are.
+            let new = Keyring::parse(&format!("{},{old_key}", Keyring::generate_key())).unwrap();
+            let report = secretstore_store::rekey::rekey(&store, &new, false, 2, |_, _| {})
+                .await
+                .unwrap();
+            assert_eq!(
+                (report.total, report.rewritten, report.unreadable),
+                (1, 1, 0),
+                "{}: {report:?}",
+                db.kind
+            );
+            let (_, _, material) = store.material(&sc, &stored, None).await.unwrap();
+            let token = material.ciphertext.unwrap();
+            assert_eq!(
+                new.decrypt_with_index(&token).unwrap().1,
+                0,
+                "under the new key"
+            );
+            reads(&v1).await;
+            for (version, spec) in [(1, &v1), (2, &v2), (3, &v1)] {
+                let (_, _, m) = store.material(&sc, &gen_name, Some(version)).await.unwrap();
+                assert_eq!((m.generator.as_ref(), m.ciphertext), (Some(spec), None));
+            }
+            let again = secretstore_store::rekey::rekey(&store, &new, false, 2, |_, _| {})
+                .await
+                .unwrap();
+            assert_eq!((again.total, again.rewritten), (1, 0), "{}", db.kind);
         }
     }
 }
