@@ -13,6 +13,7 @@
 //! there. With `--postgres`, the same figures on PostgreSQL. With `--json` the last line
 //! of the output is one JSON object of every figure. Figures are printed, never asserted.
 
+mod generators;
 mod http;
 mod inproc;
 mod load;
@@ -250,6 +251,35 @@ async fn run(args: Args) -> Res<()> {
     if wants(Only::Inproc) {
         for (dialect, prefix, admin) in &dialects {
             inprocess(&mut report, *dialect, prefix, *admin, large, iterations).await?;
+        }
+    }
+
+    // Per-task credentials: a real PostgreSQL server is needed for the role it mints.
+    if wants(Only::Inproc) {
+        match postgres
+            .clone()
+            .or_else(|| std::env::var("SECRETSTORE_TEST_PG_URL").ok())
+        {
+            Some(admin) => {
+                let rounds = if args.quick { 30 } else { 200 };
+                let f = generators::measure(&admin, rounds).await?;
+                println!(
+                    "per-task credentials (SQLite, a real PostgreSQL, {rounds} rounds): dispatch of 1 stored secret p50 {:.2} ms p99 {:.2} ms; of 1 stored + 1 postgres generator p50 {:.2} ms p99 {:.2} ms; revoking its role p50 {:.2} ms p99 {:.2} ms",
+                    f.static_only.p50,
+                    f.static_only.p99,
+                    f.with_generator.p50,
+                    f.with_generator.p99,
+                    f.revoke.p50,
+                    f.revoke.p99,
+                );
+                report.set("generator_static_dispatch_p50_ms", r1(f.static_only.p50));
+                report.set("generator_dispatch_p50_ms", r1(f.with_generator.p50));
+                report.set("generator_dispatch_p99_ms", r1(f.with_generator.p99));
+                report.set("generator_revoke_p50_ms", r1(f.revoke.p50));
+            }
+            None => println!(
+                "per-task credentials: skipped (no PostgreSQL: --postgres URL or SECRETSTORE_TEST_PG_URL)"
+            ),
         }
     }
 

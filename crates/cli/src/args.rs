@@ -428,7 +428,11 @@ pub(crate) enum SecretCmd {
         creation: Vec<String>,
         /// Replaces the default revocation (no login, sessions terminated, what it owns
         /// reassigned, the role dropped) (repeatable).
-        #[arg(long = "revocation-statement", value_name = "SQL", requires = "postgres")]
+        #[arg(
+            long = "revocation-statement",
+            value_name = "SQL",
+            requires = "postgres"
+        )]
         revocation: Vec<String>,
         /// The IAM role to assume for each dispatch.
         #[arg(long, value_name = "ARN")]

@@ -171,8 +171,7 @@ async fn sweep_boot_tokens(state: AppState) {
 /// credentials past their expiry, of briefs that ended, and whose revocation failed
 /// before; with several servers on one database each lease is claimed by exactly one.
 async fn sweep_leases(state: AppState) {
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(secretstore_core::LEASE_SWEEP_SECS));
+    let mut tick = tokio::time::interval(Duration::from_secs(secretstore_core::LEASE_SWEEP_SECS));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -3,9 +3,7 @@
 
 use crate::config::{BriefStoreUrl, Config, SseSetting};
 use crate::error::{CliError, Result};
-use secretstore_core::{
-    BackendKind, Backends, BriefStore, GeneratorKind, Service, ServiceConfig,
-};
+use secretstore_core::{BackendKind, Backends, BriefStore, GeneratorKind, Service, ServiceConfig};
 use secretstore_store::{FolderBriefStore, LocalBackend, SqlStore};
 use std::sync::Arc;
 
@@ -128,11 +126,8 @@ async fn with_aws(
         Ok(c) => match secretstore_aws::StsMinter::from_sdk_config(c, &settings) {
             Ok(m) => backends = backends.with_minter(Arc::new(m)),
             Err(e) => {
-                backends = backends.without_minter(
-                    GeneratorKind::AwsSts,
-                    e.to_string(),
-                    "set AWS_REGION",
-                )
+                backends =
+                    backends.without_minter(GeneratorKind::AwsSts, e.to_string(), "set AWS_REGION")
             }
         },
         Err(e) => {

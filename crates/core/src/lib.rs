@@ -66,8 +66,8 @@ pub use scope::{Level, ScopePath};
 pub use sealed::SealedEnv;
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
-    AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, MAX_PAYLOAD_BYTES,
-    LEASE_SWEEP_SECS, LeasesEnded, MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service,
+    AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, LEASE_SWEEP_SECS,
+    LeasesEnded, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service,
     ServiceConfig,
 };
 pub use value::SecretValue;

@@ -50,7 +50,13 @@ pub(super) async fn run(svc: &Svc, cmd: LeaseCmd, who: &Principal) -> Result<Exi
                     .collect();
                 print_table(
                     &[
-                        "LEASE", "STATE", "PROVIDER", "PRINCIPAL", "SECRET", "BRIEF", "EXPIRES",
+                        "LEASE",
+                        "STATE",
+                        "PROVIDER",
+                        "PRINCIPAL",
+                        "SECRET",
+                        "BRIEF",
+                        "EXPIRES",
                         "REASON",
                     ],
                     &rows,
@@ -72,7 +78,9 @@ pub(super) async fn run(svc: &Svc, cmd: LeaseCmd, who: &Principal) -> Result<Exi
             }
             if !ended.failed.is_empty() {
                 for (id, error) in &ended.failed {
-                    eprintln!("error: cannot revoke {id}: {error} (the sweeper of serve retries it)");
+                    eprintln!(
+                        "error: cannot revoke {id}: {error} (the sweeper of serve retries it)"
+                    );
                 }
                 return Ok(ExitCode::FAILURE);
             }

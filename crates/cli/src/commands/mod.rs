@@ -3,8 +3,8 @@
 //! module.
 
 mod account;
-mod lease;
 mod admin;
+mod lease;
 mod scope;
 mod secret;
 mod task;

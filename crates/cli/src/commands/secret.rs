@@ -7,11 +7,11 @@ use crate::output::outln;
 use crate::output::{print_table, to_json};
 use crate::wiring::Svc;
 use secretstore_core::audit::{self, AuditFilter, PageFrom};
+use secretstore_core::generator::{self, AwsStsSpec, GeneratorSpec, PostgresSpec};
 use secretstore_core::{
     BackendKind, Category, Delivery, Expected, ImportEntry, Principal, SecretAttrs, SecretValue,
     timestamp,
 };
-use secretstore_core::generator::{self, AwsStsSpec, GeneratorSpec, PostgresSpec};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;

@@ -47,7 +47,9 @@ fn psql_ok(url: &str, sql: &str) -> String {
 /// True if the role exists on the server (roles are the whole server's: other tests'
 /// roles are there too, so each test asks about its own).
 fn role_exists(admin: &str, role: &str) -> bool {
-    assert!(role.starts_with("ss_") && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    assert!(
+        role.starts_with("ss_") && role.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    );
     psql_ok(
         admin,
         &format!("SELECT count(*) FROM pg_roles WHERE rolname = '{role}'"),
@@ -88,7 +90,11 @@ fn postgres_setup(extra_vars: &[(&str, &str)]) -> (Env, String, String) {
         "--ttl",
         "10m",
     ]);
-    assert!(out.ok().contains("postgres generator, version 1"), "{}", out.stdout);
+    assert!(
+        out.ok().contains("postgres generator, version 1"),
+        "{}",
+        out.stdout
+    );
     let task = env
         .run(&["task", "create", "--project", PROJECT, "--ref", "APP_DB"])
         .ok()
@@ -181,7 +187,10 @@ fn a_minted_postgres_role_works_in_the_agent_only_as_granted_and_the_callback_dr
         &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{role}'"),
     ) != "1"
     {
-        assert!(Instant::now() < deadline, "the agent's session never opened");
+        assert!(
+            Instant::now() < deadline,
+            "the agent's session never opened"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -203,7 +212,10 @@ fn a_minted_postgres_role_works_in_the_agent_only_as_granted_and_the_callback_dr
 
     // Audited, never with the credential.
     let audit = env.run(&["audit", "--json"]).ok().to_owned();
-    assert!(audit.contains("lease.mint") && audit.contains("lease.revoke"), "{audit}");
+    assert!(
+        audit.contains("lease.mint") && audit.contains("lease.revoke"),
+        "{audit}"
+    );
     let (_, log) = server.terminate();
     nowhere(&env, &password, &[&audit, &log]);
 }
@@ -253,7 +265,14 @@ fn an_admin_database_that_is_down_fails_the_dispatch_naming_the_ref_and_leaves_n
     .ok();
     let task = env
         .run(&[
-            "task", "create", "--project", PROJECT, "--ref", "APP_DB", "--ref", "REPORTS_DB",
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "APP_DB",
+            "--ref",
+            "REPORTS_DB",
         ])
         .ok()
         .trim()
@@ -265,11 +284,18 @@ fn an_admin_database_that_is_down_fails_the_dispatch_naming_the_ref_and_leaves_n
     let list = leases(&env);
     assert_eq!(list.len(), 2, "{list:?}");
     for l in &list {
-        assert!(!role_exists(&admin, l["principal"].as_str().unwrap()), "{l}");
+        assert!(
+            !role_exists(&admin, l["principal"].as_str().unwrap()),
+            "{l}"
+        );
         assert_eq!(l["revoke_reason"], "dispatch_failed", "{l}");
         // The one whose server is down cannot be revoked yet (a mint that timed out may
         // have made the role): kept with its error, retried by the sweeper.
-        let want = if l["name"] == "APP_DB" { "revoked" } else { "revoking" };
+        let want = if l["name"] == "APP_DB" {
+            "revoked"
+        } else {
+            "revoking"
+        };
         assert_eq!(l["state"], want, "{l}");
     }
     assert_eq!(
@@ -365,7 +391,10 @@ fn an_aws_sts_generator_hands_the_agent_a_session_named_after_the_brief() {
         var("AWS_SECRET_ACCESS_KEY"),
         var("AWS_SESSION_TOKEN"),
     );
-    assert!(!key.is_empty() && !secret.is_empty() && !token.is_empty(), "{doc}");
+    assert!(
+        !key.is_empty() && !secret.is_empty() && !token.is_empty(),
+        "{doc}"
+    );
     assert!(doc["env"].get("AWS_AGENT").is_none(), "{doc}");
     // The credentials work against moto's STS, and are the role's session for this brief.
     let who = Command::new(need("SECRETSTORE_TEST_PYTHON"))
@@ -403,7 +432,14 @@ fn an_aws_sts_generator_hands_the_agent_a_session_named_after_the_brief() {
     .ok();
     let two = env
         .run(&[
-            "task", "create", "--project", PROJECT, "--ref", "AWS_AGENT", "--ref", "AWS_OTHER",
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "AWS_AGENT",
+            "--ref",
+            "AWS_OTHER",
         ])
         .ok()
         .trim()

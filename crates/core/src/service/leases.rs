@@ -63,6 +63,10 @@ impl<S: MetadataStore> Service<S> {
     /// from `scope`'s chain now (and that reference's link rule): whoever defines grants
     /// runs them with the admin's rights. Its category is `agent`. A stored secret of that
     /// name at `scope` is not turned into a generator (409).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of one definition, as the command line and the API take them"
+    )]
     pub async fn define_generator(
         &self,
         who: &Principal,
@@ -407,6 +411,13 @@ impl<S: MetadataStore> Service<S> {
                     .lease_minted(&lease.id, &m.principal, m.expires_at, audit)
                     .await
                 {
+                    // A lease revoked while it was minted (`lease revoke` in between) can
+                    // no longer be claimed: what was minted is revoked here, directly.
+                    for (_, lease, m) in &minted {
+                        let mut made = lease.clone();
+                        made.principal = m.principal.clone();
+                        let _ = self.revoke_one(&made).await;
+                    }
                     self.abort_leases(who, brief_id).await;
                     return Err(e);
                 }

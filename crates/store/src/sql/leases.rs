@@ -130,16 +130,23 @@ impl LeaseStore for SqlStore {
         audit: AuditEntry,
     ) -> Result<()> {
         self.write_tx(Some(&audit), async |tx| {
-            let done =
-                sqlx::query("UPDATE leases SET principal = $2, expires_at = $3 WHERE id = $1")
-                    .bind(id.as_str())
-                    .bind(principal)
-                    .bind(stamp(expires_at))
-                    .execute(&mut *tx)
-                    .await?;
-            // Not audited: no mint of no lease is recorded.
+            let done = sqlx::query(
+                "UPDATE leases SET principal = $2, expires_at = $3 \
+                     WHERE id = $1 AND revoke_reason IS NULL",
+            )
+            .bind(id.as_str())
+            .bind(principal)
+            .bind(stamp(expires_at))
+            .execute(&mut *tx)
+            .await?;
+            // Not audited: no mint of no lease is recorded; a lease whose revocation was
+            // asked while it was minted is not recorded as minted (the caller revokes
+            // what it minted).
             if done.rows_affected() == 0 {
-                return Err(Error::NotFound(format!("no lease {id}")).into());
+                return Err(Error::Conflict(format!(
+                    "lease {id} was revoked (or is unknown) while it was minted"
+                ))
+                .into());
             }
             Ok(())
         })

@@ -1179,7 +1179,7 @@ mod database {
     }
 
     /// A mint that succeeded: the lease's principal and expiry become the minted ones,
-    /// with its `lease.mint` record; an unknown lease is `NotFound` and nothing is
+    /// with its `lease.mint` record; an unknown (or revoked) lease is a `Conflict` and nothing is
     /// written.
     #[tokio::test(flavor = "current_thread")]
     async fn lease_minted_sets_the_principal_and_expiry_with_its_audit_record() {
@@ -1206,7 +1206,7 @@ mod database {
             assert!(
                 matches!(
                     store.lease_minted(&ghost, arn, t(900), record).await,
-                    Err(Error::NotFound(_))
+                    Err(Error::Conflict(_))
                 ),
                 "{}",
                 db.kind
