@@ -63,6 +63,10 @@ impl<S: MetadataStore> Service<S> {
     /// from `scope`'s chain now (and that reference's link rule): whoever defines grants
     /// runs them with the admin's rights. Its category is `agent`. A stored secret of that
     /// name at `scope` is not turned into a generator (409).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the generator's attributes, as `write_secret` takes a value's"
+    )]
     pub async fn define_generator(
         &self,
         who: &Principal,

@@ -94,10 +94,10 @@ impl SqlStore {
                     .bind(w.name.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
-                    if let Some((_, stored)) = &current {
-                        if stored.is_some() != generator.is_some() {
-                            return Err(kind_conflict(&w.scope, &w.name, stored.is_some()).into());
-                        }
+                    if let Some((_, stored)) = &current
+                        && stored.is_some() != generator.is_some()
+                    {
+                        return Err(kind_conflict(&w.scope, &w.name, stored.is_some()).into());
                     }
                     if let Some(cur) = current.map(|(v, _)| v) {
                         let expected = w.expected.unwrap_or(Expected::Version(cur));
