@@ -634,3 +634,119 @@ async fn leases_are_for_whoever_may_dispatch_in_their_project() {
     assert_eq!(r.json["revoked"], true, "{}", r.text);
     assert_eq!(f.sts.revoked().len(), 1);
 }
+
+// ── The web UI ──────────────────────────────────────────────────────────────────────
+
+/// A postgres generator at acme/platform/dev, dispatched once: (brief, lease id).
+async fn ui_setup(f: &Fixture) -> (String, String) {
+    let h = &f.h;
+    let a = put_generator(h, &h.root, "acme/platform/dev", "DB_URL", pg_body()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let t = task_in(h, PROJECT, &["DB_URL"]).await;
+    let d = dispatch(h, &t).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    let brief = d.json["brief_id"].as_str().unwrap().to_owned();
+    let lease = leases(h, &h.root, "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (brief, lease)
+}
+
+#[tokio::test]
+async fn ui_a_generators_page_shows_its_spec_and_leases_and_the_brief_its_lease() {
+    use crate::ui::{get, login};
+    let f = fixture().await;
+    let h = &f.h;
+    let (brief, lease) = ui_setup(&f).await;
+    let b = login(h, &h.root).await;
+    let p = get(h, "/ui/scopes/acme/platform/dev/secrets/DB_URL", b.c()).await;
+    p.status(200);
+    for needle in [
+        r#"data-generator="postgres""#.to_owned(),
+        r#"data-admin-ref="PG_ADMIN_URL""#.to_owned(),
+        r#"data-grants="2""#.to_owned(),
+        "GRANT SELECT ON t TO {{name}}".to_owned(),
+        r#"data-ttl="30m""#.to_owned(),
+        format!(r#"data-lease="{lease}" data-state="active""#),
+        format!(r#"href="/ui/briefs/{brief}""#),
+    ] {
+        assert!(p.body.contains(&needle), "{needle} missing: {}", p.body);
+    }
+    // No value to reveal or rotate; no value anywhere.
+    assert!(!p.body.contains(r#"data-form="reveal""#));
+    assert!(!p.body.contains(r#"data-form="rotate""#));
+    assert_no_values("the generator's page", &p.body);
+
+    let p = get(h, &format!("/ui/briefs/{brief}"), b.c()).await;
+    p.status(200);
+    assert!(
+        p.body
+            .contains(&format!(r#"data-lease="{lease}" data-state="active""#)),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains("postgres generator"), "{}", p.body);
+    assert_no_values("the brief's page", &p.body);
+}
+
+#[tokio::test]
+async fn ui_the_leases_page_lists_and_revokes_with_its_csrf_token() {
+    use crate::ui::{get, login, post};
+    let f = fixture().await;
+    let h = &f.h;
+    let (brief, lease) = ui_setup(&f).await;
+    let b = login(h, &h.root).await;
+    let p = get(h, "/ui/leases", b.c()).await;
+    p.status(200);
+    assert!(
+        p.body
+            .contains(&format!(r#"data-lease="{lease}" data-state="active""#)),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(r#"data-form="revoke-lease""#));
+    assert!(p.body.contains(&format!(r#"href="/ui/briefs/{brief}""#)));
+    assert!(p.body.contains(r#"href="/ui/leases""#), "the nav links it");
+    assert_no_values("the leases page", &p.body);
+
+    // Without the session's CSRF token nothing is revoked.
+    let revoke = format!("/ui/leases/{lease}/revoke");
+    for fields in [vec![], vec![("csrf", "not-the-token")]] {
+        post(h, &revoke, b.c(), &fields).await.status(403);
+    }
+    assert!(f.pg.revoked().is_empty());
+
+    // Another team's member sees no lease, and may not revoke it (the 404 page).
+    h.scope("acme/other").await;
+    let other = h.account("oz", Some(("member", Some("acme/other")))).await;
+    let o = login(h, &other).await;
+    let p = get(h, "/ui/leases", o.c()).await;
+    p.status(200);
+    assert!(!p.body.contains(&lease), "{}", p.body);
+    post(h, &revoke, o.c(), &[("csrf", &o.csrf)])
+        .await
+        .status(404);
+    assert!(f.pg.revoked().is_empty());
+
+    let r = post(h, &revoke, b.c(), &[("csrf", &b.csrf)]).await;
+    r.status(303);
+    assert_eq!(r.location(), "/ui/leases?done=revoked");
+    assert_eq!(f.pg.revoked().len(), 1);
+    let p = get(h, "/ui/leases?done=revoked", b.c()).await;
+    assert!(p.body.contains("data-notice"), "{}", p.body);
+    assert!(
+        p.body
+            .contains(&format!(r#"data-lease="{lease}" data-state="revoked""#)),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains(r#"data-form="revoke-lease""#));
+    // Open leases only: none left.
+    let p = get(h, "/ui/leases?open=1", b.c()).await;
+    assert!(p.body.contains("No open lease."), "{}", p.body);
+    // Again: nothing to do.
+    let r = post(h, &revoke, b.c(), &[("csrf", &b.csrf)]).await;
+    assert_eq!(r.location(), "/ui/leases?done=ended");
+    assert_eq!(f.pg.revoked().len(), 1);
+}
