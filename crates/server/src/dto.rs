@@ -1,10 +1,11 @@
 //! The request and response bodies of the API, with their OpenAPI schemas. Request
 //! bodies that carry a value have no `Debug`.
 
+use secretstore_core::generator::{self, AwsStsSpec, PostgresSpec};
 use secretstore_core::timestamp;
 use secretstore_core::{
-    Account, AuditEntry, DispatchRecord, Expected, Role, SecretMeta, SessionInfo, Task, TokenInfo,
-    VersionMeta,
+    Account, AuditEntry, DispatchRecord, Expected, GeneratorKind, GeneratorSpec, Lease, Role,
+    SecretMeta, SessionInfo, Task, TokenInfo, VersionMeta,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -138,6 +139,11 @@ pub struct SecretDto {
     pub updated_at: String,
     /// The account that wrote the current version.
     pub updated_by: String,
+    /// `postgres` or `aws_sts` for a generator (its value is minted for each dispatch);
+    /// absent for a stored secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(postgres|aws_sts)$")]
+    pub generator: Option<String>,
 }
 
 impl From<SecretMeta> for SecretDto {
@@ -152,6 +158,7 @@ impl From<SecretMeta> for SecretDto {
             created_at: timestamp::format(m.created_at),
             updated_at: timestamp::format(m.updated_at),
             updated_by: m.updated_by,
+            generator: m.generator.map(|g| g.as_str().to_owned()),
         }
     }
 }
@@ -425,6 +432,16 @@ pub struct BriefSecretDto {
     /// `file` for a secret handed out as a file (its path in `NAME_FILE`); absent for `env`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery: Option<String>,
+    /// `postgres` or `aws_sts` for a credential minted for this brief; absent for a stored
+    /// secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+    /// The lease of the minted credential (`GET /api/v1/leases/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_id: Option<String>,
+    /// When the minted credential stops working (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// A stored brief with its dispatch status. Never a value or a token.
@@ -476,6 +493,9 @@ impl BriefDto {
                     category: s.category.to_string(),
                     backend_version: s.backend_version,
                     delivery: (!s.delivery.is_env()).then(|| s.delivery.to_string()),
+                    generator: s.generator.map(|g| g.as_str().to_owned()),
+                    lease_id: s.lease_id.map(|l| l.to_string()),
+                    expires_at: s.expires_at.map(timestamp::format),
                 })
                 .collect(),
             payload: b.payload,
@@ -484,6 +504,247 @@ impl BriefDto {
             callback_expires_at: timestamp::format(rec.expires_at),
             delivery: rec.delivery.to_string(),
             boot: rec.boot.as_ref().map(BootStatusDto::new),
+        }
+    }
+}
+
+/// `PUT /api/v1/secrets/{name}/generator`: a generator, whose value is minted for each
+/// dispatch. `postgres` takes `admin_ref` (the secret holding the admin connection URL,
+/// resolved from the generator's scope chain) and `grants`, `creation`, `revocation`
+/// (SQL, `{{name}}` the role); `aws_sts` takes `role_arn` and `session_policy`. Fields of
+/// the other kind are refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutGenerator {
+    /// `postgres` or `aws_sts`.
+    #[schema(pattern = "^(postgres|aws_sts)$")]
+    pub generator: String,
+    /// postgres: the secret that holds the admin connection URL (a name, never a value).
+    pub admin_ref: Option<String>,
+    /// postgres: statements run after the role is created, in one transaction with it.
+    pub grants: Option<Vec<String>>,
+    /// postgres: statements that replace the default `CREATE ROLE`.
+    pub creation: Option<Vec<String>>,
+    /// postgres: statements that replace the default revocation.
+    pub revocation: Option<Vec<String>>,
+    /// aws_sts: the IAM role to assume (`arn:aws:iam::ACCOUNT:role/NAME`).
+    pub role_arn: Option<String>,
+    /// aws_sts: an inline session policy, as JSON text or a JSON object.
+    #[schema(value_type = Option<String>)]
+    pub session_policy: Option<serde_json::Value>,
+    /// The longest a lease lives: `90s`, `15m`, `1h` (1m to 12h; default 1h for postgres,
+    /// 15m for aws_sts). Never longer than the task.
+    pub ttl: Option<String>,
+    /// The same in seconds (give `ttl` or `ttl_secs`, not both).
+    pub ttl_secs: Option<u64>,
+    /// `agent` (the only category of a generator; the default).
+    pub category: Option<String>,
+    /// `env` (the default) or `file` (postgres only).
+    #[schema(pattern = "^(env|file)$")]
+    pub delivery: Option<String>,
+    /// Refuse the write (409) unless the current version is this (0: must not exist).
+    pub expected_version: Option<i64>,
+}
+
+impl PutGenerator {
+    /// The spec this body describes, checked for fields of the wrong kind (the service
+    /// checks the rest).
+    pub fn spec(&self) -> secretstore_core::Result<GeneratorSpec> {
+        use secretstore_core::Error;
+        let kind = GeneratorKind::parse(&self.generator)?;
+        let ttl_secs = match (&self.ttl, self.ttl_secs) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Invalid("give ttl or ttl_secs, not both".into()));
+            }
+            (Some(t), None) => {
+                let secs = timestamp::parse_duration(t).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "ttl {}: expected a duration such as 90s, 15m, 1h",
+                        secretstore_core::name::short_echo(t)
+                    ))
+                })?;
+                u64::try_from(secs).unwrap_or(u64::MAX)
+            }
+            (None, Some(s)) => s,
+            (None, None) => match kind {
+                GeneratorKind::Postgres => generator::DEFAULT_POSTGRES_TTL_SECS,
+                GeneratorKind::AwsSts => generator::DEFAULT_STS_TTL_SECS,
+            },
+        };
+        let foreign: Vec<&str> = match kind {
+            GeneratorKind::Postgres => [
+                ("role_arn", self.role_arn.is_some()),
+                ("session_policy", self.session_policy.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(f, given)| given.then_some(f))
+            .collect(),
+            GeneratorKind::AwsSts => [
+                ("admin_ref", self.admin_ref.is_some()),
+                ("grants", self.grants.is_some()),
+                ("creation", self.creation.is_some()),
+                ("revocation", self.revocation.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(f, given)| given.then_some(f))
+            .collect(),
+        };
+        if !foreign.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{} not a field of a {kind} generator",
+                match foreign.as_slice() {
+                    [one] => format!("{one} is"),
+                    many => format!("{} are", many.join(", ")),
+                }
+            )));
+        }
+        Ok(match kind {
+            GeneratorKind::Postgres => GeneratorSpec::Postgres(PostgresSpec {
+                admin_ref: self.admin_ref.clone().ok_or_else(|| {
+                    Error::Invalid(
+                        "a postgres generator needs admin_ref: the secret that holds the admin connection URL".into(),
+                    )
+                })?,
+                grants: self.grants.clone().unwrap_or_default(),
+                creation: self.creation.clone().unwrap_or_default(),
+                revocation: self.revocation.clone().unwrap_or_default(),
+                ttl_secs,
+            }),
+            GeneratorKind::AwsSts => GeneratorSpec::AwsSts(AwsStsSpec {
+                role_arn: self.role_arn.clone().ok_or_else(|| {
+                    Error::Invalid("an aws_sts generator needs role_arn: the IAM role to assume".into())
+                })?,
+                session_policy: match &self.session_policy {
+                    None | Some(serde_json::Value::Null) => None,
+                    Some(serde_json::Value::String(s)) => Some(s.clone()),
+                    Some(v @ serde_json::Value::Object(_)) => Some(v.to_string()),
+                    Some(_) => {
+                        return Err(Error::Invalid(
+                            "session_policy must be a JSON object, or its text".into(),
+                        ));
+                    }
+                },
+                ttl_secs,
+            }),
+        })
+    }
+}
+
+/// A lease: one credential minted for one ref of one brief. Never the credential.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseDto {
+    /// The lease id (a UUID).
+    pub id: String,
+    /// The brief it was minted for.
+    pub brief_id: String,
+    /// The task's project.
+    pub project: String,
+    /// The generator's scope.
+    pub scope: String,
+    /// The generator's name.
+    pub name: String,
+    /// The generator's version the lease was minted from.
+    pub version: i64,
+    /// `postgres` or `aws_sts`.
+    pub provider: String,
+    /// The PostgreSQL role name, or the STS session's assumed-role ARN.
+    pub principal: String,
+    /// The scope of the admin secret (postgres), resolved at mint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_scope: Option<String>,
+    /// When it was minted (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it ends by itself (RFC 3339, UTC).
+    pub expires_at: String,
+    /// When it was revoked (RFC 3339, UTC), if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Why it ended: `callback`, `brief_revoked`, `revoked`, `boot_replay`, `expired`,
+    /// `dispatch_failed`, `leaked` or `brief_ended`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<String>,
+    /// The last failed revocation's error (the sweeper retries it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// `active`, `revoked`, `expired` (its end passed, not yet swept) or `revoking` (a
+    /// revocation failed; the sweeper retries it).
+    #[schema(pattern = "^(active|revoked|expired|revoking)$")]
+    pub state: String,
+}
+
+impl From<Lease> for LeaseDto {
+    fn from(l: Lease) -> Self {
+        LeaseDto {
+            state: l.state(timestamp::now()).to_owned(),
+            id: l.id.to_string(),
+            brief_id: l.brief_id.to_string(),
+            project: l.project.to_string(),
+            scope: l.scope.to_string(),
+            name: l.name,
+            version: l.version,
+            provider: l.provider.as_str().to_owned(),
+            principal: l.principal,
+            admin_scope: l.admin_scope.map(|s| s.to_string()),
+            created_at: timestamp::format(l.created_at),
+            expires_at: timestamp::format(l.expires_at),
+            revoked_at: l.revoked_at.map(timestamp::format),
+            revoke_reason: l.revoke_reason.map(|r| r.as_str().to_owned()),
+            last_error: l.last_error,
+        }
+    }
+}
+
+/// `GET /api/v1/leases`: the leases the caller may see, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseList {
+    /// Each lease.
+    pub leases: Vec<LeaseDto>,
+}
+
+/// `DELETE /api/v1/leases/{id}`: the lease after the call.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseRevokedDto {
+    /// The lease as it is now.
+    pub lease: LeaseDto,
+    /// Whether this call revoked it (`false`: it had ended before, or its provider failed:
+    /// see `error`).
+    pub revoked: bool,
+    /// Why its provider failed to revoke it (kept, retried by the sweeper).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One lease whose revocation failed.
+#[derive(Serialize, ToSchema)]
+pub struct LeaseFailureDto {
+    /// The lease id.
+    pub id: String,
+    /// What its provider said (never a credential).
+    pub error: String,
+}
+
+/// `POST /api/v1/briefs/{id}/leases/revoke`: what was revoked, and what failed (kept,
+/// retried by the sweeper).
+#[derive(Serialize, ToSchema)]
+pub struct LeasesRevokedDto {
+    /// The leases this call revoked.
+    pub revoked: Vec<String>,
+    /// The leases whose revocation failed.
+    pub failed: Vec<LeaseFailureDto>,
+}
+
+impl From<secretstore_core::service::LeasesEnded> for LeasesRevokedDto {
+    fn from(e: secretstore_core::service::LeasesEnded) -> Self {
+        LeasesRevokedDto {
+            revoked: e.revoked.into_iter().map(|i| i.to_string()).collect(),
+            failed: e
+                .failed
+                .into_iter()
+                .map(|(id, error)| LeaseFailureDto {
+                    id: id.to_string(),
+                    error,
+                })
+                .collect(),
         }
     }
 }

@@ -29,7 +29,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::{ApiError, ErrorSummary};
-use routes::{accounts, audit, boot, briefs, health, scopes, search, secrets, sessions, tasks};
+use routes::{
+    accounts, audit, boot, briefs, health, leases, scopes, search, secrets, sessions, tasks,
+};
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
 use std::sync::Arc;
@@ -155,12 +157,16 @@ pub fn app(state: AppState) -> Router {
         .route("/secrets/{name}/access", get(audit::access))
         .route("/secrets/{name}/rollback", post(secrets::rollback))
         .route("/secrets/{name}/link", post(secrets::link))
+        .route("/secrets/{name}/generator", put(secrets::put_generator))
         .route("/tasks", post(tasks::create))
         .route("/tasks/{id}", get(tasks::get))
         .route("/tasks/{id}/dispatch", post(tasks::dispatch))
         .route("/briefs/{id}", get(briefs::get))
         .route("/briefs/{id}/callback", post(briefs::callback))
         .route("/briefs/{id}/revoke", post(briefs::revoke))
+        .route("/briefs/{id}/leases/revoke", post(leases::revoke_brief))
+        .route("/leases", get(leases::list))
+        .route("/leases/{id}", get(leases::get).delete(leases::revoke))
         .route("/boot", post(boot::boot))
         .route("/audit", get(audit::list))
         .route("/search", get(search::search))

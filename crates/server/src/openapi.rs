@@ -31,6 +31,11 @@ use utoipa::{Modify, OpenApi};
         routes::secrets::rollback,
         routes::secrets::link,
         routes::secrets::delete,
+        routes::secrets::put_generator,
+        routes::leases::list,
+        routes::leases::get,
+        routes::leases::revoke,
+        routes::leases::revoke_brief,
         routes::scopes::get_policy,
         routes::scopes::put_policy,
         routes::tasks::create,
@@ -137,6 +142,8 @@ fn shape(path: &str, param: &str) -> Option<(String, usize)> {
     };
     let resource = path.strip_prefix("/api/v1/")?.split('/').next()?;
     match (resource, param) {
+        // A lease list's `?project=`: a scope of any level (its tasks at or under it).
+        ("leases", "project") => Some(scope(4)),
         (_, "org" | "team" | "workspace" | "project") => Some((format!("^{SEGMENT}$"), 63)),
         // `GET /api/v1/secrets?name=` is a pattern, shaped by its own parameter.
         ("secrets", "name") if path == "/api/v1/secrets" => None,
@@ -144,7 +151,7 @@ fn shape(path: &str, param: &str) -> Option<(String, usize)> {
         ("secrets", "scope") => Some(scope(3)),
         ("audit" | "accounts", "scope") => Some(scope(4)),
         ("accounts", "name") => Some(("^[a-z0-9][a-z0-9_.-]{0,62}$".into(), 63)),
-        ("tasks" | "briefs", "id") => Some((
+        ("leases", "brief") | ("tasks" | "briefs" | "leases", "id") => Some((
             "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$".into(),
             36,
         )),

@@ -3,7 +3,8 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::dto::{
-    self, LinkSecret, PutSecret, Rollback, SecretDto, SecretList, ValueDto, VersionDto, VersionList,
+    self, LinkSecret, PutGenerator, PutSecret, Rollback, SecretDto, SecretList, ValueDto,
+    VersionDto, VersionList,
 };
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, ErrorBody};
 use axum::Json;
@@ -101,6 +102,55 @@ pub async fn put(
             &name,
             &value,
             SecretAttrs { category, delivery },
+            dto::expected(body.expected_version),
+        )
+        .await?;
+    written(&st, &who, &q.scope, &name, version).await
+}
+
+/// Defines a generator (or a new version of one): a secret whose value is minted for each
+/// dispatch (a PostgreSQL role, an AWS STS session) and revoked when the task ends. Needs
+/// the right to write at the scope and, for postgres, to read the value of its admin ref
+/// (as it resolves from the scope's chain now). A stored secret of that name at the scope
+/// is not turned into a generator (409). Audited as `secret.generator`.
+#[utoipa::path(put, path = "/api/v1/secrets/{name}/generator", tag = "secrets",
+    params(("name" = String, Path, description = "The environment variable name"), ScopeParam),
+    request_body = PutGenerator,
+    responses(
+        (status = 200, description = "The new version's metadata", body = SecretDto),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "A stored secret of that name, or expected_version is stale", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, description = "`not_configured`: the admin ref's backend is not configured on this server", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_generator(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    AppPath(name): AppPath<String>,
+    AppQuery(q): AppQuery<ScopeParam>,
+    AppJson(body): AppJson<PutGenerator>,
+) -> Result<Json<SecretDto>, ApiError> {
+    let spec = body.spec()?;
+    let category = body
+        .category
+        .as_deref()
+        .map(Category::from_str)
+        .transpose()?;
+    let delivery = body
+        .delivery
+        .as_deref()
+        .map(Delivery::from_str)
+        .transpose()?;
+    let version = st
+        .svc
+        .define_generator(
+            &who,
+            &q.scope,
+            &name,
+            spec,
+            category,
+            delivery,
             dto::expected(body.expected_version),
         )
         .await?;

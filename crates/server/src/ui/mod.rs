@@ -13,12 +13,14 @@
 //! | `POST /ui/scopes` | a new organization, team, workspace or project (`parent`, `name`) |
 //! | `GET /ui/scopes/{path}` | the scope's secrets (`data-secret`), the inherited ones, the effective view, `?sort=age`: oldest first; a project's tasks (`data-task`) and recent briefs, for whoever may dispatch there |
 //! | `POST /ui/scopes/{path}/secrets` | a new secret (`data-form="new-secret"`: `name`, `category`, `value`) |
-//! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata, the current version's age, who was handed it (`data-access`, `?since=`, paged by `?cursor=`), history (`data-version`), rotate, reveal, rollback |
+//! | `GET /ui/scopes/{path}/secrets/{NAME}` | metadata (a generator: `data-generator`, its admin ref's name, grants, TTL and leases, in place of the value), the current version's age, who was handed it (`data-access`, `?since=`, paged by `?cursor=`), history (`data-version`), rotate, reveal, rollback |
 //! | `POST …/secrets/{NAME}/rotate`, `/reveal`, `/rollback` | a new version, the value (audited), an old value again |
 //! | `GET`, `POST …/secrets/{NAME}/delete` | the confirmation step, then the deletion |
 //! | `GET /ui/briefs` | recent dispatches, running or completed (`data-brief`, linked to their pages), with the stale secrets of running ones |
 //! | `GET /ui/briefs/{id}` | a brief: project, task, status, delivery, callback, revocation, the secrets handed out (`data-handed`: scope, version, `data-stale` while running), never a value |
 //! | `POST /ui/briefs/{id}/revoke` | revokes it (`data-form="revoke-brief"`, for whoever may dispatch in its project), then back to its page |
+//! | `GET /ui/leases[?open=1]` | the per-task credentials minted in the projects where the account may dispatch (`data-lease`, `data-state`), never a credential |
+//! | `POST /ui/leases/{id}/revoke` | revokes one (`data-form="revoke-lease"`), then back to the leases page |
 //! | `GET /ui/tasks/{id}` | a task: its project, what each ref resolves to now (`data-ref`: scope, version, category; no value), its briefs |
 //! | `GET /ui/audit` | the audit log (root and organization admins) |
 //! | `GET /ui/search?q=` | the secrets, scopes, tasks and briefs whose names match (`data-hit`), linked |
@@ -91,6 +93,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/briefs/{id}/revoke",
             post(objects::revoke_brief).fallback(m405),
+        )
+        .route("/ui/leases", get(activity::leases).fallback(m405))
+        .route(
+            "/ui/leases/{id}/revoke",
+            post(activity::revoke_lease).fallback(m405),
         )
         .route("/ui/tasks/{id}", get(objects::task).fallback(m405))
         .route("/ui/audit", get(activity::audit).fallback(m405))

@@ -275,6 +275,109 @@ pub(crate) struct SecretPage {
     pub(crate) shadows: Vec<String>,
     /// Who was handed the value, for those who may read the audit log here.
     pub(crate) access: Option<AccessList>,
+    /// A generator's spec and its leases (a generator has no value to reveal or rotate).
+    pub(crate) generator: Option<GeneratorView>,
+}
+
+/// A generator on its secret's page: what it mints, never a value (the admin ref is a
+/// secret's name; grants are the admin's SQL, not secrets).
+pub(crate) struct GeneratorView {
+    /// `postgres` or `aws_sts`.
+    pub(crate) kind: &'static str,
+    /// postgres: the secret that holds the admin connection URL.
+    pub(crate) admin_ref: Option<String>,
+    /// postgres: the statements run after the role is created.
+    pub(crate) grants: Vec<String>,
+    /// postgres: how many creation and revocation statements replace the defaults.
+    pub(crate) creation: usize,
+    pub(crate) revocation: usize,
+    /// aws_sts: the role assumed, and whether a session policy narrows it.
+    pub(crate) role_arn: Option<String>,
+    pub(crate) session_policy: bool,
+    /// The longest a lease lives: `1h`, `15m`, `90s`.
+    pub(crate) ttl: String,
+    /// Its leases the account may see, newest first.
+    pub(crate) leases: Vec<LeaseRow>,
+}
+
+/// One lease: a credential minted for one ref of one brief. Never the credential.
+pub(crate) struct LeaseRow {
+    pub(crate) id: String,
+    pub(crate) brief_id: String,
+    pub(crate) project: String,
+    pub(crate) scope: String,
+    pub(crate) name: String,
+    pub(crate) provider: &'static str,
+    pub(crate) principal: String,
+    /// `active`, `revoked`, `expired` or `revoking`.
+    pub(crate) state: &'static str,
+    pub(crate) created: Stamp,
+    pub(crate) expires: Stamp,
+    pub(crate) revoked: Option<Stamp>,
+    pub(crate) reason: Option<&'static str>,
+    pub(crate) last_error: Option<String>,
+}
+
+impl LeaseRow {
+    pub(crate) fn new(l: secretstore_core::Lease) -> Self {
+        LeaseRow {
+            state: l.state(timestamp::now()),
+            id: l.id.to_string(),
+            brief_id: l.brief_id.to_string(),
+            project: l.project.to_string(),
+            scope: l.scope.to_string(),
+            name: l.name,
+            provider: l.provider.as_str(),
+            principal: l.principal,
+            created: Stamp::new(l.created_at),
+            expires: Stamp::new(l.expires_at),
+            revoked: l.revoked_at.map(Stamp::new),
+            reason: l.revoke_reason.map(|r| r.as_str()),
+            last_error: l.last_error,
+        }
+    }
+
+    /// The tag class of its state.
+    pub(crate) fn state_class(&self) -> &'static str {
+        match self.state {
+            "active" => "running",
+            "revoked" => "ok",
+            _ => "revoked",
+        }
+    }
+
+    /// Whether a revocation may still do something (not revoked yet).
+    pub(crate) fn open(&self) -> bool {
+        self.state != "revoked"
+    }
+
+    pub(crate) fn short_id(&self) -> String {
+        short(&self.id)
+    }
+
+    pub(crate) fn short_brief(&self) -> String {
+        short(&self.brief_id)
+    }
+}
+
+/// A lease's longest life in its largest exact unit: `12h`, `15m`, `90s`.
+pub(crate) fn ttl_text(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "leases.html")]
+pub(crate) struct LeasesPage {
+    pub(crate) layout: Layout,
+    pub(crate) csrf: String,
+    /// Only the leases not revoked yet.
+    pub(crate) open_only: bool,
+    pub(crate) leases: Vec<LeaseRow>,
+    pub(crate) limit: i64,
 }
 
 /// A page of a secret's accesses on its page.
@@ -391,6 +494,23 @@ pub(crate) struct HandedRow {
     pub(crate) backend: String,
     /// Rotated or deleted since, while the brief runs.
     pub(crate) stale: bool,
+    /// A credential minted for the brief: `postgres` or `aws_sts`.
+    pub(crate) generator: Option<&'static str>,
+    /// Its lease's id and state (`active`, `revoked`, …), if the account may see it.
+    pub(crate) lease: Option<(String, &'static str)>,
+    /// When the minted credential stops working.
+    pub(crate) expires: Option<Stamp>,
+}
+
+impl HandedRow {
+    /// The tag class of its lease's state.
+    pub(crate) fn lease_class(&self) -> &'static str {
+        match self.lease.as_ref().map(|(_, s)| *s) {
+            Some("active") => "running",
+            Some("revoked") => "ok",
+            _ => "revoked",
+        }
+    }
 }
 
 #[derive(Template)]
@@ -590,6 +710,15 @@ mod tests {
             (400 * 86_400, "400 days"),
         ] {
             assert_eq!(Age { secs }.to_string(), shown, "{secs}");
+        }
+        for (secs, shown) in [
+            (3600, "1h"),
+            (43_200, "12h"),
+            (900, "15m"),
+            (90, "90s"),
+            (5400, "90m"),
+        ] {
+            assert_eq!(ttl_text(secs), shown);
         }
         let future = timestamp::in_secs(3600);
         assert_eq!(Age::since(future).secs, 0, "a clock ahead reads as now");

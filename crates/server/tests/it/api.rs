@@ -99,6 +99,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/tokens/{id}"),
     ("get", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/{id}"),
+    ("put", "/api/v1/secrets/{name}/generator"),
+    ("get", "/api/v1/leases"),
+    ("get", "/api/v1/leases/{id}"),
+    ("delete", "/api/v1/leases/{id}"),
+    ("post", "/api/v1/briefs/{id}/leases/revoke"),
 ];
 
 #[tokio::test]

@@ -162,6 +162,11 @@ struct Fixture {
     own_brief: String,
     other_brief: String,
     globex_brief: String,
+    /// A lease minted for a brief of each project (own, other team's, globex's): (lease,
+    /// brief).
+    own_lease: (String, String),
+    other_lease: (String, String),
+    globex_lease: (String, String),
     /// A token of the `spare` account, revoked by root in the table.
     spare_token_id: String,
     /// Per caller, a web UI session of the member that this caller tries to end.
@@ -185,7 +190,11 @@ impl Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let mut h = Harness::new().await;
+    let mut h = Harness::with_minters(vec![
+        FakeMinter::new(secretstore_core::GeneratorKind::Postgres),
+        FakeMinter::new(secretstore_core::GeneratorKind::AwsSts),
+    ])
+    .await;
     // The table tries unknown and revoked tokens on every route, far past the brute-force
     // limit (tested in api.rs): here the limit is out of the way.
     h.state = h
@@ -341,6 +350,45 @@ async fn fixture() -> Fixture {
         (globex_task, globex_brief),
     ] = <[(String, String); 3]>::try_from(ids).unwrap();
 
+    // An aws_sts generator at each organization, and a brief per project that minted a
+    // lease of it.
+    for org in [ORG, GLOBEX] {
+        let a = h
+            .call(
+                "PUT",
+                &format!("/api/v1/secrets/GEN_STS/generator?scope={org}"),
+                r,
+                Some(json!({"generator": "aws_sts", "role_arn": "arn:aws:iam::123456789012:role/authz"})),
+            )
+            .await;
+        assert_eq!(a.status.as_u16(), OK, "{}", a.text);
+    }
+    let mut minted = Vec::new();
+    for project in [PROJECT, OTHER_PROJECT, GLOBEX_PROJECT] {
+        let a = h
+            .call(
+                "POST",
+                "/api/v1/tasks",
+                r,
+                Some(json!({"project": project, "secret_refs": ["GEN_STS"]})),
+            )
+            .await;
+        assert_eq!(a.status.as_u16(), NEW, "{}", a.text);
+        let task = a.json["id"].as_str().unwrap().to_string();
+        let d = h
+            .call("POST", &format!("/api/v1/tasks/{task}/dispatch"), r, None)
+            .await;
+        assert_eq!(d.status.as_u16(), OK, "{}", d.text);
+        let brief = d.json["brief_id"].as_str().unwrap().to_string();
+        let l = h
+            .call("GET", &format!("/api/v1/leases?brief={brief}"), r, None)
+            .await;
+        assert_eq!(l.status.as_u16(), OK, "{}", l.text);
+        let lease = l.json["leases"][0]["id"].as_str().unwrap().to_string();
+        minted.push((lease, brief));
+    }
+    let [own_lease, other_lease, globex_lease] = <[(String, String); 3]>::try_from(minted).unwrap();
+
     // Web UI sessions, signed in as the UI does, one per caller that will try to end it.
     let mut member_sessions = HashMap::new();
     let mut admin_sessions = HashMap::new();
@@ -392,6 +440,9 @@ async fn fixture() -> Fixture {
         own_brief,
         other_brief,
         globex_brief,
+        own_lease,
+        other_lease,
+        globex_lease,
         spare_token_id,
     }
 }
@@ -597,6 +648,73 @@ fn table(f: &Fixture) -> Table {
             expect,
         );
     }
+    // ── Generators (SPEC §6): writing at the scope, and (postgres) reading the value
+    // of its admin ref as it resolves there (here `DB_URL` of the same scope). ─────────
+    //                          root admin member disp outsider nobody
+    #[rustfmt::skip]
+    let generators: [(&str, &str, Expect); 7] = [
+        (ORG,          "postgres", [OK, OK, DENY, DENY, NF,   NF]),
+        (TEAM,         "postgres", [OK, OK, OK,   DENY, NF,   NF]),
+        (WS,           "aws_sts",  [OK, OK, OK,   DENY, NF,   NF]),
+        (OTHER_TEAM,   "postgres", [OK, OK, NF,   DENY, NF,   NF]),
+        (GLOBEX,       "postgres", [OK, NF, NF,   NF,   DENY, NF]),
+        (MISSING_ORG,  "aws_sts",  [NF, NF, NF,   NF,   NF,   NF]),
+        (MISSING_WS,   "aws_sts",  [NF, NF, NF,   DENY, NF,   NF]),
+    ];
+    for (scope, kind, expect) in generators {
+        let body = match kind {
+            "postgres" => {
+                json!({"generator": "postgres", "admin_ref": "DB_URL", "grants": ["GRANT SELECT ON t TO {{name}}"]})
+            }
+            _ => json!({"generator": "aws_sts", "role_arn": "arn:aws:iam::123456789012:role/r"}),
+        };
+        t.add(
+            "PUT",
+            &format!("/api/v1/secrets/GEN_@WHO/generator?scope={scope}"),
+            Some(body),
+            expect,
+        );
+    }
+
+    // ── Leases: whoever may dispatch in the lease's project sees and revokes it; to
+    // anyone else it is missing. ────────────────────────────────────────────────────
+    //                                                root admin member disp outsider nobody
+    t.add("GET", "/api/v1/leases", None, [OK; 6]);
+    t.add("GET", "/api/v1/leases?open=true&limit=5", None, [OK; 6]);
+    #[rustfmt::skip]
+    let lease_projects: [(&str, Expect); 4] = [
+        (PROJECT,         [OK, OK, OK, OK, NF, NF]),
+        (OTHER_PROJECT,   [OK, OK, NF, OK, NF, NF]),
+        (GLOBEX_PROJECT,  [OK, NF, NF, NF, OK, NF]),
+        (MISSING_PROJECT, [OK, OK, OK, OK, NF, NF]),
+    ];
+    for (project, expect) in lease_projects {
+        t.add(
+            "GET",
+            &format!("/api/v1/leases?project={project}"),
+            None,
+            expect,
+        );
+    }
+    let missing = (MISSING_ID.to_owned(), MISSING_ID.to_owned());
+    #[rustfmt::skip]
+    let leases: [(&(String, String), Expect); 4] = [
+        (&f.own_lease,    [OK, OK, OK, OK, NF, NF]),
+        (&f.other_lease,  [OK, OK, NF, OK, NF, NF]),
+        (&f.globex_lease, [OK, NF, NF, NF, OK, NF]),
+        (&missing,        [NF; 6]),
+    ];
+    for ((lease, brief), expect) in leases {
+        t.add("GET", &format!("/api/v1/leases/{lease}"), None, expect);
+        t.add("DELETE", &format!("/api/v1/leases/{lease}"), None, expect);
+        t.add(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/leases/revoke"),
+            None,
+            expect,
+        );
+    }
+
     // An API token is never a callback token, not even root's; nor a boot token.
     t.add(
         "POST",
@@ -974,6 +1092,54 @@ async fn hidden_is_missing(f: &Fixture, bad: &mut Vec<String>) {
             same_as_missing(f, bad, who, method, uri, None, hidden, MISSING_ID).await;
         }
     }
+    // A lease, and a brief's leases, in a hidden project, and unknown ids.
+    for (who, (lease, brief)) in [
+        (Member, &f.other_lease),
+        (Dispatcher, &f.globex_lease),
+        (Outsider, &f.own_lease),
+        (Nobody, &f.own_lease),
+    ] {
+        for (method, uri, hidden) in [
+            ("GET", "/api/v1/leases/{}", lease),
+            ("DELETE", "/api/v1/leases/{}", lease),
+            ("POST", "/api/v1/briefs/{}/leases/revoke", brief),
+        ] {
+            same_as_missing(f, bad, who, method, uri, None, hidden, MISSING_ID).await;
+        }
+    }
+    // The leases of a hidden project, and of a never-created one the caller cannot see.
+    for (who, hidden, missing) in [
+        (Member, OTHER_PROJECT, "acme/other/dev/nope"),
+        (Outsider, PROJECT, MISSING_PROJECT),
+        (Admin, GLOBEX_PROJECT, "globex/sales/dev/nope"),
+    ] {
+        let uri = "/api/v1/leases?project={}";
+        same_as_missing(f, bad, who, "GET", uri, None, hidden, missing).await;
+    }
+}
+
+/// Which leases each caller lists: those of the projects where it may dispatch.
+async fn leases_in_bounds(f: &Fixture, bad: &mut Vec<String>) {
+    let (own, other, globex) = (&f.own_lease.0, &f.other_lease.0, &f.globex_lease.0);
+    let expected: [(Who, &[&String]); 6] = [
+        (Root, &[own, other, globex]),
+        (Admin, &[own, other]),
+        (Member, &[own]),
+        (Dispatcher, &[own, other]),
+        (Outsider, &[globex]),
+        (Nobody, &[]),
+    ];
+    for (who, want) in expected {
+        let a = f.call(who, "GET", "/api/v1/leases", None).await;
+        let got = paths(&a, "leases", "id");
+        let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
+        if a.status.as_u16() != OK || got != want {
+            bad.push(format!(
+                "{} GET /api/v1/leases → {got:?}, expected {want:?}",
+                who.slug()
+            ));
+        }
+    }
 }
 
 /// The scopes in a list answer, as a set.
@@ -1155,6 +1321,7 @@ async fn every_role_on_every_route() {
     let f = fixture().await;
     let mut bad = Vec::new();
     visible_lists(&f, &mut bad).await;
+    leases_in_bounds(&f, &mut bad).await;
     hidden_is_missing(&f, &mut bad).await;
     let t = table(&f);
     run(&f, &t, &mut bad).await;

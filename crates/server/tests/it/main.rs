@@ -13,6 +13,7 @@ mod common;
 mod daily;
 mod dispatch_not_configured;
 mod files;
+mod leases;
 mod limits;
 mod regression;
 mod sealed;

@@ -4,7 +4,8 @@
 use super::{NoFields, err_not_found};
 use crate::AppState;
 use crate::ui::pages::{
-    AuditPage, AuditRow, BriefRow, BriefsPage, Layout, SessionRow, SessionsPage, Stamp, render,
+    AuditPage, AuditRow, BriefRow, BriefsPage, Layout, LeaseRow, LeasesPage, SessionRow,
+    SessionsPage, Stamp, render,
 };
 use crate::ui::see_other;
 use crate::ui::session::{Posted, Session, clear_session_cookie, over_tls};
@@ -30,6 +31,85 @@ pub(crate) async fn briefs(State(st): State<AppState>, s: Session) -> Response {
         briefs: list.into_iter().map(brief_row).collect(),
     };
     render(StatusCode::OK, &page)
+}
+
+/// How many leases the leases page shows.
+const LEASES_SHOWN: i64 = 200;
+
+#[derive(Deserialize, Default)]
+struct LeasesQuery {
+    /// `1`: only the leases not revoked yet.
+    #[serde(default)]
+    open: String,
+    /// What the last revocation did: `revoked`, `ended` or `failed`.
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /ui/leases[?open=1]`: the leases of the projects where the account may dispatch,
+/// newest first, each with a revoke button while it is not revoked.
+pub(crate) async fn leases(State(st): State<AppState>, s: Session, uri: Uri) -> Response {
+    let q: LeasesQuery = serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+    let open_only = q.open == "1";
+    let list = match st
+        .svc
+        .leases(&s.who, None, None, open_only, LEASES_SHOWN)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => return s.error(&e),
+    };
+    let mut layout = Layout::new("Leases", Some(s.nav()), "leases");
+    layout.notice = match q.done.as_str() {
+        "revoked" => Some("Revoked: the credential no longer works.".to_owned()),
+        "ended" => Some("This lease had already ended: nothing was changed.".to_owned()),
+        _ => None,
+    };
+    if q.done == "failed" {
+        layout.error = Some(
+            "The provider could not revoke it: it stays revoking, and is retried within seconds."
+                .to_owned(),
+        );
+    }
+    let page = LeasesPage {
+        layout,
+        csrf: s.csrf.clone(),
+        open_only,
+        leases: list.into_iter().map(LeaseRow::new).collect(),
+        limit: LEASES_SHOWN,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// `POST /ui/leases/{id}/revoke`: revokes one lease (CSRF-checked first), then back to
+/// the leases page with what happened.
+pub(crate) async fn revoke_lease(State(st): State<AppState>, req: Request) -> Response {
+    let id = req
+        .uri()
+        .path()
+        .strip_prefix("/ui/leases/")
+        .and_then(|r| r.strip_suffix("/revoke"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_owned);
+    let Posted { session, .. } = match Posted::<NoFields>::from_request(req, &st).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(id) = id else {
+        return session.error(&err_not_found());
+    };
+    // A malformed id is a missing page, as a lease the account may not see.
+    if secretstore_core::LeaseId::parse(&id).is_err() {
+        return session.error(&err_not_found());
+    }
+    match st.svc.revoke_lease(&session.who, &id).await {
+        Ok((lease, ended)) if ended.revoked.contains(&lease.id) => {
+            see_other("/ui/leases?done=revoked")
+        }
+        Ok((_, ended)) if !ended.failed.is_empty() => see_other("/ui/leases?done=failed"),
+        Ok(_) => see_other("/ui/leases?done=ended"),
+        Err(e) => session.error(&e),
+    }
 }
 
 /// A brief as the lists show it (the briefs page, a task's and a project's briefs).

@@ -46,6 +46,21 @@ pub(crate) async fn brief(State(st): State<AppState>, s: Session, uri: Uri) -> R
         Ok(d) => d,
         Err(e) => return s.error(&e),
     };
+    // The states of its leases (the brief's reader may dispatch in its project: it sees
+    // them all).
+    let leases = if d.brief.secrets.iter().any(|x| x.lease_id.is_some()) {
+        match st
+            .svc
+            .leases(&s.who, None, Some(id.as_str()), false, 1000)
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return s.error(&e),
+        }
+    } else {
+        Vec::new()
+    };
+    let now = secretstore_core::timestamp::now();
     let done: Done = serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
     let mut layout = Layout::new(format!("Brief {id}"), Some(s.nav()), "briefs");
     layout.notice = match done.done.as_deref() {
@@ -85,6 +100,15 @@ pub(crate) async fn brief(State(st): State<AppState>, s: Session, uri: Uri) -> R
             .secrets
             .into_iter()
             .map(|x| HandedRow {
+                generator: x.generator.map(|g| g.as_str()),
+                lease: x.lease_id.as_ref().map(|l| {
+                    let state = leases
+                        .iter()
+                        .find(|lease| lease.id == *l)
+                        .map_or("unknown", |lease| lease.state(now));
+                    (l.to_string(), state)
+                }),
+                expires: x.expires_at.map(Stamp::new),
                 stale: running && d.stale.contains(&x.name),
                 name: x.name,
                 scope: x.scope.to_string(),

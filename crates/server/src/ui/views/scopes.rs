@@ -8,8 +8,9 @@ use super::objects::OBJECTS_SHOWN;
 use crate::AppState;
 use crate::error::ErrorSummary;
 use crate::ui::pages::{
-    AccessList, AccessRow, Age, Crumb, DeletePage, EffectiveRow, HomePage, InheritedRow, Layout,
-    Node, OwnRow, ProjectWork, Revealed, ScopePage, SecretPage, Stamp, TaskRow, VersionRow, render,
+    AccessList, AccessRow, Age, Crumb, DeletePage, EffectiveRow, GeneratorView, HomePage,
+    InheritedRow, Layout, LeaseRow, Node, OwnRow, ProjectWork, Revealed, ScopePage, SecretPage,
+    Stamp, TaskRow, VersionRow, render, ttl_text,
 };
 use crate::ui::see_other;
 use crate::ui::session::{Posted, Session};
@@ -439,6 +440,10 @@ pub(super) async fn secret_view(
     } else {
         None
     };
+    let generator = match meta.generator {
+        Some(_) => Some(generator_view(st, s, &meta).await?),
+        None => None,
+    };
     let (layout, status, logged) = extras.layout(format!("{} at {scope}", meta.name), s);
     let page = SecretPage {
         layout,
@@ -470,8 +475,56 @@ pub(super) async fn secret_view(
         revealed,
         shadows,
         access,
+        generator,
     };
     Ok(with_logged(render(status, &page), logged))
+}
+
+/// How many leases a generator's page shows.
+const LEASES_SHOWN: i64 = 50;
+
+/// A generator's spec (its current version, read after the metadata check allowed the
+/// account to see it) and the leases of it the account may see.
+async fn generator_view(
+    st: &AppState,
+    s: &Session,
+    meta: &SecretMeta,
+) -> Result<GeneratorView, Error> {
+    use secretstore_core::GeneratorSpec;
+    use secretstore_core::ports::SecretStore;
+    let name = SecretName::parse_existing(&meta.name)?;
+    let (_, _, material) = st.svc.store.material(&meta.scope, &name, None).await?;
+    let spec = material
+        .generator
+        .ok_or_else(|| Error::Invalid(format!("{name} is no longer a generator")))?;
+    let leases = st
+        .svc
+        .generator_leases(&s.who, meta.scope.as_str(), &meta.name, LEASES_SHOWN)
+        .await?;
+    let mut view = GeneratorView {
+        kind: spec.kind().as_str(),
+        admin_ref: None,
+        grants: Vec::new(),
+        creation: 0,
+        revocation: 0,
+        role_arn: None,
+        session_policy: false,
+        ttl: ttl_text(spec.ttl_secs()),
+        leases: leases.into_iter().map(LeaseRow::new).collect(),
+    };
+    match spec {
+        GeneratorSpec::Postgres(p) => {
+            view.admin_ref = Some(p.admin_ref);
+            view.grants = p.grants;
+            view.creation = p.creation.len();
+            view.revocation = p.revocation.len();
+        }
+        GeneratorSpec::AwsSts(a) => {
+            view.role_arn = Some(a.role_arn);
+            view.session_policy = a.session_policy.is_some();
+        }
+    }
+    Ok(view)
 }
 
 /// The secret's accesses, a page at a time (as [`Service::secret_access_report`] decides,

@@ -45,6 +45,20 @@ impl Harness {
 
     /// A harness whose boot tokens expire after `boot_ttl_secs` unredeemed.
     pub(crate) async fn with_boot_ttl(boot_ttl_secs: i64) -> Harness {
+        Harness::build(boot_ttl_secs, Vec::new()).await
+    }
+
+    /// A harness with these providers of per-task credentials.
+    pub(crate) async fn with_minters(
+        minters: Vec<Arc<dyn secretstore_core::generator::Minter>>,
+    ) -> Harness {
+        Harness::build(600, minters).await
+    }
+
+    async fn build(
+        boot_ttl_secs: i64,
+        minters: Vec<Arc<dyn secretstore_core::generator::Minter>>,
+    ) -> Harness {
         let dir = secretstore_testkit::scratch();
         let url = test_database_url(dir.path());
         let store = SqlStore::open(&url, 8).await.unwrap();
@@ -59,6 +73,9 @@ impl Harness {
             )
             .unwrap();
             backends = backends.with(Arc::new(vault));
+        }
+        for m in minters {
+            backends = backends.with_minter(m);
         }
         let svc = Service {
             store,
@@ -209,5 +226,124 @@ impl Answer {
         assert_eq!(self.json["error"]["code"], code, "{}", self.text);
         assert!(self.json["error"]["message"].is_string(), "{}", self.text);
         self
+    }
+}
+
+/// A provider of per-task credentials for the HTTP-shape tests (the real PostgreSQL and
+/// STS providers are tested against real servers in their own crates): it records every
+/// mint and revocation, mints a recognizable credential, and fails the mints of the refs
+/// it is told to.
+pub(crate) struct FakeMinter {
+    kind: secretstore_core::GeneratorKind,
+    /// The refs whose mint fails (`unavailable`).
+    pub(crate) failing: std::sync::Mutex<Vec<String>>,
+    /// `(ref name, principal, whether an admin URL came with it)` of every mint asked.
+    pub(crate) mints: std::sync::Mutex<Vec<(String, String, bool)>>,
+    /// The principal of every revocation asked.
+    pub(crate) revokes: std::sync::Mutex<Vec<String>>,
+}
+
+/// The password of every role [`FakeMinter`] mints: it must never show outside a
+/// dispatch's env.
+pub(crate) const MINTED_PASSWORD: &str = "minted-pw-9f3a1c";
+/// The STS secret key of every session [`FakeMinter`] mints.
+pub(crate) const MINTED_STS_SECRET: &str = "minted-sts-secret-77e2";
+
+impl FakeMinter {
+    pub(crate) fn new(kind: secretstore_core::GeneratorKind) -> Arc<FakeMinter> {
+        Arc::new(FakeMinter {
+            kind,
+            failing: Default::default(),
+            mints: Default::default(),
+            revokes: Default::default(),
+        })
+    }
+
+    pub(crate) fn fail(&self, name: &str) {
+        self.failing.lock().unwrap().push(name.to_owned());
+    }
+
+    pub(crate) fn revoked(&self) -> Vec<String> {
+        self.revokes.lock().unwrap().clone()
+    }
+
+    pub(crate) fn minted(&self) -> Vec<(String, String, bool)> {
+        self.mints.lock().unwrap().clone()
+    }
+}
+
+impl secretstore_core::generator::Minter for FakeMinter {
+    fn kind(&self) -> secretstore_core::GeneratorKind {
+        self.kind
+    }
+
+    fn mint<'a>(
+        &'a self,
+        r: secretstore_core::generator::MintRequest<'a>,
+    ) -> secretstore_core::ports::BoxFuture<
+        'a,
+        Result<secretstore_core::generator::Minted, secretstore_core::BackendError>,
+    > {
+        Box::pin(async move {
+            use secretstore_core::{GeneratorKind, SecretValue};
+            self.mints.lock().unwrap().push((
+                r.name.to_string(),
+                r.principal.to_owned(),
+                r.admin.is_some(),
+            ));
+            if self
+                .failing
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|n| n == r.name.as_str())
+            {
+                return Err(secretstore_core::BackendError::Unavailable(
+                    "the fake provider was told to fail".into(),
+                ));
+            }
+            let v = |s: String| SecretValue::new(s).unwrap();
+            let (principal, env) = match self.kind {
+                GeneratorKind::Postgres => (
+                    r.principal.to_owned(),
+                    vec![(
+                        r.name.to_string(),
+                        v(format!(
+                            "postgres://{}:{MINTED_PASSWORD}@db/app",
+                            r.principal
+                        )),
+                    )],
+                ),
+                GeneratorKind::AwsSts => (
+                    format!("arn:aws:sts::123456789012:assumed-role/x/{}", r.principal),
+                    vec![
+                        ("AWS_ACCESS_KEY_ID".to_owned(), v("ASIAFAKEKEY".into())),
+                        (
+                            "AWS_SECRET_ACCESS_KEY".to_owned(),
+                            v(MINTED_STS_SECRET.into()),
+                        ),
+                        (
+                            "AWS_SESSION_TOKEN".to_owned(),
+                            v("fake-session-token".into()),
+                        ),
+                    ],
+                ),
+            };
+            Ok(secretstore_core::generator::Minted {
+                principal,
+                env,
+                expires_at: r.expires_at,
+            })
+        })
+    }
+
+    fn revoke<'a>(
+        &'a self,
+        r: secretstore_core::generator::RevokeRequest<'a>,
+    ) -> secretstore_core::ports::BoxFuture<'a, Result<(), secretstore_core::BackendError>> {
+        Box::pin(async move {
+            self.revokes.lock().unwrap().push(r.principal.to_owned());
+            Ok(())
+        })
     }
 }
