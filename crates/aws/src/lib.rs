@@ -177,13 +177,18 @@ pub async fn load_sdk_config(
         loader = loader.credentials_provider(c);
     }
     let config = loader.load().await;
-    if config.region().is_none() {
-        return Err(Error::config(
+    configured_region(&config)?;
+    Ok(config)
+}
+
+/// The region of an SDK configuration, or the settings error that names `AWS_REGION`.
+pub(crate) fn configured_region(config: &SdkConfig) -> Result<String, Error> {
+    config.region().map(|r| r.to_string()).ok_or_else(|| {
+        Error::config(
             "no AWS region is configured",
             "set AWS_REGION (for example us-east-1)",
-        ));
-    }
-    Ok(config)
+        )
+    })
 }
 
 /// The SDK's timeouts for a total bound of `total` per operation.

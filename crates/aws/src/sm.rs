@@ -47,12 +47,7 @@ impl AwsSmBackend {
     /// the HTTPS client, timeouts, retries, region, endpoint and credentials).
     pub fn from_sdk_config(config: &SdkConfig, s: &AwsSettings) -> Result<Self, Error> {
         s.validate()?;
-        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            Error::config(
-                "no AWS region is configured",
-                "set AWS_REGION (for example us-east-1)",
-            )
-        })?;
+        let region = crate::configured_region(config)?;
         Ok(AwsSmBackend {
             client: Client::new(config),
             prefix: s.sm_prefix.clone(),

@@ -72,12 +72,7 @@ impl StsMinter {
     /// Secrets Manager backend and the S3 brief store are built on.
     pub fn from_sdk_config(config: &SdkConfig, s: &AwsSettings) -> Result<Self, Error> {
         s.validate()?;
-        let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
-            Error::config(
-                "no AWS region is configured",
-                "set AWS_REGION (for example us-east-1)",
-            )
-        })?;
+        let region = crate::configured_region(config)?;
         Ok(StsMinter {
             client: Client::new(config),
             timeout: s.timeout,

@@ -542,14 +542,8 @@ impl<S: MetadataStore> Service<S> {
         if meta.generator.is_some() {
             return Err(Error::Invalid("it is a generator".into()));
         }
-        let backend = self.backends.get(meta.backend)?;
-        Ok(backend
-            .fetch(&[&material], Fetch::Current)
+        self.fetch_one(meta.backend, &material, Fetch::Current)
             .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?
-            .value)
     }
 
     /// The sweeper's round (every [`LEASE_SWEEP_SECS`] in `serve`): revokes the leases past

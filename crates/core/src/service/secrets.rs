@@ -248,19 +248,12 @@ impl<S: MetadataStore> Service<S> {
         }
         self.authorize_reference(who, &scope, &name, meta.backend, Some(&material))
             .await?;
-        let backend = self.backends.get(meta.backend)?;
         let which = if version.is_some() {
             Fetch::Recorded
         } else {
             Fetch::Current
         };
-        let value = backend
-            .fetch(&[&material], which)
-            .await
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?
-            .value;
+        let value = self.fetch_one(meta.backend, &material, which).await?;
         self.store
             .append_audit(
                 self.audit(who, "secret.reveal")
@@ -269,6 +262,23 @@ impl<S: MetadataStore> Service<S> {
             )
             .await?;
         Ok((value, v))
+    }
+
+    /// One value from its backend (a reveal; a generator's admin URL).
+    pub(super) async fn fetch_one(
+        &self,
+        kind: BackendKind,
+        material: &StoredMaterial,
+        which: Fetch,
+    ) -> Result<SecretValue> {
+        let backend = self.backends.get(kind)?;
+        Ok(backend
+            .fetch(&[material], which)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(BackendError::Unavailable("backend returned nothing".into())))?
+            .value)
     }
 
     /// The secrets kept at one scope (metadata only).

@@ -77,6 +77,34 @@ fn claimable(table: &str) -> String {
     )
 }
 
+/// ` FROM leases l … WHERE …`: the leases a claim of `of` may take at `now` (not revoked,
+/// not held by a claim that has not lapsed, and selected by `of`).
+fn push_candidates(sql: &mut Sql, of: LeasesOf<'_>, now: &str) {
+    sql.push(" FROM leases l");
+    if matches!(of, LeasesOf::Due) {
+        sql.push(" LEFT JOIN briefs b ON b.id = l.brief_id");
+    }
+    sql.push(" WHERE ")
+        .push(&claimable("l"))
+        .bind(now.to_owned())
+        .push(")");
+    match of {
+        LeasesOf::Due => {
+            sql.push(" AND (l.expires_at <= ")
+                .bind(now.to_owned())
+                // A brief not recorded yet (its dispatch is minting) has no row: its
+                // leases are never swept before their expiry.
+                .push(" OR l.revoke_reason IS NOT NULL OR b.status <> 'running')");
+        }
+        LeasesOf::Brief(b) => {
+            sql.push(" AND l.brief_id = ").bind(b.to_string());
+        }
+        LeasesOf::Lease(id) => {
+            sql.push(" AND l.id = ").bind(id.to_string());
+        }
+    }
+}
+
 impl LeaseStore for SqlStore {
     async fn open_leases(&self, leases: &[Lease]) -> Result<()> {
         if leases.is_empty() {
@@ -207,6 +235,18 @@ impl LeaseStore for SqlStore {
         limit: i64,
     ) -> Result<Vec<Lease>> {
         let now = stamp(now);
+        // Nothing to claim (a brief without generators, a sweep of a quiet database): a
+        // read says so, and no write transaction is taken (on SQLite, the write lock) on
+        // every callback, brief revoke and sweep.
+        let mut probe = Sql::new("SELECT l.id");
+        push_candidates(&mut probe, of, &now);
+        probe.push(" LIMIT 1");
+        let any: Option<(String,)> = self
+            .read(async |conn| Ok(probe.query_as()?.fetch_optional(conn).await?))
+            .await?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         // One statement: of concurrent claims, one updates each row, the others skip it.
         // The leases are picked first, at most `limit` of them, for every kind of claim:
         // a claim never takes a lease it does not return (no one would revoke it until
@@ -217,34 +257,11 @@ impl LeaseStore for SqlStore {
         // plan, and take more than `limit`); the update checks the condition again.
         let postgres = self.dialect == Dialect::Postgres;
         let mut claim = Sql::new(if postgres {
-            "WITH picked AS MATERIALIZED (SELECT l.id FROM leases l"
+            "WITH picked AS MATERIALIZED (SELECT l.id"
         } else {
-            "WITH picked AS (SELECT l.id FROM leases l"
+            "WITH picked AS (SELECT l.id"
         });
-        if matches!(of, LeasesOf::Due) {
-            claim.push(" LEFT JOIN briefs b ON b.id = l.brief_id");
-        }
-        claim
-            .push(" WHERE ")
-            .push(&claimable("l"))
-            .bind(now.clone())
-            .push(")");
-        match of {
-            LeasesOf::Due => {
-                claim
-                    .push(" AND (l.expires_at <= ")
-                    .bind(now.clone())
-                    // A brief not recorded yet (its dispatch is minting) has no row: its
-                    // leases are never swept before their expiry.
-                    .push(" OR l.revoke_reason IS NOT NULL OR b.status <> 'running')");
-            }
-            LeasesOf::Brief(b) => {
-                claim.push(" AND l.brief_id = ").bind(b.to_string());
-            }
-            LeasesOf::Lease(id) => {
-                claim.push(" AND l.id = ").bind(id.to_string());
-            }
-        }
+        push_candidates(&mut claim, of, &now);
         claim
             .push(" ORDER BY l.expires_at, l.id LIMIT ")
             .bind(limit);
