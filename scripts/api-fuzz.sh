@@ -27,7 +27,8 @@ if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
 fi
 
-cargo build -q -p secretstore --locked
+# Built as the test command's `cargo test --workspace` builds it (scripts/readme-walkthrough.sh).
+cargo test --workspace --locked --no-run -q >&2
 BIN=$(realpath "${CARGO_TARGET_DIR:-target}/debug/secretstore")
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/secretstore-api-fuzz.XXXXXX")

@@ -32,7 +32,10 @@ repo=$PWD
 log() { printf '== %s\n' "$*" >&2; }
 
 log "readme walk-through: building secretstore"
-cargo build --locked -q -p secretstore
+# The binary as the test command's `cargo test --workspace` builds it (features unified with the
+# tests' dependencies): `cargo build -p secretstore` would build every dependency a second
+# time, minutes and gigabytes of disk that a CI machine may not have.
+cargo test --workspace --locked --no-run -q >&2
 bin="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/secretstore"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/readme-walkthrough.XXXXXX")

@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 
+# No incremental compilation: a clean checkout gains nothing from it, and it would take
+# gigabytes of disk beside the build itself (a CI machine's disk may be small).
+export CARGO_INCREMENTAL=0
+
 log() { printf '== %s\n' "$*" >&2; }
 
 log "setting up (scripts/setup.sh)"
