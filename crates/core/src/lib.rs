@@ -27,6 +27,7 @@ pub mod conformance;
 pub mod dotenv;
 pub mod error;
 pub mod generator;
+pub mod leaks;
 pub mod links;
 pub mod model;
 pub mod name;
