@@ -201,6 +201,17 @@ pub struct SecretMeta {
     pub updated_at: OffsetDateTime,
     /// Who wrote the current version.
     pub updated_by: String,
+    /// The secret's own maximum age in seconds (`--rotate-every`), if it has one; else a
+    /// rotation policy of its category at its scope or above may apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_every_secs: Option<i64>,
+    /// When its current version was found where it must not be (a callback's output, a
+    /// brief's scan): it stays marked leaked until a new version is written.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::rfc3339::option"
+    )]
+    pub leaked_at: Option<OffsetDateTime>,
 }
 
 /// One version in a secret's history.

@@ -235,6 +235,9 @@ pub struct NewVersion {
     pub backend: BackendKind,
     /// The delivery to set; `None` keeps the existing one (`env` for a new secret).
     pub delivery: Option<Delivery>,
+    /// The maximum age to set, in seconds; `None` keeps the existing one (none for a new
+    /// secret), `Some(0)` clears it.
+    pub rotate_every_secs: Option<i64>,
     /// What the new version stores (ciphertext or reference).
     pub material: StoredMaterial,
     /// What the write expects of the secret it replaces (`None`: anything).
@@ -294,6 +297,8 @@ pub struct DispatchRecord {
     pub delivery: BriefDelivery,
     /// A sealed brief's boot token: what is kept of it, and whether it was redeemed.
     pub boot: Option<BootRecord>,
+    /// When one of the values it handed out was found in what its agent produced.
+    pub leaked_at: Option<OffsetDateTime>,
 }
 
 /// What the database keeps of a sealed brief's boot token: its hash, its expiry, the
@@ -418,6 +423,12 @@ pub struct BriefSummary {
     pub delivery: BriefDelivery,
     /// A sealed brief's boot token: waiting, redeemed, replayed or expired.
     pub boot: Option<BootState>,
+    /// When one of the values it handed out was found in what its agent produced.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "crate::timestamp::rfc3339::option"
+    )]
+    pub leaked_at: Option<OffsetDateTime>,
 }
 
 /// Whose briefs to list: one task's, or one project's.
@@ -768,15 +779,101 @@ pub trait HealthStore: Send + Sync {
     fn ping(&self) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// One version of a secret that a scan found (issue #17).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundVersion {
+    /// The scope the secret is kept at.
+    pub scope: ScopePath,
+    /// The secret's name.
+    pub name: SecretName,
+    /// The version whose value was found.
+    pub version: Version,
+}
+
+/// A stored version's material, for a scan: what a value can be fetched from.
+#[derive(Debug, Clone)]
+pub struct ScanMaterial {
+    /// The scope the secret is kept at.
+    pub scope: ScopePath,
+    /// The secret's name.
+    pub name: SecretName,
+    /// The version.
+    pub version: Version,
+    /// Whether it is the secret's current version.
+    pub current: bool,
+    /// Where its value lives.
+    pub backend: BackendKind,
+    /// Its ciphertext or reference (never a generator's spec: generators hold no value).
+    pub material: StoredMaterial,
+}
+
+/// A maximum age for the secrets of one category at a scope and below (`rotation set`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RotationPolicy {
+    /// The scope it applies at (and below).
+    pub scope: ScopePath,
+    /// The category it applies to.
+    pub category: Category,
+    /// The maximum age, in seconds.
+    pub every_secs: i64,
+}
+
+/// The database: leaks found and rotations due (issue #17).
+pub trait LeakStore: Send + Sync {
+    /// Records what a scan found, in one transaction: each secret whose current version is
+    /// the version found gets `leaked_at = at` (kept until a new version is written); the
+    /// brief, if one is given, gets `leaked_at` (its first); every audit record is
+    /// appended. Returns, per item of `found`, whether its secret was marked (`false`: a
+    /// newer version was written since, or the secret is gone).
+    fn record_leaks(
+        &self,
+        found: &[FoundVersion],
+        brief: Option<&BriefId>,
+        at: OffsetDateTime,
+        audits: Vec<AuditEntry>,
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send;
+    /// Every version (current and earlier) of every secret kept at a scope under `roots`
+    /// (every scope when `None`), generators left out, by scope, name and version.
+    fn scan_materials(
+        &self,
+        roots: Option<&[ScopePath]>,
+    ) -> impl Future<Output = Result<Vec<ScanMaterial>>> + Send;
+    /// Every rotation policy, by scope and category.
+    fn rotation_policies(&self) -> impl Future<Output = Result<Vec<RotationPolicy>>> + Send;
+    /// Sets (`Some(secs)`) or removes (`None`) the policy of `category` at `scope`, audited
+    /// in the same transaction.
+    fn set_rotation_policy(
+        &self,
+        scope: &ScopePath,
+        category: Category,
+        every_secs: Option<i64>,
+        audit: AuditEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// The database, as the domain sees it: one supertrait over the stores by resource. All
 /// SQL lives behind these traits; a type that implements all six is a `MetadataStore`.
 pub trait MetadataStore:
-    ScopeStore + SecretStore + DispatchStore + LeaseStore + AuditStore + SearchStore + HealthStore
+    ScopeStore
+    + SecretStore
+    + DispatchStore
+    + LeaseStore
+    + LeakStore
+    + AuditStore
+    + SearchStore
+    + HealthStore
 {
 }
 
 impl<
-    T: ScopeStore + SecretStore + DispatchStore + LeaseStore + AuditStore + SearchStore + HealthStore,
+    T: ScopeStore
+        + SecretStore
+        + DispatchStore
+        + LeaseStore
+        + LeakStore
+        + AuditStore
+        + SearchStore
+        + HealthStore,
 > MetadataStore for T
 {
 }

@@ -134,6 +134,8 @@ mod tests {
                 updated_at: time::OffsetDateTime::UNIX_EPOCH,
                 updated_by: String::new(),
                 generator: None,
+                rotate_every_secs: None,
+                leaked_at: None,
             },
             material: StoredMaterial::default(),
         }

@@ -428,6 +428,7 @@ impl<S: MetadataStore> Service<S> {
             expires_at: callback_expires_at,
             status: BriefStatus::Running,
             completed_at: None,
+            leaked_at: None,
             revoked_at: None,
             secrets: brief
                 .secrets

@@ -130,6 +130,7 @@ impl<S: MetadataStore> Service<S> {
             category: Some(Category::Agent),
             backend: crate::model::BackendKind::Local,
             delivery,
+            rotate_every_secs: None,
             material: StoredMaterial {
                 generator: Some(spec),
                 ..StoredMaterial::default()

@@ -24,7 +24,14 @@ impl<S: MetadataStore> Service<S> {
         reference: &str,
         attrs: SecretAttrs,
     ) -> Result<Version> {
-        let SecretAttrs { category, delivery } = attrs;
+        let SecretAttrs {
+            category,
+            delivery,
+            rotate_every_secs,
+        } = attrs;
+        let rotate_every_secs = rotate_every_secs
+            .map(super::check_rotate_every)
+            .transpose()?;
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
         who.require(Action::Write, &scope)?;
@@ -72,7 +79,7 @@ impl<S: MetadataStore> Service<S> {
                     "reference": reference,
                     "approved_by_root": who.is_root(),
                 }));
-        let audit = with_delivery(audit, delivery);
+        let audit = super::with_rotate_every(with_delivery(audit, delivery), rotate_every_secs);
         let versions = self
             .store
             .write_versions(vec![NewVersion {
@@ -85,6 +92,7 @@ impl<S: MetadataStore> Service<S> {
                 category,
                 backend: kind,
                 delivery,
+                rotate_every_secs,
                 material,
                 rollback_of: None,
                 by: who.account.clone(),

@@ -54,6 +54,9 @@ pub struct SecretAttrs {
     pub category: Option<Category>,
     /// How it reaches the agent.
     pub delivery: Option<Delivery>,
+    /// Its maximum age in seconds (`--rotate-every`; [`ROTATE_EVERY_BOUNDS`]); `Some(0)`
+    /// removes it.
+    pub rotate_every_secs: Option<i64>,
 }
 
 impl SecretAttrs {
@@ -61,9 +64,38 @@ impl SecretAttrs {
     pub fn category(category: Option<Category>) -> Self {
         SecretAttrs {
             category,
-            delivery: None,
+            ..SecretAttrs::default()
         }
     }
+}
+
+/// The bounds of a maximum age (`--rotate-every`, a rotation policy): 30 seconds to 365
+/// days.
+pub const ROTATE_EVERY_BOUNDS: (i64, i64) = (30, 365 * 86_400);
+
+/// Checks a maximum age given in seconds (`0`: none) against [`ROTATE_EVERY_BOUNDS`].
+pub fn check_rotate_every(secs: i64) -> Result<i64> {
+    let (lo, hi) = ROTATE_EVERY_BOUNDS;
+    if secs == 0 || (lo..=hi).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(Error::Invalid(format!(
+            "a maximum age (rotate every) must be from 30s to 365d, not {secs}s"
+        )))
+    }
+}
+
+/// The audit record of a write that sets a maximum age, with it in its detail.
+pub(super) fn with_rotate_every(mut audit: AuditEntry, secs: Option<i64>) -> AuditEntry {
+    if let Some(secs) = secs {
+        let mut detail = match audit.detail.take() {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        detail.insert("rotate_every_secs".into(), secs.into());
+        audit.detail = Some(serde_json::Value::Object(detail));
+    }
+    audit
 }
 
 /// The audit record of a write that sets the delivery, with it in its detail (a write

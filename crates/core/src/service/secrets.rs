@@ -1,7 +1,10 @@
 //! Secrets: writing (local and external backends, under a write reservation), reading,
 //! revealing, history, rollback, delete and import.
 
-use super::{ImportEntry, SecretAttrs, Service, conflict, not_found, with_delivery};
+use super::{
+    ImportEntry, SecretAttrs, Service, check_rotate_every, conflict, not_found, with_delivery,
+    with_rotate_every,
+};
 use crate::authz::{Action, Principal};
 use crate::error::{BackendError, Error, Result};
 use crate::model::{
@@ -61,7 +64,12 @@ impl<S: MetadataStore> Service<S> {
         attrs: SecretAttrs,
         expected: Option<Expected>,
     ) -> Result<Version> {
-        let SecretAttrs { category, delivery } = attrs;
+        let SecretAttrs {
+            category,
+            delivery,
+            rotate_every_secs,
+        } = attrs;
+        let rotate_every_secs = rotate_every_secs.map(check_rotate_every).transpose()?;
         let name = SecretName::parse(name)?;
         let scope = ScopePath::parse_secret_scope(scope)?;
         who.require(Action::Write, &scope)?;
@@ -82,9 +90,12 @@ impl<S: MetadataStore> Service<S> {
             }
         }
         check_expected(&scope, &name, existing.as_ref(), expected)?;
-        let audit = with_delivery(
-            self.audit(who, "secret.set").secret(&scope, &name),
-            delivery,
+        let audit = with_rotate_every(
+            with_delivery(
+                self.audit(who, "secret.set").secret(&scope, &name),
+                delivery,
+            ),
+            rotate_every_secs,
         );
         let new = NewVersion {
             scope,
@@ -92,6 +103,7 @@ impl<S: MetadataStore> Service<S> {
             category,
             backend: backend_kind,
             delivery,
+            rotate_every_secs,
             material: StoredMaterial::default(),
             expected,
             rollback_of: None,
@@ -331,6 +343,7 @@ impl<S: MetadataStore> Service<S> {
             category: None,
             backend: meta.backend,
             delivery: None,
+            rotate_every_secs: None,
             material: StoredMaterial::default(),
             expected: Some(Expected::Version(meta.version)),
             rollback_of: Some(v),
@@ -483,6 +496,7 @@ impl<S: MetadataStore> Service<S> {
                 category: Some(category),
                 backend: *kind,
                 delivery,
+                rotate_every_secs: None,
                 material: written.material,
                 expected,
                 rollback_of: None,
