@@ -58,17 +58,19 @@ pub use model::{
 pub use name::SecretName;
 pub use ports::{
     AuditStore, BootRecord, BootState, BoxFuture, BriefStore, BriefSummary, BriefsOf, Change,
-    DispatchRecord, DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, HealthStore,
-    LeaseFilter, LeaseStore, LeasesOf, MetadataStore, NewVersion, Redemption, Reservation,
-    Reserved, ScopeStore, SearchStore, SecretStore, ValueBackend, Written,
+    DispatchRecord, DispatchStore, DispatchedSecret, Expected, Fetch, Fetched, FoundVersion,
+    HealthStore, LeakStore, LeaseFilter, LeaseStore, LeasesOf, MetadataStore, NewVersion,
+    Redemption, Reservation, Reserved, RotationPolicy, ScanMaterial, ScopeStore, SearchStore,
+    SecretStore, ValueBackend, Written,
 };
 pub use resolve::{Explained, Resolution};
 pub use scope::{Level, ScopePath};
 pub use sealed::SealedEnv;
 pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
-    AccessRecord, AccessReport, BriefDetail, Delivered, Dispatched, ImportEntry, LEASE_SWEEP_SECS,
-    LeasesEnded, MAX_PAYLOAD_BYTES, MAX_REFS, NewSession, SealedDispatch, SecretAttrs, Service,
-    ServiceConfig,
+    AccessRecord, AccessReport, BriefDetail, CallbackStatus, Delivered, Dispatched, DueSecret,
+    ImportEntry, LEASE_SWEEP_SECS, LeakFinding, LeasesEnded, MAX_PAYLOAD_BYTES, MAX_REFS,
+    MAX_SCAN_TEXT_BYTES, NewSession, ROTATE_EVERY_BOUNDS, ScanReport, Scanner, SealedDispatch,
+    SecretAttrs, Service, ServiceConfig, check_rotate_every,
 };
 pub use value::SecretValue;

@@ -154,47 +154,51 @@ impl<S: MetadataStore> Service<S> {
     /// Anything else (unknown brief, wrong, expired or revoked token) is `Unauthorized`,
     /// with one message for all. A second callback with a valid token is a `Conflict`
     /// (a replay), audited as `brief.callback_replay`; the check and the completion are one
-    /// atomic statement, so of concurrent callbacks exactly one succeeds.
+    /// atomic statement, so of concurrent callbacks exactly one succeeds. With a status
+    /// and the agent's output: [`Service::callback_with`].
     pub async fn callback(&self, brief_id: &str, token: &str, source: &str) -> Result<()> {
-        let unauthorized =
-            || Error::Unauthorized("invalid callback token for this brief".to_string());
-        let Ok(id) = BriefId::parse(brief_id) else {
-            return Err(unauthorized());
-        };
-        let rec = match self.store.dispatch_record(&id).await {
-            Ok(r) => r,
-            Err(Error::NotFound(_)) => return Err(unauthorized()),
-            Err(e) => return Err(e),
-        };
-        if !callback_token_valid(&rec, token) {
-            return Err(unauthorized());
-        }
-        let who = Principal {
-            account: format!("agent:{id}"),
-            roles: Vec::new(),
-            source: source.to_owned(),
-        };
-        let mut audit = self.audit(&who, "brief.callback").target(id.to_string());
+        self.callback_with(
+            brief_id,
+            token,
+            source,
+            super::leaks::CallbackStatus::Succeeded,
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Ends a brief whose callback token was checked: the one atomic completion, the
+    /// brief's leases revoked, or the replay audited and refused.
+    pub(super) async fn complete_callback(
+        &self,
+        rec: &DispatchRecord,
+        who: &Principal,
+        status: BriefStatus,
+    ) -> Result<()> {
+        let id = &rec.brief_id;
+        let mut audit = self.audit(who, "brief.callback").target(id.to_string());
         audit.scope = Some(rec.project.to_string());
-        if self
-            .store
-            .complete_brief(&id, BriefStatus::Completed, audit)
-            .await?
-        {
+        if status == BriefStatus::Failed {
+            audit = audit.detail(serde_json::json!({"status": "failed"}));
+        }
+        if self.store.complete_brief(id, status, audit).await? {
             // The task ended: what was minted for it is revoked now (a failure is left
             // to the sweeper, which revokes the leases of every brief that ended).
             let _ = self
-                .end_leases(LeasesOf::Brief(&id), RevokeReason::Callback, &who)
+                .end_leases(LeasesOf::Brief(id), RevokeReason::Callback, who)
                 .await;
             return Ok(());
         }
         // Not running any more: revoked a moment ago (then the token is just invalid), or
         // its callback was already received (a replay).
-        if self.store.dispatch_record(&id).await?.revoked_at.is_some() {
-            return Err(unauthorized());
+        if self.store.dispatch_record(id).await?.revoked_at.is_some() {
+            return Err(Error::Unauthorized(
+                "invalid callback token for this brief".to_string(),
+            ));
         }
         let mut replay = self
-            .audit(&who, "brief.callback_replay")
+            .audit(who, "brief.callback_replay")
             .target(id.to_string());
         replay.scope = Some(rec.project.to_string());
         self.store.append_audit(replay).await?;

@@ -15,6 +15,10 @@ mod boot;
 mod doctor;
 mod leases;
 pub use leases::{LEASE_SWEEP_SECS, LeasesEnded};
+mod leaks;
+pub use leaks::{
+    CallbackStatus, DueSecret, LeakFinding, MAX_SCAN_TEXT_BYTES, ScanReport, Scanner, due, max_age,
+};
 mod links;
 mod scopes;
 mod search;
