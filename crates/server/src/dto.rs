@@ -61,6 +61,34 @@ pub struct PutSecret {
     pub delivery: Option<String>,
     /// Refuse the write (409) unless the current version is this (0: must not exist).
     pub expected_version: Option<i64>,
+    /// The secret's maximum age (`90d`, `12h`; 30s to 365d), after which its rotation is
+    /// due; `off` removes it; kept when omitted.
+    pub rotate_every: Option<String>,
+}
+
+/// A maximum age as the API takes it: a duration (`90d`, `12h`, `30s`…) or `off` (none:
+/// `Some(0)` for the domain).
+pub fn rotate_every(text: Option<&str>) -> Result<Option<i64>, secretstore_core::Error> {
+    text.map(|t| match t {
+        "off" | "none" | "0" => Ok(0),
+        t => secretstore_core::timestamp::parse_duration(t).ok_or_else(|| {
+            secretstore_core::Error::Invalid(
+                "rotate_every must be a duration like 90d, 12h or 30s (30s to 365d), or off"
+                    .to_owned(),
+            )
+        }),
+    })
+    .transpose()
+}
+
+/// A duration in the product's format: the largest unit that divides it (`90d`, `36h`).
+pub fn duration_text(secs: i64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// The domain's [`Expected`] of an `expected_version` number: `0` is "must not exist yet".
@@ -84,6 +112,8 @@ pub struct LinkSecret {
     /// `env` (the default for a new secret) or `file`; kept when omitted.
     #[schema(pattern = "^(env|file)$")]
     pub delivery: Option<String>,
+    /// The secret's maximum age (`90d`; 30s to 365d) or `off`; kept when omitted.
+    pub rotate_every: Option<String>,
 }
 
 /// `PUT`/`GET /api/v1/orgs/{org}/link-prefixes`: which backend references the
@@ -144,6 +174,15 @@ pub struct SecretDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(pattern = "^(postgres|aws_sts)$")]
     pub generator: Option<String>,
+    /// Whether its current version was found where it must not be (an agent's output, a
+    /// brief's scan): it stays leaked until a new version is written.
+    pub leaked: bool,
+    /// When it was found leaked (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaked_at: Option<String>,
+    /// Its own maximum age (`90d`), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotate_every: Option<String>,
 }
 
 impl From<SecretMeta> for SecretDto {
@@ -159,6 +198,9 @@ impl From<SecretMeta> for SecretDto {
             updated_at: timestamp::format(m.updated_at),
             updated_by: m.updated_by,
             generator: m.generator.map(|g| g.as_str().to_owned()),
+            leaked: m.leaked_at.is_some(),
+            leaked_at: m.leaked_at.map(timestamp::format),
+            rotate_every: m.rotate_every_secs.filter(|s| *s > 0).map(duration_text),
         }
     }
 }
@@ -472,6 +514,11 @@ pub struct BriefDto {
     /// A sealed brief's boot token: its state, never the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<BootStatusDto>,
+    /// Whether a value it handed out was found in what its agent produced.
+    pub leaked: bool,
+    /// When that was first found (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaked_at: Option<String>,
 }
 
 impl BriefDto {
@@ -504,6 +551,8 @@ impl BriefDto {
             callback_expires_at: timestamp::format(rec.expires_at),
             delivery: rec.delivery.to_string(),
             boot: rec.boot.as_ref().map(BootStatusDto::new),
+            leaked: rec.leaked_at.is_some(),
+            leaked_at: rec.leaked_at.map(timestamp::format),
         }
     }
 }
@@ -760,13 +809,133 @@ pub struct BriefRevokedDto {
     pub changed: bool,
 }
 
+/// `POST /api/v1/briefs/{id}/callback`'s optional body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackBody {
+    /// How the task ended: `succeeded` (the default; the brief shows `completed`) or
+    /// `failed`.
+    #[schema(pattern = "^(succeeded|failed)$")]
+    pub status: Option<String>,
+    /// What the agent produced (its output, a log): at most 1 MiB, searched for every value
+    /// handed to the brief, never stored.
+    #[schema(value_type = Option<String>)]
+    pub output: Option<Zeroizing<String>>,
+}
+
 /// The answer to a brief's callback.
 #[derive(Serialize, ToSchema)]
 pub struct CallbackDto {
     /// The brief that the callback completed.
     pub brief_id: String,
-    /// `completed`.
+    /// `completed` or `failed`.
     pub status: String,
+    /// Where the output held a value handed to the brief (each such secret is now marked
+    /// leaked, the brief too, and its per-task credentials revoked).
+    pub findings: Vec<FindingDto>,
+    /// How many values of the brief were too short to be searched (under 8 bytes).
+    pub skipped: usize,
+}
+
+/// `POST /api/v1/scan` and `POST /api/v1/briefs/{id}/scan`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanBody {
+    /// The text to search: at most 1 MiB; never stored.
+    #[schema(value_type = String)]
+    pub text: Zeroizing<String>,
+}
+
+/// One place a value was found: which secret, which version, how encoded, where. Never
+/// the value.
+#[derive(Serialize, ToSchema)]
+pub struct FindingDto {
+    /// The secret's name.
+    pub name: String,
+    /// The scope it is kept at.
+    pub scope: String,
+    /// The version whose value was found.
+    pub version: i64,
+    /// `exact`, `base64`, `base64url`, `hex`, `hex_upper`, `url_encoded` or
+    /// `json_escaped`.
+    pub encoding: String,
+    /// The byte offset in the text (of its UTF-8 bytes) where it starts.
+    pub offset: usize,
+    /// `true` when one line of a multi-line value was found, not the whole value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub line: bool,
+}
+
+impl From<secretstore_core::LeakFinding> for FindingDto {
+    fn from(f: secretstore_core::LeakFinding) -> Self {
+        FindingDto {
+            name: f.name,
+            scope: f.scope.to_string(),
+            version: f.version,
+            encoding: f.encoding.as_str().to_owned(),
+            offset: f.offset,
+            line: f.line,
+        }
+    }
+}
+
+/// What a scan found.
+#[derive(Serialize, ToSchema)]
+pub struct ScanDto {
+    /// Every finding, by offset.
+    pub findings: Vec<FindingDto>,
+    /// How many values were searched for.
+    pub values: usize,
+    /// How many of them were too short to be searched (under 8 bytes).
+    pub skipped: usize,
+}
+
+impl From<secretstore_core::ScanReport> for ScanDto {
+    fn from(r: secretstore_core::ScanReport) -> Self {
+        ScanDto {
+            findings: r.findings.into_iter().map(FindingDto::from).collect(),
+            values: r.values,
+            skipped: r.skipped,
+        }
+    }
+}
+
+/// A secret whose rotation is due.
+#[derive(Serialize, ToSchema)]
+pub struct DueDto {
+    /// The secret's metadata.
+    #[serde(flatten)]
+    pub secret: SecretDto,
+    /// The maximum age that applies (`90d`): its own or its category's policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<String>,
+    /// Where that maximum age comes from: `secret`, or the policy's scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// When its current version passed that age (RFC 3339, UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+    /// `leaked`, `age`, or both.
+    pub reasons: Vec<String>,
+}
+
+impl From<secretstore_core::DueSecret> for DueDto {
+    fn from(d: secretstore_core::DueSecret) -> Self {
+        DueDto {
+            secret: SecretDto::from(d.meta),
+            max_age: d.max_age_secs.map(duration_text),
+            policy: d.policy,
+            due_at: d.due_at.map(timestamp::format),
+            reasons: d.reasons.into_iter().map(str::to_owned).collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/due`: the secrets whose rotation is due, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct DueList {
+    /// Each due secret.
+    pub due: Vec<DueDto>,
 }
 
 /// One audit record: who did what, when, from where. Never a value.

@@ -307,7 +307,7 @@ fn body_rejection(e: BytesRejection) -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            "the request body is larger than 1 MiB",
+            "the request body is larger than this route takes (1 MiB; 7 MiB for a scan or a callback, whose text is at most 1 MiB)",
         )
     } else {
         ApiError::new(

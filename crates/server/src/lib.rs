@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use error::{ApiError, ErrorSummary};
 use routes::{
-    accounts, audit, boot, briefs, health, leases, scopes, search, secrets, sessions, tasks,
+    accounts, audit, boot, briefs, health, leaks, leases, scopes, search, secrets, sessions, tasks,
 };
 use secretstore_core::Service;
 use secretstore_store::SqlStore;
@@ -42,6 +42,11 @@ pub type Db = SqlStore;
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The largest body of a route that takes text to scan (a callback's `output`, a scan's
+/// `text`): the text itself is at most 1 MiB, but JSON may escape each of its bytes in up
+/// to six (`\u0000`).
+pub const SCAN_BODY_LIMIT: usize = 7 * 1024 * 1024;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -162,7 +167,19 @@ pub fn app(state: AppState) -> Router {
         .route("/tasks/{id}", get(tasks::get))
         .route("/tasks/{id}/dispatch", post(tasks::dispatch))
         .route("/briefs/{id}", get(briefs::get))
-        .route("/briefs/{id}/callback", post(briefs::callback))
+        .route(
+            "/briefs/{id}/callback",
+            post(briefs::callback).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
+        )
+        .route(
+            "/briefs/{id}/scan",
+            post(leaks::scan_brief).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
+        )
+        .route(
+            "/scan",
+            post(leaks::scan).layer(DefaultBodyLimit::max(SCAN_BODY_LIMIT)),
+        )
+        .route("/due", get(leaks::due))
         .route("/briefs/{id}/revoke", post(briefs::revoke))
         .route("/briefs/{id}/leases/revoke", post(leases::revoke_brief))
         .route("/leases", get(leases::list))

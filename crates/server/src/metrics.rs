@@ -88,6 +88,19 @@ pub struct Metrics {
     backend_latency: Family<BackendLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
     auth_failures: Family<CredentialLabels, Counter>,
+    leaks: Family<LeakLabels, Counter>,
+    due: Family<DueLabels, Gauge>,
+    due_counted: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LeakLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DueLabels {
+    reason: &'static str,
 }
 
 impl Default for Metrics {
@@ -144,6 +157,18 @@ impl Metrics {
             "Failed authentications, by the credential tried (api_token, session_sign_in, callback_token)",
             auth_failures.clone(),
         );
+        let leaks = Family::<LeakLabels, Counter>::default();
+        registry.register(
+            "leaks_found",
+            "Secret versions found in text that was scanned, by where the text came from (callback: an agent's output; brief_scan: a brief's transcript or artifact; scan: POST /api/v1/scan, which marks nothing)",
+            leaks.clone(),
+        );
+        let due = Family::<DueLabels, Gauge>::default();
+        registry.register(
+            "secrets_due",
+            "Secrets whose rotation is due, by reason (age: past their maximum age; leaked: marked leaked), as of the last count (at most a minute old)",
+            due.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -160,6 +185,31 @@ impl Metrics {
             backend_latency,
             pool,
             auth_failures,
+            leaks,
+            due,
+            due_counted: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Counts the secret versions of one scan's findings (each once).
+    pub(crate) fn leaks(&self, source: &'static str, findings: &[secretstore_core::LeakFinding]) {
+        let distinct: std::collections::BTreeSet<(String, &str, i64)> = findings
+            .iter()
+            .map(|f| (f.scope.to_string(), f.name.as_str(), f.version))
+            .collect();
+        if !distinct.is_empty() {
+            self.leaks
+                .get_or_create(&LeakLabels { source })
+                .inc_by(distinct.len() as u64);
+        }
+    }
+
+    /// Sets the gauges of the secrets due.
+    pub(crate) fn set_due(&self, age: usize, leaked: usize) {
+        for (reason, n) in [("age", age), ("leaked", leaked)] {
+            self.due
+                .get_or_create(&DueLabels { reason })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 
@@ -384,6 +434,7 @@ pub async fn metrics(State(st): State<AppState>, parts: Parts) -> Response {
         )
         .into_response();
     }
+    refresh_due(&st).await;
     let text = st.metrics.render(st.svc.store.pool_state());
     let mut res = text.into_response();
     res.headers_mut().insert(
@@ -391,6 +442,40 @@ pub async fn metrics(State(st): State<AppState>, parts: Parts) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     res
+}
+
+/// How often the secrets due are counted again for `/metrics` (a count reads every
+/// secret's metadata).
+const DUE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Counts the secrets due (as root sees them) if the last count is older than
+/// [`DUE_REFRESH`]; a failure keeps the last count.
+async fn refresh_due(st: &AppState) {
+    let stale = {
+        let last = st
+            .metrics
+            .due_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        last.is_none_or(|at| at.elapsed() >= DUE_REFRESH)
+    };
+    if !stale {
+        return;
+    }
+    let root = secretstore_core::Principal {
+        account: "secretstore:metrics".to_owned(),
+        roles: vec![secretstore_core::Role::Root],
+        source: "metrics".to_owned(),
+    };
+    if let Ok(due) = st.svc.due_secrets(&root, None).await {
+        let age = due.iter().filter(|d| d.reasons.contains(&"age")).count();
+        let leaked = due.iter().filter(|d| d.reasons.contains(&"leaked")).count();
+        st.metrics.set_due(age, leaked);
+        *st.metrics
+            .due_counted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
 }
 
 fn allowed(parts: &Parts, proxies: &Networks, allow: &Networks) -> bool {

@@ -2,12 +2,12 @@
 
 use crate::AppState;
 use crate::auth::{self, Caller, Client, Credential, bearer};
-use crate::dto::{BriefDto, BriefRevokedDto, CallbackDto};
-use crate::error::{ApiError, AppPath, ErrorBody};
+use crate::dto::{BriefDto, BriefRevokedDto, CallbackBody, CallbackDto, FindingDto};
+use crate::error::{ApiError, AppJson, AppPath, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use secretstore_core::{BriefStatus, Error};
+use secretstore_core::{BriefStatus, CallbackStatus, Error};
 
 /// A stored brief and its status. Never a value, never a token.
 #[utoipa::path(get, path = "/api/v1/briefs/{id}", tag = "briefs",
@@ -26,20 +26,29 @@ pub async fn get(
     Ok(Json(BriefDto::new(brief, rec)))
 }
 
-/// The agent's callback, with its callback token as the bearer: marks the brief completed,
-/// once. A wrong, expired or revoked token, or another brief's, gets 401; a second callback
-/// with the brief's token gets 409 `callback_replayed` (audited as `brief.callback_replay`);
-/// past the limit of failed authentications, 429.
+/// The agent's callback, with its callback token as the bearer: ends the brief, once —
+/// `completed`, or `failed` with `{"status": "failed"}`. With `output` (at most 1 MiB),
+/// what the agent produced is first searched for every value handed to the brief (in
+/// every encoding); each finding marks its secret and the brief leaked, is audited as
+/// `secret.leaked`, and revokes the brief's per-task credentials at once. The answer lists
+/// the findings, never a value; the output is not stored. A wrong, expired or revoked
+/// token, or another brief's, gets 401; a second callback with the brief's token gets 409
+/// `callback_replayed` (audited as `brief.callback_replay`); past the limit of failed
+/// authentications, 429.
 #[utoipa::path(post, path = "/api/v1/briefs/{id}/callback", tag = "briefs",
     params(("id" = String, Path)),
-    responses((status = 200, body = CallbackDto), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`callback_replayed`: the callback was already received")),
+    request_body(content = Option<CallbackBody>, description = "optional"),
+    responses((status = 200, body = CallbackDto), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`callback_replayed`: the callback was already received"),
+        (status = 502, body = ErrorBody, description = "a value of the brief could not be read to search the output: nothing changed, call again")),
     security(("callback_token" = [])))]
 pub async fn callback(
     State(st): State<AppState>,
     client: Client,
     headers: HeaderMap,
     AppPath(id): AppPath<String>,
+    body: Option<AppJson<CallbackBody>>,
 ) -> Result<Json<CallbackDto>, ApiError> {
     let Some(token) = bearer(&headers) else {
         return Err(ApiError::new(
@@ -48,11 +57,47 @@ pub async fn callback(
             "invalid callback token for this brief",
         ));
     };
-    match st.svc.callback(&id, token, &client.source).await {
-        Ok(()) => Ok(Json(CallbackDto {
-            brief_id: id,
-            status: BriefStatus::Completed.to_string(),
-        })),
+    let body = body.map(|AppJson(b)| b);
+    let status = match body.as_ref().and_then(|b| b.status.as_deref()) {
+        // `completed`: what earlier clients sent (the body was not read then).
+        None | Some("succeeded" | "completed") => CallbackStatus::Succeeded,
+        Some("failed") => CallbackStatus::Failed,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "status must be succeeded or failed",
+            ));
+        }
+    };
+    let output = body.as_ref().and_then(|b| b.output.as_ref());
+    if let Some(o) = output {
+        super::leaks::too_large(o.len())?;
+    }
+    match st
+        .svc
+        .callback_with(
+            &id,
+            token,
+            &client.source,
+            status,
+            output.map(|o| o.as_bytes()),
+        )
+        .await
+    {
+        Ok(report) => {
+            st.metrics.leaks("callback", &report.findings);
+            Ok(Json(CallbackDto {
+                brief_id: id,
+                status: match status {
+                    CallbackStatus::Succeeded => BriefStatus::Completed,
+                    CallbackStatus::Failed => BriefStatus::Failed,
+                }
+                .to_string(),
+                findings: report.findings.into_iter().map(FindingDto::from).collect(),
+                skipped: report.skipped,
+            }))
+        }
         Err(Error::Conflict(m)) => Err(ApiError::new(StatusCode::CONFLICT, "callback_replayed", m)),
         Err(e) => {
             if matches!(e, Error::Unauthorized(_)) {

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod boot;
 pub mod briefs;
 pub mod health;
+pub mod leaks;
 pub mod leases;
 pub mod scopes;
 pub mod search;

@@ -94,6 +94,7 @@ pub async fn put(
         .map(Delivery::from_str)
         .transpose()?;
     let value = SecretValue::new(body.value.as_str().to_owned())?;
+    let rotate_every_secs = dto::rotate_every(body.rotate_every.as_deref())?;
     let version = st
         .svc
         .write_secret(
@@ -101,7 +102,11 @@ pub async fn put(
             &q.scope,
             &name,
             &value,
-            SecretAttrs { category, delivery },
+            SecretAttrs {
+                category,
+                delivery,
+                rotate_every_secs,
+            },
             dto::expected(body.expected_version),
         )
         .await?;
@@ -293,6 +298,7 @@ pub async fn link(
         .as_deref()
         .map(Delivery::from_str)
         .transpose()?;
+    let rotate_every_secs = dto::rotate_every(body.rotate_every.as_deref())?;
     let version = st
         .svc
         .link_secret(
@@ -301,7 +307,11 @@ pub async fn link(
             &name,
             kind,
             &reference,
-            SecretAttrs { category, delivery },
+            SecretAttrs {
+                category,
+                delivery,
+                rotate_every_secs,
+            },
         )
         .await?;
     written(&st, &who, &q.scope, &name, version).await

@@ -171,6 +171,10 @@ pub(crate) struct OwnRow {
     pub(crate) by: String,
     /// The broader scopes' secrets of the same name that this one hides: `acme (v2)`.
     pub(crate) shadows: Vec<String>,
+    /// Its current version was found leaked.
+    pub(crate) leaked: bool,
+    /// Past its maximum age.
+    pub(crate) due: bool,
 }
 
 /// A secret of a broader scope, as seen from the scope shown.
@@ -186,6 +190,10 @@ pub(crate) struct InheritedRow {
     pub(crate) by: String,
     /// The narrower scope whose secret of the same name wins over this one.
     pub(crate) shadowed_by: Option<String>,
+    /// Its current version was found leaked.
+    pub(crate) leaked: bool,
+    /// Past its maximum age.
+    pub(crate) due: bool,
 }
 
 /// What a task under the scope shown gets for one name.
@@ -277,6 +285,12 @@ pub(crate) struct SecretPage {
     pub(crate) access: Option<AccessList>,
     /// A generator's spec and its leases (a generator has no value to reveal or rotate).
     pub(crate) generator: Option<GeneratorView>,
+    /// When its current version was found leaked.
+    pub(crate) leaked_at: Option<Stamp>,
+    /// The maximum age that applies (`90d`) and where it comes from.
+    pub(crate) rotate_every: Option<(String, String)>,
+    /// Past its maximum age.
+    pub(crate) due: bool,
 }
 
 /// A generator on its secret's page: what it mints, never a value (the admin ref is a
@@ -436,6 +450,8 @@ pub(crate) struct BriefRow {
     pub(crate) delivery: &'static str,
     /// A sealed brief's boot token: `waiting`, `redeemed`, `replayed` or `expired`.
     pub(crate) boot: Option<&'static str>,
+    /// A value it handed out was found in what its agent produced.
+    pub(crate) leaked: bool,
 }
 
 impl BriefRow {
@@ -537,6 +553,8 @@ pub(crate) struct BriefPage {
     pub(crate) secrets: Vec<HandedRow>,
     /// Whether to show the revoke button (running, and the user may revoke).
     pub(crate) can_revoke: bool,
+    /// When a value it handed out was found in what its agent produced.
+    pub(crate) leaked_at: Option<Stamp>,
 }
 
 impl BriefPage {

@@ -104,6 +104,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/leases/{id}"),
     ("delete", "/api/v1/leases/{id}"),
     ("post", "/api/v1/briefs/{id}/leases/revoke"),
+    ("post", "/api/v1/briefs/{id}/scan"),
+    ("post", "/api/v1/scan"),
+    ("get", "/api/v1/due"),
 ];
 
 #[tokio::test]

@@ -647,7 +647,21 @@ fn table(f: &Fixture) -> Table {
             None,
             expect,
         );
+        // Its transcripts searched for its values: whoever may dispatch there.
+        t.add(
+            "POST",
+            &format!("/api/v1/briefs/{brief}/scan"),
+            Some(json!({"text": "nothing here"})),
+            expect,
+        );
     }
+    // ── Leak scans and due rotations (issue #17): any caller, over what it may reveal
+    // (or see); a scope it cannot see is missing. ───────────────────────────────────
+    t.add("POST", "/api/v1/scan", Some(json!({"text": "nothing here"})), [OK; 6]);
+    t.add("GET", "/api/v1/due", None, [OK; 6]);
+    //                                                root admin member disp outsider nobody
+    t.add("GET", &format!("/api/v1/due?scope={TEAM}"), None, [OK, OK, OK, OK, NF, NF]);
+    t.add("GET", &format!("/api/v1/due?scope={OTHER_TEAM}"), None, [OK, OK, OK, OK, NF, NF]);
     // ── Generators (SPEC §6): writing at the scope, and (postgres) reading the value
     // of its admin ref as it resolves there (here `DB_URL` of the same scope). ─────────
     //                          root admin member disp outsider nobody

@@ -16,6 +16,7 @@ mod files;
 mod leases;
 mod limits;
 mod regression;
+mod scans;
 mod sealed;
 mod ui;
 mod ui_accounts;

@@ -122,6 +122,7 @@ pub(super) fn brief_row(b: BriefSummary) -> BriefRow {
         status: b.status,
         completed: b.completed_at.map(Stamp::new),
         stale: b.stale,
+        leaked: b.leaked_at.is_some(),
         delivery: b.delivery.as_str(),
         boot: b.boot.map(|s| s.as_str()),
     }

@@ -81,6 +81,7 @@ pub(crate) async fn brief(State(st): State<AppState>, s: Session, uri: Uri) -> R
         created: Stamp::new(d.record.created_at),
         completed: d.record.completed_at.map(Stamp::new),
         revoked_at: d.record.revoked_at.map(Stamp::new),
+        leaked_at: d.record.leaked_at.map(Stamp::new),
         expires: Stamp::new(d.record.expires_at),
         delivery: d.record.delivery.as_str(),
         boot: d.record.boot.as_ref().map(|b| BootLine {

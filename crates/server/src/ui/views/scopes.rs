@@ -287,6 +287,13 @@ pub(super) async fn scope_view(
             .or_insert_with(|| (m.scope.to_string(), m.version));
     }
     let by_age = extras.view.sort == "age";
+    let policies = st.svc.rotation_policies(&s.who).await?;
+    let now = secretstore_core::timestamp::now();
+    let past_age = |m: &SecretMeta| {
+        m.generator.is_none()
+            && secretstore_core::service::due(m, &policies, now)
+                .is_some_and(|d| d.reasons.contains(&"age"))
+    };
     let mut own_rows: Vec<OwnRow> = own
         .iter()
         .map(|m| OwnRow {
@@ -303,6 +310,8 @@ pub(super) async fn scope_view(
                 .filter(|b| b.name == m.name)
                 .map(version_label)
                 .collect(),
+            leaked: m.leaked_at.is_some(),
+            due: past_age(m),
         })
         .collect();
     let mut inherited: Vec<InheritedRow> = broader
@@ -321,6 +330,8 @@ pub(super) async fn scope_view(
                 .get(&m.name)
                 .filter(|(w, _)| m.scope != w.as_str())
                 .map(|(w, _)| w.clone()),
+            leaked: m.leaked_at.is_some(),
+            due: past_age(m),
         })
         .collect();
     if by_age {
@@ -444,8 +455,17 @@ pub(super) async fn secret_view(
         Some(_) => Some(generator_view(st, s, &meta).await?),
         None => None,
     };
+    let policies = st.svc.rotation_policies(&s.who).await?;
+    let due = meta.generator.is_none()
+        && secretstore_core::service::due(&meta, &policies, secretstore_core::timestamp::now())
+            .is_some_and(|d| d.reasons.contains(&"age"));
+    let rotate_every = secretstore_core::service::max_age(&meta, &policies)
+        .map(|(secs, from)| (crate::dto::duration_text(secs), from));
     let (layout, status, logged) = extras.layout(format!("{} at {scope}", meta.name), s);
     let page = SecretPage {
+        leaked_at: meta.leaked_at.map(Stamp::new),
+        rotate_every,
+        due,
         layout,
         csrf: s.csrf.clone(),
         crumbs: crumbs(&scope),
