@@ -33,6 +33,7 @@ mod database {
         let sc = scope(s);
         let n = SecretName::parse(name).unwrap();
         NewVersion {
+            rotate_every_secs: None,
             audit: audit("secret.write").secret(&sc, &n),
             scope: sc,
             name: n,
@@ -820,6 +821,7 @@ mod database {
         scopes(store, "acme/pay/prod/bot").await;
         let task = crate::common::task(store, "acme/pay/prod/bot").await;
         let rec = DispatchRecord {
+            leaked_at: None,
             brief_id: BriefId::generate(),
             task_id: task,
             project: scope("acme/pay/prod/bot"),
