@@ -60,6 +60,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             let attrs = SecretAttrs {
                 category: cat,
                 delivery: deliv,
+                rotate_every_secs: None,
             };
             let v = svc
                 .write_secret(
@@ -278,6 +279,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             let attrs = SecretAttrs {
                 category: category(cat.as_deref())?,
                 delivery: delivery(deliv.as_deref())?,
+                rotate_every_secs: None,
             };
             let (kind, reference) = match (aws_arn, vault_path) {
                 (Some(arn), None) => (BackendKind::AwsSm, arn),
