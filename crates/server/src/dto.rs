@@ -71,7 +71,7 @@ pub struct PutSecret {
 pub fn rotate_every(text: Option<&str>) -> Result<Option<i64>, secretstore_core::Error> {
     text.map(|t| match t {
         "off" | "none" | "0" => Ok(0),
-        t => secretstore_core::timestamp::parse_duration(t).ok_or_else(|| {
+        t => timestamp::parse_duration(t).ok_or_else(|| {
             secretstore_core::Error::Invalid(
                 "rotate_every must be a duration like 90d, 12h or 30s (30s to 365d), or off"
                     .to_owned(),

@@ -90,7 +90,7 @@ pub struct Metrics {
     auth_failures: Family<CredentialLabels, Counter>,
     leaks: Family<LeakLabels, Counter>,
     due: Family<DueLabels, Gauge>,
-    due_counted: std::sync::Mutex<Option<std::time::Instant>>,
+    due_counted: std::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -474,7 +474,7 @@ async fn refresh_due(st: &AppState) {
         *st.metrics
             .due_counted
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 }
 

@@ -657,11 +657,26 @@ fn table(f: &Fixture) -> Table {
     }
     // ── Leak scans and due rotations (issue #17): any caller, over what it may reveal
     // (or see); a scope it cannot see is missing. ───────────────────────────────────
-    t.add("POST", "/api/v1/scan", Some(json!({"text": "nothing here"})), [OK; 6]);
+    t.add(
+        "POST",
+        "/api/v1/scan",
+        Some(json!({"text": "nothing here"})),
+        [OK; 6],
+    );
     t.add("GET", "/api/v1/due", None, [OK; 6]);
     //                                                root admin member disp outsider nobody
-    t.add("GET", &format!("/api/v1/due?scope={TEAM}"), None, [OK, OK, OK, OK, NF, NF]);
-    t.add("GET", &format!("/api/v1/due?scope={OTHER_TEAM}"), None, [OK, OK, OK, OK, NF, NF]);
+    t.add(
+        "GET",
+        &format!("/api/v1/due?scope={TEAM}"),
+        None,
+        [OK, OK, OK, OK, NF, NF],
+    );
+    t.add(
+        "GET",
+        &format!("/api/v1/due?scope={OTHER_TEAM}"),
+        None,
+        [OK, OK, NF, OK, NF, NF],
+    );
     // ── Generators (SPEC §6): writing at the scope, and (postgres) reading the value
     // of its admin ref as it resolves there (here `DB_URL` of the same scope). ─────────
     //                          root admin member disp outsider nobody

@@ -26,7 +26,12 @@ fn hex(v: &str) -> String {
 /// Nothing of the values in `text`.
 #[track_caller]
 fn assert_no_values(what: &str, text: &str) {
-    for v in [TOKEN_A.to_owned(), TOKEN_B.to_owned(), b64(TOKEN_A), hex(TOKEN_B)] {
+    for v in [
+        TOKEN_A.to_owned(),
+        TOKEN_B.to_owned(),
+        b64(TOKEN_A),
+        hex(TOKEN_B),
+    ] {
         assert!(!text.contains(&v), "{what} holds {v:?}: {text}");
     }
     assert!(!text.contains(MINTED_PASSWORD), "{what}: {text}");
@@ -142,7 +147,12 @@ async fn an_agents_output_with_a_value_in_base64_and_another_in_hex_is_caught_an
         c.text
     );
     assert!(
-        named.contains(&("TOKEN_B".into(), "acme/platform/dev".into(), "hex".into(), 1)),
+        named.contains(&(
+            "TOKEN_B".into(),
+            "acme/platform/dev".into(),
+            "hex".into(),
+            1
+        )),
         "{}",
         c.text
     );
@@ -152,7 +162,10 @@ async fn an_agents_output_with_a_value_in_base64_and_another_in_hex_is_caught_an
     assert_eq!(&output[offset..offset + 4], &hex(TOKEN_B)[..4]);
 
     // Both secrets marked leaked, the brief too; the minted credential revoked at once.
-    for (scope, name) in [("acme/platform", "TOKEN_A"), ("acme/platform/dev", "TOKEN_B")] {
+    for (scope, name) in [
+        ("acme/platform", "TOKEN_A"),
+        ("acme/platform/dev", "TOKEN_B"),
+    ] {
         let m = meta(&h, scope, name).await;
         assert_eq!(m["leaked"], true, "{m}");
         assert!(m["leaked_at"].is_string(), "{m}");
@@ -165,7 +178,11 @@ async fn an_agents_output_with_a_value_in_base64_and_another_in_hex_is_caught_an
             None,
         )
         .await;
-    assert_eq!(list.json["secrets"][0]["leaked"], true, "{}", list.text);
+    let listed = list.json["secrets"].as_array().unwrap();
+    let a = listed.iter().find(|s| s["name"] == "TOKEN_A").unwrap();
+    assert_eq!(a["leaked"], true, "{}", list.text);
+    let p = listed.iter().find(|s| s["name"] == "PG_ADMIN_URL").unwrap();
+    assert_eq!(p["leaked"], false, "{}", list.text);
     let b = brief(&h, &d.brief).await;
     assert_eq!(b["leaked"], true, "{b}");
     assert_eq!(b["status"], "completed", "{b}");
@@ -190,7 +207,9 @@ async fn an_agents_output_with_a_value_in_base64_and_another_in_hex_is_caught_an
     assert_no_values("the audit log", &all.text);
 
     // The metrics count the two leaked versions.
-    let m = h.call("GET", "/metrics", None, None).await;
+    let m = h
+        .call_from(Some("127.0.0.1"), "GET", "/metrics", None, None)
+        .await;
     assert!(
         m.text
             .contains(r#"secretstore_leaks_found_total{source="callback"} 2"#),
@@ -262,12 +281,22 @@ async fn bad_callback_bodies_are_refused_and_leave_the_brief_running() {
     h.secret("acme/platform", "TOKEN_A", TOKEN_A).await;
     let d = dispatch(&h, &["TOKEN_A"]).await;
     let cb = format!("/api/v1/briefs/{}/callback", d.brief);
-    h.call("POST", &cb, Some(&d.callback), Some(json!({"status": "done?"})))
-        .await
-        .error(400, "invalid_request");
-    h.call("POST", &cb, Some(&d.callback), Some(json!({"outputs": TOKEN_A})))
-        .await
-        .error(400, "invalid_json");
+    h.call(
+        "POST",
+        &cb,
+        Some(&d.callback),
+        Some(json!({"status": "done?"})),
+    )
+    .await
+    .error(400, "invalid_request");
+    h.call(
+        "POST",
+        &cb,
+        Some(&d.callback),
+        Some(json!({"outputs": TOKEN_A})),
+    )
+    .await
+    .error(400, "invalid_json");
     let big = format!("{TOKEN_A}{}", "x".repeat(1024 * 1024));
     let a = h
         .call("POST", &cb, Some(&d.callback), Some(json!({"output": big})))
@@ -275,9 +304,14 @@ async fn bad_callback_bodies_are_refused_and_leave_the_brief_running() {
     a.error(413, "payload_too_large");
     assert_no_values("a refusal", &a.text);
     // A wrong token is 401 before anything is searched.
-    h.call("POST", &cb, Some("not-the-token"), Some(json!({"output": TOKEN_A})))
-        .await
-        .error(401, "unauthorized");
+    h.call(
+        "POST",
+        &cb,
+        Some("not-the-token"),
+        Some(json!({"output": TOKEN_A})),
+    )
+    .await
+    .error(401, "unauthorized");
     let b = brief(&h, &d.brief).await;
     assert_eq!(b["status"], "running", "{b}");
     assert_eq!(b["leaked"], false, "{b}");
@@ -302,23 +336,27 @@ async fn a_brief_scanned_after_it_ended_by_its_dispatcher_marks_the_leak() {
         )
         .await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.text);
-    let dispatcher = h
-        .account("ctl", Some(("dispatcher", Some("acme"))))
-        .await;
+    let dispatcher = h.account("ctl", Some(("dispatcher", Some("acme")))).await;
     let member_elsewhere = h.account("eve", Some(("member", Some("acme/other")))).await;
     // A transcript that holds both values, URL-encoded and JSON-escaped: only the brief's
     // own value (TOKEN_A) is searched for.
-    let transcript = format!(
-        "{{\"log\": \"{}\"}} q={}",
-        TOKEN_A,
-        urlencoding(TOKEN_B)
-    );
+    let transcript = format!("{{\"log\": \"{}\"}} q={}", TOKEN_A, urlencoding(TOKEN_B));
     let scan = format!("/api/v1/briefs/{}/scan", d.brief);
-    h.call("POST", &scan, Some(&member_elsewhere), Some(json!({"text": transcript})))
-        .await
-        .error(404, "not_found");
+    h.call(
+        "POST",
+        &scan,
+        Some(&member_elsewhere),
+        Some(json!({"text": transcript})),
+    )
+    .await
+    .error(404, "not_found");
     let a = h
-        .call("POST", &scan, Some(&dispatcher), Some(json!({"text": transcript})))
+        .call(
+            "POST",
+            &scan,
+            Some(&dispatcher),
+            Some(json!({"text": transcript})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_no_values("the scan's answer", &a.text);
@@ -358,9 +396,7 @@ async fn a_members_scan_finds_nothing_of_another_teams_and_marks_nothing() {
     let member = h
         .account("mo", Some(("member", Some("acme/platform"))))
         .await;
-    let dispatcher = h
-        .account("ctl", Some(("dispatcher", Some("acme"))))
-        .await;
+    let dispatcher = h.account("ctl", Some(("dispatcher", Some("acme")))).await;
     let text = format!(
         "a={} b={} c={} d=short",
         b64(TOKEN_A),
@@ -368,7 +404,12 @@ async fn a_members_scan_finds_nothing_of_another_teams_and_marks_nothing() {
         "org-wide-key-value-31"
     );
     let a = h
-        .call("POST", "/api/v1/scan", Some(&member), Some(json!({"text": text})))
+        .call(
+            "POST",
+            "/api/v1/scan",
+            Some(&member),
+            Some(json!({"text": text})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_no_values("the member's scan", &a.text);
@@ -383,18 +424,39 @@ async fn a_members_scan_finds_nothing_of_another_teams_and_marks_nothing() {
     assert_eq!(a.json["skipped"], 1, "SHORT is under the floor: {}", a.text);
     // Root finds all three; a dispatcher, who reveals nothing, finds nothing.
     let r = h
-        .call("POST", "/api/v1/scan", Some(&h.root), Some(json!({"text": text})))
+        .call(
+            "POST",
+            "/api/v1/scan",
+            Some(&h.root),
+            Some(json!({"text": text})),
+        )
         .await;
-    assert_eq!(r.json["findings"].as_array().unwrap().len(), 3, "{}", r.text);
+    assert_eq!(
+        r.json["findings"].as_array().unwrap().len(),
+        3,
+        "{}",
+        r.text
+    );
     let d = h
-        .call("POST", "/api/v1/scan", Some(&dispatcher), Some(json!({"text": text})))
+        .call(
+            "POST",
+            "/api/v1/scan",
+            Some(&dispatcher),
+            Some(json!({"text": text})),
+        )
         .await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     assert_eq!(d.json["findings"], json!([]), "{}", d.text);
     // An earlier version is found too; nothing is marked by a plain scan.
-    h.secret("acme/platform", "TOKEN_A", "ghp_NewTokenAlpha_0099").await;
+    h.secret("acme/platform", "TOKEN_A", "ghp_NewTokenAlpha_0099")
+        .await;
     let a = h
-        .call("POST", "/api/v1/scan", Some(&member), Some(json!({"text": text})))
+        .call(
+            "POST",
+            "/api/v1/scan",
+            Some(&member),
+            Some(json!({"text": text})),
+        )
         .await;
     let f = a.json["findings"]
         .as_array()
@@ -408,9 +470,14 @@ async fn a_members_scan_finds_nothing_of_another_teams_and_marks_nothing() {
     assert!(audit_records(&h, "secret.leaked").await.is_empty());
     assert_eq!(audit_records(&h, "scan").await.len(), 4);
     // Bad bodies.
-    h.call("POST", "/api/v1/scan", Some(&member), Some(json!({"txt": "x"})))
-        .await
-        .error(400, "invalid_json");
+    h.call(
+        "POST",
+        "/api/v1/scan",
+        Some(&member),
+        Some(json!({"txt": "x"})),
+    )
+    .await
+    .error(400, "invalid_json");
     h.call("POST", "/api/v1/scan", None, Some(json!({"text": "x"})))
         .await
         .error(401, "unauthorized");
@@ -433,9 +500,13 @@ async fn rotate_every_is_kept_shown_bounded_and_due_by_policy() {
             .await
         }
     };
-    let a = put(json!({"value": "v-one-123456", "category": "provider", "rotate_every": "90d"})).await;
+    let a =
+        put(json!({"value": "v-one-123456", "category": "provider", "rotate_every": "90d"})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    assert_eq!(meta(&h, "acme/platform", "API_KEY").await["rotate_every"], "90d");
+    assert_eq!(
+        meta(&h, "acme/platform", "API_KEY").await["rotate_every"],
+        "90d"
+    );
     let a = put(json!({"value": "v-two-123456"})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(
@@ -451,12 +522,24 @@ async fn rotate_every_is_kept_shown_bounded_and_due_by_policy() {
     assert_eq!(meta(&h, "acme/platform", "API_KEY").await["version"], 2);
     let a = put(json!({"value": "v-three-12345", "rotate_every": "off"})).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    assert!(meta(&h, "acme/platform", "API_KEY").await.get("rotate_every").is_none());
+    assert!(
+        meta(&h, "acme/platform", "API_KEY")
+            .await
+            .get("rotate_every")
+            .is_none()
+    );
     // Nothing is due (new, not leaked); a hidden scope is 404.
-    let due = h.call("GET", "/api/v1/due?scope=acme", Some(&h.root), None).await;
+    let due = h
+        .call("GET", "/api/v1/due?scope=acme", Some(&h.root), None)
+        .await;
     assert_eq!(due.json["due"], json!([]), "{}", due.text);
     let member = h.account("eve", Some(("member", Some("acme/other")))).await;
-    h.call("GET", "/api/v1/due?scope=acme/platform", Some(&member), None)
-        .await
-        .error(404, "not_found");
+    h.call(
+        "GET",
+        "/api/v1/due?scope=acme/platform",
+        Some(&member),
+        None,
+    )
+    .await
+    .error(404, "not_found");
 }
