@@ -449,3 +449,132 @@ fn an_aws_sts_generator_hands_the_agent_a_session_named_after_the_brief() {
     nowhere(&env, &secret, &[&audit]);
     nowhere(&env, &token, &[&audit]);
 }
+
+/// The agent of the leak tests: prints `TOKEN_A` in base64 and `TOKEN_B` in hex, then
+/// calls back with what it printed as its output, and prints the callback's answer.
+const LEAKY_AGENT: &str = r#"
+import base64, binascii, json, os, sys, urllib.request
+out = "step 1: " + base64.b64encode(os.environ["TOKEN_A"].encode()).decode() + "\n"
+out += "step 2: " + binascii.hexlify(os.environ["TOKEN_B"].encode()).decode() + "\n"
+sys.stdout.write(out)
+req = urllib.request.Request(
+    "http://" + os.environ["AGENT_SERVER"] + "/api/v1/briefs/" + os.environ["SECRETSTORE_BRIEF_ID"] + "/callback",
+    data=json.dumps({"status": "succeeded", "output": out}).encode(),
+    headers={"Authorization": "Bearer " + os.environ["SECRETSTORE_CALLBACK_TOKEN"],
+             "Content-Type": "application/json"},
+    method="POST")
+with urllib.request.urlopen(req, timeout=30) as r:
+    sys.stdout.write("callback: " + r.read().decode() + "\n")
+"#;
+
+#[test]
+fn an_agent_that_printed_a_value_in_base64_and_another_in_hex_was_not_caught() {
+    const TOKEN_A: &str = "ghp_AgentLeakAlpha_5521x";
+    const TOKEN_B: &str = "sk-live-agent-bravo/+=9913";
+    let (env, admin, _) = postgres_setup(&[]);
+    env.set("TOKEN_A", "acme/platform", "provider", TOKEN_A)
+        .ok();
+    env.set("TOKEN_B", "acme/platform/dev", "provider", TOKEN_B)
+        .ok();
+    let task = env
+        .run(&[
+            "task",
+            "create",
+            "--project",
+            PROJECT,
+            "--ref",
+            "TOKEN_A",
+            "--ref",
+            "TOKEN_B",
+            "--ref",
+            "APP_DB",
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let server = Server::start(&env, &[]);
+    let mut c = env.command(&["run", "--task", &task, "--", "python3", "-c", LEAKY_AGENT]);
+    c.env("AGENT_SERVER", &server.addr);
+    let run = run_with(&mut c, b"");
+    let printed = run.ok().to_owned();
+    // The callback's answer names both, by encoding; `run` masked what the agent printed.
+    let answer = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("callback: "))
+        .unwrap_or_else(|| panic!("no callback answer: {printed} {}", run.stderr));
+    let answer = json(answer);
+    let mut found: Vec<(String, String)> = answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["encoding"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("TOKEN_A".to_owned(), "base64".to_owned()),
+            ("TOKEN_B".to_owned(), "hex".to_owned())
+        ],
+        "{answer}"
+    );
+    assert_eq!(answer["status"], "completed", "{answer}");
+
+    // Both marked leaked (list, JSON); the brief too; the minted role revoked as leaked.
+    let listed = json(
+        env.run(&["secret", "list", "--scope", "acme/platform", "--json"])
+            .ok(),
+    );
+    let a = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "TOKEN_A")
+        .cloned()
+        .unwrap();
+    assert!(a["leaked_at"].is_string(), "{listed}");
+    let (_, b, raw) = server.call(
+        "GET",
+        "/api/v1/secrets/TOKEN_B?scope=acme/platform/dev",
+        Some(&server.root_token()),
+        None,
+    );
+    assert_eq!(b["leaked"], true, "{raw}");
+    let list = leases(&env);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["state"], "revoked", "{list:?}");
+    assert_eq!(list[0]["revoke_reason"], "leaked", "{list:?}");
+    let role = list[0]["principal"].as_str().unwrap().to_owned();
+    assert!(
+        !role_exists(&admin, &role),
+        "the leaked brief's role survived"
+    );
+    let brief = list[0]["brief_id"].as_str().unwrap().to_owned();
+    let (_, shown, raw) = server.call(
+        "GET",
+        &format!("/api/v1/briefs/{brief}"),
+        Some(&server.root_token()),
+        None,
+    );
+    assert_eq!(shown["leaked"], true, "{raw}");
+
+    // Audited, never with a value; no value (in any form) in any byte or log.
+    let audit = env.run(&["audit", "--json"]).ok().to_owned();
+    assert_eq!(audit.matches("secret.leaked").count(), 2, "{audit}");
+    let (_, log) = server.terminate();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(TOKEN_A);
+    let hex: String = TOKEN_B.bytes().map(|b| format!("{b:02x}")).collect();
+    for v in [TOKEN_A, TOKEN_B, b64.as_str(), hex.as_str()] {
+        nowhere(&env, v, &[&audit, &log, &answer.to_string(), &run.stderr]);
+    }
+    assert!(
+        !printed.contains(TOKEN_A) && !printed.contains(TOKEN_B),
+        "{printed}"
+    );
+}
