@@ -3,6 +3,7 @@
 
 use super::SqlStore;
 use super::bind::Sql;
+use super::error::{StoreError, StoreResult};
 use super::rows::{MATERIAL_COLUMNS, MaterialRow, backend, category, scope, stamp};
 use super::tx::{insert_audits, scope_id};
 use secretstore_core::ports::{FoundVersion, LeakStore, RotationPolicy, ScanMaterial};
@@ -11,6 +12,10 @@ use secretstore_core::{
     AuditEntry, BriefId, Category, Error, Result, ScopePath, SecretName, StoredMaterial, Version,
 };
 use sqlx::FromRow;
+use std::time::Duration;
+
+/// How many times a record of leaks that lost a race starts over.
+const ATTEMPTS: u64 = 5;
 
 /// The most audit records one statement appends (nine parameters each: far below what
 /// either database accepts).
@@ -65,6 +70,57 @@ impl TryFrom<PolicyRow> for RotationPolicy {
     }
 }
 
+impl SqlStore {
+    /// One attempt of [`LeakStore::record_leaks`], in one write transaction.
+    async fn record_leaks_once(
+        &self,
+        found: &[FoundVersion],
+        brief: Option<&BriefId>,
+        at: &str,
+        audits: &[&AuditEntry],
+    ) -> StoreResult<Vec<bool>> {
+        let mut tx = self.begin_write().await?;
+        // The rows are updated in one order whatever the order found: two scans at once
+        // on PostgreSQL wait for each other's row locks instead of deadlocking.
+        let mut order: Vec<usize> = (0..found.len()).collect();
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&found[i], &found[j]);
+            (a.scope.as_str(), a.name.as_str()).cmp(&(b.scope.as_str(), b.name.as_str()))
+        });
+        let mut marked = vec![false; found.len()];
+        for i in order {
+            let f = &found[i];
+            // Only the version found, if it is still the current one: a version written
+            // since is not the value that leaked.
+            let done = sqlx::query(
+                "UPDATE secrets SET leaked_at = $3 \
+                 WHERE scope_id = (SELECT id FROM scopes WHERE path = $1) AND name = $2 \
+                   AND current_version = $4",
+            )
+            .bind(f.scope.as_str())
+            .bind(f.name.as_str())
+            .bind(at)
+            .bind(f.version)
+            .execute(&mut *tx)
+            .await?;
+            marked[i] = done.rows_affected() > 0;
+        }
+        if let Some(id) = brief {
+            // Its first leak is kept.
+            sqlx::query("UPDATE briefs SET leaked_at = $2 WHERE id = $1 AND leaked_at IS NULL")
+                .bind(id.as_str())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for chunk in audits.chunks(AUDITS_PER_STATEMENT) {
+            insert_audits(&mut tx, chunk).await?;
+        }
+        tx.commit().await?;
+        Ok(marked)
+    }
+}
+
 impl LeakStore for SqlStore {
     async fn record_leaks(
         &self,
@@ -74,39 +130,22 @@ impl LeakStore for SqlStore {
         audits: Vec<AuditEntry>,
     ) -> Result<Vec<bool>> {
         let at = stamp(at);
-        self.write_tx(None, async |tx| {
-            let mut marked = Vec::with_capacity(found.len());
-            for f in found {
-                // Only the version found, if it is still the current one: a version
-                // written since is not the value that leaked.
-                let done = sqlx::query(
-                    "UPDATE secrets SET leaked_at = $3 \
-                     WHERE scope_id = (SELECT id FROM scopes WHERE path = $1) AND name = $2 \
-                       AND current_version = $4",
-                )
-                .bind(f.scope.as_str())
-                .bind(f.name.as_str())
-                .bind(&at)
-                .bind(f.version)
-                .execute(&mut *tx)
-                .await?;
-                marked.push(done.rows_affected() > 0);
+        let audits: Vec<&AuditEntry> = audits.iter().collect();
+        // A transaction that lost a race (a deadlock or serialization failure on
+        // PostgreSQL with a write of the same secrets, a busy SQLite) starts over: it
+        // committed nothing.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.record_leaks_once(found, brief, &at, &audits).await {
+                Ok(marked) => return Ok(marked),
+                Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(5 * attempt)).await;
+                }
+                Err(e) if e.is_retryable() => return Err(StoreError::Retry.into()),
+                Err(e) => return Err(e.into()),
             }
-            if let Some(id) = brief {
-                // Its first leak is kept.
-                sqlx::query("UPDATE briefs SET leaked_at = $2 WHERE id = $1 AND leaked_at IS NULL")
-                    .bind(id.as_str())
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let all: Vec<&AuditEntry> = audits.iter().collect();
-            for chunk in all.chunks(AUDITS_PER_STATEMENT) {
-                insert_audits(tx, chunk).await?;
-            }
-            Ok(marked)
-        })
-        .await
+        }
     }
 
     async fn scan_materials(&self, roots: Option<&[ScopePath]>) -> Result<Vec<ScanMaterial>> {
