@@ -101,7 +101,11 @@ pub async fn put(
             &q.scope,
             &name,
             &value,
-            SecretAttrs { category, delivery },
+            SecretAttrs {
+                category,
+                delivery,
+                rotate_every_secs: None,
+            },
             dto::expected(body.expected_version),
         )
         .await?;
@@ -301,7 +305,11 @@ pub async fn link(
             &name,
             kind,
             &reference,
-            SecretAttrs { category, delivery },
+            SecretAttrs {
+                category,
+                delivery,
+                rotate_every_secs: None,
+            },
         )
         .await?;
     written(&st, &who, &q.scope, &name, version).await

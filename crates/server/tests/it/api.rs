@@ -1359,6 +1359,7 @@ async fn an_expired_write_reservation_is_taken_over_and_its_late_commit_records_
         source: "test".into(),
     };
     let write = |holder: &str| NewVersion {
+        rotate_every_secs: None,
         scope: scope.clone(),
         name: name.clone(),
         category: Some(Category::Agent),

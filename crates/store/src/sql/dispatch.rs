@@ -78,7 +78,7 @@ impl DispatchStore for SqlStore {
             .read(async |conn| {
                 let row: Option<BriefRow> = sqlx::query_as(
                     "SELECT b.task_id, b.project, b.created_at, b.token_hash, b.expires_at, \
-                            b.status, b.completed_at, b.revoked_at, b.delivery, \
+                            b.status, b.completed_at, b.revoked_at, b.leaked_at, b.delivery, \
                             bt.token_hash AS boot_hash, bt.expires_at AS boot_expires_at, \
                             bt.redeemed_at, bt.redeemed_from, bt.replayed_at, bt.replayed_from \
                      FROM briefs b LEFT JOIN boot_tokens bt ON bt.brief_id = b.id \
@@ -317,7 +317,8 @@ async fn revoke_running(
 }
 
 /// The columns of a brief as the lists show it, before its `WHERE`.
-const BRIEF_SUMMARY: &str = "SELECT id, task_id, project, created_at, status, completed_at, delivery, \
+const BRIEF_SUMMARY: &str = "SELECT id, task_id, project, created_at, status, completed_at, \
+     briefs.leaked_at, delivery, \
      bt.expires_at AS boot_expires_at, bt.redeemed_at, bt.replayed_at \
      FROM briefs LEFT JOIN boot_tokens bt ON bt.brief_id = briefs.id";
 
@@ -366,8 +367,8 @@ impl SqlStore {
 }
 
 /// The statement that records a brief.
-pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status, delivery) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub(super) const INSERT_BRIEF: &str = "INSERT INTO briefs (id, task_id, project, created_at, token_hash, expires_at, status, delivery, leaked_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// The statement that records a sealed brief's boot token (its hash, never the token) and
 /// its sealed env.
@@ -400,6 +401,7 @@ pub(super) async fn insert_dispatch(
         .bind(stamp(rec.expires_at))
         .bind(rec.status.as_str())
         .bind(rec.delivery.as_str())
+        .bind(rec.leaked_at.map(stamp))
         .execute(&mut *tx)
         .await?;
     if let Some(boot) = &rec.boot {

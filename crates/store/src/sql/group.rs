@@ -192,6 +192,7 @@ fn write_lite<'r>(
                     &stamp(rec.expires_at),
                     &rec.status.as_str(),
                     &rec.delivery.as_str(),
+                    &rec.leaked_at.map(stamp),
                 ],
             )?;
             if let Some(boot) = &rec.boot {

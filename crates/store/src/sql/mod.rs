@@ -1,7 +1,7 @@
 //! The metadata store on SQLite or PostgreSQL, chosen by the scheme of `DATABASE_URL`.
 //! Every SQL statement of secretstore lives in this module, one file per port of the
 //! domain: `scopes`, `secrets` (with the write reservations in `reservations`),
-//! `dispatch`, `audit`, `accounts` and `sessions`; `keys` holds what `rekey`
+//! `dispatch`, `leases`, `leaks`, `audit`, `accounts` and `sessions`; `keys` holds what `rekey`
 //! needs. Underneath: `connect` (opening and migrating), `rows` (the rows as read,
 //! converted into the domain's types at the edge), `bind` (statements with a variable
 //! number of parameters), `tx` (the write transaction) and `error`.
@@ -27,6 +27,7 @@ mod dispatch;
 mod error;
 mod group;
 mod keys;
+mod leaks;
 mod leases;
 mod lite;
 #[cfg(test)]

@@ -121,6 +121,7 @@ async fn briefs_page(n: usize) -> (u64, usize) {
         .unwrap();
     for i in 0..n {
         let rec = DispatchRecord {
+            leaked_at: None,
             brief_id: BriefId::generate(),
             task_id: task.id.clone(),
             project: task.project.clone(),

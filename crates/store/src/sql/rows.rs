@@ -44,13 +44,13 @@ pub(super) fn status(s: &str) -> Result<BriefStatus> {
 }
 
 /// A secret's stored category; an unknown word is a corrupt row.
-fn category(s: &str) -> Result<Category> {
+pub(super) fn category(s: &str) -> Result<Category> {
     Category::from_str(s)
         .map_err(|_| Error::storage(format!("unknown category {s:?} in the database")))
 }
 
 /// A secret's stored backend; an unknown word is a corrupt row.
-fn backend(s: &str) -> Result<BackendKind> {
+pub(super) fn backend(s: &str) -> Result<BackendKind> {
     BackendKind::from_str(s)
         .map_err(|_| Error::storage(format!("unknown backend {s:?} in the database")))
 }
@@ -63,10 +63,11 @@ fn delivery(s: &str) -> Result<Delivery> {
 
 /// The columns of [`MetaRow`], over `secrets s JOIN scopes sc`.
 pub(super) const META_COLUMNS: &str = "sc.path AS scope, s.name, s.category, s.backend, \
-     s.current_version, s.created_at, s.updated_at, s.updated_by, s.delivery, s.generator";
+     s.current_version, s.created_at, s.updated_at, s.updated_by, s.delivery, s.generator, \
+     s.rotate_every_secs, s.leaked_at";
 
 /// How many columns [`META_COLUMNS`] names.
-const META_COUNT: usize = 10;
+const META_COUNT: usize = 12;
 
 /// The columns of [`MaterialRow`], over `secret_versions v`. The spec is named `spec`:
 /// `generator` is the secret's own column in [`META_COLUMNS`], and sqlx reads the rows
@@ -105,6 +106,8 @@ pub(super) struct MetaRow {
     updated_by: String,
     delivery: String,
     generator: Option<String>,
+    rotate_every_secs: Option<i64>,
+    leaked_at: Option<String>,
 }
 
 impl TryFrom<MetaRow> for SecretMeta {
@@ -122,6 +125,8 @@ impl TryFrom<MetaRow> for SecretMeta {
             created_at: at(&r.created_at)?,
             updated_at: at(&r.updated_at)?,
             updated_by: r.updated_by,
+            rotate_every_secs: r.rotate_every_secs,
+            leaked_at: at_opt(r.leaked_at.as_deref())?,
         })
     }
 }
@@ -141,6 +146,8 @@ impl FromLite for MetaRow {
             updated_by: row.get(7)?,
             delivery: row.get(8)?,
             generator: row.get(9)?,
+            rotate_every_secs: row.get(10)?,
+            leaked_at: row.get(11)?,
         })
     }
 }
@@ -248,6 +255,8 @@ pub(super) fn candidate_from_lite(
         created_at: at(text(row, 5)?)?,
         updated_at: at(text(row, 6)?)?,
         updated_by: row.get(7)?,
+        rotate_every_secs: row.get(10)?,
+        leaked_at: at_opt(text_opt(row, 11)?)?,
     };
     let material = StoredMaterial {
         ciphertext: text_opt(row, META_COUNT)?.map(str::to_owned),
@@ -416,6 +425,7 @@ pub(super) struct BriefRow {
     status: String,
     completed_at: Option<String>,
     revoked_at: Option<String>,
+    leaked_at: Option<String>,
     delivery: String,
     boot_hash: Option<String>,
     boot_expires_at: Option<String>,
@@ -453,6 +463,7 @@ impl BriefRow {
             status: status(&self.status)?,
             completed_at: at_opt(self.completed_at.as_deref())?,
             revoked_at: at_opt(self.revoked_at.as_deref())?,
+            leaked_at: at_opt(self.leaked_at.as_deref())?,
             secrets: secrets
                 .into_iter()
                 .map(DispatchedSecret::try_from)
@@ -504,6 +515,7 @@ pub(super) struct BriefSummaryRow {
     created_at: String,
     status: String,
     completed_at: Option<String>,
+    leaked_at: Option<String>,
     delivery: String,
     boot_expires_at: Option<String>,
     redeemed_at: Option<String>,
@@ -528,6 +540,7 @@ impl BriefSummaryRow {
             created_at: at(&self.created_at)?,
             status: status(&self.status)?,
             completed_at: at_opt(self.completed_at.as_deref())?,
+            leaked_at: at_opt(self.leaked_at.as_deref())?,
             brief_id: self.id,
             task_id: self.task_id,
             stale,

@@ -59,6 +59,9 @@ impl SqlStore {
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|e| Error::storage(format!("cannot encode a generator spec: {e}")))?;
+            // `None` keeps the stored maximum age, `Some(0)` clears it. Every new version
+            // ends the leaked mark of the one it replaces.
+            let rotate_every = w.rotate_every_secs;
             // A write that expects the secret to be absent never updates one.
             let updated: Option<(i64, i64)> = if w.expected == Some(Expected::Absent) {
                 None
@@ -66,7 +69,10 @@ impl SqlStore {
                 sqlx::query_as(
                     "UPDATE secrets SET current_version = current_version + 1, updated_at = $3, \
                         updated_by = $4, category = COALESCE($5, category), \
-                        delivery = COALESCE($7, delivery), generator = $8 \
+                        delivery = COALESCE($7, delivery), generator = $8, \
+                        rotate_every_secs = CASE WHEN CAST($9 AS BIGINT) IS NULL \
+                            THEN rotate_every_secs ELSE NULLIF(CAST($9 AS BIGINT), 0) END, \
+                        leaked_at = NULL \
                      WHERE scope_id = $1 AND name = $2 \
                        AND (CAST($6 AS BIGINT) IS NULL OR current_version = $6) \
                        AND (generator IS NULL) = (CAST($8 AS TEXT) IS NULL) \
@@ -80,6 +86,7 @@ impl SqlStore {
                 .bind(w.expected.and_then(Expected::version))
                 .bind(w.delivery.map(|d| d.as_str()))
                 .bind(generator)
+                .bind(rotate_every)
                 .fetch_optional(&mut *tx)
                 .await?
             };
@@ -114,8 +121,9 @@ impl SqlStore {
                     })?;
                     let inserted = sqlx::query_scalar(
                         "INSERT INTO secrets (scope_id, name, category, backend, current_version, \
-                            created_at, updated_at, updated_by, delivery, generator) \
-                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7, $8) RETURNING id",
+                            created_at, updated_at, updated_by, delivery, generator, \
+                            rotate_every_secs) \
+                         VALUES ($1, $2, $3, $4, 1, $5, $5, $6, $7, $8, $9) RETURNING id",
                     )
                     .bind(sid)
                     .bind(w.name.as_str())
@@ -125,6 +133,7 @@ impl SqlStore {
                     .bind(&w.by)
                     .bind(w.delivery.unwrap_or_default().as_str())
                     .bind(generator)
+                    .bind(rotate_every.filter(|&secs| secs != 0))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(StoreError::from);

@@ -162,6 +162,7 @@ pub async fn dispatch(
     secrets: Vec<(String, String, i64, Option<String>)>,
 ) -> BriefId {
     let rec = DispatchRecord {
+        leaked_at: None,
         brief_id: BriefId::generate(),
         task_id: task.clone(),
         project: scope(project),

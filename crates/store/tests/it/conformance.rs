@@ -33,6 +33,7 @@ mod database {
         let sc = scope(s);
         let n = SecretName::parse(name).unwrap();
         NewVersion {
+            rotate_every_secs: None,
             audit: audit("secret.write").secret(&sc, &n),
             scope: sc,
             name: n,
@@ -820,6 +821,7 @@ mod database {
         scopes(store, "acme/pay/prod/bot").await;
         let task = crate::common::task(store, "acme/pay/prod/bot").await;
         let rec = DispatchRecord {
+            leaked_at: None,
             brief_id: BriefId::generate(),
             task_id: task,
             project: scope("acme/pay/prod/bot"),
@@ -1818,6 +1820,482 @@ mod database {
                 .await
                 .unwrap();
             assert_eq!((again.total, again.rewritten), (1, 0), "{}", db.kind);
+        }
+    }
+
+    /// The leaked mark of every read of a secret's metadata (metadata, lists, material,
+    /// the candidates of a dispatch, the search), for each of `names` at `sc`.
+    async fn leaked_marks(
+        store: &SqlStore,
+        sc: &ScopePath,
+        names: &[&str],
+    ) -> Vec<Vec<Option<timestamp::OffsetDateTime>>> {
+        use secretstore_core::{Pattern, SearchStore};
+        let mut out = Vec::new();
+        for name in names {
+            let n = SecretName::parse(name).unwrap();
+            let meta = store.secret(sc, &n).await.unwrap().unwrap();
+            let listed = store.list_secrets(sc).await.unwrap();
+            let listed = listed.iter().find(|m| m.name == *name).unwrap();
+            let (material_meta, _, _) = store.material(sc, &n, None).await.unwrap();
+            let candidates = store
+                .candidates(std::slice::from_ref(sc), std::slice::from_ref(&n))
+                .await
+                .unwrap();
+            let found = store
+                .find_secrets(None, &Pattern::parse(name).unwrap(), 10)
+                .await
+                .unwrap();
+            let found = found.iter().find(|m| m.scope == *sc).unwrap();
+            out.push(vec![
+                meta.leaked_at,
+                listed.leaked_at,
+                material_meta.leaked_at,
+                candidates[0].meta.leaked_at,
+                found.leaked_at,
+            ]);
+        }
+        out
+    }
+
+    /// A leak marks a secret only where the version found is still its current one (not
+    /// an earlier version, not a secret that is gone), through every read; the next
+    /// version written ends the mark; a brief keeps the time of its first leak; every
+    /// audit record given is appended, whatever was marked.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_leak_marks_the_current_version_only_until_the_next_write_and_a_brief_once() {
+        use secretstore_core::ports::{FoundVersion, LeakStore};
+        use secretstore_core::{BriefsOf, DispatchStore};
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme/pay/bot").await;
+            let sc = scope("acme/pay");
+            store
+                .write_versions(vec![
+                    write("acme/pay", "API_KEY", None, "gAAAA-k1"),
+                    write("acme/pay", "OTHER", None, "gAAAA-o1"),
+                ])
+                .await
+                .unwrap();
+            store
+                .write_versions(vec![write("acme/pay", "API_KEY", None, "gAAAA-k2")])
+                .await
+                .unwrap();
+            let none = vec![None; 5];
+            assert_eq!(
+                leaked_marks(&store, &sc, &["API_KEY", "OTHER"]).await,
+                [none.clone(), none.clone()],
+                "{}",
+                db.kind
+            );
+            let task = crate::common::task(&store, "acme/pay/bot").await;
+            let brief = crate::common::dispatch(
+                &store,
+                &task,
+                "acme/pay/bot",
+                "2030-01-01T00:00:00Z",
+                vec![("acme/pay".into(), "API_KEY".into(), 2, None)],
+            )
+            .await;
+            let other_brief = crate::common::dispatch(
+                &store,
+                &task,
+                "acme/pay/bot",
+                "2030-01-01T00:00:01Z",
+                vec![],
+            )
+            .await;
+            let found = |name: &str, version| FoundVersion {
+                scope: sc.clone(),
+                name: SecretName::parse(name).unwrap(),
+                version,
+            };
+            let leak_audits = |n: usize, target: &str| -> Vec<AuditEntry> {
+                (0..n)
+                    .map(|_| audit("secret.leaked").target(target.to_owned()))
+                    .collect()
+            };
+            let marked = store
+                .record_leaks(
+                    &[
+                        found("API_KEY", 1),
+                        found("API_KEY", 2),
+                        found("OTHER", 1),
+                        found("GONE", 1),
+                    ],
+                    Some(&brief),
+                    t(100),
+                    leak_audits(3, "first-scan"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(marked, [false, true, true, false], "{}", db.kind);
+            let leaked = vec![Some(t(100)); 5];
+            assert_eq!(
+                leaked_marks(&store, &sc, &["API_KEY", "OTHER"]).await,
+                [leaked.clone(), leaked.clone()],
+                "{}",
+                db.kind
+            );
+            assert_eq!(audited(&store, "secret.leaked", "first-scan").await, 3);
+            // The brief's mark, in its record and in every list; not the other brief's.
+            let brief_marks = async |id: &secretstore_core::BriefId| {
+                let rec = store.dispatch_record(id).await.unwrap();
+                let recent = store.recent_briefs(None, 100).await.unwrap();
+                let of_task = store.briefs_of(BriefsOf::Task(&task), 100).await.unwrap();
+                let of_project = store
+                    .briefs_of(BriefsOf::Project(&scope("acme/pay/bot")), 100)
+                    .await
+                    .unwrap();
+                let pick = |l: &[secretstore_core::BriefSummary]| {
+                    l.iter()
+                        .find(|b| b.brief_id == id.as_str())
+                        .unwrap()
+                        .leaked_at
+                };
+                vec![
+                    rec.leaked_at,
+                    pick(&recent),
+                    pick(&of_task),
+                    pick(&of_project),
+                ]
+            };
+            assert_eq!(brief_marks(&brief).await, [Some(t(100)); 4], "{}", db.kind);
+            assert_eq!(brief_marks(&other_brief).await, [None; 4], "{}", db.kind);
+
+            // Found again later: still marked; the brief keeps its first leak's time.
+            let marked = store
+                .record_leaks(
+                    &[found("API_KEY", 2)],
+                    Some(&brief),
+                    t(200),
+                    leak_audits(1, "second-scan"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(marked, [true], "{}", db.kind);
+            assert_eq!(brief_marks(&brief).await, [Some(t(100)); 4], "{}", db.kind);
+            assert!(
+                leaked_marks(&store, &sc, &["API_KEY"]).await[0]
+                    .iter()
+                    .all(Option::is_some)
+            );
+            assert_eq!(audited(&store, "secret.leaked", "second-scan").await, 1);
+
+            // The next version ends the mark (the other secret keeps its own).
+            store
+                .write_versions(vec![write("acme/pay", "API_KEY", None, "gAAAA-k3")])
+                .await
+                .unwrap();
+            let marks = leaked_marks(&store, &sc, &["API_KEY", "OTHER"]).await;
+            assert_eq!(marks[0], none, "{}", db.kind);
+            assert_eq!(marks[1], leaked, "{}", db.kind);
+            // The version that leaked is no longer current: nothing is marked, and the
+            // audit records are still appended.
+            let marked = store
+                .record_leaks(
+                    &[found("API_KEY", 2)],
+                    None,
+                    t(300),
+                    leak_audits(2, "stale-scan"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(marked, [false], "{}", db.kind);
+            assert_eq!(
+                leaked_marks(&store, &sc, &["API_KEY"]).await[0],
+                none,
+                "{}",
+                db.kind
+            );
+            assert_eq!(audited(&store, "secret.leaked", "stale-scan").await, 2);
+            // Nothing found, no brief: nothing to mark.
+            let marked = store
+                .record_leaks(&[], None, t(400), Vec::new())
+                .await
+                .unwrap();
+            assert!(marked.is_empty());
+        }
+    }
+
+    /// A secret's maximum age: none for a new secret written without one, as given
+    /// otherwise; kept by a later write without one, changed by a write with one, cleared
+    /// by `Some(0)`; the same through every read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_maximum_age_is_kept_without_one_set_with_one_and_cleared_by_zero() {
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme/platform").await;
+            let sc = scope("acme/platform");
+            let with = |name: &str, every: Option<i64>, token: &str| NewVersion {
+                rotate_every_secs: every,
+                ..write("acme/platform", name, None, token)
+            };
+            let reads = async |name: &str| -> Vec<Option<i64>> {
+                let n = SecretName::parse(name).unwrap();
+                let meta = store.secret(&sc, &n).await.unwrap().unwrap();
+                let listed = store.list_secrets(&sc).await.unwrap();
+                let listed = listed.iter().find(|m| m.name == name).unwrap();
+                let (material_meta, _, _) = store.material(&sc, &n, None).await.unwrap();
+                let candidates = store
+                    .candidates(&[scope("acme"), sc.clone()], std::slice::from_ref(&n))
+                    .await
+                    .unwrap();
+                vec![
+                    meta.rotate_every_secs,
+                    listed.rotate_every_secs,
+                    material_meta.rotate_every_secs,
+                    candidates[0].meta.rotate_every_secs,
+                ]
+            };
+            store
+                .write_versions(vec![
+                    with("AGED", Some(3600), "a1"),
+                    with("PLAIN", None, "p1"),
+                    with("ZERO", Some(0), "z1"),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(reads("AGED").await, [Some(3600); 4], "{}", db.kind);
+            assert_eq!(reads("PLAIN").await, [None; 4], "{}", db.kind);
+            assert_eq!(reads("ZERO").await, [None; 4], "{}", db.kind);
+            // Kept without one.
+            store
+                .write_versions(vec![with("AGED", None, "a2")])
+                .await
+                .unwrap();
+            assert_eq!(reads("AGED").await, [Some(3600); 4], "{}", db.kind);
+            // Changed with one, set on a secret that had none.
+            store
+                .write_versions(vec![
+                    with("AGED", Some(86_400), "a3"),
+                    with("PLAIN", Some(30), "p2"),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(reads("AGED").await, [Some(86_400); 4], "{}", db.kind);
+            assert_eq!(reads("PLAIN").await, [Some(30); 4], "{}", db.kind);
+            // Cleared by zero, and stays cleared by a write without one.
+            store
+                .write_versions(vec![with("AGED", Some(0), "a4")])
+                .await
+                .unwrap();
+            assert_eq!(reads("AGED").await, [None; 4], "{}", db.kind);
+            store
+                .write_versions(vec![with("AGED", None, "a5")])
+                .await
+                .unwrap();
+            assert_eq!(reads("AGED").await, [None; 4], "{}", db.kind);
+            let meta = store
+                .secret(&sc, &SecretName::parse("AGED").unwrap())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(meta.version, 5, "{}", db.kind);
+        }
+    }
+
+    /// A scan reads every version (current and earlier) of every stored secret at or
+    /// under its roots, with its material and backend, by scope, name and version: not a
+    /// sibling's (nor one whose path merely starts the same), not a generator's.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_scan_reads_every_version_under_its_roots_and_no_generator() {
+        use secretstore_core::ports::LeakStore;
+        for db in databases() {
+            let store = db.open().await;
+            for s in ["acme/pay/prod", "acme/payroll", "acme/ops"] {
+                scopes(&store, s).await;
+            }
+            store
+                .write_versions(vec![
+                    write("acme", "ORG_KEY", None, "gAAAA-org"),
+                    write("acme/pay", "A_KEY", None, "gAAAA-a1"),
+                    write("acme/pay/prod", "B_KEY", None, "gAAAA-b1"),
+                    write("acme/payroll", "C_KEY", None, "gAAAA-c1"),
+                    write("acme/ops", "D_KEY", None, "gAAAA-d1"),
+                    generator_write("acme/pay", "PG_RO", pg_spec("A_KEY", 3600), None),
+                    NewVersion {
+                        backend: BackendKind::AwsSm,
+                        material: StoredMaterial {
+                            backend_ref: Some("arn:aws:secretsmanager:x:1:secret:l".into()),
+                            backend_version: Some("v-1".into()),
+                            ..StoredMaterial::default()
+                        },
+                        ..write("acme/pay", "LINKED", None, "unused")
+                    },
+                ])
+                .await
+                .unwrap();
+            store
+                .write_versions(vec![
+                    write("acme/pay", "A_KEY", None, "gAAAA-a2"),
+                    generator_write("acme/pay", "PG_RO", pg_spec("A_KEY", 900), None),
+                ])
+                .await
+                .unwrap();
+            let shape = |all: Vec<secretstore_core::ports::ScanMaterial>| -> Vec<String> {
+                all.iter()
+                    .map(|m| {
+                        assert!(m.material.generator.is_none());
+                        format!(
+                            "{} {} v{}{} {} {}",
+                            m.scope,
+                            m.name,
+                            m.version,
+                            if m.current { " current" } else { "" },
+                            m.backend.as_str(),
+                            m.material
+                                .ciphertext
+                                .as_deref()
+                                .or(m.material.backend_ref.as_deref())
+                                .unwrap_or("-"),
+                        )
+                    })
+                    .collect()
+            };
+            let pay = store
+                .scan_materials(Some(&[scope("acme/pay")]))
+                .await
+                .unwrap();
+            assert_eq!(
+                shape(pay),
+                [
+                    "acme/pay A_KEY v1 local gAAAA-a1",
+                    "acme/pay A_KEY v2 current local gAAAA-a2",
+                    "acme/pay LINKED v1 current aws_sm arn:aws:secretsmanager:x:1:secret:l",
+                    "acme/pay/prod B_KEY v1 current local gAAAA-b1",
+                ],
+                "{}",
+                db.kind
+            );
+            let two = store
+                .scan_materials(Some(&[scope("acme/ops"), scope("acme/pay/prod")]))
+                .await
+                .unwrap();
+            assert_eq!(
+                shape(two),
+                [
+                    "acme/ops D_KEY v1 current local gAAAA-d1",
+                    "acme/pay/prod B_KEY v1 current local gAAAA-b1",
+                ],
+                "{}",
+                db.kind
+            );
+            let all = shape(store.scan_materials(None).await.unwrap());
+            assert_eq!(all.len(), 7, "{}: {all:?}", db.kind);
+            assert_eq!(all[0], "acme ORG_KEY v1 current local gAAAA-org");
+            assert!(all.iter().any(|m| m.starts_with("acme/payroll C_KEY v1")));
+            assert!(!all.iter().any(|m| m.contains("PG_RO")), "{all:?}");
+            assert!(store.scan_materials(Some(&[])).await.unwrap().is_empty());
+            // The linked version keeps the backend version it was written with.
+            let linked = store
+                .scan_materials(Some(&[scope("acme/pay")]))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.name.as_str() == "LINKED")
+                .unwrap();
+            assert_eq!(linked.material.backend_version.as_deref(), Some("v-1"));
+        }
+    }
+
+    /// Rotation policies: set, replaced, removed (removing none is no error), listed by
+    /// scope then category, each change audited; at an unknown scope, not found and
+    /// nothing recorded.
+    #[tokio::test(flavor = "current_thread")]
+    async fn rotation_policies_are_set_replaced_and_removed_with_their_audit_records() {
+        use secretstore_core::ports::{LeakStore, RotationPolicy};
+        for db in databases() {
+            let store = db.open().await;
+            scopes(&store, "acme/pay").await;
+            assert!(store.rotation_policies().await.unwrap().is_empty());
+            let set = async |s: &str, c: Category, every: Option<i64>| {
+                store
+                    .set_rotation_policy(
+                        &scope(s),
+                        c,
+                        every,
+                        audit("rotation.set").target(format!("{s} {}", c.as_str())),
+                    )
+                    .await
+            };
+            let listed = async || -> Vec<(String, Category, i64)> {
+                store
+                    .rotation_policies()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(
+                        |RotationPolicy {
+                             scope,
+                             category,
+                             every_secs,
+                         }| { (scope.to_string(), category, every_secs) },
+                    )
+                    .collect()
+            };
+            set("acme/pay", Category::Provider, Some(3600))
+                .await
+                .unwrap();
+            set("acme", Category::Infrastructure, Some(86_400))
+                .await
+                .unwrap();
+            set("acme/pay", Category::Agent, Some(60)).await.unwrap();
+            assert_eq!(
+                listed().await,
+                [
+                    ("acme".into(), Category::Infrastructure, 86_400),
+                    ("acme/pay".into(), Category::Agent, 60),
+                    ("acme/pay".into(), Category::Provider, 3600),
+                ],
+                "{}",
+                db.kind
+            );
+            // Replaced: one policy per scope and category.
+            set("acme/pay", Category::Provider, Some(7200))
+                .await
+                .unwrap();
+            assert_eq!(
+                listed().await,
+                [
+                    ("acme".into(), Category::Infrastructure, 86_400),
+                    ("acme/pay".into(), Category::Agent, 60),
+                    ("acme/pay".into(), Category::Provider, 7200),
+                ],
+                "{}",
+                db.kind
+            );
+            assert_eq!(
+                audited(&store, "rotation.set", "acme/pay provider").await,
+                2,
+                "{}",
+                db.kind
+            );
+            // Removed; removing one that is not there changes nothing.
+            set("acme/pay", Category::Agent, None).await.unwrap();
+            set("acme/pay", Category::Integration, None).await.unwrap();
+            assert_eq!(
+                listed().await,
+                [
+                    ("acme".into(), Category::Infrastructure, 86_400),
+                    ("acme/pay".into(), Category::Provider, 7200),
+                ],
+                "{}",
+                db.kind
+            );
+            assert_eq!(audited(&store, "rotation.set", "acme/pay agent").await, 2);
+            // An unknown scope: not found, nothing recorded.
+            let unknown = set("acme/nope", Category::Provider, Some(3600)).await;
+            assert!(
+                matches!(unknown, Err(Error::NotFound(_))),
+                "{}: {unknown:?}",
+                db.kind
+            );
+            assert_eq!(
+                audited(&store, "rotation.set", "acme/nope provider").await,
+                0
+            );
+            assert_eq!(listed().await.len(), 2);
         }
     }
 }

@@ -195,6 +195,7 @@ async fn a_sqlite_write_behind_a_held_lock_was_a_storage_error_not_database_unav
 
     let name = SecretName::parse("API_KEY").unwrap();
     let write = NewVersion {
+        rotate_every_secs: None,
         audit: audit("secret.write").secret(&scope("acme"), &name),
         scope: scope("acme"),
         name: name.clone(),

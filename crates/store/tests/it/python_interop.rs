@@ -179,6 +179,7 @@ print(Fernet(k.encode()).encrypt("postgres://from-python\n".encode()).decode())
     let name = SecretName::parse("DB_URL").unwrap();
     store
         .write_versions(vec![NewVersion {
+            rotate_every_secs: None,
             scope: org.clone(),
             name: name.clone(),
             category: Some(Category::Infrastructure),
