@@ -41,7 +41,14 @@ pub(super) fn rotate_every(flag: &str, s: Option<&str>) -> Result<Option<i64>> {
             "{flag} {s}: expected a duration from 30s to 365d such as 30s, 15m, 24h or 90d, or off"
         )))
     })?;
-    Ok(Some(secretstore_core::check_rotate_every(secs)?))
+    let (lo, hi) = secretstore_core::ROTATE_EVERY_BOUNDS;
+    if !(lo..=hi).contains(&secs) {
+        return Err(secretstore_core::Error::Invalid(format!(
+            "{flag} {s}: a maximum age must be from 30s to 365d"
+        ))
+        .into());
+    }
+    Ok(Some(secs))
 }
 
 /// The domain's [`Expected`] of `--expect-version N`: `0` is "only if it does not exist".
