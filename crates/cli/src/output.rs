@@ -108,3 +108,19 @@ pub(crate) fn zeroize_json(v: serde_json::Value) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ages() {
+        assert_eq!(duration_text(90 * 86_400), "90d");
+        assert_eq!(duration_text(36 * 3600), "36h");
+        assert_eq!(duration_text(90), "90s");
+        assert_eq!(duration_text(120), "2m");
+        assert_eq!(age_text(95 * 86_400 + 7), "95d");
+        assert_eq!(age_text(3 * 3600 + 59), "3h");
+        assert_eq!(age_text(-5), "0s");
+    }
+}

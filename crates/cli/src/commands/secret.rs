@@ -527,3 +527,30 @@ async fn due(svc: &Svc, who: &Principal, scope: Option<&str>, json: bool) -> Res
         &rows,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotate_every_reads_the_one_duration_format_within_its_bounds() {
+        let f = |s| rotate_every("--rotate-every", Some(s)).map_err(|e| e.to_string());
+        assert_eq!(f("90d"), Ok(Some(90 * 86_400)));
+        assert_eq!(f("30s"), Ok(Some(30)));
+        assert_eq!(f("365d"), Ok(Some(365 * 86_400)));
+        assert_eq!(f("off"), Ok(Some(0)));
+        assert_eq!(f("0"), Ok(Some(0)));
+        assert_eq!(rotate_every("--rotate-every", None).ok(), Some(None));
+        for bad in ["29s", "366d", "10s"] {
+            assert!(f(bad).unwrap_err().contains("from 30s to 365d"), "{bad}");
+        }
+        for bad in ["abc", "0s", "", "1w", "-5m"] {
+            assert!(
+                f(bad)
+                    .unwrap_err()
+                    .contains(&format!("--rotate-every {bad}:")),
+                "{bad}"
+            );
+        }
+    }
+}
