@@ -43,7 +43,7 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: ScopeCmd,
     },
-    /// Secrets: set, get, list, history, rollback, delete, import.
+    /// Secrets: set, get, list, history, rollback, delete, link, import, due.
     Secret {
         #[command(subcommand)]
         cmd: SecretCmd,
