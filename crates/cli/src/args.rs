@@ -43,7 +43,7 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         cmd: ScopeCmd,
     },
-    /// Secrets: set, get, list, history, rollback, delete, import.
+    /// Secrets: set, get, list, history, rollback, delete, link, import, due.
     Secret {
         #[command(subcommand)]
         cmd: SecretCmd,
@@ -186,6 +186,33 @@ pub(crate) enum Cmd {
         #[arg(long)]
         jsonl: bool,
     },
+    /// Search files and folders (with --git, every blob in a git repository's history) for
+    /// every value you may reveal, current and earlier versions, in every encoding the
+    /// leak detector knows; prints where (`path:line`, or `commit:path:line`), the
+    /// secret's name, scope and version and the encoding, never a value.
+    ///
+    /// Exit 0: nothing found; 1: something found, or the scan failed (an `error:` line);
+    /// 2: wrong usage. Values under 8 bytes are not searched (the summary counts them);
+    /// `.git` folders and symbolic links inside a folder are not followed; files over
+    /// 64 MiB and unreadable files are reported and left out.
+    Scan {
+        /// Files and folders (with --git: git repositories).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Search every blob of the history of every ref (`git log --all`), each once, at
+        /// the first commit and path that brought it in; not the work tree.
+        #[arg(long)]
+        git: bool,
+        /// Print {"findings": […], "values", "skipped", "files", "bytes", "not_scanned"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotation policies: a maximum age for the secrets of a category at a scope and below
+    /// (a secret's own --rotate-every comes first).
+    Rotation {
+        #[command(subcommand)]
+        cmd: RotationCmd,
+    },
     /// Serve the HTTP API (SECRETSTORE_LISTEN, default 127.0.0.1:8080).
     Serve,
     /// Check every configured backend and the brief store: one line each.
@@ -309,6 +336,10 @@ pub(crate) enum SecretCmd {
         /// Refuse the write unless the current version is N (0: must not exist).
         #[arg(long, value_name = "N")]
         expect_version: Option<i64>,
+        /// The secret's maximum age (30s to 365d, e.g. 90d): `secret due` lists it once
+        /// its current version is older; `off` (or 0) removes it; kept when omitted.
+        #[arg(long, value_name = "D")]
+        rotate_every: Option<String>,
     },
     /// Print the value exactly: nothing added, but a newline when stdout is a terminal.
     Get {
@@ -398,6 +429,20 @@ pub(crate) enum SecretCmd {
         /// value in a private file, its path in NAME_FILE); kept when omitted.
         #[arg(long, value_name = "env|file")]
         delivery: Option<String>,
+        /// The secret's maximum age (30s to 365d, e.g. 90d); `off` (or 0) removes it; kept
+        /// when omitted.
+        #[arg(long, value_name = "D")]
+        rotate_every: Option<String>,
+    },
+    /// The secrets whose rotation is due, oldest first: older than their maximum age
+    /// (their own --rotate-every, else their category's `rotation set` policy at the
+    /// nearest scope), or marked leaked (found in an agent's output).
+    Due {
+        /// Only secrets at this scope and below.
+        #[arg(long, value_name = "PATH")]
+        scope: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Define (or redefine, as a new version) a generator: a secret whose value is minted
     /// for each dispatch and revoked when the task ends. --postgres ADMIN_REF: a
@@ -462,6 +507,32 @@ pub(crate) enum SecretCmd {
         /// (env for a new one).
         #[arg(long, value_name = "env|file")]
         delivery: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RotationCmd {
+    /// Set the maximum age of CAT's secrets at PATH and below (30s to 365d, e.g. 90d).
+    Set {
+        #[arg(long, value_name = "PATH")]
+        scope: String,
+        /// provider, infrastructure, integration or agent.
+        #[arg(long, value_name = "CAT")]
+        category: String,
+        #[arg(long, value_name = "D")]
+        every: String,
+    },
+    /// Remove the policy of CAT at PATH.
+    Unset {
+        #[arg(long, value_name = "PATH")]
+        scope: String,
+        #[arg(long, value_name = "CAT")]
+        category: String,
+    },
+    /// The policies you may see, by scope and category.
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -132,6 +132,14 @@ pub(crate) enum CliError {
     /// token or a value).
     #[error("{0}")]
     Boot(String),
+    /// `scan --git` cannot read a repository's history.
+    #[error("{}: {message}", .repo.display())]
+    Git {
+        /// The repository as given.
+        repo: PathBuf,
+        /// What went wrong (git's own first line of error, never a blob's content).
+        message: String,
+    },
     /// `serve` cannot use its TLS certificate or key.
     #[error("{0}")]
     Tls(String),

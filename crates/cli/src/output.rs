@@ -37,6 +37,28 @@ pub(crate) fn roles_text(roles: &[Role]) -> String {
     }
 }
 
+/// A number of seconds as the shortest of `d`, `h`, `m`, `s` that shows it exactly
+/// (`90d`, `36h`, `45s`), as durations are written on the command line.
+pub(crate) fn duration_text(secs: i64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs != 0 && secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
+/// An age, rounded down to its largest unit: `95d`, `3h`, `12m`, `40s`.
+pub(crate) fn age_text(secs: i64) -> String {
+    let secs = secs.max(0);
+    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs >= n {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
+}
+
 /// Pretty-printed JSON, as `--json` prints it.
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(CliError::Json)
@@ -84,5 +106,21 @@ pub(crate) fn zeroize_json(v: serde_json::Value) {
                 other => zeroize_json(other),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_ages() {
+        assert_eq!(duration_text(90 * 86_400), "90d");
+        assert_eq!(duration_text(36 * 3600), "36h");
+        assert_eq!(duration_text(90), "90s");
+        assert_eq!(duration_text(120), "2m");
+        assert_eq!(age_text(95 * 86_400 + 7), "95d");
+        assert_eq!(age_text(3 * 3600 + 59), "3h");
+        assert_eq!(age_text(-5), "0s");
     }
 }

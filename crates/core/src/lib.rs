@@ -70,7 +70,7 @@ pub use search::{HitKind, Pattern, SearchHit, Visible};
 pub use service::{
     AccessRecord, AccessReport, BriefDetail, CallbackStatus, Delivered, Dispatched, DueSecret,
     ImportEntry, LEASE_SWEEP_SECS, LeakFinding, LeasesEnded, MAX_PAYLOAD_BYTES, MAX_REFS,
-    MAX_SCAN_TEXT_BYTES, NewSession, ROTATE_EVERY_BOUNDS, ScanReport, Scanner, SealedDispatch,
-    SecretAttrs, Service, ServiceConfig, check_rotate_every,
+    MAX_SCAN_TEXT_BYTES, NewSession, ROTATE_EVERY_BOUNDS, ScanReport, ScanSummary, Scanner,
+    SealedDispatch, SecretAttrs, Service, ServiceConfig, check_rotate_every,
 };
 pub use value::SecretValue;

@@ -5,6 +5,8 @@
 mod account;
 mod admin;
 mod lease;
+mod rotation;
+mod scan;
 mod scope;
 mod secret;
 mod task;
@@ -133,6 +135,8 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
             cmd: BriefCmd::Revoke { brief_id },
         } => task::revoke_brief(&svc, &who, &brief_id).await,
         Cmd::Lease { cmd } => lease::run(&svc, cmd, &who).await,
+        Cmd::Scan { paths, git, json } => scan::scan(&svc, &who, &paths, git, json).await,
+        Cmd::Rotation { cmd } => rotation::run(&svc, cmd, &who).await,
         Cmd::Callback {
             cmd: CallbackCmd::Verify { brief_id },
         } => task::verify_callback(&svc, &brief_id).await,

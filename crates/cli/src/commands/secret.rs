@@ -1,10 +1,10 @@
-//! `secret set|get|list|find|access|history|rollback|delete|link|import`.
+//! `secret set|get|list|find|access|history|rollback|delete|link|import|due`.
 
 use crate::args::SecretCmd;
 use crate::error::{CliError, Result};
 use crate::input;
 use crate::output::outln;
-use crate::output::{print_table, to_json};
+use crate::output::{age_text, duration_text, print_table, to_json};
 use crate::wiring::Svc;
 use secretstore_core::audit::{self, AuditFilter, PageFrom};
 use secretstore_core::generator::{self, AwsStsSpec, GeneratorSpec, PostgresSpec};
@@ -28,6 +28,29 @@ fn delivery(s: Option<&str>) -> Result<Option<Delivery>> {
     Ok(s.map(Delivery::from_str).transpose()?)
 }
 
+/// `--rotate-every D` (and `rotation set --every D`): seconds, `Some(0)` for `off` or
+/// `0` (removes it). The bounds (30s to 365d) are checked here, before stdin is read, and
+/// again by the service.
+pub(super) fn rotate_every(flag: &str, s: Option<&str>) -> Result<Option<i64>> {
+    let Some(s) = s else { return Ok(None) };
+    if matches!(s.trim(), "off" | "0") {
+        return Ok(Some(0));
+    }
+    let secs = timestamp::parse_duration(s).ok_or_else(|| {
+        CliError::from(secretstore_core::Error::Invalid(format!(
+            "{flag} {s}: expected a duration from 30s to 365d such as 30s, 15m, 24h or 90d, or off"
+        )))
+    })?;
+    let (lo, hi) = secretstore_core::ROTATE_EVERY_BOUNDS;
+    if !(lo..=hi).contains(&secs) {
+        return Err(secretstore_core::Error::Invalid(format!(
+            "{flag} {s}: a maximum age must be from 30s to 365d"
+        ))
+        .into());
+    }
+    Ok(Some(secs))
+}
+
 /// The domain's [`Expected`] of `--expect-version N`: `0` is "only if it does not exist".
 fn expected(version: Option<i64>) -> Option<Expected> {
     version.map(|v| match v {
@@ -46,9 +69,11 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             from_file,
             from_env,
             expect_version,
+            rotate_every: every,
         } => {
             let cat = category(cat.as_deref())?;
             let deliv = delivery(deliv.as_deref())?;
+            let every = rotate_every("--rotate-every", every.as_deref())?;
             // Check the cheap things before waiting on stdin.
             secretstore_core::SecretName::parse(&at.name)?;
             secretstore_core::ScopePath::parse_secret_scope(&at.scope)?;
@@ -60,7 +85,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             let attrs = SecretAttrs {
                 category: cat,
                 delivery: deliv,
-                rotate_every_secs: None,
+                rotate_every_secs: every,
             };
             let v = svc
                 .write_secret(
@@ -220,12 +245,20 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                             m.version.to_string(),
                             timestamp::format(m.updated_at),
                             m.updated_by.clone(),
+                            m.rotate_every_secs
+                                .filter(|s| *s > 0)
+                                .map(duration_text)
+                                .unwrap_or_default(),
+                            m.leaked_at
+                                .map(|t| format!("LEAKED {}", timestamp::format(t)))
+                                .unwrap_or_default(),
                         ]
                     })
                     .collect();
                 print_table(
                     &[
                         "NAME", "CATEGORY", "BACKEND", "DELIVERY", "VERSION", "UPDATED", "BY",
+                        "ROTATE", "LEAKED",
                     ],
                     &rows,
                 )?;
@@ -275,11 +308,12 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
             vault_path,
             category: cat,
             delivery: deliv,
+            rotate_every: every,
         } => {
             let attrs = SecretAttrs {
                 category: category(cat.as_deref())?,
                 delivery: delivery(deliv.as_deref())?,
-                rotate_every_secs: None,
+                rotate_every_secs: rotate_every("--rotate-every", every.as_deref())?,
             };
             let (kind, reference) = match (aws_arn, vault_path) {
                 (Some(arn), None) => (BackendKind::AwsSm, arn),
@@ -299,6 +333,7 @@ pub(super) async fn run(svc: &Svc, cmd: SecretCmd, who: &Principal) -> Result<Ex
                 at.scope
             )?;
         }
+        SecretCmd::Due { scope, json } => due(svc, who, scope.as_deref(), json).await?,
         SecretCmd::Import {
             dotenv_file,
             scope,
@@ -439,4 +474,83 @@ async fn access(
         None => eprintln!("{name} at {scope} is deleted: any running brief holds a stale value"),
     }
     Ok(())
+}
+
+/// `secret due`: the secrets whose rotation is due, oldest first.
+async fn due(svc: &Svc, who: &Principal, scope: Option<&str>, json: bool) -> Result<()> {
+    let due = svc.due_secrets(who, scope).await?;
+    if json {
+        outln!("{}", to_json(&due)?)?;
+        return Ok(());
+    }
+    if due.is_empty() {
+        match scope {
+            Some(s) => eprintln!("no secret at or under {s} is due for rotation"),
+            None => eprintln!("no secret is due for rotation"),
+        }
+        return Ok(());
+    }
+    let now = timestamp::now();
+    let rows: Vec<Vec<String>> = due
+        .iter()
+        .map(|d| {
+            let m = &d.meta;
+            let mut reasons = Vec::new();
+            if let Some(at) = m.leaked_at {
+                reasons.push(format!("leaked {}", timestamp::format(at)));
+            }
+            if d.reasons.contains(&"age") {
+                reasons.push("too old".to_owned());
+            }
+            vec![
+                m.scope.to_string(),
+                m.name.clone(),
+                m.version.to_string(),
+                timestamp::format(m.updated_at),
+                age_text((now - m.updated_at).whole_seconds()),
+                match (d.max_age_secs, &d.policy) {
+                    (Some(secs), Some(p)) if p == "secret" => {
+                        format!("{} (its own)", duration_text(secs))
+                    }
+                    (Some(secs), Some(p)) => format!("{} ({} policy)", duration_text(secs), p),
+                    (Some(secs), None) => duration_text(secs),
+                    (None, _) => "-".to_owned(),
+                },
+                reasons.join(", "),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "SCOPE", "NAME", "VERSION", "UPDATED", "AGE", "MAX AGE", "REASONS",
+        ],
+        &rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotate_every_reads_the_one_duration_format_within_its_bounds() {
+        let f = |s| rotate_every("--rotate-every", Some(s)).map_err(|e| e.to_string());
+        assert_eq!(f("90d"), Ok(Some(90 * 86_400)));
+        assert_eq!(f("30s"), Ok(Some(30)));
+        assert_eq!(f("365d"), Ok(Some(365 * 86_400)));
+        assert_eq!(f("off"), Ok(Some(0)));
+        assert_eq!(f("0"), Ok(Some(0)));
+        assert_eq!(rotate_every("--rotate-every", None).ok(), Some(None));
+        for bad in ["29s", "366d", "10s"] {
+            assert!(f(bad).unwrap_err().contains("from 30s to 365d"), "{bad}");
+        }
+        for bad in ["abc", "0s", "", "1w", "-5m"] {
+            assert!(
+                f(bad)
+                    .unwrap_err()
+                    .contains(&format!("--rotate-every {bad}:")),
+                "{bad}"
+            );
+        }
+    }
 }

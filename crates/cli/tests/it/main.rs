@@ -24,6 +24,7 @@ mod leaks;
 mod probes;
 mod regression;
 mod run_and_rekey;
+mod scan_leaks;
 mod serve;
 mod soak;
 mod wire;

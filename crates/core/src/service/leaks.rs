@@ -116,6 +116,26 @@ impl Scanner {
     }
 }
 
+/// The counts of a scan run with [`Service::scanner`] (files, a git history), for its
+/// audit record ([`Service::audit_scan`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// What was searched: `files` or `git`.
+    pub source: &'static str,
+    /// How many files (or blobs) were searched.
+    pub files: u64,
+    /// How many bytes were searched.
+    pub bytes: u64,
+    /// How many values were searched for.
+    pub values: usize,
+    /// How many values were too short to be searched.
+    pub skipped: usize,
+    /// How many findings.
+    pub findings: usize,
+    /// How many files were left out (too large, unreadable).
+    pub not_scanned: u64,
+}
+
 /// What the agent reports at its callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CallbackStatus {
@@ -330,6 +350,22 @@ impl<S: MetadataStore> Service<S> {
         }));
         self.store.append_audit(audit).await?;
         Ok(report)
+    }
+
+    /// The audit record of a scan that the caller ran with its own [`Service::scanner`]
+    /// (the command line's `scan` of files or a git history): `scan`, with the counts of
+    /// `summary` only (never a path, a text or a value).
+    pub async fn audit_scan(&self, who: &Principal, summary: ScanSummary) -> Result<()> {
+        let audit = self.audit(who, "scan").detail(serde_json::json!({
+            "source": summary.source,
+            "files": summary.files,
+            "bytes": summary.bytes,
+            "values": summary.values,
+            "skipped": summary.skipped,
+            "findings": summary.findings,
+            "not_scanned": summary.not_scanned,
+        }));
+        self.store.append_audit(audit).await
     }
 
     /// `POST /api/v1/briefs/{id}/scan`: what the brief's agent produced (a transcript, an

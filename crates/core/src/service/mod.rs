@@ -17,7 +17,8 @@ mod leases;
 pub use leases::{LEASE_SWEEP_SECS, LeasesEnded};
 mod leaks;
 pub use leaks::{
-    CallbackStatus, DueSecret, LeakFinding, MAX_SCAN_TEXT_BYTES, ScanReport, Scanner, due, max_age,
+    CallbackStatus, DueSecret, LeakFinding, MAX_SCAN_TEXT_BYTES, ScanReport, ScanSummary, Scanner,
+    due, max_age,
 };
 mod links;
 mod scopes;
