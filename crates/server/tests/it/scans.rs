@@ -543,3 +543,68 @@ async fn rotate_every_is_kept_shown_bounded_and_due_by_policy() {
     .await
     .error(404, "not_found");
 }
+
+#[tokio::test]
+async fn the_ui_marks_a_leaked_secret_and_brief_and_a_secret_past_its_policy() {
+    let h = Harness::new().await;
+    tree(&h).await;
+    h.secret("acme/platform", "TOKEN_A", TOKEN_A).await;
+    h.secret("acme/platform", "QUIET", "quiet-value-1234").await;
+    let d = dispatch(&h, &["TOKEN_A"]).await;
+    let c = h
+        .call(
+            "POST",
+            &format!("/api/v1/briefs/{}/callback", d.brief),
+            Some(&d.callback),
+            Some(json!({"output": format!("x {TOKEN_A} y")})),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+    let b = crate::ui::login(&h, &h.root).await;
+    let cookie = Some(b.cookie.as_str());
+    let scope = crate::ui::get(&h, "/ui/scopes/acme/platform", cookie).await;
+    scope.status(200);
+    let row = |name: &str| {
+        let at = scope
+            .body
+            .find(&format!(r#"data-secret="{name}""#))
+            .unwrap_or_else(|| panic!("no row {name}: {}", scope.body));
+        let end = scope.body[at..].find("</tr>").unwrap();
+        scope.body[at..at + end].to_owned()
+    };
+    assert!(row("TOKEN_A").contains("data-leaked"), "{}", row("TOKEN_A"));
+    assert!(!row("QUIET").contains("data-leaked"), "{}", row("QUIET"));
+    assert_no_values("the scope page", &scope.body);
+    let secret = crate::ui::get(&h, "/ui/scopes/acme/platform/secrets/TOKEN_A", cookie).await;
+    secret.status(200);
+    assert!(secret.body.contains("data-leaked"), "{}", secret.body);
+    let briefs = crate::ui::get(&h, "/ui/briefs", cookie).await;
+    briefs.status(200);
+    assert!(briefs.body.contains("data-leaked"), "{}", briefs.body);
+    let page = crate::ui::get(&h, &format!("/ui/briefs/{}", d.brief), cookie).await;
+    page.status(200);
+    assert!(page.body.contains("data-leaked"), "{}", page.body);
+    // A policy of 30 s at the organization: nothing is 30 s old yet, so nothing is due,
+    // but the secret's page names the policy that applies.
+    h.state
+        .svc
+        .set_rotation_policy(
+            &secretstore_core::Principal {
+                account: "root".into(),
+                roles: vec![secretstore_core::Role::Root],
+                source: "test".into(),
+            },
+            "acme",
+            secretstore_core::Category::Infrastructure,
+            Some(30),
+        )
+        .await
+        .unwrap();
+    let quiet = crate::ui::get(&h, "/ui/scopes/acme/platform/secrets/QUIET", cookie).await;
+    assert!(
+        quiet.body.contains(r#"data-rotate-every="30s""#),
+        "{}",
+        quiet.body
+    );
+    assert!(!quiet.body.contains("data-due"), "{}", quiet.body);
+}
