@@ -152,6 +152,13 @@ impl Matcher {
                 clippy::expect_used,
                 reason = "the patterns are bounded (values of at most 64 KiB, in a few forms each): far below the automaton's size limits"
             )]
+            // The default kind (a contiguous NFA here: a DFA is only chosen for a few
+            // patterns). Measured with secretstore-bench --quick --only leaks (10,000 values,
+            // 95,764 patterns, 10 MB of log lines, 2 loaded cores; ±15 % between runs):
+            // default 77–87 MB/s, 2.4–3.0 s to build, 60 MiB; a DFA 99 MB/s but 10.7 s and
+            // 2,463 MiB; a noncontiguous NFA 36 MB/s, 156 MiB; byte classes off 83–94 MB/s
+            // (no better); no prefilter 66 MB/s (none helps at this many patterns anyway);
+            // dense_depth 0: 40 MB/s, 6: 76 MB/s with 146 MiB. So the default is kept.
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .build(&texts)
