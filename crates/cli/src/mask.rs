@@ -7,6 +7,13 @@
 //! often printed line by line). Values shorter than [`MIN_MASKED_LEN`] bytes are not
 //! masked: replacing every "1" or "on" in the output would garble it and reveal little
 //! (`run` says so on stderr when it happens).
+//!
+//! The encoded forms of each value (and line) of at least
+//! [`secretstore_core::leaks::MIN_VALUE_BYTES`] bytes are masked too, those the leak
+//! detection searches for ([`secretstore_core::leaks::encoded_forms`]): hex in either case,
+//! base64 and base64url at every alignment, padded or not (by the part that depends on the
+//! value alone: at most two characters at each end of the encoded text stay), URL-encoded,
+//! JSON-escaped.
 
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -21,6 +28,9 @@ const MASK: &[u8] = b"***";
 #[derive(Clone)]
 pub(crate) struct Masker {
     patterns: Arc<Vec<Zeroizing<Vec<u8>>>>,
+    /// For each byte, the patterns (indices into `patterns`, longest first) that begin with
+    /// it: only those can match or be undecided where it is.
+    by_first: Arc<[Vec<usize>; 256]>,
 }
 
 impl Masker {
@@ -38,10 +48,20 @@ impl Masker {
                     add(line.trim_end_matches('\r').as_bytes());
                 }
             }
+            for form in secretstore_core::leaks::encoded_forms(v.as_bytes()) {
+                add(&form);
+            }
         }
         patterns.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        let mut by_first: [Vec<usize>; 256] = std::array::from_fn(|_| Vec::new());
+        for (i, p) in patterns.iter().enumerate() {
+            if let Some(&b) = p.first() {
+                by_first[usize::from(b)].push(i);
+            }
+        }
         Masker {
             patterns: Arc::new(patterns),
+            by_first: Arc::new(by_first),
         }
     }
 
@@ -56,18 +76,21 @@ impl Masker {
         let mut i = 0;
         'scan: while i < pending.len() {
             let rest = &pending[i..];
+            // Only the patterns that begin with this byte (longest first).
+            let here = self.by_first[usize::from(pending[i])]
+                .iter()
+                .map(|&k| &self.patterns[k]);
             // Undecided first: while a longer value could still begin here, a shorter one
             // that already matches must wait too (masking it would print the rest of the
             // longer value once the next read brings it).
             if !eof
-                && self
-                    .patterns
-                    .iter()
+                && here
+                    .clone()
                     .any(|p| p.len() > rest.len() && p.starts_with(rest))
             {
                 break;
             }
-            for p in self.patterns.iter() {
+            for p in here {
                 if rest.starts_with(p) {
                     out.extend_from_slice(MASK);
                     i += p.len();
@@ -210,6 +233,129 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Encoders of the test's own (not the core's that the masker uses).
+    fn b64(data: &[u8], url: bool, pad: bool) -> Vec<u8> {
+        let alphabet: &[u8; 64] = if url {
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+        } else {
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        };
+        let mut out = Vec::new();
+        for chunk in data.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize]);
+                } else if pad {
+                    out.push(b'=');
+                }
+            }
+        }
+        out
+    }
+
+    fn hex(v: &[u8], digits: &[u8; 16]) -> Vec<u8> {
+        v.iter()
+            .flat_map(|b| [digits[usize::from(b >> 4)], digits[usize::from(b & 15)]])
+            .collect()
+    }
+
+    /// What is left of `out` once the masks are taken out, and how many masks there were.
+    fn residue(out: &[u8]) -> (usize, String) {
+        let s = String::from_utf8_lossy(out);
+        (s.matches("***").count(), s.replace("***", ""))
+    }
+
+    /// Regression (#17): only a value's exact bytes were masked; printed base64-, hex-, URL-
+    /// or JSON-encoded (a logged `Authorization: Basic` header, a hex dump, a query string, a
+    /// JSON log line) it went through whole.
+    #[test]
+    fn a_values_encoded_forms_went_through_unmasked() {
+        let value = "sk-live-R2d2/C3po+Leia?&Han=\"Solo\"\\x";
+        let m = Masker::new(&[value]);
+        let v = value.as_bytes();
+        // What is printed, and how many of its characters may stay unmasked.
+        let mut printed: Vec<(String, Vec<u8>, usize)> = Vec::new();
+        // Base64 of the value after 0 … 5 other bytes (every alignment, twice), both
+        // alphabets, padded and not.
+        for prefix in ["", "a", "ab", "abc", "abcd", "abcde"] {
+            let mut data = prefix.as_bytes().to_vec();
+            data.extend_from_slice(v);
+            for (url, pad) in [(false, true), (false, false), (true, true), (true, false)] {
+                let form = b64(&data, url, pad);
+                // Those of the bytes before, one holding bits of the value's last byte
+                // and of what follows, and the padding.
+                let pads = form.iter().filter(|c| **c == b'=').count();
+                let allowed = (8 * prefix.len()).div_ceil(6) + 1 + pads;
+                printed.push((
+                    format!("base64 {prefix:?} url {url} pad {pad}"),
+                    form,
+                    allowed,
+                ));
+            }
+        }
+        printed.push(("hex".into(), hex(v, b"0123456789abcdef"), 0));
+        printed.push(("HEX".into(), hex(v, b"0123456789ABCDEF"), 0));
+        for digits in [b"0123456789ABCDEF", b"0123456789abcdef"] {
+            let mut url = Vec::new();
+            for &b in v {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    url.push(b);
+                } else {
+                    url.extend([
+                        b'%',
+                        digits[usize::from(b >> 4)],
+                        digits[usize::from(b & 15)],
+                    ]);
+                }
+            }
+            printed.push(("url-encoded".into(), url, 0));
+        }
+        let json = serde_json::to_string(value).unwrap();
+        // The string's quotes stay.
+        printed.push(("json".into(), json.as_bytes().to_vec(), 2));
+        for (what, form, allowed) in printed {
+            let mut text = b"log: ".to_vec();
+            text.extend_from_slice(&form);
+            text.extend_from_slice(b" end\n");
+            let (masks, left) = residue(&run(&m, &[&text]));
+            assert_eq!(masks, 1, "{what}: {left}");
+            assert!(
+                left.len() <= "log:  end\n".len() + allowed,
+                "{what}: {left:?} left of {:?}",
+                String::from_utf8_lossy(&form)
+            );
+            // Split at every byte, streamed, the same.
+            let split: Vec<&[u8]> = text.chunks(1).collect();
+            assert_eq!(run(&m, &split), run(&m, &[&text]), "{what}");
+        }
+    }
+
+    /// Each line of a multi-line value, encoded, is masked too (a PEM key's base64 body
+    /// line is itself base64, but its hex or JSON escape is another form).
+    #[test]
+    fn the_encoded_forms_of_each_line_of_a_multi_line_value_are_masked() {
+        let pem = "-----BEGIN KEY-----\nMIIBVQIBADANBg\n-----END KEY-----";
+        let m = Masker::new(&[pem]);
+        let line = hex(b"MIIBVQIBADANBg", b"0123456789abcdef");
+        let mut text = b"x ".to_vec();
+        text.extend_from_slice(&line);
+        assert_eq!(run(&m, &[&text]), b"x ***");
+        let json = serde_json::to_string(pem).unwrap();
+        assert_eq!(residue(&run(&m, &[json.as_bytes()])), (1, "\"\"".into()));
+    }
+
+    /// Values too short to mean anything encoded (under 8 bytes) get no encoded forms: the
+    /// hex of "1234" is "31323334", a number an output may well hold.
+    #[test]
+    fn short_values_get_no_encoded_forms() {
+        let m = Masker::new(&["1234", "1234567"]);
+        assert_eq!(run(&m, &[b"31323334 MTIzNA"]), b"31323334 MTIzNA");
     }
 
     #[test]

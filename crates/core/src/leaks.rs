@@ -26,6 +26,7 @@ use base64::Engine;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
+use zeroize::Zeroizing;
 
 /// Values (and lines of values) shorter than this are not searched: too short to mean
 /// anything, they would match by chance.
@@ -126,16 +127,7 @@ impl Matcher {
                 skipped += 1;
                 continue;
             }
-            let mut parts: Vec<(&[u8], bool)> = vec![(bytes, false)];
-            if bytes.contains(&b'\n') {
-                for line in bytes.split(|b| *b == b'\n') {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.len() >= MIN_VALUE_BYTES && line != bytes {
-                        parts.push((line, true));
-                    }
-                }
-            }
-            for (part, line) in parts {
+            for (part, line) in parts(bytes) {
                 for (encoding, form) in forms(part) {
                     if form.len() < MIN_PATTERN_BYTES {
                         continue;
@@ -160,6 +152,13 @@ impl Matcher {
                 clippy::expect_used,
                 reason = "the patterns are bounded (values of at most 64 KiB, in a few forms each): far below the automaton's size limits"
             )]
+            // The default kind (a contiguous NFA here: a DFA is only chosen for a few
+            // patterns). Measured with secretstore-bench --quick --only leaks (10,000 values,
+            // 95,764 patterns, 10 MB of log lines, 2 loaded cores; ±15 % between runs):
+            // default 77–87 MB/s, 2.4–3.0 s to build, 60 MiB; a DFA 99 MB/s but 10.7 s and
+            // 2,463 MiB; a noncontiguous NFA 36 MB/s, 156 MiB; byte classes off 83–94 MB/s
+            // (no better); no prefilter 66 MB/s (none helps at this many patterns anyway);
+            // dense_depth 0: 40 MB/s, 6: 76 MB/s with 146 MiB. So the default is kept.
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
                 .build(&texts)
@@ -210,6 +209,56 @@ impl Matcher {
     }
 }
 
+/// The encoded forms of one value to mask in a command's output (issue #17: `run` and
+/// `boot` mask them as well as the exact bytes): every form [`Matcher`] searches for but the
+/// exact one, of the value and of each line of a multi-line value, each once — hex in
+/// either case, the stable inner part of its base64 and base64url at each of three
+/// alignments (so at most two characters at each end of an encoded value stay), URL-encoded
+/// in either case, JSON-escaped. Nothing for a value (or line) shorter than
+/// [`MIN_VALUE_BYTES`], and no form shorter than that either.
+///
+/// ```
+/// let forms = secretstore_core::leaks::encoded_forms(b"sk-live-0123456789");
+/// assert!(forms.iter().any(|f| f.as_slice() == b"736b2d6c6976652d30313233343536373839"));
+/// assert!(forms.iter().any(|f| f.as_slice() == b"c2stbGl2ZS0wMTIzNDU2Nzg5"));
+/// assert!(!forms.iter().any(|f| f.as_slice() == b"sk-live-0123456789"));
+/// assert!(secretstore_core::leaks::encoded_forms(b"1234567").is_empty());
+/// ```
+pub fn encoded_forms(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
+    let mut out: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    if value.len() < MIN_VALUE_BYTES {
+        return out;
+    }
+    for (part, _) in parts(value) {
+        for (encoding, form) in forms(part) {
+            let form = Zeroizing::new(form);
+            if encoding != Encoding::Exact
+                && form.len() >= MIN_PATTERN_BYTES
+                && form.as_slice() != value
+                && !out.contains(&form)
+            {
+                out.push(form);
+            }
+        }
+    }
+    out
+}
+
+/// A value (at least [`MIN_VALUE_BYTES`] long) and, for a multi-line one, each of its lines
+/// (without a trailing `\r`) at least that long: `true` marks a line.
+fn parts(bytes: &[u8]) -> Vec<(&[u8], bool)> {
+    let mut parts: Vec<(&[u8], bool)> = vec![(bytes, false)];
+    if bytes.contains(&b'\n') {
+        for line in bytes.split(|b| *b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.len() >= MIN_VALUE_BYTES && line != bytes {
+                parts.push((line, true));
+            }
+        }
+    }
+    parts
+}
+
 /// The forms of one value (or line) to search for.
 fn forms(v: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
     let mut out = vec![(Encoding::Exact, v.to_vec())];
@@ -235,7 +284,7 @@ fn forms(v: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
         out.push((Encoding::UrlEncoded, percent_encode(v, b"0123456789abcdef")));
     }
     if let Ok(json) = std::str::from_utf8(v).map(serde_json::to_string) {
-        let json = json.unwrap_or_default();
+        let json = Zeroizing::new(json.unwrap_or_default());
         let inner = json
             .as_bytes()
             .get(1..json.len().saturating_sub(1))
@@ -251,9 +300,9 @@ fn forms(v: &[u8]) -> Vec<(Encoding, Vec<u8>)> {
 /// depend on those bytes nor on what follows `v`: the characters whose six bits all fall
 /// inside `v`. Padding is never part of it, so padded and unpadded text match alike.
 fn base64_inner(engine: &base64::engine::GeneralPurpose, v: &[u8], k: usize) -> Vec<u8> {
-    let mut padded = vec![0u8; k];
+    let mut padded = Zeroizing::new(vec![0u8; k]);
     padded.extend_from_slice(v);
-    let text = engine.encode(&padded);
+    let text = Zeroizing::new(engine.encode(padded.as_slice()));
     let first = (8 * k).div_ceil(6);
     let end = (8 * (k + v.len())) / 6;
     text.as_bytes()
@@ -339,6 +388,39 @@ mod tests {
         let whole = m.find(pem.as_bytes());
         assert!(whole.iter().any(|f| !f.line && f.offset == 0));
         assert!(!whole.iter().any(|f| f.line && f.offset == 0));
+    }
+
+    #[test]
+    fn the_encoded_forms_for_masking_are_the_matchers_but_the_exact_one() {
+        let value = "ghp_R2d2C3po/+Leia?&Han=\"Solo\"";
+        let forms = encoded_forms(value.as_bytes());
+        let m = Matcher::new([&v(value)]);
+        // 2 hex, 3 to 6 base64 (an alignment's two alphabets agree when its text has no
+        // `+/`; here two alignments agree), 2 URL-encoded, 1 JSON-escaped; no two alike.
+        assert_eq!(forms.len(), 9);
+        let distinct: BTreeSet<&[u8]> = forms.iter().map(|f| f.as_slice()).collect();
+        assert_eq!(distinct.len(), forms.len());
+        for f in &forms {
+            let found = m.find(f);
+            assert!(
+                found
+                    .iter()
+                    .any(|x| x.offset == 0 && x.encoding != Encoding::Exact),
+                "{found:?}"
+            );
+            assert!(!found.iter().any(|x| x.encoding == Encoding::Exact));
+        }
+        // Each line of a multi-line value as well; short values and lines get none.
+        let pem = encoded_forms(b"-----BEGIN-----\nMIIBVQIBADANBg\nshort\n");
+        assert!(
+            pem.iter()
+                .any(|f| f.as_slice() == hex::encode("MIIBVQIBADANBg").as_bytes())
+        );
+        assert!(
+            !pem.iter()
+                .any(|f| f.as_slice() == hex::encode("short").as_bytes())
+        );
+        assert!(encoded_forms(b"1234567").is_empty());
     }
 
     #[test]

@@ -64,6 +64,79 @@ fn run_masks_values_in_the_output_even_split_across_writes() {
     assert_eq!(raw.stdout, "sk-live-MASKME-0123456789");
 }
 
+/// Regression (#17): `run` masked the exact bytes of a value only; a command printing it
+/// base64-encoded (a logged `Authorization: Basic` header), as a hex dump, URL-encoded or
+/// JSON-escaped showed it whole. The encodings are made by the system's own tools.
+#[test]
+fn run_printed_a_values_base64_unmasked() {
+    let e = Env::new().with_tree();
+    let value = r#"sk-live-ENC0DED/0123+4567?&x="q"\z"#;
+    e.set("API_KEY", "acme", "provider", value).ok();
+    let t = task(&e, &["API_KEY"]);
+    // One line each: `label=<form>`.
+    let script = r#"
+        b64() { base64 -w0; }
+        hex() { od -An -v -tx1 | tr -d ' \n'; }
+        printf 'b64=%s\n' "$(printf %s "$API_KEY" | b64)"
+        printf 'b64_1=%s\n' "$(printf 'x%s' "$API_KEY" | b64)"
+        printf 'b64_2=%s\n' "$(printf 'xy%s' "$API_KEY" | b64)"
+        printf 'b64url=%s\n' "$(printf %s "$API_KEY" | b64 | tr '+/' '-_' | tr -d =)"
+        printf 'b64url_1=%s\n' "$(printf 'x%s' "$API_KEY" | b64 | tr '+/' '-_' | tr -d =)"
+        printf 'b64url_2=%s\n' "$(printf 'xy%s' "$API_KEY" | b64 | tr '+/' '-_')"
+        printf 'hex=%s\n' "$(printf %s "$API_KEY" | hex)"
+        printf 'hex_upper=%s\n' "$(printf %s "$API_KEY" | hex | tr a-f A-F)"
+        printf 'url=%s\n' "$(printf %s "$API_KEY" | sed -e 's|/|%2F|g; s|+|%2B|g; s|?|%3F|g; s|&|%26|g; s|=|%3D|g; s|"|%22|g; s|\\|%5C|g')"
+        printf 'json=%s\n' "$(printf %s "$API_KEY" | sed -e 's|\\|\\\\|g; s|"|\\"|g')"
+        printf 'b64_err=%s\n' "$(printf %s "$API_KEY" | b64)" >&2
+    "#;
+    let r = e.run(&["run", "--task", &t, "--", "sh", "-c", script]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().chain(r.stderr.lines()).collect();
+    for label in [
+        "b64",
+        "b64_1",
+        "b64_2",
+        "b64url",
+        "b64url_1",
+        "b64url_2",
+        "hex",
+        "hex_upper",
+        "url",
+        "json",
+        "b64_err",
+    ] {
+        let line = lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{label}=")))
+            .unwrap_or_else(|| panic!("no {label}= in {} / {}", r.stdout, r.stderr));
+        // Masked, with at most a few characters of base64 around the mask (those of the
+        // byte before, one partly the value's last byte, the padding).
+        assert!(line.contains("***"), "{label}={line}");
+        assert!(line.replace("***", "").len() <= 5, "{label}={line}");
+    }
+    for part in ["ENC0DED", "454e4330444544", "454E4330444544", "FTkMwREVE"] {
+        assert!(
+            !r.stdout.contains(part) && !r.stderr.contains(part),
+            "{part} in {} / {}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    // The tools did print the forms.
+    let raw = e.run(&["run", "--task", &t, "--no-mask", "--", "sh", "-c", script]);
+    assert!(
+        raw.stdout.contains("hex=736b2d6c6976652d454e4330444544"),
+        "{}",
+        raw.stdout
+    );
+    assert!(
+        raw.stdout
+            .contains("json=sk-live-ENC0DED/0123+4567?&x=\\\"q\\\"\\\\z"),
+        "{}",
+        raw.stdout
+    );
+}
+
 #[test]
 fn run_forwards_sigterm_and_exits_with_the_childs_code() {
     let e = Env::new().with_tree();
