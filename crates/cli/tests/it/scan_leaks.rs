@@ -480,3 +480,39 @@ fn secret_due_lists_the_old_and_the_leaked_oldest_first_and_list_marks_the_leake
     let r = env.run(&["secret", "due", "--json"]);
     assert_eq!(json(&r), serde_json::json!([]));
 }
+
+#[test]
+fn a_members_scan_over_http_found_another_teams_value() {
+    let env = Env::new().with_tree();
+    env.set("OWN_KEY", "acme/platform", "provider", VALUE).ok();
+    env.set("THEIR_KEY", "acme/other", "provider", V2).ok();
+    env.run(&["account", "create", "mo"]).ok();
+    env.run(&["grant", "mo", "member", "acme/platform"]).ok();
+    let mo = env.run(&["token", "create", "mo"]).ok().trim().to_owned();
+    env.run(&["account", "create", "ada"]).ok();
+    env.run(&["grant", "ada", "admin", "acme"]).ok();
+    let ada = env.run(&["token", "create", "ada"]).ok().trim().to_owned();
+    let server = crate::common::server::Server::start(&env, &[]);
+    let text = format!(
+        "own={} theirs={} theirs-hex={}",
+        b64(VALUE.as_bytes()),
+        V2,
+        hex(V2.as_bytes())
+    );
+    let body = serde_json::json!({ "text": text }).to_string();
+    let (code, answer, raw) = server.call("POST", "/api/v1/scan", Some(&mo), Some(&body));
+    assert_eq!(code, 200, "{raw}");
+    let names: Vec<&str> = answer["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["OWN_KEY"], "{raw}");
+    assert!(!raw.contains(VALUE) && !raw.contains(V2), "{raw}");
+    // The organization's admin finds both.
+    let (_, all, raw) = server.call("POST", "/api/v1/scan", Some(&ada), Some(&body));
+    assert_eq!(all["findings"].as_array().unwrap().len(), 3, "{raw}");
+    let (_, log) = server.terminate();
+    assert!(!log.contains(VALUE) && !log.contains(V2), "{log}");
+}
