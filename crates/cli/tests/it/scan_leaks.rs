@@ -492,7 +492,7 @@ fn a_members_scan_over_http_found_another_teams_value() {
     env.run(&["account", "create", "ada"]).ok();
     env.run(&["grant", "ada", "admin", "acme"]).ok();
     let ada = env.run(&["token", "create", "ada"]).ok().trim().to_owned();
-    let server = crate::common::server::Server::start(&env, &[]);
+    let server = server::Server::start(&env, &[]);
     let text = format!(
         "own={} theirs={} theirs-hex={}",
         b64(VALUE.as_bytes()),
