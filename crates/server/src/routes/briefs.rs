@@ -48,7 +48,7 @@ pub async fn callback(
     client: Client,
     headers: HeaderMap,
     AppPath(id): AppPath<String>,
-    body: Option<AppJson<CallbackBody>>,
+    req: axum::extract::Request,
 ) -> Result<Json<CallbackDto>, ApiError> {
     let Some(token) = bearer(&headers) else {
         return Err(ApiError::new(
@@ -57,7 +57,13 @@ pub async fn callback(
             "invalid callback token for this brief",
         ));
     };
-    let body = body.map(|AppJson(b)| b);
+    // The body is read after the token is looked for: without one, 401 whatever the body.
+    let body =
+        <AppJson<CallbackBody> as axum::extract::OptionalFromRequest<AppState>>::from_request(
+            req, &st,
+        )
+        .await?
+        .map(|AppJson(b)| b);
     let status = match body.as_ref().and_then(|b| b.status.as_deref()) {
         // `completed`: what earlier clients sent (the body was not read then).
         None | Some("succeeded" | "completed") => CallbackStatus::Succeeded,
