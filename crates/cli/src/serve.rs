@@ -60,6 +60,9 @@ fn init_logging(raw: &RawSettings) -> Result<()> {
 
 /// Serves the API until Ctrl-C or SIGTERM.
 pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
+    // First: from here on SIGTERM and Ctrl-C stop the server cleanly, also one that comes
+    // while it starts (their default would kill it with the signal).
+    let stop = Stop::install();
     init_logging(&raw)?;
     let net = raw.serve_settings()?;
     // The certificate first: a bad one is an error before anything is written.
@@ -138,7 +141,7 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         .with_in_flight_limit(net.wire.max_connections.saturating_mul(2));
     let sweeper = tokio::spawn(sweep_boot_tokens(state.clone()));
     let lease_sweeper = tokio::spawn(sweep_leases(state.clone()));
-    run(listener, app(state), tls, hangup, net.wire).await;
+    run(listener, app(state), tls, hangup, stop, net.wire).await;
     sweeper.abort();
     lease_sweeper.abort();
     tracing::info!("stopped");
@@ -200,10 +203,11 @@ async fn run(
     app: axum::Router,
     tls: Option<(tokio_rustls::TlsAcceptor, Arc<tls::Certificates>)>,
     mut hangup: Hangups,
+    stop: Stop,
     wire: WireSettings,
 ) {
     let graceful = GracefulShutdown::new();
-    let stop = shutdown();
+    let stop = stop.recv();
     tokio::pin!(stop);
     // One permit per connection served: at the limit, new connections wait in the
     // listen queue until one ends (the header-read timeout ends idle ones).
@@ -356,25 +360,50 @@ impl Hangups {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM and Ctrl-C, listened to from [`Stop::install`] on: a signal that comes before
+/// [`Stop::recv`] is polled is kept, not lost.
+struct Stop {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Stop {
+    fn install() -> Stop {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Stop {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        Stop {}
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+
+    /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
+    async fn recv(self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = next(self.term) => {},
+                _ = next(self.int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }

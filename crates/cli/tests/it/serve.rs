@@ -305,6 +305,44 @@ fn sigterm_lets_an_in_flight_request_finish() {
     assert!(logs.contains("shutting down"), "{logs}");
 }
 
+/// CI, 2026-12-07: a SIGTERM sent right after `listening on` killed the server with the
+/// signal (exit -1), because the handler was installed only when the accept loop first
+/// ran. The handlers are now installed before anything else: a SIGTERM at any moment of
+/// the start (here while the new database is being set up) is a clean stop, exit 0.
+#[test]
+fn sigterm_during_start_killed_the_server_instead_of_stopping_it() {
+    let env = Env::bare();
+    let addr = format!("127.0.0.1:{}", secretstore_testkit::free_port());
+    let (out, err) = (env.path("early-term.out"), env.path("early-term.err"));
+    let child = env
+        .command(&["serve"])
+        .env("SECRETSTORE_LISTEN", &addr)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    // Dropped (killed) also when the test fails.
+    let mut server = Server {
+        child,
+        addr,
+        out,
+        err,
+    };
+    // Its first line, before the database is opened.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server.stderr().contains("wrote .env") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve printed nothing"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(secretstore_testkit::signal(server.child.id(), "TERM"));
+    let code = wait_with_timeout(&mut server.child, Duration::from_secs(20));
+    assert_eq!(code, 0, "{}", server.stderr());
+}
+
 // ---------------------------------------------------------------------------------------
 // TLS
 
