@@ -33,10 +33,11 @@ pub(crate) struct AwsConfig {
     pub(crate) sm_prefix: String,
 }
 
-/// Vault KV v2 settings. No `Debug`: it holds the token.
+/// Vault KV v2 settings. No `Debug`: it holds the token or secret id.
 pub(crate) struct VaultConfig {
     pub(crate) addr: String,
-    pub(crate) token: SecretValue,
+    pub(crate) auth: secretstore_vault::VaultAuth,
+    pub(crate) tls: secretstore_vault::VaultTls,
     pub(crate) namespace: Option<String>,
     pub(crate) kv_mount: String,
 }
@@ -238,7 +239,7 @@ impl RawSettings {
             None if secret_backend == BackendKind::Vault => {
                 return Err(CliError::config(
                     "SECRET_BACKEND=vault but VAULT_ADDR is not set",
-                    "set VAULT_ADDR and VAULT_TOKEN",
+                    "set VAULT_ADDR, and VAULT_TOKEN or another login (see the README's Vault settings)",
                 ));
             }
             None => None,
@@ -252,20 +253,12 @@ impl RawSettings {
                         "like https://vault.example.com:8200",
                     ));
                 }
-                // No fallback to ~/.vault-token: a credential nobody configured here is
-                // never picked up.
-                let token = self.secret_setting("VAULT_TOKEN")?.ok_or_else(|| {
-                    CliError::config(
-                        "VAULT_ADDR is set but VAULT_TOKEN is not",
-                        "set VAULT_TOKEN",
-                    )
-                })?;
-                let token = SecretValue::new(token).map_err(|_| {
-                    CliError::config("VAULT_TOKEN is not a valid token", "set VAULT_TOKEN")
-                })?;
+                let auth = self.vault_auth()?;
+                let tls = self.vault_tls(&addr)?;
                 Some(VaultConfig {
                     addr,
-                    token,
+                    auth,
+                    tls,
                     namespace: self.get("VAULT_NAMESPACE"),
                     kv_mount: self
                         .get("VAULT_KV_MOUNT")
@@ -305,6 +298,191 @@ impl RawSettings {
             os_user,
             listen,
         })
+    }
+}
+
+/// What to set for a Vault login, as the errors say it.
+const VAULT_LOGIN_HINT: &str = "set VAULT_TOKEN (or VAULT_TOKEN_FILE); or VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE) for AppRole; or VAULT_AUTH_METHOD=jwt|kubernetes and VAULT_AUTH_ROLE";
+
+impl RawSettings {
+    /// How secretstore logs in to Vault: `VAULT_AUTH_METHOD`, or the method its settings
+    /// imply. Contradicting settings are an error, never a guess; so is a credential that
+    /// nobody configured here (no fallback to `~/.vault-token`).
+    fn vault_auth(&self) -> Result<secretstore_vault::VaultAuth> {
+        use secretstore_vault::{JwtKind, VaultAuth};
+        let token = self.credential("VAULT_TOKEN")?;
+        let role_id = self.get("VAULT_ROLE_ID");
+        let secret_id = self.credential("VAULT_SECRET_ID")?;
+        let method = match self.get("VAULT_AUTH_METHOD") {
+            Some(m) => m.trim().to_ascii_lowercase(),
+            None => match (&token, &role_id) {
+                (Some(_), Some(_)) => {
+                    return Err(CliError::config(
+                        "both VAULT_TOKEN and VAULT_ROLE_ID are set",
+                        "set only one, or choose with VAULT_AUTH_METHOD=token|approle",
+                    ));
+                }
+                (Some(_), None) => "token".into(),
+                (None, Some(_)) => "approle".into(),
+                (None, None) => {
+                    return Err(CliError::config(
+                        "VAULT_ADDR is set but no way to log in to Vault is",
+                        VAULT_LOGIN_HINT,
+                    ));
+                }
+            },
+        };
+        let unused = |names: &[&str], method: &str| -> Result<()> {
+            match names.iter().find(|n| self.get(n).is_some()) {
+                Some(n) => Err(CliError::config(
+                    format!("{n} is set, but VAULT_AUTH_METHOD is {method}"),
+                    format!("unset {n}, or set VAULT_AUTH_METHOD to the method it is for"),
+                )),
+                None => Ok(()),
+            }
+        };
+        const TOKEN: [&str; 2] = ["VAULT_TOKEN", "VAULT_TOKEN_FILE"];
+        const APPROLE: [&str; 3] = ["VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_SECRET_ID_FILE"];
+        const JWT: [&str; 2] = ["VAULT_AUTH_ROLE", "VAULT_JWT_FILE"];
+        let mount = |default: &str| {
+            self.get("VAULT_AUTH_MOUNT")
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Ok(match method.as_str() {
+            "token" => {
+                unused(&APPROLE, "token")?;
+                unused(&JWT, "token")?;
+                unused(&["VAULT_AUTH_MOUNT"], "token")?;
+                VaultAuth::Token(token.ok_or_else(|| {
+                    CliError::config(
+                        "VAULT_AUTH_METHOD=token but VAULT_TOKEN is not set",
+                        "set VAULT_TOKEN or VAULT_TOKEN_FILE",
+                    )
+                })?)
+            }
+            "approle" => {
+                unused(&TOKEN, "approle")?;
+                unused(&JWT, "approle")?;
+                let role_id = role_id.ok_or_else(|| {
+                    CliError::config(
+                        "AppRole login needs VAULT_ROLE_ID",
+                        "set VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE)",
+                    )
+                })?;
+                let secret_id = secret_id.ok_or_else(|| {
+                    CliError::config(
+                        "AppRole login needs VAULT_SECRET_ID or VAULT_SECRET_ID_FILE",
+                        "set one of them to the role's secret id",
+                    )
+                })?;
+                VaultAuth::AppRole {
+                    mount: mount(secretstore_vault::DEFAULT_APPROLE_MOUNT),
+                    role_id,
+                    secret_id,
+                }
+            }
+            "jwt" | "kubernetes" => {
+                unused(&TOKEN, &method)?;
+                unused(&APPROLE, &method)?;
+                let kind = if method == "jwt" {
+                    JwtKind::Jwt
+                } else {
+                    JwtKind::Kubernetes
+                };
+                let role = self.get("VAULT_AUTH_ROLE").ok_or_else(|| {
+                    CliError::config(
+                        format!("VAULT_AUTH_METHOD={method} needs VAULT_AUTH_ROLE"),
+                        "set VAULT_AUTH_ROLE to the role to log in as",
+                    )
+                })?;
+                let jwt_file = self
+                    .get("VAULT_JWT_FILE")
+                    .unwrap_or_else(|| secretstore_vault::DEFAULT_JWT_FILE.to_owned());
+                VaultAuth::Jwt {
+                    kind,
+                    mount: mount(kind.name()),
+                    role,
+                    jwt_file: PathBuf::from(jwt_file),
+                }
+            }
+            other => {
+                return Err(CliError::config(
+                    format!(
+                        "VAULT_AUTH_METHOD: {} is not a login method",
+                        short_echo(other)
+                    ),
+                    "use token, approle, jwt or kubernetes",
+                ));
+            }
+        })
+    }
+
+    /// `NAME` as a value, or `NAME_FILE` as a file read again at every login; setting both
+    /// is an error, and so is a file that cannot be read now.
+    fn credential(&self, name: &str) -> Result<Option<secretstore_vault::Credential>> {
+        use secretstore_vault::Credential;
+        let file_var = format!("{name}_FILE");
+        match (self.get(name), self.get(&file_var)) {
+            (Some(_), Some(_)) => Err(CliError::config(
+                format!("both {name} and {file_var} are set"),
+                "set only one of them",
+            )),
+            (Some(v), None) => Ok(Some(Credential::Value(SecretValue::new(v).map_err(
+                |_| CliError::config(format!("{name} is not usable"), format!("set {name}")),
+            )?))),
+            (None, Some(path)) => {
+                // Checked now, read again at each login.
+                self.secret_setting(name)?;
+                Ok(Some(Credential::File(PathBuf::from(path))))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// TLS to Vault: `VAULT_CACERT`, `VAULT_CAPATH`, `VAULT_CLIENT_CERT` with
+    /// `VAULT_CLIENT_KEY`, `VAULT_TLS_SERVER_NAME`. `VAULT_SKIP_VERIFY` is refused: the
+    /// certificate of Vault is always verified.
+    fn vault_tls(&self, addr: &str) -> Result<secretstore_vault::VaultTls> {
+        if let Some(v) = self.get("VAULT_SKIP_VERIFY")
+            && !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "0" | "false" | "f" | "no" | "off"
+            )
+        {
+            return Err(CliError::config(
+                "VAULT_SKIP_VERIFY is set: secretstore never switches off the verification of Vault's certificate",
+                "unset it, and set VAULT_CACERT to the CA bundle that signed Vault's certificate (for `bao server -dev-tls`, the vault-ca.pem it writes)",
+            ));
+        }
+        let tls = secretstore_vault::VaultTls {
+            ca_cert: self.get("VAULT_CACERT").map(PathBuf::from),
+            ca_path: self.get("VAULT_CAPATH").map(PathBuf::from),
+            client_cert: self.get("VAULT_CLIENT_CERT").map(PathBuf::from),
+            client_key: self.get("VAULT_CLIENT_KEY").map(PathBuf::from),
+            server_name: self.get("VAULT_TLS_SERVER_NAME"),
+        };
+        match (&tls.client_cert, &tls.client_key) {
+            (Some(_), None) => {
+                return Err(CliError::config(
+                    "VAULT_CLIENT_CERT is set but VAULT_CLIENT_KEY is not",
+                    "set both, or neither",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(CliError::config(
+                    "VAULT_CLIENT_KEY is set but VAULT_CLIENT_CERT is not",
+                    "set both, or neither",
+                ));
+            }
+            _ => {}
+        }
+        if tls != secretstore_vault::VaultTls::default() && !addr.starts_with("https://") {
+            return Err(CliError::config(
+                "VAULT_CACERT, VAULT_CAPATH, VAULT_CLIENT_CERT or VAULT_TLS_SERVER_NAME is set, but VAULT_ADDR is not an https:// address",
+                "use https:// in VAULT_ADDR, or unset the TLS settings",
+            ));
+        }
+        Ok(tls)
     }
 }
 

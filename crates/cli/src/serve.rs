@@ -5,7 +5,7 @@ use crate::envfile::write_new_key;
 use crate::error::{CliError, Result};
 use crate::output::outln;
 use crate::tls;
-use crate::wiring::open_with;
+use crate::wiring::open_serving;
 use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -90,7 +90,16 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
         raw
     };
     let cfg = raw.validate()?;
-    let svc = open_with(&cfg, 16).await?;
+    let (svc, background) = open_serving(&cfg, 16).await?;
+    // One task per backend that logs in: it renews the token before it is due, so no
+    // request waits for it.
+    let vault_login = background.vault.map(|v| {
+        tracing::info!(
+            method = v.login_method(),
+            "Vault: the token is renewed and replaced in the background"
+        );
+        tokio::spawn(async move { v.keep_logged_in().await })
+    });
     if cfg.secret_backend == BackendKind::Local {
         tracing::warn!(
             "the local backend keeps values in the database, encrypted with FERNET_SECRET_KEY: it is meant for development and tests"
@@ -144,6 +153,9 @@ pub(crate) async fn serve(raw: RawSettings) -> Result<ExitCode> {
     run(listener, app(state), tls, hangup, stop, net.wire).await;
     sweeper.abort();
     lease_sweeper.abort();
+    if let Some(t) = vault_login {
+        t.abort();
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

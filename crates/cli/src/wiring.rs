@@ -42,6 +42,21 @@ pub(crate) async fn open(cfg: &Config) -> Result<Svc> {
 /// Opens the store and the backends; `connections` is the pool size unless
 /// `DATABASE_MAX_CONNECTIONS` says otherwise.
 pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
+    open_parts(cfg, connections).await.map(|(svc, _)| svc)
+}
+
+/// What `serve` keeps running beside the requests: the login of each backend that has one.
+pub(crate) struct Background {
+    /// Vault, when configured: its token is renewed and replaced in the background.
+    pub(crate) vault: Option<Arc<secretstore_vault::VaultBackend>>,
+}
+
+/// [`open_with`], and what `serve` runs in the background.
+pub(crate) async fn open_serving(cfg: &Config, connections: u32) -> Result<(Svc, Background)> {
+    open_parts(cfg, connections).await
+}
+
+async fn open_parts(cfg: &Config, connections: u32) -> Result<(Svc, Background)> {
     let mut pool = secretstore_store::PoolSettings::with_connections(
         cfg.db_max_connections.unwrap_or(connections),
     );
@@ -64,7 +79,7 @@ pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
         }
     }
     let (backends, brief_store) = with_aws(cfg, backends).await?;
-    let backends = with_vault(cfg, backends)?;
+    let (backends, vault) = with_vault(cfg, backends)?;
     let briefs: Arc<dyn BriefStore> = match (&cfg.brief_store, brief_store) {
         (_, Some(s3)) => s3,
         (BriefStoreUrl::Folder(p), None) => Arc::new(FolderBriefStore::new(p.clone())),
@@ -75,7 +90,7 @@ pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
             ));
         }
     };
-    Ok(Service {
+    let svc = Service {
         store,
         backends,
         briefs,
@@ -84,7 +99,8 @@ pub(crate) async fn open_with(cfg: &Config, connections: u32) -> Result<Svc> {
             callback_ttl_secs: cfg.callback_ttl_secs,
             boot_ttl_secs: cfg.boot_ttl_secs,
         },
-    })
+    };
+    Ok((svc, Background { vault }))
 }
 
 /// Adds AWS Secrets Manager (or why it is missing) and, for an `s3://` brief store URL,
@@ -160,20 +176,28 @@ async fn with_aws(
     Ok((backends, Some(Arc::new(s3))))
 }
 
-/// Adds Vault (or why it is missing).
-fn with_vault(cfg: &Config, backends: Backends) -> Result<Backends> {
+/// Adds Vault (or why it is missing), and returns it for `serve` to keep logged in.
+fn with_vault(
+    cfg: &Config,
+    backends: Backends,
+) -> Result<(Backends, Option<Arc<secretstore_vault::VaultBackend>>)> {
     Ok(match &cfg.vault {
-        None => backends.without(
-            BackendKind::Vault,
-            "Vault is not configured",
-            "set VAULT_ADDR and VAULT_TOKEN",
+        None => (
+            backends.without(
+                BackendKind::Vault,
+                "Vault is not configured",
+                "set VAULT_ADDR, and VAULT_TOKEN or another login (see the README's Vault settings)",
+            ),
+            None,
         ),
         Some(v) => {
             let mut settings =
-                secretstore_vault::VaultSettings::new(v.addr.clone(), v.token.clone());
+                secretstore_vault::VaultSettings::with_auth(v.addr.clone(), v.auth.clone());
+            settings.tls = v.tls.clone();
             settings.namespace = v.namespace.clone();
             settings.kv_mount = v.kv_mount.clone();
-            backends.with(Arc::new(secretstore_vault::VaultBackend::new(settings)?))
+            let vault = Arc::new(secretstore_vault::VaultBackend::new(settings)?);
+            (backends.with(vault.clone()), Some(vault))
         }
     })
 }

@@ -1,6 +1,7 @@
 //! [`VaultBackend`]: the KV v2 value backend (see the [crate documentation](crate) for
 //! what it keeps, how it writes and how it takes a write back).
 
+use crate::auth::Session;
 use crate::doctor;
 use crate::http::{Client, Reply, secret_body};
 use crate::reference::{self, KvRef};
@@ -49,7 +50,8 @@ impl VaultBackend {
         let client = Client::new(
             s.addr,
             s.https,
-            s.token,
+            &s.tls,
+            Session::new(s.auth),
             s.namespace_header,
             s.timeout,
             s.concurrency,
@@ -61,6 +63,25 @@ impl VaultBackend {
             concurrency: s.concurrency,
             timeout: s.timeout,
         })
+    }
+
+    /// Keeps the Vault token alive for as long as it is polled (it never returns): renews
+    /// it before two thirds of its TTL have passed, logs in again when it can no longer
+    /// be renewed far enough, and retries after a failure. `serve` runs it in the
+    /// background; without it, a token is obtained at the first request and replaced
+    /// only when Vault refuses it.
+    pub async fn keep_logged_in(&self) {
+        self.client.session.maintain(&self.client).await
+    }
+
+    /// The login method: `token`, `approle`, `jwt` or `kubernetes`.
+    pub fn login_method(&self) -> &'static str {
+        self.client.session.method()
+    }
+
+    /// How many times this backend logged in (or read its token file again) so far.
+    pub fn logins(&self) -> u64 {
+        self.client.session.logins()
     }
 
     fn parse_stored(&self, m: &StoredMaterial) -> Result<KvRef, BackendError> {
@@ -539,7 +560,7 @@ fn not_found(reply: &Reply, what: &str) -> BackendError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::VaultSettings;
+    use crate::{Credential, JwtKind, VaultAuth, VaultSettings};
     use std::time::Duration;
 
     fn token(s: &str) -> SecretValue {
@@ -569,8 +590,23 @@ mod tests {
         bad(&|s| s.addr = "http://host:8200?x=1".into());
         let e = bad(&|s| s.addr = "http://user:canary-pass@host:8200".into());
         assert!(!e.to_string().contains("canary-pass"), "{e}");
-        let e = bad(&|s| s.token = token("canary-tok\n"));
+        let e = bad(&|s| s.auth = VaultAuth::Token(Credential::Value(token("canary-tok\n"))));
         assert!(!e.to_string().contains("canary-tok"), "{e}");
+        bad(&|s| {
+            s.auth = VaultAuth::AppRole {
+                mount: "approle".into(),
+                role_id: " ".into(),
+                secret_id: Credential::Value(token("sid")),
+            }
+        });
+        bad(&|s| {
+            s.auth = VaultAuth::Jwt {
+                kind: JwtKind::Kubernetes,
+                mount: "a/../b".into(),
+                role: "agent".into(),
+                jwt_file: "/nonexistent".into(),
+            }
+        });
         bad(&|s| s.kv_mount = "".into());
         bad(&|s| s.kv_mount = "a/../b".into());
         bad(&|s| s.namespace = Some("a//b".into()));

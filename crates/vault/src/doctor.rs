@@ -3,7 +3,7 @@
 
 use crate::http::{Client, secret_body};
 use crate::reference;
-use crate::wire::{CapsReply, MountReply, TokenReply};
+use crate::wire::{CapsReply, MountReply};
 use hyper::{Method, StatusCode};
 use secretstore_core::BackendError;
 use zeroize::Zeroizing;
@@ -19,20 +19,14 @@ pub(crate) async fn check(
     let addr = client.addr();
     let what = format!("Vault at {addr}");
 
-    let reply = client
-        .send(Method::GET, "/v1/auth/token/lookup-self", None, &what)
-        .await?;
-    if !reply.status.is_success() {
-        return Err(match reply.status {
-            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => BackendError::Refused(format!(
-                "{what}: the token is not valid (unknown, expired or revoked), or its policies deny auth/token/lookup-self; check VAULT_TOKEN"
-            )),
-            _ => reply.error(&what),
-        });
-    }
-    // The answer holds the token itself (`id`): only these fields are read.
-    let me: TokenReply = reply.json(&what)?;
-    let policies = me.data.map(|d| d.policies).unwrap_or_default();
+    // The login (when none was made yet) and what the token is: never the token itself.
+    let status = client.session.status(client).await.map_err(|e| match e {
+        BackendError::Refused(m) => BackendError::Refused(format!(
+            "{what}: {m}, or its policies deny auth/token/lookup-self; check the login settings"
+        )),
+        e => e,
+    })?;
+    let policies = status.policies.clone();
 
     let mount_path = format!(
         "/v1/sys/internal/ui/mounts/{}",
@@ -117,9 +111,22 @@ pub(crate) async fn check(
     let policies = if policies.is_empty() {
         String::new()
     } else {
-        format!(" (policies: {})", policies.join(", "))
+        format!(", policies: {}", policies.join(", "))
+    };
+    let ttl = match status.ttl {
+        None => "does not expire".to_owned(),
+        Some(t) => format!(
+            "expires in {}{}",
+            crate::http::describe(std::time::Duration::from_secs(t.as_secs())),
+            if status.renewable {
+                ", renewable"
+            } else {
+                ", not renewable"
+            }
+        ),
     };
     Ok(format!(
-        "Vault at {addr}{ns}: token valid{policies}, mount {mount}/ (kv v2){caps}"
+        "Vault at {addr}{ns}: login {}, token valid ({ttl}{policies}), mount {mount}/ (kv v2){caps}",
+        status.method
     ))
 }

@@ -6,6 +6,8 @@
 //! `lookup-self` answers with the token itself). hyper's own I/O buffers are beyond our
 //! reach.
 
+use crate::auth::Session;
+use crate::settings::VaultTls;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
@@ -16,7 +18,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use secretstore_core::{BackendError, Error, SecretValue};
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -121,12 +122,12 @@ pub(crate) fn secret_body(bytes: Zeroizing<Vec<u8>>) -> Full<Bytes> {
     Full::new(Bytes::from_owner(bytes))
 }
 
-/// A client for one Vault address, token and namespace.
+/// A client for one Vault address and namespace, and the session that holds its token.
 pub(crate) struct Client {
     http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// `http(s)://host:port[/prefix]`, without a trailing slash.
     addr: String,
-    token: SecretValue,
+    pub(crate) session: Session,
     namespace: Option<HeaderValue>,
     timeout: Duration,
 }
@@ -135,38 +136,13 @@ impl Client {
     pub(crate) fn new(
         addr: String,
         https: bool,
-        token: SecretValue,
+        tls: &VaultTls,
+        session: Session,
         namespace: Option<HeaderValue>,
         timeout: Duration,
         pool: usize,
     ) -> Result<Client, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = if https {
-            builder
-                .with_provider_and_native_roots(provider)
-                .map_err(|e| {
-                    Error::config(
-                        format!("cannot load the system's CA certificates for Vault TLS: {e}"),
-                        "install the ca-certificates package, or set VAULT_ADDR to an http:// address on a trusted network",
-                    )
-                })?
-                .https_only()
-        } else {
-            // Plain HTTP needs no trust anchors; an empty store keeps a host without a CA
-            // bundle working.
-            let tls = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| Error::Invalid(format!("TLS setup failed: {e}")))?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            builder.with_tls_config(tls).https_or_http()
-        };
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(timeout));
-        let connector = builder.enable_http1().wrap_connector(tcp);
+        let connector = crate::tls::connector(https, tls, timeout)?;
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(pool)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -174,7 +150,7 @@ impl Client {
         Ok(Client {
             http,
             addr,
-            token,
+            session,
             namespace,
             timeout,
         })
@@ -184,9 +160,11 @@ impl Client {
         &self.addr
     }
 
-    /// Sends one request (`path` starts with `/v1/`) and reads the whole answer, all
-    /// within the time bound. Transport failures are Unavailable; statuses are the
-    /// caller's to judge.
+    /// Sends one request (`path` starts with `/v1/`) with the session's token (logging in
+    /// first when there is none yet) and reads the whole answer, all within the time
+    /// bound. A 403 that comes because the token expired or was revoked meanwhile (the
+    /// token no longer looks itself up) is sent once more with a new token. Transport
+    /// failures are Unavailable; statuses are the caller's to judge.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -194,15 +172,49 @@ impl Client {
         body: Option<(&'static str, Full<Bytes>)>,
         what: &str,
     ) -> Result<Reply, BackendError> {
-        let mut token = HeaderValue::from_str(self.token.expose_secret()).map_err(|_| {
-            BackendError::Refused("the Vault token is not a valid header value".into())
-        })?;
-        token.set_sensitive(true);
+        let token = self.session.token(self).await?;
+        let reply = self
+            .send_as(
+                Some(&token.secret),
+                method.clone(),
+                path,
+                body.clone(),
+                what,
+            )
+            .await?;
+        if reply.status != StatusCode::FORBIDDEN {
+            return Ok(reply);
+        }
+        match self.session.after_forbidden(self, &token).await? {
+            Some(fresh) => {
+                self.send_as(Some(&fresh.secret), method, path, body, what)
+                    .await
+            }
+            None => Ok(reply),
+        }
+    }
+
+    /// Sends one request as `token` (none: a login), as [`Client::send`] but without
+    /// the session.
+    pub(crate) async fn send_as(
+        &self,
+        token: Option<&SecretValue>,
+        method: Method,
+        path: &str,
+        body: Option<(&'static str, Full<Bytes>)>,
+        what: &str,
+    ) -> Result<Reply, BackendError> {
         let mut req = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.addr))
-            .header("X-Vault-Token", token)
             .header("X-Vault-Request", "true");
+        if let Some(token) = token {
+            let mut token = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+                BackendError::Refused("the Vault token is not a valid header value".into())
+            })?;
+            token.set_sensitive(true);
+            req = req.header("X-Vault-Token", token);
+        }
         if let Some(ns) = &self.namespace {
             req = req.header("X-Vault-Namespace", ns.clone());
         }

@@ -62,12 +62,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod auth;
 mod backend;
 mod doctor;
 mod http;
 mod reference;
 mod settings;
+mod tls;
 mod wire;
 
 pub use backend::VaultBackend;
-pub use settings::{DEFAULT_CONCURRENCY, DEFAULT_KV_MOUNT, DEFAULT_TIMEOUT, VaultSettings};
+pub use settings::{
+    Credential, DEFAULT_APPROLE_MOUNT, DEFAULT_CONCURRENCY, DEFAULT_JWT_FILE, DEFAULT_KV_MOUNT,
+    DEFAULT_TIMEOUT, JwtKind, VaultAuth, VaultSettings, VaultTls,
+};

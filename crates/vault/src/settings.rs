@@ -5,6 +5,7 @@ use crate::reference::check_location;
 use hyper::header::HeaderValue;
 use secretstore_core::{Error, SecretValue};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The KV v2 mount used when none is configured.
@@ -14,16 +15,122 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many requests one fetch keeps in flight, when not configured.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
-/// How to reach Vault. Built by the CLI's configuration module from `VAULT_ADDR`,
-/// `VAULT_TOKEN`, `VAULT_NAMESPACE` and `VAULT_KV_MOUNT`; this crate reads no
-/// environment of its own.
+/// The default mount of the AppRole auth method (`VAULT_AUTH_MOUNT`).
+pub const DEFAULT_APPROLE_MOUNT: &str = "approle";
+/// Where Kubernetes mounts a pod's service-account token: the default `VAULT_JWT_FILE`.
+pub const DEFAULT_JWT_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// A secret setting: its value, or a file read again at every login (so that a file
+/// rotated by Vault Agent, a CSI driver or the kubelet is picked up).
+#[derive(Clone)]
+pub enum Credential {
+    /// The value itself (`VAULT_TOKEN`, `VAULT_SECRET_ID`).
+    Value(SecretValue),
+    /// A file holding it (`VAULT_TOKEN_FILE`, `VAULT_SECRET_ID_FILE`), trailing newline
+    /// removed.
+    File(PathBuf),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::Value(_) => f.write_str("Value([REDACTED])"),
+            Credential::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
+/// Which JWT-based auth method logs in: the login body is the same (`role`, `jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtKind {
+    /// The JWT/OIDC method (`VAULT_AUTH_METHOD=jwt`, default mount `jwt`).
+    Jwt,
+    /// The Kubernetes method (`VAULT_AUTH_METHOD=kubernetes`, default mount `kubernetes`).
+    Kubernetes,
+}
+
+impl JwtKind {
+    /// The method's name, which is also its default mount.
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtKind::Jwt => "jwt",
+            JwtKind::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+/// How secretstore gets its Vault token.
+#[derive(Debug, Clone)]
+pub enum VaultAuth {
+    /// A token given to it (`VAULT_TOKEN`, or `VAULT_TOKEN_FILE`, read again when the
+    /// token stops working); renewed with `renew-self` when it is renewable.
+    Token(Credential),
+    /// AppRole: `VAULT_ROLE_ID` and `VAULT_SECRET_ID` (or `VAULT_SECRET_ID_FILE`) at
+    /// `auth/<mount>/login` (default mount `approle`).
+    AppRole {
+        /// The auth method's mount, without slashes at either end.
+        mount: String,
+        /// The role id (an identifier, not a secret on its own; never printed).
+        role_id: String,
+        /// The secret id.
+        secret_id: Credential,
+    },
+    /// JWT or Kubernetes: `VAULT_AUTH_ROLE` and the token in `VAULT_JWT_FILE`, read at
+    /// every login.
+    Jwt {
+        /// Which method.
+        kind: JwtKind,
+        /// The auth method's mount, without slashes at either end.
+        mount: String,
+        /// The role to log in as.
+        role: String,
+        /// The file holding the JWT.
+        jwt_file: PathBuf,
+    },
+}
+
+impl VaultAuth {
+    /// The method as `doctor` names it: `token`, `approle`, `jwt` or `kubernetes`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            VaultAuth::Token(_) => "token",
+            VaultAuth::AppRole { .. } => "approle",
+            VaultAuth::Jwt { kind, .. } => kind.name(),
+        }
+    }
+}
+
+/// TLS to Vault, as Vault's own CLI takes it. Paths only: nothing here is secret (the
+/// client key is a file that is read when the client is built).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VaultTls {
+    /// `VAULT_CACERT`: a PEM bundle of the CAs to trust instead of the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `VAULT_CAPATH`: a folder of PEM files of CAs to trust instead of the system's.
+    pub ca_path: Option<PathBuf>,
+    /// `VAULT_CLIENT_CERT`: the PEM certificate (chain) presented to Vault (mTLS
+    /// listeners, the cert auth method).
+    pub client_cert: Option<PathBuf>,
+    /// `VAULT_CLIENT_KEY`: the PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// `VAULT_TLS_SERVER_NAME`: the name the server's certificate is checked against
+    /// (and sent as SNI) instead of the host of `VAULT_ADDR`.
+    pub server_name: Option<String>,
+}
+
+/// How to reach Vault. Built by the CLI's configuration module from `VAULT_ADDR`, the
+/// login settings (`VAULT_TOKEN`, `VAULT_ROLE_ID`, `VAULT_AUTH_METHOD`, …), the TLS
+/// settings (`VAULT_CACERT`, …), `VAULT_NAMESPACE` and `VAULT_KV_MOUNT`; this crate reads
+/// no environment of its own.
 ///
-/// Its `Debug` prints the token as `[REDACTED]`.
+/// Its `Debug` prints no token or secret id.
 pub struct VaultSettings {
     /// `http://host:port` or `https://host:port` (a path prefix is allowed, for a proxy).
     pub addr: String,
-    /// The Vault token, sent as `X-Vault-Token`.
-    pub token: SecretValue,
+    /// How the token is obtained.
+    pub auth: VaultAuth,
+    /// TLS trust and client certificates.
+    pub tls: VaultTls,
     /// The Vault Enterprise / OpenBao namespace, sent as `X-Vault-Namespace`.
     pub namespace: Option<String>,
     /// The KV v2 mount new secrets are written to (default `secret`).
@@ -35,12 +142,18 @@ pub struct VaultSettings {
 }
 
 impl VaultSettings {
-    /// Settings with the defaults: mount `secret`, no namespace, 10 s per request,
-    /// 8 requests in flight.
+    /// Settings for a static token, with the defaults: mount `secret`, no namespace,
+    /// the system's CAs, 10 s per request, 8 requests in flight.
     pub fn new(addr: impl Into<String>, token: SecretValue) -> VaultSettings {
+        VaultSettings::with_auth(addr, VaultAuth::Token(Credential::Value(token)))
+    }
+
+    /// Settings for any login method, with the same defaults as [`VaultSettings::new`].
+    pub fn with_auth(addr: impl Into<String>, auth: VaultAuth) -> VaultSettings {
         VaultSettings {
             addr: addr.into(),
-            token,
+            auth,
+            tls: VaultTls::default(),
             namespace: None,
             kv_mount: DEFAULT_KV_MOUNT.to_owned(),
             timeout: DEFAULT_TIMEOUT,
@@ -53,7 +166,8 @@ impl fmt::Debug for VaultSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VaultSettings")
             .field("addr", &self.addr)
-            .field("token", &"[REDACTED]")
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .field("namespace", &self.namespace)
             .field("kv_mount", &self.kv_mount)
             .field("timeout", &self.timeout)
@@ -69,8 +183,10 @@ pub(crate) struct Checked {
     pub(crate) addr: String,
     /// Whether the address is `https://`.
     pub(crate) https: bool,
-    /// The token.
-    pub(crate) token: SecretValue,
+    /// How the token is obtained.
+    pub(crate) auth: VaultAuth,
+    /// TLS trust and client certificates.
+    pub(crate) tls: VaultTls,
     /// The namespace, without slashes at either end.
     pub(crate) namespace: Option<String>,
     /// The namespace as the `X-Vault-Namespace` header.
@@ -124,19 +240,7 @@ impl VaultSettings {
             ));
         }
 
-        // A token is an opaque printable string; whitespace here is almost always a
-        // newline copied from a file. The token itself is never echoed.
-        if !s
-            .token
-            .expose_secret()
-            .bytes()
-            .all(|b| b.is_ascii_graphic())
-        {
-            return Err(Error::config(
-                "VAULT_TOKEN contains whitespace or characters that cannot be sent in an HTTP header",
-                "check VAULT_TOKEN for a trailing newline or stray quotes",
-            ));
-        }
+        let auth = check_auth(s.auth)?;
 
         let namespace = match s.namespace.as_deref().map(|n| n.trim().trim_matches('/')) {
             None | Some("") => None,
@@ -187,7 +291,8 @@ impl VaultSettings {
         Ok(Checked {
             addr,
             https,
-            token: s.token,
+            auth,
+            tls: s.tls,
             namespace,
             namespace_header,
             mount,
@@ -195,4 +300,75 @@ impl VaultSettings {
             concurrency: s.concurrency,
         })
     }
+}
+
+/// A token is an opaque printable string; whitespace here is almost always a newline
+/// copied from a file. The token itself is never echoed.
+pub(crate) fn check_token(token: &str, setting: &str) -> Result<(), Error> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::config(
+            format!(
+                "{setting} is empty, or contains whitespace or characters that cannot be sent in an HTTP header"
+            ),
+            format!("check {setting} for a trailing newline or stray quotes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the login settings; mounts lose their slashes.
+fn check_auth(auth: VaultAuth) -> Result<VaultAuth, Error> {
+    let mount = |m: String, setting: &str| -> Result<String, Error> {
+        let m = m.trim().trim_matches('/').to_owned();
+        check_location(&m).map_err(|why| {
+            Error::config(
+                format!("{setting} {m:?} {why}"),
+                "the auth method's mount path, e.g. approle",
+            )
+        })?;
+        Ok(m)
+    };
+    Ok(match auth {
+        VaultAuth::Token(Credential::Value(t)) => {
+            check_token(t.expose_secret(), "VAULT_TOKEN")?;
+            VaultAuth::Token(Credential::Value(t))
+        }
+        VaultAuth::Token(file) => VaultAuth::Token(file),
+        VaultAuth::AppRole {
+            mount: m,
+            role_id,
+            secret_id,
+        } => {
+            if role_id.trim().is_empty() {
+                return Err(Error::config(
+                    "VAULT_ROLE_ID is empty",
+                    "set VAULT_ROLE_ID to the AppRole's role id",
+                ));
+            }
+            VaultAuth::AppRole {
+                mount: mount(m, "VAULT_AUTH_MOUNT")?,
+                role_id: role_id.trim().to_owned(),
+                secret_id,
+            }
+        }
+        VaultAuth::Jwt {
+            kind,
+            mount: m,
+            role,
+            jwt_file,
+        } => {
+            if role.trim().is_empty() {
+                return Err(Error::config(
+                    format!("VAULT_AUTH_METHOD={} needs VAULT_AUTH_ROLE", kind.name()),
+                    "set VAULT_AUTH_ROLE to the role to log in as",
+                ));
+            }
+            VaultAuth::Jwt {
+                kind,
+                mount: mount(m, "VAULT_AUTH_MOUNT")?,
+                role: role.trim().to_owned(),
+                jwt_file,
+            }
+        }
+    })
 }

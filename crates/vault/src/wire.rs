@@ -173,17 +173,6 @@ impl VersionState {
 }
 
 #[derive(Deserialize)]
-pub(crate) struct TokenReply {
-    pub(crate) data: Option<TokenData>,
-}
-
-#[derive(Deserialize)]
-pub(crate) struct TokenData {
-    #[serde(default)]
-    pub(crate) policies: Vec<String>,
-}
-
-#[derive(Deserialize)]
 pub(crate) struct MountReply {
     pub(crate) data: Option<MountInfo>,
 }
