@@ -215,8 +215,14 @@ pub(crate) enum Cmd {
     },
     /// Serve the HTTP API (SECRETSTORE_LISTEN, default 127.0.0.1:8080).
     Serve,
-    /// Check every configured backend and the brief store: one line each.
-    Doctor,
+    /// Check every configured backend and the brief store: one line each (exit 1 when
+    /// one failed).
+    Doctor {
+        /// Print {"ok", "checks": [{"name", "ok", "detail"}]} as JSON, for scripts and
+        /// probes.
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-encrypt every stored local value (every version) under the first key of
     /// FERNET_SECRET_KEYS, so older keys can be dropped. Safe to interrupt and re-run.
     Rekey {

@@ -21,6 +21,12 @@ impl PrivateBao {
     /// Starts `bao server -dev` (the program of `SECRETSTORE_TEST_BAO`) and waits (up to
     /// 30 s) until it answers `/v1/sys/health` with 200 (unsealed, active).
     pub fn start() -> PrivateBao {
+        PrivateBao::start_with(&[])
+    }
+
+    /// [`PrivateBao::start`] with more arguments for `bao server` (e.g. `-config=FILE`,
+    /// which dev mode reads beside its own settings: an audit device, a listener).
+    pub fn start_with(extra: &[&str]) -> PrivateBao {
         let bin = crate::services::bao();
         let port = crate::free_port();
         let token = "root".to_string();
@@ -32,6 +38,7 @@ impl PrivateBao {
                 &format!("-dev-root-token-id={token}"),
                 "-dev-no-store-token",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

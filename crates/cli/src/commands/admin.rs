@@ -38,26 +38,52 @@ pub(super) async fn init(raw: RawSettings) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `doctor`: one line per check; exits with 1 when one failed.
-pub(super) async fn doctor(svc: &Svc, cfg: &Config) -> Result<ExitCode> {
-    let mut failed = false;
-    outln!(
-        "database: ok ({})",
-        secretstore_store::redact_url(&cfg.database_url)
-    )?;
-    for (what, r) in svc.doctor().await {
-        match r {
-            Ok(line) => outln!("{what}: ok ({line})")?,
-            Err(e) => {
-                failed = true;
-                outln!("{what}: FAILED: {e}")?;
+/// `doctor`: one line per check (or one JSON document); exits with 1 when one failed.
+pub(super) async fn doctor(svc: &Svc, cfg: &Config, json: bool) -> Result<ExitCode> {
+    #[derive(serde::Serialize)]
+    struct Check {
+        name: String,
+        ok: bool,
+        detail: String,
+    }
+    let mut checks = vec![Check {
+        name: "database".into(),
+        ok: true,
+        detail: secretstore_store::redact_url(&cfg.database_url),
+    }];
+    for (name, r) in svc.doctor().await {
+        checks.push(match r {
+            Ok(detail) => Check {
+                name,
+                ok: true,
+                detail,
+            },
+            Err(e) => Check {
+                name,
+                ok: false,
+                detail: e.to_string(),
+            },
+        });
+    }
+    let ok = checks.iter().all(|c| c.ok);
+    if json {
+        outln!(
+            "{}",
+            to_json(&serde_json::json!({ "ok": ok, "checks": checks }))?
+        )?;
+    } else {
+        for c in &checks {
+            if c.ok {
+                outln!("{}: ok ({})", c.name, c.detail)?;
+            } else {
+                outln!("{}: FAILED: {}", c.name, c.detail)?;
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
+    Ok(if ok {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 

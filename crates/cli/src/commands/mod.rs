@@ -49,7 +49,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     let who = Principal::operator(&cfg.os_user);
     match cli.cmd {
         Cmd::Keygen | Cmd::Init | Cmd::Serve | Cmd::Boot { .. } => Ok(ExitCode::SUCCESS),
-        Cmd::Doctor => admin::doctor(&svc, &cfg).await,
+        Cmd::Doctor { json } => admin::doctor(&svc, &cfg, json).await,
         Cmd::Org {
             cmd: OrgCmd::Create { path },
         } => {
