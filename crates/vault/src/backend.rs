@@ -576,6 +576,23 @@ mod tests {
         let b = VaultBackend::new(s).unwrap();
         let dbg = format!("{b:?} {b:#?}");
         assert!(!dbg.contains(canary), "{dbg}");
+
+        let sid = "canary-secret-id-77a1";
+        let s = VaultSettings::with_auth(
+            "http://127.0.0.1:8200",
+            VaultAuth::AppRole {
+                mount: "approle".into(),
+                role_id: "role".into(),
+                secret_id: Credential::Value(token(sid)),
+            },
+        );
+        let dbg = format!("{s:?} {s:#?}");
+        assert!(!dbg.contains(sid), "{dbg}");
+        let b = VaultBackend::new(s).unwrap();
+        let dbg = format!("{b:?} {b:#?}");
+        assert!(!dbg.contains(sid), "{dbg}");
+        assert_eq!(b.login_method(), "approle");
+        assert_eq!(b.logins(), 0, "no login before the first request");
     }
 
     #[test]

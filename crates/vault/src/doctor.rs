@@ -22,7 +22,7 @@ pub(crate) async fn check(
     // The login (when none was made yet) and what the token is: never the token itself.
     let status = client.session.status(client).await.map_err(|e| match e {
         BackendError::Refused(m) => BackendError::Refused(format!(
-            "{what}: {m}, or its policies deny auth/token/lookup-self; check the login settings"
+            "{what}: the token is not valid (unknown, expired or revoked), or its policies deny auth/token/lookup-self: {m}"
         )),
         e => e,
     })?;

@@ -268,6 +268,29 @@ fn approle_tokens_of_seconds_are_renewed_and_replaced_while_dispatches_keep_succ
 }
 
 #[test]
+fn the_command_line_logs_in_once_per_command() {
+    let mut e = Env::new();
+    let bao = Bao::start();
+    let (role_id, secret_id) = bao.approle("1h", "2h");
+    vault_env(&bao, &mut e);
+    e.vars.push(("VAULT_ROLE_ID".into(), role_id));
+    e.vars.push(("VAULT_SECRET_ID".into(), secret_id));
+    e.run(&["org", "create", "acme"]).ok();
+    assert_eq!(
+        bao.responses("auth/approle/login").len(),
+        0,
+        "no login without Vault"
+    );
+    // A write is several requests to Vault (a read of the entry, the write): one login.
+    e.set("API_KEY", "acme", "agent", "cli-login-canary-1170")
+        .ok();
+    assert_eq!(bao.responses("auth/approle/login").len(), 1);
+    let got = e.run(&["secret", "get", "API_KEY", "--scope", "acme"]);
+    assert_eq!(got.ok(), "cli-login-canary-1170");
+    assert_eq!(bao.responses("auth/approle/login").len(), 2);
+}
+
+#[test]
 fn a_revoked_token_is_replaced_by_a_new_login_and_the_dispatch_succeeds() {
     let mut e = Env::new();
     let bao = Bao::start();
