@@ -15,6 +15,13 @@
 //!
 //! [`BackendError`]: secretstore_core::BackendError
 //!
+//! The token comes from a login ([`VaultAuth`]): a token given as a value or a file, or
+//! an AppRole, JWT or Kubernetes login. The command line logs in at its first request;
+//! `serve` runs [`VaultBackend::keep_logged_in`] in the background, which renews the
+//! token before two thirds of its TTL have passed and logs in again when it can no
+//! longer be renewed far enough. A request answered 403 because the token died meanwhile
+//! (it can no longer look itself up) is sent once more after one shared login.
+//!
 //! A write is a KV v2 `PATCH` (JSON merge patch) of the one field, so the other fields of
 //! a linked entry are kept without their values ever reaching secretstore; a new entry is
 //! created with `cas=0`. A write that secretstore must take back (an import that failed on
