@@ -42,6 +42,9 @@ pub(crate) struct Token {
     /// Its TTL when it was issued: a renewal that gives less is cut by the max TTL.
     issued_ttl: Option<Duration>,
     renewable: bool,
+    /// Whether the last renewal gave less than the TTL it was issued with: its max TTL
+    /// is near, and the next renewal could not give enough.
+    capped: bool,
     /// Whether `ttl` and `renewable` come from Vault (a login, lookup or renewal).
     known: bool,
     policies: Vec<String>,
@@ -61,6 +64,7 @@ impl Token {
             ttl: info.ttl,
             issued_ttl: self.issued_ttl.or(info.ttl),
             renewable: info.renewable,
+            capped: self.capped,
             known: true,
             policies: if info.policies.is_empty() {
                 self.policies.clone()
@@ -155,6 +159,7 @@ impl Session {
             ttl: info.ttl,
             issued_ttl: info.ttl,
             renewable: info.renewable,
+            capped: false,
             known,
             policies: info.policies,
         }
@@ -329,9 +334,14 @@ impl Session {
 
     /// Records what Vault said of `t`, unless it was replaced meanwhile.
     fn keep(&self, t: &Arc<Token>, info: TokenInfo) -> Arc<Token> {
+        self.keep_token(t, t.with(info))
+    }
+
+    /// Stores `updated` (what is now known of `t`), unless `t` was replaced meanwhile.
+    fn keep_token(&self, t: &Arc<Token>, updated: Token) -> Arc<Token> {
         match self.current() {
-            Some(c) if c.generation == t.generation => self.store(t.with(info)),
-            _ => Arc::new(t.with(info)),
+            Some(c) if c.generation == t.generation => self.store(updated),
+            _ => Arc::new(updated),
         }
     }
 
@@ -390,15 +400,20 @@ impl Session {
         if left > due {
             return Ok(left - due);
         }
-        // Due: renew if that gives enough, else log in again.
-        if t.renewable {
+        // Due: renew if that gives enough, else log in again. A renewal cut short by the
+        // max TTL is the last one worth making.
+        if t.renewable && !(t.capped && self.can_log_in()) {
             match renew(c, &t.secret).await {
                 Ok(info) => {
-                    let renewed = self.keep(&t, info);
-                    let enough = match (renewed.ttl, renewed.issued_ttl) {
-                        (Some(new), Some(issued)) => new * 2 >= issued,
-                        _ => true,
+                    let issued = t.issued_ttl.unwrap_or(ttl);
+                    let (enough, capped) = match info.ttl {
+                        Some(new) => (new * 2 >= issued, new < issued),
+                        // A TTL that was there and is now 0: the end.
+                        None => (false, true),
                     };
+                    let mut renewed = t.with(info);
+                    renewed.capped = capped;
+                    let renewed = self.keep_token(&t, renewed);
                     if enough || !self.can_log_in() {
                         tracing::debug!(method = self.method(), "Vault: renewed the token");
                         return Ok(next_wait(&renewed));

@@ -114,6 +114,17 @@ impl Bao {
             .collect()
     }
 
+    /// Every request the audit log shows answered with an error: path and error.
+    fn refused(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v["type"] == "response" && !v["error"].is_null())
+            .map(|v| format!("{} {}", v["request"]["path"], v["error"]))
+            .collect()
+    }
+
     /// Revokes every token that a login at `login_path` made.
     fn revoke_tokens_of(&self, login_path: &str) -> usize {
         let list = self.ok("LIST", "auth/token/accessors", Value::Null);
@@ -256,6 +267,10 @@ fn approle_tokens_of_seconds_are_renewed_and_replaced_while_dispatches_keep_succ
     for l in &logins {
         assert!(l["error"].is_null(), "{l}");
     }
+    // No token was used past its end, and no renewal was tried past the max TTL: the new
+    // login came before, not after a 403.
+    let refused = bao.refused();
+    assert!(refused.is_empty(), "requests refused: {refused:?}");
     let out = server.stdout();
     let (code, server_logs) = server.terminate();
     assert_eq!(code, 0, "{server_logs}");
@@ -573,6 +588,8 @@ fn jwt_login_with_the_tests_own_key_reads_the_token_file_again_at_every_login() 
             && names.iter().any(|n| n.contains("agent-two")),
         "the rotated file was read at a later login: {names:?}"
     );
+    let refused = bao.refused();
+    assert!(refused.is_empty(), "requests refused: {refused:?}");
     assert_not_in_logs(&e, &server, &[&first, &second]);
 }
 
