@@ -412,7 +412,16 @@ impl Explainer {
                     CertificateError::NotValidForNameContext {
                         expected,
                         presented,
-                    } => (Some(server_name_text(expected)), Some(presented.join(", "))),
+                    } => (
+                        Some(server_name_text(expected)),
+                        Some(
+                            presented
+                                .iter()
+                                .map(|n| presented_name(n))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                    ),
                     _ => (None, None),
                 };
                 let names = match presented {
@@ -476,6 +485,20 @@ fn server_name_text(n: &ServerName<'_>) -> String {
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
         _ => "the host".to_owned(),
     }
+}
+
+/// A name of the certificate as webpki shows it (`DnsName("vault.test")`,
+/// `IpAddress(127.0.0.1)`), without the wrapping.
+fn presented_name(n: &str) -> &str {
+    if let Some(inner) = n
+        .strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"))
+    {
+        return inner;
+    }
+    n.strip_prefix("IpAddress(")
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(n)
 }
 
 /// The rustls error in `e`'s chain of causes, looking inside `io::Error`s (whose
@@ -715,5 +738,12 @@ mod tests {
         );
         let plain = std::io::Error::other("connection refused");
         assert!(ex.explain(&plain).is_none());
+    }
+
+    #[test]
+    fn the_names_of_the_certificate_are_shown_plainly() {
+        assert_eq!(presented_name("DnsName(\"vault.test\")"), "vault.test");
+        assert_eq!(presented_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(presented_name("DirectoryName"), "DirectoryName");
     }
 }

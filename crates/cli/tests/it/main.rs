@@ -27,4 +27,5 @@ mod run_and_rekey;
 mod scan_leaks;
 mod serve;
 mod soak;
+mod vault_tls;
 mod wire;
