@@ -405,13 +405,28 @@ impl RawSettings {
                     jwt_file: PathBuf::from(jwt_file),
                 }
             }
+            "cert" => {
+                unused(&TOKEN, "cert")?;
+                unused(&APPROLE, "cert")?;
+                unused(&["VAULT_JWT_FILE"], "cert")?;
+                if self.get("VAULT_CLIENT_CERT").is_none() {
+                    return Err(CliError::config(
+                        "VAULT_AUTH_METHOD=cert needs VAULT_CLIENT_CERT and VAULT_CLIENT_KEY",
+                        "set them to the client certificate (and its key) that the cert auth method trusts",
+                    ));
+                }
+                VaultAuth::Cert {
+                    mount: mount("cert"),
+                    role: self.get("VAULT_AUTH_ROLE"),
+                }
+            }
             other => {
                 return Err(CliError::config(
                     format!(
                         "VAULT_AUTH_METHOD: {} is not a login method",
                         short_echo(other)
                     ),
-                    "use token, approle, jwt or kubernetes",
+                    "use token, approle, jwt, kubernetes or cert",
                 ));
             }
         })

@@ -249,6 +249,18 @@ impl Session {
                 };
                 self.login(c, method, mount, &body).await
             }
+            VaultAuth::Cert { mount, role } => {
+                // The credential is the client certificate of the TLS connection.
+                #[derive(serde::Serialize)]
+                struct Body<'a> {
+                    #[serde(skip_serializing_if = "Option::is_none")]
+                    name: Option<&'a str>,
+                }
+                let body = Body {
+                    name: role.as_deref(),
+                };
+                self.login(c, "TLS certificate", mount, &body).await
+            }
         }
     }
 

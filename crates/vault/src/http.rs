@@ -130,6 +130,8 @@ pub(crate) struct Client {
     pub(crate) session: Session,
     namespace: Option<HeaderValue>,
     timeout: Duration,
+    /// Explains TLS handshake failures in the settings' words.
+    tls: crate::tls::Explainer,
 }
 
 impl Client {
@@ -142,7 +144,7 @@ impl Client {
         timeout: Duration,
         pool: usize,
     ) -> Result<Client, Error> {
-        let connector = crate::tls::connector(https, tls, timeout)?;
+        let (connector, explainer) = crate::tls::connector(https, tls, timeout)?;
         let http = HyperClient::builder(TokioExecutor::new())
             .pool_max_idle_per_host(pool)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -153,6 +155,7 @@ impl Client {
             session,
             namespace,
             timeout,
+            tls: explainer,
         })
     }
 
@@ -235,11 +238,8 @@ impl Client {
                 } else {
                     "the request failed at"
                 };
-                BackendError::Unavailable(format!(
-                    "{what}: {kind} {}: {}",
-                    self.addr,
-                    root_cause(&e)
-                ))
+                let why = self.tls.explain(&e).unwrap_or_else(|| root_cause(&e));
+                BackendError::Unavailable(format!("{what}: {kind} {}: {why}", self.addr))
             })?;
             let status = resp.status();
             let expected = resp

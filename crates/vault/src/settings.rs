@@ -87,6 +87,15 @@ pub enum VaultAuth {
         /// The file holding the JWT.
         jwt_file: PathBuf,
     },
+    /// TLS certificate: the client certificate of `VAULT_CLIENT_CERT` is the credential,
+    /// at `auth/<mount>/login` (default mount `cert`); `role` (`VAULT_AUTH_ROLE`) names
+    /// the certificate role to match, or Vault picks the one that matches.
+    Cert {
+        /// The auth method's mount, without slashes at either end.
+        mount: String,
+        /// The certificate role, if one is named.
+        role: Option<String>,
+    },
 }
 
 impl VaultAuth {
@@ -96,6 +105,7 @@ impl VaultAuth {
             VaultAuth::Token(_) => "token",
             VaultAuth::AppRole { .. } => "approle",
             VaultAuth::Jwt { kind, .. } => kind.name(),
+            VaultAuth::Cert { .. } => "cert",
         }
     }
 }
@@ -370,5 +380,9 @@ fn check_auth(auth: VaultAuth) -> Result<VaultAuth, Error> {
                 jwt_file,
             }
         }
+        VaultAuth::Cert { mount: m, role } => VaultAuth::Cert {
+            mount: mount(m, "VAULT_AUTH_MOUNT")?,
+            role: role.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
+        },
     })
 }

@@ -28,4 +28,5 @@ mod scan_leaks;
 mod serve;
 mod soak;
 mod vault_login;
+mod vault_tls;
 mod wire;
