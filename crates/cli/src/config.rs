@@ -302,7 +302,7 @@ impl RawSettings {
 }
 
 /// What to set for a Vault login, as the errors say it.
-const VAULT_LOGIN_HINT: &str = "set VAULT_TOKEN (or VAULT_TOKEN_FILE); or VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE) for AppRole; or VAULT_AUTH_METHOD=jwt|kubernetes and VAULT_AUTH_ROLE";
+const VAULT_LOGIN_HINT: &str = "set VAULT_TOKEN (or VAULT_TOKEN_FILE); or VAULT_ROLE_ID and VAULT_SECRET_ID (or VAULT_SECRET_ID_FILE) for AppRole; or VAULT_AUTH_METHOD=jwt|kubernetes and VAULT_AUTH_ROLE; or VAULT_AUTH_METHOD=cert with VAULT_CLIENT_CERT";
 
 impl RawSettings {
     /// How secretstore logs in to Vault: `VAULT_AUTH_METHOD`, or the method its settings
