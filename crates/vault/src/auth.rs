@@ -99,6 +99,9 @@ pub(crate) struct Session {
     login: tokio::sync::Mutex<()>,
     generations: AtomicU64,
     logins: AtomicU64,
+    /// The last failed login and when: for [`RETRY_MIN`] after it, requests get its error
+    /// without another attempt (no login storm with a wrong secret id).
+    failed: std::sync::Mutex<Option<(Instant, BackendError)>>,
 }
 
 impl Session {
@@ -109,6 +112,7 @@ impl Session {
             login: tokio::sync::Mutex::new(()),
             generations: AtomicU64::new(0),
             logins: AtomicU64::new(0),
+            failed: std::sync::Mutex::new(None),
         };
         // A token given as a value needs no request: it is used as it is.
         if let VaultAuth::Token(Credential::Value(t)) = &s.auth {
@@ -184,9 +188,34 @@ impl Session {
         {
             return Ok(Arc::clone(t));
         }
-        let t = self.obtain(c, current.as_deref()).await?;
-        self.logins.fetch_add(1, Ordering::Relaxed);
-        Ok(self.store(t))
+        let mut failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some((at, e)) = failed.take()
+            && at.elapsed() < RETRY_MIN
+        {
+            return Err(e);
+        }
+        match self.obtain(c, current.as_deref()).await {
+            Ok(t) => {
+                self.logins.fetch_add(1, Ordering::Relaxed);
+                *self
+                    .failed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(self.store(t))
+            }
+            Err(e) => {
+                *self
+                    .failed
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some((Instant::now(), e.clone()));
+                Err(e)
+            }
+        }
     }
 
     /// Logs in (or reads the token file again); `old` is the token being replaced.

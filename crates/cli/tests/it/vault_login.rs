@@ -446,6 +446,20 @@ fn a_wrong_secret_id_fails_the_dispatch_closed_naming_the_ref_never_a_broader_va
     assert!(text.contains("AppRole"), "{text}");
     assert!(!text.contains("canary"), "{text}");
     assert!(!text.contains(wrong), "{text}");
+    // Dispatches in a burst: each fails closed, and they do not each try a login (a
+    // failed login is not tried again for a second).
+    let before = bao.responses("auth/approle/login").len();
+    let started = Instant::now();
+    for _ in 0..20 {
+        let (code, _, text) = dispatch(&server, &root, &task);
+        assert_eq!(code, 502, "{text}");
+    }
+    let tried = bao.responses("auth/approle/login").len() - before;
+    let secs = started.elapsed().as_secs() as usize;
+    assert!(
+        tried <= 2 * (secs + 2),
+        "{tried} login attempts for 20 dispatches in {secs} s"
+    );
     // doctor says the same, and fails; --json for probes.
     let mut c = e.command(&["doctor"]);
     c.env("VAULT_SECRET_ID", wrong);
