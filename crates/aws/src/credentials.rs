@@ -209,7 +209,9 @@ pub(crate) async fn chain(
     ));
 
     let container = if let Ok(uri) = env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
-        format!("container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri}: EKS Pod Identity or ECS)")
+        format!(
+            "container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI {uri}: EKS Pod Identity or ECS)"
+        )
     } else {
         "ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)".to_owned()
     };
@@ -219,9 +221,7 @@ pub(crate) async fn chain(
     ));
     links.push((
         "EC2 instance metadata".to_owned(),
-        SharedCredentialsProvider::new(
-            ImdsCredentialsProvider::builder().configure(&conf).build(),
-        ),
+        SharedCredentialsProvider::new(ImdsCredentialsProvider::builder().configure(&conf).build()),
     ));
     SharedCredentialsProvider::new(Chain { links })
 }
@@ -264,6 +264,7 @@ struct Profile {
     credential_source: Option<String>,
     web_identity_token_file: Option<String>,
     endpoint_url: Option<String>,
+    static_keys: bool,
 }
 
 impl Profile {
@@ -283,6 +284,7 @@ impl Profile {
             credential_source: get("credential_source"),
             web_identity_token_file: get("web_identity_token_file"),
             endpoint_url: get("endpoint_url"),
+            static_keys: p.get("aws_access_key_id").is_some(),
             name,
         })
     }
@@ -302,7 +304,8 @@ impl Profile {
                 };
                 format!("assume role {role} from {from}")
             }
-            (None, _) => "static keys".to_owned(),
+            (None, _) if self.static_keys => "static keys".to_owned(),
+            (None, _) => return format!("profile {}", self.name),
         };
         format!("profile {} ({how})", self.name)
     }
@@ -458,6 +461,7 @@ mod tests {
             credential_source: None,
             web_identity_token_file: None,
             endpoint_url: None,
+            static_keys: false,
         };
         assert_eq!(
             p.describe(),

@@ -189,13 +189,18 @@ pub async fn load_sdk_config(
         .load_timeout(settings.timeout)
         .build();
     let config = match credentials {
-        Some(c) => loader.credentials_provider(c).identity_cache(cache).load().await,
+        Some(c) => {
+            loader
+                .credentials_provider(c)
+                .identity_cache(cache)
+                .load()
+                .await
+        }
         None => {
             // Without credentials first: the web-identity link's STS client is built on it
             // (same client, endpoint, bound), then the chain is added.
             let anonymous = loader.no_credentials().load().await;
-            let chain =
-                credentials::chain(&anonymous, settings.endpoint_url.as_deref()).await;
+            let chain = credentials::chain(&anonymous, settings.endpoint_url.as_deref()).await;
             anonymous
                 .into_builder()
                 .credentials_provider(chain)

@@ -6,8 +6,8 @@ mod fetch;
 use crate::errors::sm_error;
 use crate::{AwsSettings, load_sdk_config};
 use aws_config::SdkConfig;
-use aws_sdk_secretsmanager::Client;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::Intercept;
 use secretstore_core::{
     BackendError, BackendKind, BoxFuture, Change, Error, Fetch, Fetched, ScopePath, SecretName,
@@ -74,9 +74,10 @@ impl AwsSmBackend {
                 "no AWS credentials are configured".into(),
             ));
         };
-        let c = chain.provide_credentials().await.map_err(|e| {
-            BackendError::Refused(crate::errors::chain_text(&e))
-        })?;
+        let c = chain
+            .provide_credentials()
+            .await
+            .map_err(|e| BackendError::Refused(crate::errors::chain_text(&e)))?;
         let source = c
             .get_property::<crate::CredentialSource>()
             .map(|s| s.to_string())

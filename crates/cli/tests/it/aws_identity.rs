@@ -193,7 +193,11 @@ fn web_identity_through_the_endpoint_override_supplies_secrets_manager_and_s3_an
     let role = create_role(&format!("agent-{tag}"));
     let (_tokens, token, canary) = token_file(&tag);
     set(&mut e, "AWS_ROLE_ARN", &role);
-    set(&mut e, "AWS_WEB_IDENTITY_TOKEN_FILE", &token.to_string_lossy());
+    set(
+        &mut e,
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        &token.to_string_lossy(),
+    );
     set(&mut e, "AWS_ROLE_SESSION_NAME", &format!("ss-{tag}"));
     let bucket = format!("wi-{tag}");
     create_bucket(&bucket);
@@ -201,7 +205,10 @@ fn web_identity_through_the_endpoint_override_supplies_secrets_manager_and_s3_an
 
     let written = set_aws(&e, "DB_URL", "acme/platform", "wi-value-canary-1");
     written.ok();
-    let prefix = format!("id{}/", &e.dir.path().file_name().unwrap().to_string_lossy()[4..]);
+    let prefix = format!(
+        "id{}/",
+        &e.dir.path().file_name().unwrap().to_string_lossy()[4..]
+    );
     assert_eq!(
         moto_value(&format!("{prefix}acme/platform/DB_URL")),
         "wi-value-canary-1",
@@ -328,8 +335,7 @@ fn an_assume_role_profile_supplies_secrets_manager_and_s3_and_doctor_names_the_p
 }
 
 #[test]
-fn a_missing_web_identity_token_file_fails_closed_naming_the_file_and_never_serves_another_value()
-{
+fn a_missing_web_identity_token_file_fails_closed_naming_the_file_and_never_serves_another_value() {
     let mut e = Env::new().with_tree();
     let moto = need("SECRETSTORE_TEST_MOTO_URL");
     moto_without_keys(&mut e, &moto);
@@ -337,7 +343,11 @@ fn a_missing_web_identity_token_file_fails_closed_naming_the_file_and_never_serv
     let role = create_role(&format!("gone-{tag}"));
     let (tokens, token, _canary) = token_file(&tag);
     set(&mut e, "AWS_ROLE_ARN", &role);
-    set(&mut e, "AWS_WEB_IDENTITY_TOKEN_FILE", &token.to_string_lossy());
+    set(
+        &mut e,
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        &token.to_string_lossy(),
+    );
     // The same name at a broader scope, in the local backend: what a fall-through would
     // serve.
     e.set("DB_URL", "acme", "infrastructure", "broader-local-value")
@@ -363,11 +373,17 @@ fn a_missing_web_identity_token_file_fails_closed_naming_the_file_and_never_serv
         "{}",
         cli.stderr
     );
-    assert!(!cli.stdout.contains("broader-local-value"), "{}", cli.stdout);
+    assert!(
+        !cli.stdout.contains("broader-local-value"),
+        "{}",
+        cli.stdout
+    );
     let doctor = run(&e, &["doctor"]);
     assert_eq!(doctor.code, 1, "{}", doctor.stdout);
     assert!(
-        doctor.stdout.contains("cannot read the web identity token file"),
+        doctor
+            .stdout
+            .contains("cannot read the web identity token file"),
         "{}",
         doctor.stdout
     );
