@@ -126,6 +126,11 @@ where
     }
 }
 
+/// [`chain`], for the crate: an error and its sources in one line.
+pub(crate) fn chain_text(err: &(dyn StdError + 'static)) -> String {
+    chain(err)
+}
+
 /// An error and its sources, `: `-separated ("dispatch failure: io error: ...: Connection
 /// refused (os error 111)"), each said once.
 fn chain(err: &(dyn StdError + 'static)) -> String {

@@ -16,8 +16,12 @@
 //!
 //! The HTTPS client is rustls on *ring*, built here and handed to the SDK, so the build
 //! pulls neither aws-lc nor OpenSSL. Credentials come from the SDK's standard chain
-//! (`AWS_ACCESS_KEY_ID`, profiles, web identity, ECS and EC2 roles); every other setting
-//! arrives in [`AwsSettings`], which the command line's config module fills in.
+//! (`AWS_ACCESS_KEY_ID`, profiles with assume-role and web identity, web identity from
+//! `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, ECS and EKS Pod Identity container
+//! credentials, EC2 instance metadata), each link named for `doctor`, its STS calls going
+//! through `AWS_ENDPOINT_URL` when it is set, and refreshed before they expire (see
+//! [`REFRESH_BEFORE_EXPIRY`]); every other setting arrives in [`AwsSettings`], which the
+//! command line's config module fills in.
 //!
 //! ```no_run
 //! use secretstore_aws::{AwsSettings, AwsSmBackend, S3BriefStore, Sse};
@@ -45,12 +49,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod credentials;
 mod errors;
 mod link_ref;
 mod s3;
 mod sm;
 mod sts;
 
+pub use credentials::{CredentialSource, REFRESH_BEFORE_EXPIRY};
 pub use s3::{S3BriefStore, Sse};
 pub use sm::AwsSmBackend;
 pub use sts::{BRIEF_TAG, PROJECT_TAG, STS_MAX_DURATION_SECS, StsMinter};
@@ -59,6 +65,7 @@ pub use sts::{BRIEF_TAG, PROJECT_TAG, STS_MAX_DURATION_SECS, StsMinter};
 /// None, "name")`); the command line uses the SDK's standard credential chain.
 pub use aws_sdk_secretsmanager::config::Credentials;
 
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -150,7 +157,11 @@ impl AwsSettings {
 
 /// Loads the SDK configuration for `settings`: the rustls-on-ring HTTPS client, the
 /// timeouts and standard retries, the region and endpoint, and credentials (`None`: the
-/// SDK's standard chain).
+/// SDK's standard chain, link by link as the `credentials` module describes it).
+///
+/// The credentials sit behind the SDK's lazy identity cache, which loads new ones
+/// [`REFRESH_BEFORE_EXPIRY`] before the current ones expire (its buffer time), and gives a
+/// load at most the bound of one operation. Nothing here reads or logs a key or token.
 ///
 /// Fails with a configuration error when no region can be found.
 pub async fn load_sdk_config(
@@ -173,10 +184,30 @@ pub async fn load_sdk_config(
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url.clone());
     }
-    if let Some(c) = credentials {
-        loader = loader.credentials_provider(c);
-    }
-    let config = loader.load().await;
+    let cache = IdentityCache::lazy()
+        .buffer_time(REFRESH_BEFORE_EXPIRY)
+        .load_timeout(settings.timeout)
+        .build();
+    let config = match credentials {
+        Some(c) => {
+            loader
+                .credentials_provider(c)
+                .identity_cache(cache)
+                .load()
+                .await
+        }
+        None => {
+            // Without credentials first: the web-identity link's STS client is built on it
+            // (same client, endpoint, bound), then the chain is added.
+            let anonymous = loader.no_credentials().load().await;
+            let chain = credentials::chain(&anonymous, settings.endpoint_url.as_deref()).await;
+            anonymous
+                .into_builder()
+                .credentials_provider(chain)
+                .identity_cache(cache)
+                .build()
+        }
+    };
     configured_region(&config)?;
     Ok(config)
 }

@@ -6,6 +6,7 @@ mod fetch;
 use crate::errors::sm_error;
 use crate::{AwsSettings, load_sdk_config};
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::config::Intercept;
 use secretstore_core::{
@@ -34,6 +35,10 @@ pub struct AwsSmBackend {
     timeout: Duration,
     /// "us-east-1 (http://127.0.0.1:5000)", for `doctor`.
     location: String,
+    /// For `doctor`: the credential chain (which link supplies), and STS on the same
+    /// configuration (`GetCallerIdentity`: who the credentials are).
+    credentials: Option<SharedCredentialsProvider>,
+    sts: aws_sdk_sts::Client,
 }
 
 impl AwsSmBackend {
@@ -53,7 +58,45 @@ impl AwsSmBackend {
             prefix: s.sm_prefix.clone(),
             timeout: s.timeout,
             location: s.location(&region),
+            credentials: config.credentials_provider(),
+            sts: aws_sdk_sts::Client::new(config),
         })
+    }
+
+    /// For `doctor`: which link of the chain supplies the credentials and when they
+    /// expire, and the identity they are (`GetCallerIdentity`, the assumed-role ARN with
+    /// its session name). Never a key or token. This asks the chain itself, past the
+    /// cache: for an STS link, one more session.
+    async fn who(&self) -> Result<String, BackendError> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let Some(chain) = &self.credentials else {
+            return Err(BackendError::Refused(
+                "no AWS credentials are configured".into(),
+            ));
+        };
+        let c = chain
+            .provide_credentials()
+            .await
+            .map_err(|e| BackendError::Refused(crate::errors::chain_text(&e)))?;
+        let source = c
+            .get_property::<crate::CredentialSource>()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "credentials given to secretstore".to_owned());
+        let expires = match c.expiry() {
+            Some(t) => format!(
+                "expire {} (refreshed {} min before)",
+                secretstore_core::timestamp::format(t.into()),
+                crate::REFRESH_BEFORE_EXPIRY.as_secs() / 60
+            ),
+            None => "no expiry".to_owned(),
+        };
+        let identity = match self.sts.get_caller_identity().send().await {
+            Ok(out) => out.arn.unwrap_or_else(|| "an identity without ARN".into()),
+            Err(e) => format!("unknown ({})", crate::errors::describe(&e).1),
+        };
+        Ok(format!(
+            "credentials from {source}, {expires}; identity {identity}"
+        ))
     }
 
     /// Adds an SDK interceptor to every call (metrics; the tests count calls with one).
@@ -394,8 +437,9 @@ impl ValueBackend for AwsSmBackend {
                         .is_some_and(|e| e.is_resource_not_found_exception()) => {}
                 Err(e) => return Err(sm_error("DescribeSecret", &probe, &e)),
             }
+            let who = self.who().await?;
             Ok(format!(
-                "AWS Secrets Manager in {}: reachable, credentials accepted (secrets under {:?})",
+                "AWS Secrets Manager in {}: reachable, credentials accepted (secrets under {:?}); {who}",
                 self.location, self.prefix
             ))
         })

@@ -53,8 +53,8 @@ pub(crate) struct Config {
     /// `DATABASE_ACQUIRE_TIMEOUT`: how long a request waits for a connection, in seconds.
     pub(crate) db_acquire_timeout_secs: i64,
     pub(crate) brief_store: BriefStoreUrl,
-    /// Set when AWS is configured (a region, endpoint or profile, `SECRET_BACKEND=aws_sm`,
-    /// or an s3:// brief store).
+    /// Set when AWS is configured (a region, endpoint, profile or web identity,
+    /// `SECRET_BACKEND=aws_sm`, or an s3:// brief store).
     pub(crate) aws: Option<AwsConfig>,
     /// Set when `VAULT_ADDR` is.
     pub(crate) vault: Option<VaultConfig>,
@@ -223,6 +223,10 @@ impl RawSettings {
                 "AWS_DEFAULT_REGION",
                 "AWS_ENDPOINT_URL",
                 "AWS_PROFILE",
+                // Web identity (EKS IAM roles for service accounts): the region is still
+                // needed, and its absence is then said by name.
+                "AWS_ROLE_ARN",
+                "AWS_WEB_IDENTITY_TOKEN_FILE",
             ]
             .iter()
             .any(|k| self.get(k).is_some());

@@ -9,6 +9,7 @@
     reason = "the helpers outside #[test] fns (which clippy.toml's allow-*-in-tests does not cover): a failed step fails the test"
 )]
 
+mod aws_identity;
 mod backends;
 mod boot;
 mod browser;
