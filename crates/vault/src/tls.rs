@@ -13,9 +13,11 @@
 //! Verification cannot be switched off: there is no setting for it, and no code path
 //! that builds a verifier other than webpki's.
 //!
-//! The files are read once, when the client is built: a rotated client certificate is
-//! picked up at the next start. No message carries key material: a key that does not
-//! parse is named by its setting and path only.
+//! The CA files are read once, when the client is built. The client certificate and key
+//! are read again when their files change ([`ClientCert`]): a certificate renewed in
+//! place (cert-manager, Vault Agent) is presented at the next new connection, without a
+//! restart. No message carries key material: a key that does not parse is named by its
+//! setting and path only.
 
 use crate::settings::VaultTls;
 use hyper_rustls::{ConfigBuilderExt, FixedServerNameResolver, HttpsConnector};
@@ -102,12 +104,9 @@ pub(crate) fn connector(
         };
         let config = match (&tls.client_cert, &tls.client_key) {
             (Some(cert), Some(key)) => {
-                let chain = client_chain(cert)?;
-                let key_der = client_key(key)?;
+                let resolver = ClientCert::load(cert, key, Arc::clone(&provider))?;
                 explainer.client_cert = Some(cert.clone());
-                wants_client
-                    .with_client_auth_cert(chain, key_der)
-                    .map_err(|e| client_auth_error(&e, cert, key))?
+                wants_client.with_client_cert_resolver(Arc::new(resolver))
             }
             (Some(_), None) => {
                 return Err(Error::config(
@@ -269,6 +268,126 @@ fn ca_folder(dir: &Path) -> Result<rustls::RootCertStore, Error> {
         ));
     }
     Ok(roots)
+}
+
+/// How often, at most, a handshake looks at the client certificate's files again (their
+/// sizes and modification times).
+const CLIENT_RECHECK: Duration = Duration::from_secs(5);
+
+/// The client certificate of `VAULT_CLIENT_CERT` and `VAULT_CLIENT_KEY`, read again when
+/// the files change: at a new connection's handshake, at most every [`CLIENT_RECHECK`].
+/// A new pair that does not load (half written, a key that is not the certificate's)
+/// keeps the one before, with a warning, and is tried again at the next check.
+/// Connections already open keep the certificate they were made with.
+struct ClientCert {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    state: std::sync::Mutex<Loaded>,
+}
+
+/// The pair in use, the files' stamp it was read at, and when the files were last looked at.
+struct Loaded {
+    key: Arc<rustls::sign::CertifiedKey>,
+    stamp: Stamp,
+    checked: std::time::Instant,
+}
+
+/// The size and modification time of the certificate and the key file.
+type Stamp = [(u64, Option<std::time::SystemTime>); 2];
+
+impl ClientCert {
+    /// Reads the pair; errors are configuration errors naming the setting and the path.
+    fn load(
+        cert: &Path,
+        key: &Path,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<ClientCert, Error> {
+        let stamp = stamp(cert, key);
+        let loaded = certified(cert, key, &provider)?;
+        Ok(ClientCert {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            provider,
+            state: std::sync::Mutex::new(Loaded {
+                key: Arc::new(loaded),
+                stamp,
+                checked: std::time::Instant::now(),
+            }),
+        })
+    }
+
+    /// The pair to present: read again first when the files changed since.
+    fn current(&self) -> Arc<rustls::sign::CertifiedKey> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if state.checked.elapsed() >= CLIENT_RECHECK {
+            state.checked = std::time::Instant::now();
+            let now = stamp(&self.cert, &self.key);
+            if now != state.stamp {
+                match certified(&self.cert, &self.key, &self.provider) {
+                    Ok(k) => {
+                        state.key = Arc::new(k);
+                        state.stamp = now;
+                        tracing::info!(
+                            cert = %self.cert.display(),
+                            "read the Vault client certificate again: its files changed"
+                        );
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "the Vault client certificate's files changed but do not load; presenting the one before"
+                    ),
+                }
+            }
+        }
+        Arc::clone(&state.key)
+    }
+}
+
+impl std::fmt::Debug for ClientCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCert")
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl rustls::client::ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[rustls::SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// The files' stamp: a change of either file's size or modification time is a change.
+fn stamp(cert: &Path, key: &Path) -> Stamp {
+    [cert, key].map(|p| match std::fs::metadata(p) {
+        Ok(m) => (m.len(), m.modified().ok()),
+        Err(_) => (0, None),
+    })
+}
+
+/// The certificate chain and key, checked to belong together.
+fn certified(
+    cert: &Path,
+    key: &Path,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<rustls::sign::CertifiedKey, Error> {
+    let chain = client_chain(cert)?;
+    let key_der = client_key(key)?;
+    rustls::sign::CertifiedKey::from_der(chain, key_der, provider)
+        .map_err(|e| client_auth_error(&e, cert, key))
 }
 
 /// The certificate chain of `VAULT_CLIENT_CERT`, the client's own certificate first.
@@ -660,6 +779,51 @@ mod tests {
         assert!(connector(true, &pkcs8, Duration::from_secs(1)).is_ok());
         let sec1 = with_client(dir.path(), &cert, &sec1(&key));
         assert!(connector(true, &sec1, Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn a_client_certificate_renewed_in_place_is_presented_without_a_restart() {
+        let dir = secretstore_testkit::scratch();
+        let (first, first_key) = client();
+        let t = with_client(dir.path(), &first, &first_key);
+        let (c, k) = (t.client_cert.unwrap(), t.client_key.unwrap());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let resolver = ClientCert::load(&c, &k, provider).unwrap();
+        let presented = |r: &ClientCert| r.current().cert[0].as_ref().to_vec();
+        let der = |pem: &str| {
+            CertificateDer::from_pem_slice(pem.as_bytes())
+                .unwrap()
+                .as_ref()
+                .to_vec()
+        };
+        assert_eq!(presented(&resolver), der(&first));
+        let look_again = |r: &ClientCert| {
+            r.state.lock().unwrap().checked -= CLIENT_RECHECK;
+        };
+
+        // Renewed in place (another key too): presented at the next check, not before.
+        let (second, second_key) = client();
+        std::fs::write(&c, &second).unwrap();
+        std::fs::write(&k, &second_key).unwrap();
+        assert_eq!(
+            presented(&resolver),
+            der(&first),
+            "looked at before its time"
+        );
+        look_again(&resolver);
+        assert_eq!(presented(&resolver), der(&second));
+
+        // Half written (a certificate without its key yet): the one before stays.
+        let (third, _) = client();
+        std::fs::write(&c, &third).unwrap();
+        look_again(&resolver);
+        assert_eq!(presented(&resolver), der(&second));
+        // ... until the key follows.
+        let (third, third_key) = client();
+        std::fs::write(&c, &third).unwrap();
+        std::fs::write(&k, &third_key).unwrap();
+        look_again(&resolver);
+        assert_eq!(presented(&resolver), der(&third));
     }
 
     #[test]

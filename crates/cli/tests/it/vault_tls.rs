@@ -585,3 +585,95 @@ fn the_cert_auth_method_logs_in_with_the_client_certificate_and_sets_and_reads_a
     );
     get(&e, "CERT_AUTH_KEY").fails(1, "Vault login (TLS certificate at auth/cert) failed");
 }
+
+/// Moves `content` into `path` the way cert-manager and Vault Agent renew files: a new file
+/// renamed into place.
+fn renew_file(path: &std::path::Path, content: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_client_certificate_renewed_in_place_is_presented_by_a_running_server_without_a_restart() {
+    let pki = Pki::new();
+    let bao = pki.bao();
+    let mtls = bao.mtls_addr.clone().unwrap();
+    // The files secretstore presents, renewed in place by the test.
+    let files = secretstore_testkit::scratch();
+    let (cert, key) = (files.path().join("tls.crt"), files.path().join("tls.key"));
+    let copy = |name: &str| std::fs::read_to_string(pki.path(name)).unwrap();
+    renew_file(&cert, &copy("client.pem"));
+    renew_file(&key, &copy("client-key.pem"));
+    let (ca_file, cert_s, key_s) = (
+        pki.file("ca.pem"),
+        cert.display().to_string(),
+        key.display().to_string(),
+    );
+    let vars = [
+        ("VAULT_TOKEN", "root"),
+        ("VAULT_CACERT", ca_file.as_str()),
+        ("VAULT_TLS_SERVER_NAME", "vault.test"),
+        ("VAULT_CLIENT_CERT", cert_s.as_str()),
+        ("VAULT_CLIENT_KEY", key_s.as_str()),
+    ];
+    let mut e = env_for(&mtls, &vars);
+    e.vars.push(("SECRET_BACKEND".into(), "vault".into()));
+    // Eight refs: a dispatch fetches them side by side, so it needs new connections
+    // beside the one the server keeps from before.
+    let names: Vec<String> = (0..8).map(|i| format!("RENEWED_{i}")).collect();
+    for n in &names {
+        set(&e, n, &format!("renewed-canary-{n}")).ok();
+    }
+    let mut args = vec!["task", "create", "--project", PROJECT];
+    for n in &names {
+        args.extend(["--ref", n.as_str()]);
+    }
+    let task = e.run(&args).ok().trim().to_owned();
+    let one = e
+        .run(&["task", "create", "--project", PROJECT, "--ref", "RENEWED_0"])
+        .ok()
+        .trim()
+        .to_owned();
+    let server = crate::common::server::Server::start(&e, &[]);
+    let root = server.root_token();
+    let dispatch_of = |task: &str| {
+        server.call(
+            "POST",
+            &format!("/api/v1/tasks/{task}/dispatch"),
+            Some(&root),
+            None,
+        )
+    };
+    let dispatch = || dispatch_of(&task);
+    // One ref: the server keeps one connection, made with the first certificate.
+    let (code, d, text) = dispatch_of(&one);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(d["env"]["RENEWED_0"], "renewed-canary-RENEWED_0");
+
+    // Renewed by a CA that Vault does not trust: new connections present it, and Vault
+    // refuses them (which shows the files were read again).
+    renew_file(&cert, &copy("stranger.pem"));
+    renew_file(&key, &copy("stranger-key.pem"));
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let (code, _, text) = dispatch();
+    assert_eq!(code, 502, "the renewed files were not read: {text}");
+    assert!(text.contains("client certificate"), "{text}");
+
+    // Renewed again, by the right CA: the server presents it, no restart.
+    let (good, good_key) = client_cert(&pki.ca, "agent-x-renewed");
+    renew_file(&cert, &good);
+    renew_file(&key, &good_key);
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    for _ in 0..3 {
+        let (code, d, text) = dispatch();
+        assert_eq!(code, 200, "{text}");
+        assert_eq!(d["env"]["RENEWED_7"], "renewed-canary-RENEWED_7");
+    }
+    let logs = server.stderr();
+    assert!(
+        logs.contains("read the Vault client certificate again"),
+        "{logs}"
+    );
+    assert!(!logs.contains("PRIVATE KEY"), "{logs}");
+}
