@@ -635,7 +635,7 @@ fn a_client_certificate_renewed_in_place_is_presented_by_a_running_server_withou
         .ok()
         .trim()
         .to_owned();
-    let server = crate::common::server::Server::start(&e, &[]);
+    let server = server::Server::start(&e, &[]);
     let root = server.root_token();
     let dispatch_of = |task: &str| {
         server.call(
