@@ -172,13 +172,13 @@ fn certificates(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, ()> {
         .map_err(|_| ())
 }
 
-/// Adds the certificates of the PEM file `path` (of `setting`) to `roots`.
-fn add_cas(
-    roots: &mut rustls::RootCertStore,
+/// The certificates of the PEM file `path` (of `setting`): at least one, or an error that
+/// names the setting and the file.
+fn pem_certificates(
     setting: &str,
     path: &Path,
     hint: &str,
-) -> Result<(), Error> {
+) -> Result<Vec<CertificateDer<'static>>, Error> {
     let bytes = read(setting, path, hint)?;
     let certs = certificates(&bytes).map_err(|()| {
         Error::config(
@@ -198,7 +198,17 @@ fn add_cas(
             hint,
         ));
     }
-    for cert in certs {
+    Ok(certs)
+}
+
+/// Adds the certificates of the PEM file `path` (of `setting`) to `roots`.
+fn add_cas(
+    roots: &mut rustls::RootCertStore,
+    setting: &str,
+    path: &Path,
+    hint: &str,
+) -> Result<(), Error> {
+    for cert in pem_certificates(setting, path, hint)? {
         roots.add(cert).map_err(|e| {
             Error::config(
                 format!(
@@ -392,26 +402,7 @@ fn certified(
 
 /// The certificate chain of `VAULT_CLIENT_CERT`, the client's own certificate first.
 fn client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let bytes = read("VAULT_CLIENT_CERT", path, CLIENT_HINT)?;
-    let chain = certificates(&bytes).map_err(|()| {
-        Error::config(
-            format!(
-                "VAULT_CLIENT_CERT: {} is not valid PEM (a section is cut short or its base64 is damaged)",
-                path.display()
-            ),
-            CLIENT_HINT,
-        )
-    })?;
-    if chain.is_empty() {
-        return Err(Error::config(
-            format!(
-                "VAULT_CLIENT_CERT: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                path.display()
-            ),
-            CLIENT_HINT,
-        ));
-    }
-    Ok(chain)
+    pem_certificates("VAULT_CLIENT_CERT", path, CLIENT_HINT)
 }
 
 /// The private key of `VAULT_CLIENT_KEY`: the first PKCS#8 (`PRIVATE KEY`), PKCS#1

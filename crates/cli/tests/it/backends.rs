@@ -1000,15 +1000,7 @@ pub(crate) fn two_servers(e: &Env, backend: &str) -> (Server, Server, String) {
     let a = Server::start(e, &[("SECRET_BACKEND", backend)]);
     let root = a.root_token();
     let b = Server::start(e, &[("SECRET_BACKEND", backend)]);
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = a.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{text}");
-    }
+    a.make_tree(&root);
     (a, b, root)
 }
 

@@ -21,15 +21,7 @@ fn pair() -> (Env, Server, Server, String) {
         !b.stdout().contains("sst_"),
         "only the first start creates root"
     );
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = a.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{text}");
-    }
+    a.make_tree(&root);
     (env, a, b, root)
 }
 

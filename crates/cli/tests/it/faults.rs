@@ -612,15 +612,7 @@ fn after_a_kill_9_during_dispatches_every_returned_token_works_and_no_other_is_h
     let env = Env::bare();
     let mut server = Server::start(&env, &[]);
     let root = server.root_token();
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{text}");
-    }
+    server.make_tree(&root);
     let (code, _, text) = server.call(
         "PUT",
         "/api/v1/secrets/A?scope=acme/platform",

@@ -36,15 +36,7 @@ fn first_start_needs_no_setup_and_the_readme_walkthrough_works() {
 
     let (code, _, _) = server.call("GET", "/healthz", None, None);
     assert_eq!(code, 200);
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{p}: {text}");
-    }
+    server.make_tree(&root);
     // The platform admin sets up people and the controller from the command line…
     env.run(&["account", "create", "alice"]).ok();
     env.run(&["grant", "alice", "member", "acme/platform"]).ok();

@@ -101,15 +101,7 @@ fn rotations_racing_dispatches_never_fail_a_dispatch_nor_record_another_version_
         servers.push(Server::start(&env, &[]));
     }
     let a = &servers[0];
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = a.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{p}: {text}");
-    }
+    a.make_tree(&root);
     for name in SECRETS {
         let body = json!({"value": value_of(name, 1), "category": "agent"});
         let (code, v, text) = a.call(

@@ -143,15 +143,7 @@ impl Bao {
 /// The root token of a first start, and the tree, a Vault secret and a task dispatching it.
 fn world(server: &Server, value: &str) -> (String, String) {
     let root = server.root_token();
-    for p in [
-        "orgs/acme",
-        "teams/acme/platform",
-        "workspaces/acme/platform/dev",
-        "projects/acme/platform/dev/agent-x",
-    ] {
-        let (code, _, text) = server.call("PUT", &format!("/api/v1/{p}"), Some(&root), None);
-        assert_eq!(code, 201, "{text}");
-    }
+    server.make_tree(&root);
     let (code, _, text) = server.call(
         "PUT",
         "/api/v1/secrets/DB_URL?scope=acme/platform",

@@ -87,6 +87,20 @@ impl Server {
         http(&self.addr, method, path, token, body)
     }
 
+    /// Creates organization `acme`, team `acme/platform`, workspace `acme/platform/dev`
+    /// and project `acme/platform/dev/agent-x` over the API, as `token`.
+    pub(crate) fn make_tree(&self, token: &str) {
+        for p in [
+            "orgs/acme",
+            "teams/acme/platform",
+            "workspaces/acme/platform/dev",
+            "projects/acme/platform/dev/agent-x",
+        ] {
+            let (code, _, text) = self.call("PUT", &format!("/api/v1/{p}"), Some(token), None);
+            assert_eq!(code, 201, "{p}: {text}");
+        }
+    }
+
     pub(crate) fn terminate(mut self) -> (i32, String) {
         Command::new("kill")
             .arg("-TERM")
