@@ -393,6 +393,18 @@ pub trait Minter: Send + Sync {
     /// Revokes one credential (for STS, which cannot end a session early, nothing: the
     /// session expires by itself).
     fn revoke<'a>(&'a self, request: RevokeRequest<'a>) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// Checks, without minting, that credentials of `spec` could be minted (`secretstore
+    /// doctor`): a line saying what was checked. `admin` is a postgres generator's admin
+    /// URL. The default checks nothing.
+    fn check<'a>(
+        &'a self,
+        spec: &'a GeneratorSpec,
+        admin: Option<&'a SecretValue>,
+    ) -> BoxFuture<'a, Result<String, BackendError>> {
+        let _ = (spec, admin);
+        Box::pin(async { Ok("not checked".to_owned()) })
+    }
 }
 
 /// Why a lease ended.

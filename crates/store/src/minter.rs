@@ -286,6 +286,44 @@ impl Minter for PostgresMinter {
             self.bounded("the role's revocation", &admin.at, work).await
         })
     }
+
+    /// The admin URL connects, and its role may create roles (`CREATEROLE` or superuser).
+    fn check<'a>(
+        &'a self,
+        spec: &'a GeneratorSpec,
+        admin: Option<&'a SecretValue>,
+    ) -> BoxFuture<'a, Result<String, BackendError>> {
+        Box::pin(async move {
+            postgres_spec(spec)?;
+            let admin = Admin::parse(admin)?;
+            let work = async {
+                let scrub = admin.scrub();
+                let op = Op {
+                    at: &admin.at,
+                    scrub: &scrub,
+                };
+                let mut conn = self.connect(&admin, &op).await?;
+                let may: Option<bool> = sqlx::query_scalar(
+                    "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user",
+                )
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(|e| op.error("could not look its own role up", e))?;
+                let _ = conn.close().await;
+                match may {
+                    Some(true) => Ok(format!(
+                        "the admin URL connects ({}) and its role may create roles",
+                        admin.at
+                    )),
+                    _ => Err(BackendError::Refused(format!(
+                        "the admin URL connects ({}), but its role may not create roles (it needs CREATEROLE)",
+                        admin.at
+                    ))),
+                }
+            };
+            self.bounded("the check", &admin.at, work).await
+        })
+    }
 }
 
 /// The postgres spec of a request, or why there is none.

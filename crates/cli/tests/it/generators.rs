@@ -578,3 +578,105 @@ fn an_agent_that_printed_a_value_in_base64_and_another_in_hex_was_not_caught() {
         "{printed}"
     );
 }
+
+#[test]
+fn doctor_checks_each_generator_without_minting_and_names_those_that_could_not_mint() {
+    let (env, admin, _) = postgres_setup(&[]);
+    let out = env.run(&["doctor"]);
+    let line = out
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("generators: "))
+        .unwrap_or_else(|| panic!("no generators line: {}", out.stdout))
+        .to_owned();
+    assert!(line.starts_with("generators: ok (1 generator(s)"), "{line}");
+    assert!(leases(&env).is_empty(), "doctor minted something");
+
+    // A role that may log in but not create roles, and a server that is down.
+    let (user, password) = credentials(&admin);
+    let plain = format!("plain_{}", &uniq_suffix(&env));
+    psql_ok(
+        &admin,
+        &format!("CREATE ROLE {plain} LOGIN PASSWORD 'plain-canary-pw-31'"),
+    );
+    let userinfo = if password.is_empty() {
+        user.clone()
+    } else {
+        format!("{user}:{password}")
+    };
+    let plain_url = admin.replacen(
+        &format!("//{userinfo}@"),
+        &format!("//{plain}:plain-canary-pw-31@"),
+        1,
+    );
+    assert_ne!(plain_url, admin);
+    env.set(
+        "PLAIN_ADMIN_URL",
+        "acme/platform",
+        "infrastructure",
+        &plain_url,
+    )
+    .ok();
+    let down = format!(
+        "postgres://postgres:down-canary-pw-32@127.0.0.1:{}/postgres",
+        secretstore_testkit::free_port()
+    );
+    env.set("DOWN_ADMIN_URL", "acme/platform", "infrastructure", &down)
+        .ok();
+    for (name, admin_ref) in [
+        ("PLAIN_DB", "PLAIN_ADMIN_URL"),
+        ("DOWN_DB", "DOWN_ADMIN_URL"),
+    ] {
+        env.run(&[
+            "secret",
+            "generator",
+            name,
+            "--scope",
+            "acme/platform",
+            "--postgres",
+            admin_ref,
+            "--grant",
+            "GRANT SELECT ON items TO {{name}}",
+        ])
+        .ok();
+    }
+    let out = env.run(&["doctor", "--json"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let doc = json(&out.stdout);
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "generators")
+        .unwrap()
+        .clone();
+    assert_eq!(check["ok"], false, "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(detail.contains("2 of 3 generator(s)"), "{detail}");
+    assert!(
+        detail.contains("PLAIN_DB at acme/platform") && detail.contains("may not create roles"),
+        "{detail}"
+    );
+    assert!(detail.contains("DOWN_DB"), "{detail}");
+    assert!(!detail.contains("APP_DB"), "{detail}");
+    for pw in ["plain-canary-pw-31", "down-canary-pw-32", password.as_str()] {
+        if !pw.is_empty() {
+            assert!(!out.stdout.contains(pw) && !out.stderr.contains(pw), "{pw}");
+        }
+    }
+    assert!(leases(&env).is_empty(), "doctor minted something");
+    psql_ok(&admin, &format!("DROP ROLE {plain}"));
+}
+
+/// A short suffix unique to the test's folder, for names that live on the shared server.
+fn uniq_suffix(env: &Env) -> String {
+    env.dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}

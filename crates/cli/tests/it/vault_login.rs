@@ -645,7 +645,15 @@ fn kubernetes_login_sends_the_service_account_token_to_auth_kubernetes() {
         .collect();
     assert_eq!(
         names,
-        ["database", "local", "vault", "briefs", "links", "names"]
+        [
+            "database",
+            "local",
+            "vault",
+            "briefs",
+            "links",
+            "names",
+            "generators"
+        ]
     );
     assert_not_in_logs(&e, &server, &[&jwt]);
 }
