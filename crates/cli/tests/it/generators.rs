@@ -594,7 +594,7 @@ fn doctor_checks_each_generator_without_minting_and_names_those_that_could_not_m
 
     // A role that may log in but not create roles, and a server that is down.
     let (user, password) = credentials(&admin);
-    let plain = format!("plain_{}", &uniq_suffix(&env));
+    let plain = format!("plain_{}", crate::backends::uniq(&env).to_ascii_lowercase());
     psql_ok(
         &admin,
         &format!("CREATE ROLE {plain} LOGIN PASSWORD 'plain-canary-pw-31'"),
@@ -666,17 +666,4 @@ fn doctor_checks_each_generator_without_minting_and_names_those_that_could_not_m
     }
     assert!(leases(&env).is_empty(), "doctor minted something");
     psql_ok(&admin, &format!("DROP ROLE {plain}"));
-}
-
-/// A short suffix unique to the test's folder, for names that live on the shared server.
-fn uniq_suffix(env: &Env) -> String {
-    env.dir
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase()
 }
